@@ -1,0 +1,34 @@
+# Assay — install, serve, test, bench. Everything lives in .venv; nothing is downloaded at run time.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install serve test test-fast bench clean browser
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools<81" wheel
+	# The torch pair first, pinned, so that no later resolution can pick another torch.
+	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install --quiet -e ".[dev]" "torch==2.14.1" "torchvision==0.29.1"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: install
+	$(BIN)/assay serve
+
+# Chromium for the review page's browser test (Debian package); skipped quietly when apt is absent.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true)
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+bench: install
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .assay

@@ -1,0 +1,1 @@
+"""The Assay service: settings, app factory, HTTP routers, auth, the pipeline, the policy engine, CLI."""

@@ -1,0 +1,333 @@
+"""The `Policy`: what a tenant's generations must pass, loaded from a YAML policy pack.
+
+Why it exists: regulated operators differ (a Chinese media house must label "AI生成" and keep logs
+six months; an EU bank blocks every real person). One gateway serves them all by assigning each
+tenant a policy pack from ``policies/``: which checks run on which target, per-category thresholds
+and actions, which marks apply, what of the prompt is stored and for how long, and request limits.
+
+Loading is strict: bad YAML, an unknown key or a bad value is a :class:`PolicyError` naming the
+file, the key path and the line. Every decision records the policy's ``id`` and ``digest`` (sha256
+over its canonical JSON), so an auditor can tell exactly which rules applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from gateway.errors import PolicyError
+from safety.verdict import Category, TargetKind
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return {"allow": 0, "review": 1, "block": 2}[self.value]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CategoryRule(_Strict):
+    """Score thresholds for one category: ``score >= block_at`` blocks, ``>= review_at`` holds."""
+
+    review_at: float | None = Field(default=None, ge=0.0, le=1.0)
+    block_at: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CategoryRule":
+        if self.review_at is not None and self.block_at is not None and self.review_at > self.block_at:
+            raise ValueError("review_at must not exceed block_at")
+        return self
+
+    def action_for(self, score: float) -> Action:
+        if self.block_at is not None and score >= self.block_at:
+            return Action.BLOCK
+        if self.review_at is not None and score >= self.review_at:
+            return Action.REVIEW
+        return Action.ALLOW
+
+
+class StepSpec(_Strict):
+    """A check or mark named in a policy, with its options. YAML may give just the name."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
+_SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+
+
+class Limits(_Strict):
+    max_prompt_chars: int = Field(default=2000, ge=1, le=100_000)
+    max_n: int = Field(default=4, ge=1, le=16)
+    sizes: list[str] = Field(default_factory=lambda: ["256x256", "512x512", "1024x1024"])
+    default_size: str = "512x512"
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_input_pixels: int = Field(default=16_777_216, ge=1024)  # 4096 x 4096
+    max_input_side: int = Field(default=8192, ge=16)
+    animated: Literal["first_frame", "refuse"] = "first_frame"
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one size is required")
+        for s in v:
+            if not _SIZE_RE.match(s):
+                raise ValueError(f"size {s!r} is not WIDTHxHEIGHT")
+        return v
+
+    @model_validator(mode="after")
+    def _default_listed(self) -> "Limits":
+        if self.default_size not in self.sizes:
+            raise ValueError(f"default_size {self.default_size!r} is not among sizes {self.sizes}")
+        return self
+
+
+class Checks(_Strict):
+    prompt: list[StepSpec] = Field(default_factory=list)
+    input_image: list[StepSpec] = Field(default_factory=list)
+    output_image: list[StepSpec] = Field(default_factory=list)
+
+    def for_target(self, kind: TargetKind) -> list[StepSpec]:
+        return {TargetKind.PROMPT: self.prompt, TargetKind.INPUT_IMAGE: self.input_image,
+                TargetKind.OUTPUT_IMAGE: self.output_image}[kind]
+
+    def names(self) -> list[str]:
+        return sorted({s.name for s in (*self.prompt, *self.input_image, *self.output_image)})
+
+
+class PromptStorage(_Strict):
+    """What of the prompt the ledger stores: the text, a redacted text, or only its digest."""
+
+    mode: Literal["plain", "redacted", "digest"] = "plain"
+    #: after this many days the text is erased and only the digest stays (None: kept)
+    retention_days: int | None = Field(default=180, ge=1)
+
+
+class Retention(_Strict):
+    #: personal data (prompt text, requester ids) is erased after this many days (None: kept)
+    personal_data_days: int | None = Field(default=180, ge=1)
+    #: records (the ledger leaves) are kept at least this long; Chinese rules ask >= 180 days
+    records_min_days: int = Field(default=180, ge=0)
+
+
+class Review(_Strict):
+    four_eyes: list[Category] = Field(default_factory=list)
+    sla_hours: float = Field(default=24, gt=0)
+    keep_rejected_images: bool = False
+
+
+class Policy(_Strict):
+    """A validated policy pack. See the module docstring."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    version: str = "1"
+    description: str = ""
+    jurisdictions: list[str] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    checks: Checks = Field(default_factory=Checks)
+    categories: dict[Category, CategoryRule] = Field(default_factory=dict)
+    #: applies to categories the policy does not list
+    default_rule: CategoryRule = Field(default_factory=lambda: CategoryRule(review_at=0.5, block_at=0.8))
+    marks: list[StepSpec] = Field(default_factory=list)
+    #: a policy without the full set of marks must say so: this flag is recorded with every decision
+    unsafe_allow_unmarked: bool = False
+    prompt_storage: PromptStorage = Field(default_factory=PromptStorage)
+    retention: Retention = Field(default_factory=Retention)
+    review: Review = Field(default_factory=Review)
+    #: prompt text may go into the C2PA manifest (off by default: prompts are personal data)
+    prompt_in_manifest: bool = False
+
+    _digest: str = PrivateAttr(default="")
+    _source: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _marks_required(self) -> "Policy":
+        names = {m.name for m in self.marks}
+        if not self.unsafe_allow_unmarked and not {"c2pa", "watermark", "label.metadata"} <= names:
+            missing = sorted({"c2pa", "watermark", "label.metadata"} - names)
+            raise ValueError(
+                f"marks {missing} are missing; list them, or set unsafe_allow_unmarked: true to say so"
+            )
+        return self
+
+    @property
+    def digest(self) -> str:
+        if not self._digest:
+            canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+            self._digest = "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+        return self._digest
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def rule_for(self, category: Category) -> CategoryRule:
+        return self.categories.get(category, self.default_rule)
+
+    def sizes(self) -> list[tuple[int, int]]:
+        return [tuple(int(x) for x in s.split("x")) for s in self.limits.sizes]  # type: ignore[misc]
+
+    def mark_names(self) -> list[str]:
+        return [m.name for m in self.marks]
+
+
+# --- loading -----------------------------------------------------------------------------------
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree; return the 1-based line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if str(k.value) == str(key):
+                    nxt, line = v, k.start_mark.line + 1
+                    break
+            if nxt is None:
+                return line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _validate_options(policy: Policy) -> list[str]:
+    """Check each step's options against the model its check/mark declares (if it declares one)."""
+    from provenance.mark_registry import mark_options_model
+    from safety.registry import BUILTIN_CHECKS, options_model
+
+    problems = []
+    for kind in TargetKind:
+        for i, spec in enumerate(policy.checks.for_target(kind)):
+            if spec.name not in BUILTIN_CHECKS:
+                problems.append(f"checks.{kind.value}.{i}: unknown check {spec.name!r}"
+                                f" (known: {', '.join(sorted(BUILTIN_CHECKS))})")
+                continue
+            model = options_model(spec.name)
+            if model is not None:
+                try:
+                    model.model_validate(spec.options)
+                except ValidationError as exc:
+                    for err in exc.errors():
+                        path = ".".join(str(p) for p in err["loc"])
+                        problems.append(f"checks.{kind.value}.{i}.options.{path}: {err['msg']}")
+    from provenance.mark_registry import BUILTIN_MARKS
+
+    for i, spec in enumerate(policy.marks):
+        if spec.name not in BUILTIN_MARKS:
+            problems.append(f"marks.{i}: unknown mark {spec.name!r} (known: {', '.join(sorted(BUILTIN_MARKS))})")
+            continue
+        model = mark_options_model(spec.name)
+        if model is not None:
+            try:
+                model.model_validate(spec.options)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    path = ".".join(str(p) for p in err["loc"])
+                    problems.append(f"marks.{i}.options.{path}: {err['msg']}")
+    return problems
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    """Parse and validate one policy pack; errors name ``source``, the key path and the line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: a policy must be a YAML mapping, got {type(data).__name__}")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(node, loc)
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"{source}:{line or '?'}: {key}: {msg}")
+        raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines),
+                          details={"errors": lines}) from exc
+    problems = _validate_options(policy)
+    if problems:
+        lines = [f"{source}:{_line_of(node, tuple(int(p) if p.isdigit() else p for p in pr.split(':')[0].split('.'))) or '?'}: {pr}"
+                 for pr in problems]
+        raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines})
+    policy._source = source
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise PolicyError(f"policy file not found: {p}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read policy file {p}: {exc}") from exc
+    policy = parse_policy(text, source=str(p))
+    if policy.id != p.stem:
+        raise PolicyError(f"{p}: policy id {policy.id!r} must match the file name {p.stem!r}", param="id")
+    return policy
+
+
+class PolicySet:
+    """All policy packs of a policy folder, by id; loaded once and validated as a whole."""
+
+    def __init__(self, policies: dict[str, Policy]) -> None:
+        self._policies = policies
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_dir(cls, folder: str | Path) -> "PolicySet":
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise PolicyError(f"policy folder not found: {folder}")
+        policies = {}
+        for f in sorted(folder.glob("*.yaml")):
+            pol = load_policy(f)
+            policies[pol.id] = pol
+        if not policies:
+            raise PolicyError(f"no *.yaml policy packs in {folder}")
+        return cls(policies)
+
+    def get(self, policy_id: str) -> Policy:
+        try:
+            return self._policies[policy_id]
+        except KeyError:
+            raise PolicyError(f"unknown policy {policy_id!r}", hint=f"known: {', '.join(sorted(self._policies))}") from None
+
+    def ids(self) -> list[str]:
+        return sorted(self._policies)
+
+    def all(self) -> list[Policy]:
+        return [self._policies[k] for k in sorted(self._policies)]
+
+    def check_names(self) -> list[str]:
+        return sorted({n for p in self._policies.values() for n in p.checks.names()})

@@ -1,0 +1,92 @@
+"""The `Backend` protocol and the types that cross it.
+
+Why it exists: the gateway must not care whether an image came from SDXL on a local GPU, the
+built-in default model on a CPU, or a remote OpenAI-compatible service — but the audit record must
+say *exactly* what produced each image. So every backend takes one `GenerationRequest`, returns
+one `GenerationResult`, and describes itself with a `ModelInfo` (id, revision, weights digest,
+pipeline class, scheduler, seed, steps, guidance, size) that goes into the ledger verbatim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+
+class GenerationMode(StrEnum):
+    TXT2IMG = "txt2img"
+    IMG2IMG = "img2img"
+    INPAINT = "inpaint"
+
+
+@dataclass
+class GenerationRequest:
+    """A validated request to a backend. The gateway has already checked size, n and prompt length."""
+
+    prompt: str
+    width: int = 512
+    height: int = 512
+    n: int = 1
+    seed: int | None = None  # None: the backend draws one and reports it in ModelInfo
+    steps: int | None = None  # None: the backend's default
+    guidance: float | None = None
+    negative_prompt: str | None = None
+    mode: GenerationMode = GenerationMode.TXT2IMG
+    image: "Image.Image | None" = None  # img2img / inpaint input (decoded safely upstream)
+    mask: "Image.Image | None" = None  # inpaint mask: white = repaint
+    strength: float = 0.75  # img2img / inpaint strength
+    timeout_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelInfo(BaseModel):
+    """Exactly what produced an image; recorded with every generation."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    backend: str  # "diffusers", "remote", "ray"
+    model_id: str  # hub id, local folder name, or remote model name
+    revision: str | None = None  # hub commit / folder digest / remote version
+    weights_digest: str | None = None  # sha256 over the weight files (sorted by path)
+    pipeline_class: str | None = None
+    scheduler: str | None = None
+    seed: int | None = None
+    seeds: list[int] = Field(default_factory=list)  # one per output image
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    native_size: int | None = None  # native resolution before resizing, where it differs
+    resampler: str | None = None  # how outputs were resized to the requested size
+    device: str | None = None
+    dtype: str | None = None
+    placeholder: bool = False  # True for random-weight stand-ins: never a real model
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class GenerationResult:
+    images: list["Image.Image"]
+    model: ModelInfo
+    #: seconds the backend itself took (reported apart from the compliance path)
+    elapsed_s: float = 0.0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A source of images. Implementations are built once per process and are thread-safe."""
+
+    #: what this backend will say about itself (per-call fields such as seed are filled per result)
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def check_request(self, request: GenerationRequest) -> None:
+        """Raise :class:`gateway.errors.InvalidRequest` for what this backend cannot do (size, mode)."""
+
+    def generate(self, request: GenerationRequest) -> GenerationResult: ...

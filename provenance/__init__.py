@@ -1,0 +1,1 @@
+"""What marks and records an image: labels, watermark, C2PA manifest, the ledger, keys."""

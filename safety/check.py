@@ -1,0 +1,47 @@
+"""The `Check` protocol and the input a check receives.
+
+Why it exists: the pipeline runs whatever checks a tenant's policy names, on the prompt, on each
+uploaded input image and on each output image, without knowing what any check does. A check is
+built once per process (models load at start-up), must be thread-safe (the pipeline runs image
+checks concurrently), and returns a list of verdicts — an empty list means "nothing found". A check
+that cannot do its job raises; the pipeline then fails closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from safety.verdict import Target, TargetKind, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """What one check looks at: the prompt text or one decoded image, plus who asked.
+
+    ``options`` are the check's options from the policy (already validated), ``tenant`` scopes
+    tenant-owned data such as the likeness gallery or an operator's protected-person list.
+    """
+
+    target: Target
+    tenant: str
+    prompt: str | None = None
+    image: "Image.Image | None" = None
+    options: dict[str, Any] = field(default_factory=dict)
+    #: the prompt that accompanies an image (lets an image check explain itself); may be None
+    context_prompt: str | None = None
+
+
+@runtime_checkable
+class Check(Protocol):
+    """A content check. See module docstring."""
+
+    #: registry name used in policies, e.g. ``prompt.lexicon`` or ``image.nsfw``
+    name: ClassVar[str] | str
+    #: which targets it can look at
+    targets: ClassVar[frozenset[TargetKind]] | frozenset[TargetKind]
+
+    def run(self, item: CheckInput) -> list[Verdict]: ...

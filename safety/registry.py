@@ -1,0 +1,92 @@
+"""Maps the check names used in policies to check implementations, built once per process.
+
+Entries are ``"module:callable"`` strings imported on first use, so that ``assay policy check``
+does not load torch and the gateway loads only the models its policies name. A factory is called
+with the gateway ``Settings`` and returns a :class:`safety.check.Check`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gateway.errors import ConfigError
+from safety.check import Check
+
+
+@dataclass(frozen=True)
+class CheckEntry:
+    name: str
+    factory: str  # "package.module:callable(settings) -> Check"
+    #: optional "package.module:PydanticModel" that validates this check's options in policies
+    options: str | None = None
+    description: str = ""
+
+
+#: Built-in checks. Each capability adds its line here (one home for the names policies use).
+BUILTIN_CHECKS: dict[str, CheckEntry] = {}
+
+
+def register(entry: CheckEntry) -> None:
+    BUILTIN_CHECKS[entry.name] = entry
+
+
+def _import(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - a packaging error
+        raise ConfigError(f"cannot import {path!r}: {exc}") from exc
+
+
+def known_checks() -> list[str]:
+    return sorted(BUILTIN_CHECKS)
+
+
+def options_model(name: str) -> Any | None:
+    entry = BUILTIN_CHECKS.get(name)
+    if entry is None or entry.options is None:
+        return None
+    return _import(entry.options)
+
+
+class CheckRegistry:
+    """Builds each named check once (thread-safe) and hands out the same instance afterwards."""
+
+    def __init__(self, settings: Any, entries: dict[str, CheckEntry] | None = None) -> None:
+        self._settings = settings
+        self._entries = dict(BUILTIN_CHECKS if entries is None else entries)
+        self._instances: dict[str, Check] = {}
+        self._lock = threading.Lock()
+
+    def add(self, check: Check) -> None:
+        """Install a ready-made check instance (tests, plug-ins)."""
+        with self._lock:
+            self._instances[check.name] = check
+
+    def get(self, name: str) -> Check:
+        inst = self._instances.get(name)
+        if inst is not None:
+            return inst
+        with self._lock:
+            inst = self._instances.get(name)
+            if inst is None:
+                entry = self._entries.get(name)
+                if entry is None:
+                    raise ConfigError(
+                        f"unknown check {name!r}",
+                        hint=f"known checks: {', '.join(sorted(self._entries)) or '(none)'}",
+                    )
+                factory: Callable[[Any], Check] = _import(entry.factory)
+                inst = factory(self._settings)
+                self._instances[name] = inst
+        return inst
+
+    def preload(self, names: list[str]) -> None:
+        for n in names:
+            self.get(n)
+
+    def loaded(self) -> list[str]:
+        return sorted(self._instances)
