@@ -1,0 +1,164 @@
+"""The pipeline checks ``neardup.hash`` and ``neardup.clip``: is this image a copy of an indexed work?
+
+Each finding is a ``copyright`` verdict whose evidence names the index, the matched source id,
+the distance (Hamming bits, or cosine distance), the licence and the owner, so a reviewer can see
+what was copied from whom; the policy's ``copyright`` rule decides what a match means (review or
+block). Indexes are opened on first use and reopened when their manifest changes (an ``add`` or a
+take-down), so a running gateway follows index changes without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, ClassVar
+
+from gateway.errors import CheckFailed
+from safety.check import CheckInput
+from safety.neardup.codes import query_codes
+from safety.neardup.errors import IndexNotFound
+from safety.neardup.options import ClipCheckOptions, HashCheckOptions
+from safety.neardup.query import LoadedIndex, Match
+from safety.neardup.search import single_threaded
+from safety.neardup.store import MANIFEST, IndexStore
+from safety.verdict import Category, TargetKind, Verdict
+
+log = logging.getLogger(__name__)
+
+_TARGETS = frozenset({TargetKind.OUTPUT_IMAGE, TargetKind.INPUT_IMAGE})
+
+
+class IndexCache:
+    """Loaded indexes by name, reloaded when ``manifest.json`` is replaced. Thread-safe."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+        self._loaded: dict[str, tuple[tuple[int, int, int], LoadedIndex]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> LoadedIndex:
+        try:
+            st = os.stat(self.store.folder(name) / MANIFEST)
+        except FileNotFoundError:
+            self.store.manifest(name)  # raises IndexNotFound with the list of indexes and the fix
+            raise  # pragma: no cover - manifest() raised
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            cached = self._loaded.get(name)
+            if cached is None or cached[0] != key:
+                cached = (key, LoadedIndex.open(self.store, name))
+                self._loaded[name] = cached
+        return cached[1]
+
+
+def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
+    how = (f"cosine similarity {m.similarity:.3f} >= {limit}" if m.similarity is not None
+           else f"{m.method} distance {int(m.distance)} of 64 bits <= {limit}")
+    return Verdict(
+        check=check, category=Category.COPYRIGHT, score=m.score, target=item.target,
+        reason=f"near-duplicate of {m.source_id!r} in index {m.index!r} ({how}{', mirrored' if m.mirrored else ''})",
+        evidence={"index": m.index, "source_id": m.source_id, "path": m.path, "distance": m.distance,
+                  "method": m.method, "similarity": m.similarity, "mirrored": m.mirrored,
+                  "licence": m.licence, "owner": m.owner},
+    )
+
+
+class _IndexCheck:
+    name: ClassVar[str]
+    targets: ClassVar[frozenset[TargetKind]] = _TARGETS
+
+    def __init__(self, settings: Any, *, store: IndexStore | None = None) -> None:
+        self._cache = IndexCache(store or IndexStore(settings.index_dir))
+        single_threaded()
+
+    def _indexes(self, opts) -> list[LoadedIndex]:
+        out = []
+        for ref in opts.indexes:
+            try:
+                out.append(self._cache.get(ref.name))
+            except IndexNotFound:
+                if opts.is_required(ref):
+                    raise
+                log.warning("%s: optional index %r is missing; skipped", self.name, ref.name)
+        return out
+
+    def _image(self, item: CheckInput):
+        if item.image is None:
+            raise CheckFailed(f"{self.name} looks at images; {item.target} has none")
+        return item.image
+
+
+class HashCheck(_IndexCheck):
+    """pHash and dHash radius search (fast gate; see :mod:`safety.neardup.codes`)."""
+
+    name: ClassVar[str] = "neardup.hash"
+
+    def run(self, item: CheckInput) -> list[Verdict]:
+        opts = HashCheckOptions.model_validate(item.options)
+        indexes = self._indexes(opts)
+        if not indexes:
+            return []
+        codes = query_codes(self._image(item), opts.codes, mirror=opts.mirror)
+        matches = sorted((m for ix in indexes for m in ix.match_codes(codes, opts.radius)),
+                         key=lambda m: (m.distance, m.index, m.source_id))
+        return [_verdict(item, self.name, m, str(opts.radius)) for m in matches[:opts.max_matches]]
+
+
+class ClipCheck(_IndexCheck):
+    """open_clip embedding threshold search (robust to crops and edits that defeat the hashes)."""
+
+    name: ClassVar[str] = "neardup.clip"
+
+    def __init__(self, settings: Any, *, store: IndexStore | None = None) -> None:
+        super().__init__(settings, store=store)
+        self._embedders: dict[str, Any] = {}
+        self._emb_lock = threading.Lock()
+
+    def _embedder(self, folder: str):
+        from safety.neardup.embed import ClipEmbedder
+
+        e = self._embedders.get(folder)
+        if e is None:
+            with self._emb_lock:
+                e = self._embedders.get(folder)
+                if e is None:
+                    e = self._embedders[folder] = ClipEmbedder(folder)
+        return e
+
+    def run(self, item: CheckInput) -> list[Verdict]:
+        from PIL import ImageOps
+
+        opts = ClipCheckOptions.model_validate(item.options)
+        indexes = self._indexes(opts)
+        if not indexes:
+            return []
+        image = self._image(item)
+        views = [image, ImageOps.mirror(image)] if opts.mirror else [image]
+        queries: dict[str, Any] = {}
+        matches: list[Match] = []
+        for ix in indexes:
+            folder = opts.model or (ix.manifest.embedding.model_dir if ix.manifest.embedding else None)
+            if folder is None:
+                ix.data.embeddings()  # raises: this index holds no embeddings
+            emb = self._embedder(folder)
+            ix.check_embedder(emb)
+            if emb.digest not in queries:
+                queries[emb.digest] = emb.embed(views)
+            matches.extend(ix.match_embeddings(queries[emb.digest], opts.threshold))
+        matches.sort(key=lambda m: (m.distance, m.index, m.source_id))
+        return [_verdict(item, self.name, m, f"{opts.threshold:g}") for m in matches[:opts.max_matches]]
+
+
+def hash_check(settings: Any) -> HashCheck:
+    return HashCheck(settings)
+
+
+def clip_check(settings: Any) -> ClipCheck:
+    return ClipCheck(settings)
+
+
+__all__ = ["ClipCheck", "HashCheck", "IndexCache", "clip_check", "hash_check"]

@@ -1,0 +1,160 @@
+"""A loaded index and the questions asked of it: which indexed works does this image (or code) copy?
+
+:class:`LoadedIndex` wraps one memory-mapped generation with its search structures, built on first
+use and kept (a multi-hash index for each code type; a flat one only if a radius above the
+multi-hash's exact range is asked for; an inner-product index for embeddings). Results are
+:class:`Match` records with the row's source id, licence and owner, one per indexed work (the
+closest of its codes, original or mirrored view).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from safety.neardup.codes import CODE_BITS, MAX_RADIUS, CodeType, query_codes
+from safety.neardup.errors import CodeTypeMismatch
+from safety.neardup.search import MIH_EXACT_RADIUS, HammingSearcher, VectorSearcher
+from safety.neardup.store import IndexData, IndexStore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+    from safety.neardup.embed import ClipEmbedder
+
+
+@dataclass(frozen=True)
+class Match:
+    """One indexed work an image resembles."""
+
+    index: str
+    row: int
+    source_id: str
+    path: str | None
+    licence: str | None
+    owner: str | None
+    method: str  # phash | dhash | clip
+    #: Hamming distance in bits for hashes; cosine distance (1 - similarity) for embeddings
+    distance: float
+    #: cosine similarity for embeddings, None for hashes
+    similarity: float | None
+    mirrored: bool  # the match was found for the mirrored query image
+
+    @property
+    def score(self) -> float:
+        """0..1 for a verdict: the share of equal bits, or the cosine similarity."""
+        if self.similarity is not None:
+            return float(min(1.0, max(0.0, self.similarity)))
+        return 1.0 - self.distance / CODE_BITS
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "source_id": self.source_id, "path": self.path, "licence": self.licence,
+                "owner": self.owner, "method": self.method, "distance": self.distance,
+                "similarity": self.similarity, "mirrored": self.mirrored}
+
+
+def _best_per_row(matches: list[Match]) -> list[Match]:
+    best: dict[int, Match] = {}
+    for m in matches:
+        cur = best.get(m.row)
+        if cur is None or (m.distance, m.mirrored) < (cur.distance, cur.mirrored):
+            best[m.row] = m
+    return sorted(best.values(), key=lambda m: (m.distance, m.source_id))
+
+
+class LoadedIndex:
+    """One index generation ready for queries. Thread-safe; search structures are built once."""
+
+    def __init__(self, data: IndexData) -> None:
+        self.data = data
+        self._hamming: dict[tuple[CodeType, str], HammingSearcher] = {}
+        self._vectors: VectorSearcher | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, store: IndexStore, name: str, *, verify: bool = True) -> "LoadedIndex":
+        return cls(store.open(name, verify=verify))
+
+    @property
+    def name(self) -> str:
+        return self.data.name
+
+    @property
+    def manifest(self):
+        return self.data.manifest
+
+    def hamming(self, code_type: CodeType, radius: int) -> HammingSearcher:
+        """The searcher that answers ``radius`` exactly for ``code_type`` (built on first use)."""
+        codes = self.data.codes(code_type)  # raises CodeTypeMismatch for a type the index lacks
+        kind = "multihash" if radius <= MIH_EXACT_RADIUS else "flat"
+        key = (code_type, kind)
+        s = self._hamming.get(key)
+        if s is None:
+            with self._lock:
+                s = self._hamming.get(key)
+                if s is None:
+                    s = HammingSearcher(codes, max_radius=MIH_EXACT_RADIUS if kind == "multihash" else MAX_RADIUS)
+                    self._hamming[key] = s
+        return s
+
+    def warm(self, code_types: Sequence[CodeType], radius: int) -> None:
+        """Build the search structures now (start-up) rather than on the first query."""
+        for ct in code_types:
+            self.hamming(ct, radius)
+
+    def vectors(self) -> VectorSearcher:
+        if self._vectors is None:
+            with self._lock:
+                if self._vectors is None:
+                    self._vectors = VectorSearcher(self.data.embeddings())
+        return self._vectors
+
+    # --- queries -------------------------------------------------------------------------------
+    def match_codes(self, queries: dict[CodeType, np.ndarray], radius: int) -> list[Match]:
+        """Matches for query codes per type; row 1 of each array, if present, is the mirrored view."""
+        out = []
+        for ct, q in queries.items():
+            hits = self.hamming(ct, radius).search(q, radius)
+            for view, hs in enumerate(hits):
+                for h in hs:
+                    out.append(self._match(h.row, ct.value, h.distance, None, view == 1))
+        return _best_per_row(out)
+
+    def match_image(self, image: "Image.Image", *, code_types: Sequence[CodeType] | None = None,
+                    radius: int = 8, mirror: bool = True) -> list[Match]:
+        cts = list(code_types) if code_types else list(self.manifest.code_types)
+        return self.match_codes(query_codes(image, cts, mirror=mirror), radius)
+
+    def check_embedder(self, embedder: "ClipEmbedder") -> None:
+        spec = self.manifest.embedding
+        if spec is None:
+            self.data.embeddings()  # raises the "no embeddings" error
+        elif spec.model_digest != embedder.digest:
+            raise CodeTypeMismatch(
+                f"index {self.name!r} holds embeddings of model {spec.model_digest} ({spec.model_dir}); "
+                f"the model in {embedder.folder} is {embedder.digest}",
+                hint="use the model the index was built with, or rebuild the index with this model")
+
+    def match_embeddings(self, queries: np.ndarray, threshold: float) -> list[Match]:
+        """Matches for unit query embeddings; row 1, if present, is the mirrored view."""
+        out = []
+        for view, hs in enumerate(self.vectors().search(queries, threshold)):
+            for h in hs:
+                out.append(self._match(h.row, "clip", 1.0 - h.distance, h.distance, view == 1))
+        return _best_per_row(out)
+
+    def match_image_embedding(self, image: "Image.Image", embedder: "ClipEmbedder", *, threshold: float,
+                              mirror: bool = True) -> list[Match]:
+        from PIL import ImageOps
+
+        self.check_embedder(embedder)
+        views = [image, ImageOps.mirror(image)] if mirror else [image]
+        return self.match_embeddings(embedder.embed(views), threshold)
+
+    def _match(self, row: int, method: str, distance: float, similarity: float | None, mirrored: bool) -> Match:
+        e = self.data.entry(row)
+        return Match(self.name, row, e.id, e.path, e.licence, e.owner, method,
+                     float(distance) if similarity is not None else int(distance), similarity, mirrored)
