@@ -317,6 +317,11 @@ class PolicySet:
             raise PolicyError(f"no *.yaml policy packs in {folder}")
         return cls(policies)
 
+    def add(self, policy: Policy) -> None:
+        """Install a policy built in code (tests, embedding applications)."""
+        with self._lock:
+            self._policies[policy.id] = policy
+
     def get(self, policy_id: str) -> Policy:
         try:
             return self._policies[policy_id]

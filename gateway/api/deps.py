@@ -1,0 +1,49 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the app state, the caller, role checks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.auth import Principal, Role
+from gateway.errors import AuthError, Forbidden
+from gateway.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.assay
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_principal(request: Request, state: StateDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("missing API key", hint="send 'Authorization: Bearer <key>'")
+    principal = state.keys.authenticate(token)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role):  # noqa: ANN201 - returns a dependency
+    allowed = set(roles) | {Role.ADMIN}
+
+    def dep(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role.value} may not do this; needs one of "
+                            f"{', '.join(sorted(r.value for r in allowed))}")
+        return principal
+
+    return dep
+
+
+RequesterDep = Annotated[Principal, Depends(require_roles(Role.REQUESTER))]
+ReviewerDep = Annotated[Principal, Depends(require_roles(Role.REVIEWER))]
+AuditorDep = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
+AdminDep = Annotated[Principal, Depends(require_roles())]

@@ -1,0 +1,217 @@
+"""``POST /v1/images/generations`` and ``POST /v1/images/edits``, OpenAI-compatible.
+
+The official ``openai`` client works unchanged (``base_url`` + ``api_key``). Responses follow the
+OpenAI ``ImagesResponse`` schema (``created``, ``data[].b64_json | url``); Assay's own fields (record
+id, decision, review id) go in an extra top-level ``assay`` key. A held generation answers ``202``
+with ``data`` empty and the review id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import FormData, UploadFile
+
+from gateway.api.deps import RequesterDep, StateDep
+from gateway.errors import InvalidRequest, NotFound, UnknownModel
+from gateway.pipeline import PipelineRequest, PipelineResult, Upload
+from gateway.settings import BUILTIN_MODEL
+from gateway.state import AppState
+
+router = APIRouter(tags=["images"])
+
+URL_TTL_S = 3600
+
+
+class GenerationBody(BaseModel):
+    """The OpenAI image-generation request, plus Assay's optional controls."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str = Field(max_length=100_000)
+    model: str | None = None
+    n: int = Field(default=1, ge=1, le=16)
+    size: str | None = None
+    response_format: Literal["b64_json", "url"] = "b64_json"
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    user: str | None = Field(default=None, max_length=256)
+    quality: str | None = None
+    style: str | None = None
+    # Assay extras
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    steps: int | None = Field(default=None, ge=1, le=150)
+    guidance: float | None = Field(default=None, ge=0, le=50)
+    negative_prompt: str | None = Field(default=None, max_length=10_000)
+
+
+def _check_model(state: AppState, model: str | None) -> None:
+    if model in (None, "", BUILTIN_MODEL):
+        return
+    if model != state.backend.info.model_id:
+        raise UnknownModel(f"model {model!r} is not served here", param="model",
+                           hint=f"this gateway serves {state.backend.info.model_id!r}")
+
+
+def _url_secret(state: AppState) -> bytes:
+    path = state.settings.keys_dir / "url-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(secrets.token_bytes(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_bytes()
+
+
+def _sign(state: AppState, content_id: str, expires: int) -> str:
+    return hmac.new(_url_secret(state), f"{content_id}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _render(state: AppState, request: Request, result: PipelineResult, response_format: str) -> JSONResponse:
+    data: list[dict[str, Any]] = []
+    base = (state.settings.public_base_url or str(request.base_url)).rstrip("/")
+    for im in result.released:
+        if response_format == "url":
+            expires = int(time.time()) + URL_TTL_S
+            sig = _sign(state, im.content_id, expires)
+            data.append({"url": f"{base}/v1/images/content/{im.content_id}?expires={expires}&sig={sig}",
+                         "revised_prompt": None})
+        else:
+            data.append({"b64_json": base64.b64encode(im.data or b"").decode(), "revised_prompt": None})
+    body = {
+        "created": int(result.created_at.timestamp()),
+        "data": data,
+        "assay": {
+            "record_id": result.record_id,
+            "status": result.status,
+            "decision": result.decision.action.value,
+            "categories": result.decision.categories,
+            "reasons": [r.text for r in result.decision.reasons],
+            "review_id": result.review_id,
+            "images": [{"index": im.index, "content_id": im.content_id, "action": im.action.value,
+                        "sha256": im.sha256} for im in result.images],
+            "model": result.model.model_id if result.model else None,
+            "policy": {"id": result.policy.id, "digest": result.policy.digest},
+        },
+    }
+    status = 202 if result.status == "held" else 200
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/v1/images/generations", summary="Create images (OpenAI-compatible)")
+async def create_images(body: GenerationBody, request: Request, principal: RequesterDep, state: StateDep) -> JSONResponse:
+    _check_model(state, body.model)
+    req = PipelineRequest(prompt=body.prompt, principal=principal, n=body.n, size=body.size, seed=body.seed,
+                          steps=body.steps, guidance=body.guidance, negative_prompt=body.negative_prompt,
+                          output_format=body.output_format, user=body.user)
+    result = await run_in_threadpool(state.pipeline.run, req)
+    return _render(state, request, result, body.response_format)
+
+
+def _form_str(form: FormData, key: str, default: str | None = None) -> str | None:
+    v = form.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, str):
+        raise InvalidRequest(f"{key} must be a text field", param=key)
+    return v
+
+
+def _form_int(form: FormData, key: str, default: int | None) -> int | None:
+    v = _form_str(form, key)
+    if v is None or v == "":
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise InvalidRequest(f"{key} must be an integer, got {v[:20]!r}", param=key) from None
+
+
+def _form_float(form: FormData, key: str, default: float | None) -> float | None:
+    v = _form_str(form, key)
+    if v is None or v == "":
+        return default
+    try:
+        return float(v)
+    except ValueError:
+        raise InvalidRequest(f"{key} must be a number, got {v[:20]!r}", param=key) from None
+
+
+async def _upload(v: Any, name: str, limit: int) -> Upload:
+    if not isinstance(v, UploadFile):
+        raise InvalidRequest(f"{name} must be a file upload", param=name)
+    data = await v.read(limit + 1)
+    if len(data) > limit:
+        from gateway.errors import PayloadTooLarge
+
+        raise PayloadTooLarge(f"{name}: upload exceeds {limit} bytes", param=name)
+    return Upload(data=data, name=name)
+
+
+@router.post("/v1/images/edits", summary="Edit an image (img2img / inpainting; OpenAI-compatible)",
+             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["image", "prompt"],
+                 "properties": {"image": {"type": "string", "format": "binary"},
+                                "mask": {"type": "string", "format": "binary"},
+                                "prompt": {"type": "string"}, "model": {"type": "string"},
+                                "n": {"type": "integer", "minimum": 1, "maximum": 16},
+                                "size": {"type": "string"},
+                                "response_format": {"type": "string", "enum": ["b64_json", "url"]},
+                                "user": {"type": "string"}, "seed": {"type": "integer"},
+                                "strength": {"type": "number"}}}}}}})
+async def edit_images(request: Request, principal: RequesterDep, state: StateDep) -> JSONResponse:
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise InvalidRequest("edits take multipart/form-data with an image file and a prompt", param="image")
+    limit = state.settings.max_body_bytes
+    try:
+        form = await request.form(max_files=8, max_fields=64)
+    except Exception as exc:  # noqa: BLE001 - starlette raises several parse errors
+        raise InvalidRequest(f"cannot parse the multipart body: {exc}") from exc
+    prompt = _form_str(form, "prompt")
+    if prompt is None:
+        raise InvalidRequest("prompt is required", param="prompt")
+    images = form.getlist("image") + form.getlist("image[]")
+    if not images:
+        raise InvalidRequest("an image file is required", param="image")
+    uploads = [await _upload(v, "image" if i == 0 else f"image[{i}]", limit) for i, v in enumerate(images)]
+    mask_v = form.get("mask")
+    mask = await _upload(mask_v, "mask", limit) if mask_v is not None else None
+    response_format = _form_str(form, "response_format", "b64_json")
+    if response_format not in ("b64_json", "url"):
+        raise InvalidRequest("response_format must be b64_json or url", param="response_format")
+    output_format = _form_str(form, "output_format", "png")
+    _check_model(state, _form_str(form, "model"))
+    req = PipelineRequest(
+        prompt=prompt, principal=principal, n=_form_int(form, "n", 1) or 1, size=_form_str(form, "size"),
+        seed=_form_int(form, "seed", None), steps=_form_int(form, "steps", None),
+        guidance=_form_float(form, "guidance", None), images=uploads, mask=mask,
+        strength=_form_float(form, "strength", 0.75) or 0.75, output_format=output_format or "png",
+        user=_form_str(form, "user"))
+    result = await run_in_threadpool(state.pipeline.run, req)
+    return _render(state, request, result, response_format)
+
+
+@router.get("/v1/images/content/{content_id}", summary="Fetch a released image by signed URL",
+            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+async def image_content(content_id: str, expires: int, sig: str, state: StateDep) -> Response:
+    if expires < time.time() or not hmac.compare_digest(sig, _sign(state, content_id, expires)):
+        raise NotFound("no such image, or the link expired")
+    record_id, _, idx = content_id.rpartition("-")
+    stored = await run_in_threadpool(state.ledger.get, record_id)
+    body = stored.body if stored is not None else {}
+    for out in body.get("outputs", []):
+        if out.get("content_id") == content_id and out.get("action") == "allow" and out.get("blob"):
+            data = await run_in_threadpool(state.blobs.get, out["blob"])
+            return Response(data, media_type=out.get("media_type") or "image/png",
+                            headers={"Cache-Control": "private, max-age=3600"})
+    raise NotFound("no such image, or the link expired")

@@ -1,0 +1,80 @@
+"""The `Decision`: what the policy makes of a set of verdicts, in words a compliance officer reads.
+
+Why it exists: checks only *find* things; the tenant's policy decides what a finding means. Each
+verdict is compared with its category's rule (``review_at`` / ``block_at``); the strongest action
+wins (block > review > allow), and every verdict that pushed the action up becomes a `Reason`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.policy import Action, Policy
+from safety.verdict import Verdict
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    category: str
+    check: str
+    target: str
+    score: float
+    threshold: float
+    text: str
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    reasons: list[Reason] = Field(default_factory=list)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({r.category for r in self.reasons})
+
+    def explain(self) -> str:
+        if not self.reasons:
+            return f"{self.action.value}: no check found anything the policy acts on"
+        return f"{self.action.value}: " + "; ".join(r.text for r in self.reasons)
+
+
+def _reason(v: Verdict, action: Action, threshold: float) -> Reason:
+    what = f"{v.category.value} score {v.score:.2f} on {v.target} reached the {action.value} threshold {threshold:.2f} (check {v.check})"
+    if v.reason:
+        what += f": {v.reason}"
+    return Reason(action=action, category=v.category.value, check=v.check, target=str(v.target),
+                  score=round(v.score, 4), threshold=threshold, text=what)
+
+
+def decide(verdicts: Iterable[Verdict], policy: Policy) -> Decision:
+    """Apply ``policy``'s category rules to ``verdicts``."""
+    action = Action.ALLOW
+    reasons: list[Reason] = []
+    for v in verdicts:
+        rule = policy.rule_for(v.category)
+        act = rule.action_for(v.score)
+        if act is Action.ALLOW:
+            continue
+        threshold = rule.block_at if act is Action.BLOCK else rule.review_at
+        reasons.append(_reason(v, act, float(threshold if threshold is not None else 0.0)))
+        if act.rank > action.rank:
+            action = act
+    reasons.sort(key=lambda r: (-r.action.rank, -r.score))
+    return Decision(action=action, reasons=reasons)
+
+
+def combine(decisions: Iterable[Decision]) -> Decision:
+    """The strongest of several decisions (e.g. prompt + input images), reasons merged."""
+    action = Action.ALLOW
+    reasons: list[Reason] = []
+    for d in decisions:
+        reasons.extend(d.reasons)
+        if d.action.rank > action.rank:
+            action = d.action
+    reasons.sort(key=lambda r: (-r.action.rank, -r.score))
+    return Decision(action=action, reasons=reasons)

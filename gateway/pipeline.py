@@ -1,0 +1,479 @@
+"""The pipeline: what happens to one generation request, top to bottom.
+
+    validate ─► prompt checks ─► input-image checks ─► decide ─► backend ─► output-image checks
+             ─► decide per image (allow / review / block) ─► marks ─► store ─► ledger ─► release
+
+Read it in that order: :meth:`Pipeline.run` is the whole story, each stage is one method below it.
+
+Two rules hold everywhere:
+
+* **Fail closed.** An exception in a check, the backend, a mark or the store releases no image.
+  The caller gets a clear error and, where the store is reachable, a ``failed`` record names the
+  stage and the error.
+* **Nothing leaves without its record.** Image bytes are returned only after the ledger append
+  for this generation has succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ulid import ULID
+
+from gateway.auth import Principal
+from gateway.decision import Decision, combine, decide
+from gateway.errors import (AssayError, BackendTimeout, CheckFailed, ComponentError, ContentBlocked,
+                            InvalidRequest, MarkError, PayloadTooLarge, StoreError)
+from gateway.policy import Action, Policy
+from models.base import GenerationMode, GenerationRequest, ModelInfo
+from provenance.ledger import LedgerRecord, prompt_sha256
+from provenance.mark_registry import MARK_ORDER
+from provenance.marks import Artifact, MarkContext
+from safety.check import CheckInput
+from safety.image.decode import DecodeLimits, decode_image
+from safety.verdict import Target, TargetKind, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+    from gateway.state import AppState
+
+log = logging.getLogger("assay.pipeline")
+
+STAGES = ("validate", "prompt_checks", "input_checks", "backend", "output_checks", "marks", "store", "ledger")
+
+
+# --- what goes in and what comes out -------------------------------------------------------------
+@dataclass
+class Upload:
+    """Raw bytes of an uploaded image, decoded by the pipeline under the policy's limits."""
+
+    data: bytes
+    name: str = "image"
+
+
+@dataclass
+class PipelineRequest:
+    prompt: str
+    principal: Principal
+    n: int = 1
+    size: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    negative_prompt: str | None = None
+    images: list[Upload] = field(default_factory=list)  # edits: the input image(s)
+    mask: Upload | None = None
+    strength: float = 0.75
+    output_format: str = "png"
+    user: str | None = None  # the end user on whose behalf the tenant calls (OpenAI `user`)
+    policy_override: Policy | None = None  # CLI: --policy FILE
+
+    @property
+    def mode(self) -> GenerationMode:
+        if not self.images:
+            return GenerationMode.TXT2IMG
+        return GenerationMode.INPAINT if self.mask is not None else GenerationMode.IMG2IMG
+
+
+@dataclass
+class OutputImage:
+    index: int
+    content_id: str
+    action: Action
+    decision: Decision
+    data: bytes | None = None  # released (marked) bytes; None unless action is allow
+    media_type: str | None = None
+    sha256: str | None = None
+    blob_key: str | None = None  # released bytes, or the unmarked held image for review
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineResult:
+    record_id: str
+    status: str  # released | held | blocked
+    decision: Decision
+    images: list[OutputImage]
+    model: ModelInfo | None
+    policy: Policy
+    verdicts: list[Verdict]
+    timings: dict[str, float]
+    created_at: datetime
+    review_id: str | None = None
+
+    @property
+    def released(self) -> list[OutputImage]:
+        return [im for im in self.images if im.action is Action.ALLOW]
+
+    @property
+    def held(self) -> list[OutputImage]:
+        return [im for im in self.images if im.action is Action.REVIEW]
+
+
+class GenerationFailed(ComponentError):
+    """Wraps a stage failure after it has been recorded; carries the record id of the failure."""
+
+    def __init__(self, cause: AssayError, record_id: str | None, stage: str) -> None:
+        super().__init__(cause.message, hint=cause.hint, param=cause.param, details=cause.details)
+        self.cause = cause
+        self.code = cause.code
+        self.status = cause.status
+        self.exit_code = cause.exit_code
+        self.record_id = record_id
+        self.stage = stage
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+class Pipeline:
+    def __init__(self, state: "AppState") -> None:
+        self.state = state
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assay-check")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # The whole story -------------------------------------------------------------------------
+    def run(self, req: PipelineRequest) -> PipelineResult:
+        record_id = str(ULID())
+        created = datetime.now(UTC)
+        policy = req.policy_override or self.state.policy_for(req.principal.tenant)
+        timings: dict[str, float] = {}
+        verdicts: list[Verdict] = []
+        ctx = _RunContext(record_id=record_id, created=created, policy=policy, req=req, timings=timings,
+                          verdicts=verdicts)
+        try:
+            with self._stage(ctx, "validate"):
+                gen_req, inputs = self.validate(req, policy)
+            with self._stage(ctx, "prompt_checks"):
+                verdicts += self.check_prompt(req, policy)
+            with self._stage(ctx, "input_checks"):
+                verdicts += self.check_images(inputs, TargetKind.INPUT_IMAGE, req, policy)
+            before = decide(verdicts, policy)
+            if before.action is Action.BLOCK:
+                self.record(ctx, decision=before, status="blocked")
+                raise ContentBlocked(f"request blocked by policy {policy.id}: {before.explain()}",
+                                     details={"record_id": record_id, "categories": before.categories,
+                                              "reasons": [r.model_dump(mode="json") for r in before.reasons]})
+            with self._stage(ctx, "backend"):
+                result = self.generate(gen_req)
+            ctx.model = result.model
+            timings["backend_s"] = result.elapsed_s
+            with self._stage(ctx, "output_checks"):
+                out_verdicts = self.check_images(result.images, TargetKind.OUTPUT_IMAGE, req, policy)
+            verdicts += out_verdicts
+            outputs = self.decide_outputs(record_id, result.images, out_verdicts, before, policy)
+            with self._stage(ctx, "marks"):
+                self.mark(ctx, outputs, result.images, inputs)
+            with self._stage(ctx, "store"):
+                self.store(outputs, result.images)
+            decision = combine([before] + [o.decision for o in outputs])
+            status = ("released" if any(o.action is Action.ALLOW for o in outputs) else
+                      "held" if any(o.action is Action.REVIEW for o in outputs) else "blocked")
+            ctx.outputs = outputs
+            with self._stage(ctx, "ledger"):
+                self.record(ctx, decision=decision, status=status)
+        except ContentBlocked:
+            raise
+        except GenerationFailed:
+            raise
+        except AssayError as exc:
+            raise self._fail(ctx, exc) from exc
+        except Exception as exc:  # noqa: BLE001 - anything unforeseen fails closed, recorded
+            log.exception("pipeline stage %s raised", ctx.stage)
+            raise self._fail(ctx, ComponentError(f"internal failure in stage {ctx.stage}: "
+                                                 f"{exc.__class__.__name__}")) from exc
+        self.state.metrics.decision(status, decision.categories)
+        result_obj = PipelineResult(record_id=record_id, status=status, decision=decision, images=outputs,
+                                    model=result.model, policy=policy, verdicts=list(verdicts),
+                                    timings=dict(timings), created_at=created)
+        if status == "blocked":
+            raise ContentBlocked(f"every output was blocked by policy {policy.id}: {decision.explain()}",
+                                 details={"record_id": record_id, "categories": decision.categories,
+                                          "reasons": [r.model_dump(mode="json") for r in decision.reasons]})
+        if result_obj.held:
+            result_obj.review_id = self.state.hold_for_review(result_obj, req)
+        return result_obj
+
+    # Stage 1: validate the request against the policy's limits and decode uploads -------------
+    def validate(self, req: PipelineRequest, policy: Policy) -> tuple[GenerationRequest, list["Image.Image"]]:
+        lim = policy.limits
+        if not isinstance(req.prompt, str) or not req.prompt.strip():
+            raise InvalidRequest("prompt is empty", param="prompt")
+        if len(req.prompt) > lim.max_prompt_chars:
+            raise InvalidRequest(f"prompt has {len(req.prompt)} characters; policy {policy.id} allows "
+                                 f"{lim.max_prompt_chars}", param="prompt")
+        if _CONTROL.search(req.prompt):
+            raise InvalidRequest("prompt contains control characters", param="prompt")
+        try:
+            req.prompt.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("prompt is not valid Unicode text (lone surrogates)", param="prompt") from None
+        if not 1 <= req.n <= lim.max_n:
+            raise InvalidRequest(f"n={req.n} is outside 1..{lim.max_n} allowed by policy {policy.id}", param="n")
+        size = req.size or lim.default_size
+        if size not in lim.sizes:
+            raise InvalidRequest(f"size {size!r} is not allowed by policy {policy.id}",
+                                 param="size", hint=f"allowed sizes: {', '.join(lim.sizes)}")
+        width, height = (int(x) for x in size.split("x"))
+        if req.output_format not in ("png", "jpeg", "webp"):
+            raise InvalidRequest(f"output_format {req.output_format!r} is not png, jpeg or webp", param="output_format")
+        if not 0.0 < req.strength <= 1.0:
+            raise InvalidRequest("strength must be in (0, 1]", param="strength")
+        if req.steps is not None and not 1 <= req.steps <= 150:
+            raise InvalidRequest("steps must be in 1..150", param="steps")
+        if req.guidance is not None and not 0.0 <= req.guidance <= 50.0:
+            raise InvalidRequest("guidance must be in 0..50", param="guidance")
+        limits = DecodeLimits(max_bytes=lim.max_upload_bytes, max_pixels=lim.max_input_pixels,
+                              max_side=lim.max_input_side, animated=lim.animated)
+        if len(req.images) > 1:
+            raise InvalidRequest("one input image per edit is supported", param="image")
+        inputs = []
+        for i, up in enumerate(req.images):
+            if len(up.data) > lim.max_upload_bytes:
+                raise PayloadTooLarge(f"{up.name}: {len(up.data)} bytes exceeds policy {policy.id}'s limit of "
+                                      f"{lim.max_upload_bytes} bytes", param="image")
+            inputs.append(decode_image(up.data, limits=limits, name=up.name or f"image[{i}]"))
+        mask = decode_image(req.mask.data, limits=limits, name="mask", mode="L") if req.mask else None
+        gen = GenerationRequest(prompt=req.prompt, width=width, height=height, n=req.n, seed=req.seed,
+                                steps=req.steps, guidance=req.guidance, negative_prompt=req.negative_prompt,
+                                mode=req.mode, image=inputs[0] if inputs else None, mask=mask,
+                                strength=req.strength)
+        self.state.backend.check_request(gen)
+        return gen, inputs
+
+    # Stage 2: the prompt ----------------------------------------------------------------------
+    def check_prompt(self, req: PipelineRequest, policy: Policy) -> list[Verdict]:
+        out: list[Verdict] = []
+        for spec in policy.checks.prompt:
+            item = CheckInput(target=Target.prompt(), tenant=req.principal.tenant, prompt=req.prompt,
+                              options=spec.options)
+            out += self._run_check(spec.name, item)
+        return out
+
+    # Stages 3 and 5: images, all (check, image) pairs concurrently -----------------------------
+    def check_images(self, images: list["Image.Image"], kind: TargetKind, req: PipelineRequest,
+                     policy: Policy) -> list[Verdict]:
+        specs = policy.checks.for_target(kind)
+        jobs: list[Future[list[Verdict]]] = []
+        for i, img in enumerate(images):
+            target = Target(kind=kind, index=i)
+            for spec in specs:
+                item = CheckInput(target=target, tenant=req.principal.tenant, image=img, options=spec.options,
+                                  context_prompt=req.prompt)
+                jobs.append(self._pool.submit(self._run_check, spec.name, item))
+        out: list[Verdict] = []
+        errors: list[AssayError] = []
+        for job in jobs:
+            try:
+                out += job.result()
+            except AssayError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return out
+
+    def _run_check(self, name: str, item: CheckInput) -> list[Verdict]:
+        t0 = time.perf_counter()
+        try:
+            check = self.state.checks.get(name)
+            verdicts = list(check.run(item))
+        except AssayError as exc:
+            if isinstance(exc, ComponentError):
+                raise
+            raise CheckFailed(f"check {name} failed on {item.target}: {exc.message}", details={"check": name}) from exc
+        except Exception as exc:  # noqa: BLE001 - a check that cannot do its job fails closed
+            raise CheckFailed(f"check {name} failed on {item.target}: {exc.__class__.__name__}: {exc}",
+                              details={"check": name}) from exc
+        finally:
+            self.state.metrics.check_latency(name, time.perf_counter() - t0)
+        for v in verdicts:
+            if not isinstance(v, Verdict):
+                raise CheckFailed(f"check {name} returned {type(v).__name__}, not a Verdict")
+        return verdicts
+
+    # Stage 4: the backend, with a deadline -------------------------------------------------------
+    def generate(self, gen: GenerationRequest):  # noqa: ANN201
+        timeout = self.state.settings.backend_timeout_s
+        fut = self.state.backend_pool.submit(self.state.backend.generate, gen)
+        try:
+            result = fut.result(timeout=timeout)
+        except FutureTimeout as exc:
+            fut.cancel()
+            raise BackendTimeout(f"the model did not answer within {timeout:.0f} s") from exc
+        if len(result.images) != gen.n:
+            raise ComponentError(f"the backend returned {len(result.images)} images, {gen.n} were asked for")
+        return result
+
+    # Stage 6: one decision per output image ---------------------------------------------------
+    def decide_outputs(self, record_id: str, images: list["Image.Image"], verdicts: list[Verdict],
+                       before: Decision, policy: Policy) -> list[OutputImage]:
+        outputs = []
+        for i, _img in enumerate(images):
+            own = [v for v in verdicts if v.target.index == i]
+            d = combine([before, decide(own, policy)])
+            outputs.append(OutputImage(index=i, content_id=f"{record_id}-{i}", action=d.action, decision=d))
+        return outputs
+
+    # Stage 7: marks, in the fixed order, on released images only -------------------------------
+    def mark(self, ctx: "_RunContext", outputs: list[OutputImage], images: list["Image.Image"],
+             inputs: list["Image.Image"]) -> None:
+        policy = ctx.policy
+        specs = {m.name: m for m in policy.marks}
+        order = [n for n in MARK_ORDER if n in specs] + [n for n in specs if n not in MARK_ORDER]
+        summary = {"verdicts": len(ctx.verdicts), "categories": sorted({v.category.value for v in ctx.verdicts})}
+        for out in outputs:
+            if out.action is not Action.ALLOW:
+                continue
+            art = Artifact(image=images[out.index].copy(), format=ctx.req.output_format)
+            mctx_base = dict(record_id=ctx.record_id, content_id=out.content_id, image_index=out.index,
+                             tenant=ctx.req.principal.tenant, policy_id=policy.id, policy_digest=policy.digest,
+                             model=ctx.model, created_at=ctx.created, edit=ctx.req.mode is not GenerationMode.TXT2IMG,
+                             input_image=inputs[0] if inputs else None, check_summary=summary,
+                             prompt=ctx.req.prompt if policy.prompt_in_manifest else None)
+            for name in order:
+                mark = self.state.marks.get(name)
+                t0 = time.perf_counter()
+                try:
+                    art = mark.apply(art, MarkContext(**mctx_base, options=specs[name].options))
+                except AssayError as exc:
+                    if isinstance(exc, ComponentError):
+                        raise
+                    raise MarkError(f"mark {name} failed: {exc.message}") from exc
+                except Exception as exc:  # noqa: BLE001
+                    raise MarkError(f"mark {name} failed: {exc.__class__.__name__}: {exc}") from exc
+                finally:
+                    self.state.metrics.mark_latency(name, time.perf_counter() - t0)
+            out.data = art.encode()
+            out.media_type = art.media_type
+            out.sha256 = hashlib.sha256(out.data).hexdigest()
+            out.facts = art.facts
+
+    # Stage 8: bytes to the blob store (released images, and held ones for the reviewer) --------
+    def store(self, outputs: list[OutputImage], images: list["Image.Image"]) -> None:
+        import io
+
+        for out in outputs:
+            if out.action is Action.ALLOW and out.data is not None:
+                out.blob_key = self.state.blobs.put(out.data)
+            elif out.action is Action.REVIEW:
+                buf = io.BytesIO()
+                images[out.index].save(buf, format="PNG")
+                out.blob_key = self.state.blobs.put(buf.getvalue())
+
+    # Stage 9: the record -------------------------------------------------------------------------
+    def record(self, ctx: "_RunContext", *, decision: Decision, status: str, error: AssayError | None = None) -> str:
+        req, policy = ctx.req, ctx.policy
+        prompt_text = stored_prompt(req.prompt, policy, ctx.verdicts) if _digest_or_none(req.prompt) else None
+        body: dict[str, Any] = {
+            "status": status,
+            "request": {"mode": req.mode.value, "n": req.n, "size": req.size or policy.limits.default_size,
+                        "seed": req.seed, "steps": req.steps, "guidance": req.guidance,
+                        "inputs": [hashlib.sha256(u.data).hexdigest() for u in req.images],
+                        "prompt_storage": policy.prompt_storage.mode},
+            "decision": {"action": decision.action.value, "reasons": [r.model_dump(mode="json") for r in decision.reasons]},
+            "verdicts": [v.model_dump(mode="json") for v in ctx.verdicts],
+            "model": ctx.model.model_dump(mode="json") if ctx.model else None,
+            "outputs": [{"index": o.index, "content_id": o.content_id, "action": o.action.value, "sha256": o.sha256,
+                         "blob": o.blob_key, "media_type": o.media_type, "marks": o.facts} for o in ctx.outputs],
+            "unsafe_allow_unmarked": policy.unsafe_allow_unmarked,
+            "timings_ms": {k: round(v * 1000, 2) for k, v in ctx.timings.items()},
+            "key_id": req.principal.key_id,
+        }
+        if error is not None:
+            body["error"] = {"stage": ctx.stage, "code": error.code, "message": error.message}
+        rec = LedgerRecord(
+            record_id=ctx.record_id, kind="generation", tenant=req.principal.tenant,
+            requester=req.user or req.principal.key_id,
+            prompt=prompt_text,
+            prompt_digest=_digest_or_none(req.prompt),
+            decision=status if status in ("failed", "invalid") else decision.action.value,
+            categories=sorted({v.category.value for v in ctx.verdicts}),
+            model_id=ctx.model.model_id if ctx.model else None,
+            policy_id=policy.id, policy_digest=policy.digest, created_at=ctx.created, body=body,
+        )
+        self.state.ledger.append(rec)
+        return ctx.record_id
+
+    # Failure path -------------------------------------------------------------------------------
+    def _fail(self, ctx: "_RunContext", exc: AssayError) -> GenerationFailed:
+        """Record the failure (when the store is reachable) and return the error to raise."""
+        status = "invalid" if isinstance(exc, InvalidRequest) else "failed"
+        self.state.metrics.decision(status, [])
+        recorded: str | None = None
+        if not (isinstance(exc, StoreError) and ctx.stage == "ledger"):
+            try:
+                for o in ctx.outputs:
+                    o.data = None
+                self.record(ctx, decision=Decision(action=Action.BLOCK), status=status, error=exc)
+                recorded = ctx.record_id
+            except Exception:  # noqa: BLE001 - the store is down too: the error itself still goes out
+                log.exception("could not record the failure of %s", ctx.record_id)
+        return GenerationFailed(exc, recorded, ctx.stage)
+
+    @contextmanager
+    def _stage(self, ctx: "_RunContext", name: str) -> Iterator[None]:
+        ctx.stage = name
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            ctx.timings[f"{name}_s"] = dt
+            self.state.metrics.stage_latency(name, dt)
+
+
+@dataclass
+class _RunContext:
+    record_id: str
+    created: datetime
+    policy: Policy
+    req: PipelineRequest
+    timings: dict[str, float]
+    verdicts: list[Verdict]
+    stage: str = "validate"
+    model: ModelInfo | None = None
+    outputs: list[OutputImage] = field(default_factory=list)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_REDACT_CATEGORIES = {"pii", "real_person", "likeness"}
+
+
+def _digest_or_none(prompt: object) -> str | None:
+    try:
+        return prompt_sha256(prompt) if isinstance(prompt, str) else None
+    except UnicodeEncodeError:
+        return None
+
+
+def stored_prompt(prompt: str, policy: Policy, verdicts: list[Verdict]) -> str | None:
+    """The prompt as the policy says to store it: plain text, redacted text, or nothing (digest only)."""
+    mode = policy.prompt_storage.mode
+    if mode == "digest":
+        return None
+    if mode == "plain":
+        return prompt
+    spans = sorted({(int(v.evidence["start"]), int(v.evidence["end"])) for v in verdicts
+                    if v.target.kind is TargetKind.PROMPT and v.category.value in _REDACT_CATEGORIES
+                    and isinstance(v.evidence.get("start"), int) and isinstance(v.evidence.get("end"), int)})
+    out, pos = [], 0
+    for start, end in spans:
+        if start < pos:
+            continue
+        out.append(prompt[pos:start])
+        out.append("[REDACTED]")
+        pos = end
+    out.append(prompt[pos:])
+    return "".join(out)
+

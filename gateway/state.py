@@ -1,0 +1,121 @@
+"""Everything a running gateway holds, built once per process from `Settings`.
+
+The API (through ``Depends``) and the CLI share this one object, so ``assay generate`` runs
+exactly the pipeline that ``POST /v1/images/generations`` runs. Nothing here is needed by another
+replica: the database and the blob store are the shared state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from gateway.auth import KeyStore
+from gateway.blobs import BlobStore, FileBlobStore
+from gateway.errors import AssayError
+from gateway.metrics import Metrics
+from gateway.policy import Policy, PolicySet
+from gateway.settings import Settings
+from gateway.store import Database
+from models.base import Backend
+from provenance.ledger import Ledger
+from provenance.mark_registry import MarkRegistry
+from safety.registry import CheckRegistry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gateway.pipeline import PipelineRequest, PipelineResult
+
+log = logging.getLogger("assay")
+
+
+class AppState:
+    def __init__(self, settings: Settings, *, backend: Backend | None = None, db: Database | None = None,
+                 blobs: BlobStore | None = None, policies: PolicySet | None = None) -> None:
+        self.settings = settings
+        settings.ensure_dirs()
+        self.db = db or Database(settings.db_url)
+        if settings.auto_migrate:
+            self.db.migrate()
+        self.keys = KeyStore(self.db)
+        self.ledger = Ledger(self.db)
+        self.policies = policies or PolicySet.from_dir(settings.policy_dir)
+        self.policies.get(settings.default_policy)  # an unknown default policy fails start-up
+        self.checks = CheckRegistry(settings)
+        self.marks = MarkRegistry(settings)
+        self.blobs: BlobStore = blobs or FileBlobStore(settings.blob_dir)
+        self.metrics = Metrics()
+        self.backend_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-backend")
+        self._backend = backend
+        self._backend_lock = threading.Lock()
+        #: set by the review capability: ``hold(result, request) -> review id``
+        self.review_queue: Any | None = None
+        from gateway.pipeline import Pipeline
+
+        self.pipeline = Pipeline(self)
+
+    # -- components ---------------------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            with self._backend_lock:
+                if self._backend is None:
+                    from models.loader import load_backend
+
+                    self._backend = load_backend(self.settings)
+        return self._backend
+
+    def preload(self) -> None:
+        """Load the model, every check and every mark that any policy names (start-up, not first request)."""
+        _ = self.backend
+        for pol in self.policies.all():
+            self.checks.preload(pol.checks.names())
+            self.marks.preload(pol.mark_names())
+
+    def policy_for(self, tenant: str) -> Policy:
+        row = self.keys.tenant(tenant)
+        return self.policies.get(row.policy_id if row is not None else self.settings.default_policy)
+
+    def hold_for_review(self, result: "PipelineResult", req: "PipelineRequest") -> str | None:
+        if self.review_queue is None:
+            return None
+        return self.review_queue.hold(result, req)
+
+    # -- health -------------------------------------------------------------------------------
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz reports: each component ok or the error, plus warnings for unsafe defaults."""
+        comps: dict[str, str] = {}
+        warnings: list[str] = []
+        try:
+            self.db.ping()
+            comps["store"] = "ok"
+        except AssayError as exc:
+            comps["store"] = exc.message
+        try:
+            info = self.backend.info
+            comps["model"] = "ok"
+            if info.placeholder:
+                warnings.append("the model is an untrained PLACEHOLDER (random weights)")
+        except AssayError as exc:
+            comps["model"] = exc.message
+        try:
+            for pol in self.policies.all():
+                self.marks.preload(pol.mark_names())
+            comps["marks"] = "ok"
+        except AssayError as exc:
+            comps["marks"] = exc.message
+        signer = getattr(self.marks, "_instances", {}).get("c2pa")
+        if signer is not None and getattr(signer, "development", False):
+            warnings.append("C2PA signing uses a generated DEVELOPMENT certificate: set ASSAY_SIGNING_CERT/KEY")
+        if not self.settings.is_production:
+            warnings.append("ASSAY_ENV=development")
+        for pol in self.policies.all():
+            if pol.unsafe_allow_unmarked:
+                warnings.append(f"policy {pol.id} allows unmarked images (unsafe_allow_unmarked)")
+        return {"ready": all(v == "ok" for v in comps.values()), "components": comps, "warnings": warnings}
+
+    def close(self) -> None:
+        self.pipeline.close()
+        self.backend_pool.shutdown(wait=False, cancel_futures=True)
+        self.db.dispose()

@@ -1,0 +1,271 @@
+"""The diffusers backend: any diffusers text-to-image model from a local folder or a hub id.
+
+One pipeline is loaded once per process; image-to-image and inpainting reuse its components
+through ``AutoPipelineFor*.from_pipe`` (no second copy of the weights). Diffusers pipelines are not
+thread-safe, so calls are serialised with a lock (scale out with more workers, not threads).
+Errors from torch/diffusers/huggingface_hub are translated to Assay errors here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
+from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
+from models.digest import folder_digest
+
+#: pipeline classes that are not part of diffusers, by the ``_class_name`` in model_index.json
+CUSTOM_PIPELINES: dict[str, str] = {
+    "AssayShapesPipeline": "models.default.pipeline:AssayShapesPipeline",
+}
+
+
+def _import(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("ASSAY_DEVICE=cuda but no CUDA device is available")
+        if device == "mps" and not torch.backends.mps.is_available():
+            raise ConfigError("ASSAY_DEVICE=mps but MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        return torch.float16 if device == "cuda" else torch.float32
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+
+
+def resolve_model_path(model: str, *, revision: str | None = None) -> tuple[Path, str | None]:
+    """A local folder as is; a hub id through the local Hugging Face cache (offline respected).
+
+    Returns (folder, revision): the hub commit hash for hub snapshots, None for plain folders.
+    """
+    p = Path(model).expanduser()
+    if p.exists():
+        if not (p / "model_index.json").is_file():
+            raise UnknownModel(f"{p} is not a diffusers pipeline folder (no model_index.json)",
+                               hint="point ASSAY_MODEL at a folder saved with pipeline.save_pretrained()")
+        return p.resolve(), None
+    if model.count("/") != 1 or model.startswith((".", "/")):
+        raise UnknownModel(f"model {model!r} is neither a local folder nor a hub id (owner/name)")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+        try:
+            folder = snapshot_download(model, revision=revision, local_files_only=True)
+        except LocalEntryNotFoundError:
+            if offline:
+                raise
+            folder = snapshot_download(model, revision=revision)
+    except Exception as exc:  # noqa: BLE001 - hub errors come in many classes
+        raise UnknownModel(
+            f"weights for {model!r} are not available locally and cannot be downloaded: {exc.__class__.__name__}",
+            hint="download them where a network is allowed (huggingface-cli download) or set ASSAY_MODEL to a local folder",
+        ) from exc
+    return Path(folder), Path(folder).name
+
+
+def _pipeline_class_name(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / "model_index.json").read_text())["_class_name"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UnknownModel(f"{folder}/model_index.json is unreadable: {exc}") from exc
+
+
+class DiffusersBackend:
+    """See module docstring. ``placeholder`` marks a random-weight stand-in in every ModelInfo."""
+
+    name = "diffusers"
+
+    def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", revision: str | None = None,
+                 default_steps: int | None = None, model_id: str | None = None, placeholder: bool = False,
+                 cache_dir: Path | None = None, notes: list[str] | None = None) -> None:
+        import torch
+        from diffusers.utils import logging as dlogging
+
+        dlogging.disable_progress_bar()
+        self.folder, hub_revision = resolve_model_path(model, revision=revision)
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        self.default_steps = default_steps
+        self._lock = threading.Lock()
+        cls_name = _pipeline_class_name(self.folder)
+        try:
+            if cls_name in CUSTOM_PIPELINES:
+                cls = _import(CUSTOM_PIPELINES[cls_name])
+                pipe = cls.from_pretrained(self.folder, torch_dtype=self.dtype)
+            else:
+                from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+
+                try:
+                    pipe = AutoPipelineForText2Image.from_pretrained(self.folder, torch_dtype=self.dtype)
+                except ValueError:
+                    pipe = DiffusionPipeline.from_pretrained(self.folder, torch_dtype=self.dtype)
+            pipe = pipe.to(self.device)
+        except (OSError, ValueError, RuntimeError, TypeError, ImportError, AttributeError) as exc:
+            raise UnknownModel(f"cannot load diffusers pipeline from {self.folder}: {exc}") from exc
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe
+        self._variants: dict[GenerationMode, Any] = {GenerationMode.TXT2IMG: pipe}
+        digest = folder_digest(self.folder, cache_file=(cache_dir / "digests.json") if cache_dir else None)
+        self._info = ModelInfo(
+            backend=self.name,
+            model_id=model_id or (model if not Path(model).exists() else self.folder.name),
+            revision=revision or hub_revision or digest.split(":")[1][:12],
+            weights_digest=digest,
+            pipeline_class=type(pipe).__name__,
+            scheduler=type(getattr(pipe, "scheduler", None)).__name__ if getattr(pipe, "scheduler", None) else None,
+            device=self.device,
+            dtype=str(self.dtype).replace("torch.", ""),
+            native_size=getattr(pipe, "native_size", None),
+            resampler=getattr(pipe, "resampler", None),
+            placeholder=placeholder,
+            notes=list(notes or []),
+        )
+        self._torch = torch
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    # -- variants --------------------------------------------------------------------------------
+    def _variant(self, mode: GenerationMode) -> Any:
+        if mode in self._variants:
+            return self._variants[mode]
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+
+        auto = AutoPipelineForImage2Image if mode is GenerationMode.IMG2IMG else AutoPipelineForInpainting
+        try:
+            variant = auto.from_pipe(self.pipe)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise InvalidRequest(
+                f"model {self._info.model_id} ({self._info.pipeline_class}) does not support {mode.value}",
+                param="image") from exc
+        if hasattr(variant, "set_progress_bar_config"):
+            variant.set_progress_bar_config(disable=True)
+        self._variants[mode] = variant
+        return variant
+
+    def supports(self, mode: GenerationMode) -> bool:
+        if mode is GenerationMode.TXT2IMG:
+            return True
+        try:
+            with self._lock:
+                self._variant(mode)
+            return True
+        except InvalidRequest:
+            return False
+
+    def check_request(self, request: GenerationRequest) -> None:
+        multiple = 8
+        if request.width % multiple or request.height % multiple:
+            raise InvalidRequest(f"size {request.width}x{request.height} is not supported by {self._info.model_id}: "
+                                 f"width and height must be multiples of {multiple}", param="size")
+        if request.mode is not GenerationMode.TXT2IMG:
+            if request.image is None:
+                raise InvalidRequest(f"{request.mode.value} needs an input image", param="image")
+            if request.mode is GenerationMode.INPAINT and request.mask is None:
+                raise InvalidRequest("inpainting needs a mask", param="mask")
+            if not self.supports(request.mode):
+                raise InvalidRequest(f"model {self._info.model_id} does not support {request.mode.value}",
+                                     param="image")
+
+    # -- generation ----------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        import secrets as _secrets
+
+        torch = self._torch
+        self.check_request(request)
+        base_seed = request.seed if request.seed is not None else _secrets.randbelow(2**31)
+        seeds = [base_seed + i for i in range(request.n)]
+        kwargs: dict[str, Any] = {
+            "prompt": [request.prompt] * request.n,
+            "generator": [torch.Generator(device="cpu").manual_seed(s) for s in seeds],
+            "output_type": "pil",
+        }
+        steps = request.steps or self.default_steps
+        if steps:
+            kwargs["num_inference_steps"] = steps
+        if request.guidance is not None:
+            kwargs["guidance_scale"] = request.guidance
+        if request.negative_prompt:
+            kwargs["negative_prompt"] = [request.negative_prompt] * request.n
+        if request.mode is GenerationMode.TXT2IMG:
+            kwargs.update(height=request.height, width=request.width)
+        else:
+            kwargs["image"] = request.image.convert("RGB").resize((request.width, request.height))
+            kwargs["strength"] = request.strength
+            if request.mode is GenerationMode.INPAINT:
+                kwargs["mask_image"] = request.mask.convert("L").resize((request.width, request.height))
+                kwargs.update(height=request.height, width=request.width)
+        t0 = time.perf_counter()
+        try:
+            with self._lock:
+                pipe = self._variant(request.mode)
+                with torch.inference_mode():
+                    out = pipe(**kwargs)
+        except InvalidRequest:
+            raise
+        except TimeoutError as exc:
+            raise BackendTimeout(f"generation timed out: {exc}") from exc
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise BackendError(f"diffusers pipeline failed: {exc.__class__.__name__}: {exc}") from exc
+        elapsed = time.perf_counter() - t0
+        images = [im.convert("RGB") for im in out.images]
+        images = [im if im.size == (request.width, request.height) else
+                  im.resize((request.width, request.height)) for im in images]
+        sched = getattr(pipe, "scheduler", None)
+        notes = list(self._info.notes) + list(getattr(out, "notes", None) or [])
+        info = self._info.model_copy(update={
+            "pipeline_class": type(pipe).__name__,
+            "scheduler": type(sched).__name__ if sched is not None else None,
+            "seed": base_seed, "seeds": seeds,
+            "steps": steps or _default_steps(pipe), "guidance": request.guidance if request.guidance is not None
+            else _default_guidance(pipe),
+            "width": request.width, "height": request.height,
+            "notes": list(dict.fromkeys(notes)),
+        })
+        return GenerationResult(images=images, model=info, elapsed_s=elapsed)
+
+
+def _default_steps(pipe: Any) -> int | None:
+    import inspect
+
+    try:
+        p = inspect.signature(pipe.__call__).parameters.get("num_inference_steps")
+        return p.default if p is not None and isinstance(p.default, int) else None
+    except (TypeError, ValueError):  # pragma: no cover
+        return None
+
+
+def _default_guidance(pipe: Any) -> float | None:
+    import inspect
+
+    try:
+        p = inspect.signature(pipe.__call__).parameters.get("guidance_scale")
+        return float(p.default) if p is not None and isinstance(p.default, (int, float)) else None
+    except (TypeError, ValueError):  # pragma: no cover
+        return None
