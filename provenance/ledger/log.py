@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.errors import IntegrityError, InvalidRequest, StoreError
 from gateway.store import Database
+from provenance.ledger import merkle
 from provenance.ledger.merkle import TILE_HEIGHT, Frontier, TiledSource, leaf_hash
 from provenance.ledger.record import (
     LedgerEntry,
@@ -319,6 +320,30 @@ class Ledger:
         with self.db.session() as s:
             row = s.execute(select(_entry_t).where(_entry_t.c.idx == index)).first()
         return stored_record(row) if row is not None else None
+
+    # --- proofs ----------------------------------------------------------------------------------
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size`` records."""
+        self._check_size(tree_size)
+        with self.db.session() as s:
+            return merkle.inclusion_proof(self.node_source(s), index, tree_size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof that the tree of ``size2`` records extends that of ``size1``."""
+        self._check_size(size2)
+        with self.db.session() as s:
+            return merkle.consistency_proof(self.node_source(s), size1, size2)
+
+    def root_at(self, tree_size: int) -> bytes:
+        """The root of the tree of the first ``tree_size`` records (any past size)."""
+        self._check_size(tree_size)
+        with self.db.session() as s:
+            return merkle.tree_root(self.node_source(s), tree_size)
+
+    def _check_size(self, tree_size: int) -> None:
+        head = self.head()
+        if not 0 <= tree_size <= head.size:
+            raise InvalidRequest(f"tree size {tree_size} is outside the log (0..{head.size})", param="tree_size")
 
     def node_source(self, session: Any) -> TiledSource:
         """A Merkle node source reading stored leaf hashes and tile nodes through ``session``."""

@@ -20,6 +20,7 @@ perfect, aligned subtrees only (``level``, ``index``), so a store that keeps lea
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -157,9 +158,10 @@ def inclusion_proof(source: NodeSource, index: int, size: int) -> list[bytes]:
 
 
 def consistency_proof(source: NodeSource, size1: int, size2: int) -> list[bytes]:
-    if not 0 <= size1 <= size2:
-        raise ProofError(f"no consistency proof from size {size1} to size {size2}")
-    if size1 == 0 or size1 == size2:
+    if not 0 < size1 <= size2:
+        raise ProofError(f"no consistency proof from size {size1} to size {size2}",
+                         hint="size1 must be at least 1 and at most size2")
+    if size1 == size2:
         return []
     return _Tree(source).subproof(size1, 0, size2, True)
 
@@ -192,9 +194,10 @@ class TiledSource:
     proof costs a handful of range reads. Inner nodes between stored levels are recomputed.
     """
 
-    def __init__(self, fetch: Callable[[int, int, int], list[bytes]]) -> None:
+    def __init__(self, fetch: Callable[[int, int, int], list[bytes]], *, max_tiles: int = 64) -> None:
         self._fetch = fetch
-        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+        self._max_tiles = max_tiles
+        self._tiles: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
 
     def _stored(self, level: int, index: int) -> bytes:
         key = (level, index // TILE_WIDTH)
@@ -203,6 +206,10 @@ class TiledSource:
             start = key[1] * TILE_WIDTH
             tile = self._fetch(level, start, start + TILE_WIDTH)
             self._tiles[key] = tile
+            if len(self._tiles) > self._max_tiles:  # bounded: exports walk whole logs
+                self._tiles.popitem(last=False)
+        else:
+            self._tiles.move_to_end(key)
         pos = index % TILE_WIDTH
         if pos >= len(tile):
             raise IntegrityError(
@@ -264,15 +271,13 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
     _check_hashes(proof, "consistency")
     if size2 < size1 or size1 < 0:
         raise ProofError(f"size2 {size2} is smaller than size1 {size1}")
+    if size1 == 0:
+        raise ProofError("a consistency proof from the empty tree proves nothing; start from size >= 1")
     if size1 == size2:
         if proof:
             raise ProofError("equal sizes need an empty consistency proof")
         if root1 != root2:
             raise ProofError(f"two different roots for the same size {size1}")
-        return
-    if size1 == 0:
-        if proof:
-            raise ProofError("a consistency proof from the empty tree must be empty")
         return
     if not proof:
         raise ProofError(f"empty consistency proof from size {size1} to {size2}")

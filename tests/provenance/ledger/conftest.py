@@ -1,79 +1,17 @@
-"""Fixtures for the ledger tests: a ``database`` on SQLite and on PostgreSQL, and a fixed clock.
+"""Fixtures for the ledger tests: a fixed clock, a record factory, the RFC 6962 test vectors.
 
-PostgreSQL runs in a throwaway database created for this test session at 127.0.0.1:5432 (user
-postgres, trust auth); when the server is unreachable those cases are skipped, unless
-``ASSAY_REQUIRE_POSTGRES=1`` makes that a failure. The lead's ``tests/conftest.py`` will provide
-the shared fixture; this one keeps the ledger testable until then.
+The ``database`` fixture (SQLite and PostgreSQL, migrated) comes from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import SQLModel
-
-import provenance.ledger.tables  # noqa: F401 - registers the tables
-from gateway.store import Database
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-LEDGER_TABLES = ("ledger_entry", "ledger_node", "ledger_checkpoint", "ledger_head")
-
-
-@pytest.fixture(scope="session")
-def _pg_database_url() -> Iterator[str | None]:
-    admin = Database(PG_ADMIN_URL)
-    try:
-        admin.ping()
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        if os.environ.get("ASSAY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
-        yield None
-        return
-    name = f"assay_ledger_test_{secrets.token_hex(4)}"
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield url
-    finally:
-        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def _pg_db(_pg_database_url: str | None) -> Iterator[Database | None]:
-    if _pg_database_url is None:
-        yield None
-        return
-    db = Database(_pg_database_url)
-    SQLModel.metadata.create_all(db.engine)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:  # noqa: ANN001
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
-        SQLModel.metadata.create_all(db.engine)
-        yield db
-        db.dispose()
-        return
-    db = request.getfixturevalue("_pg_db")
-    if db is None:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable (set ASSAY_REQUIRE_POSTGRES=1 to fail)")
-    with db.engine.begin() as c:
-        c.execute(text("TRUNCATE " + ", ".join(LEDGER_TABLES) + " RESTART IDENTITY"))
-    yield db
 
 
 class FixedClock:
@@ -123,3 +61,89 @@ def make_record(clock: FixedClock):
         return LedgerRecord(**fields)
 
     return make
+
+
+# --- RFC 6962 test vectors (transparency-dev/merkle testdata), loaded by one helper ------------
+VECTORS_DIR = Path(os.environ.get("ASSAY_RFC6962_VECTORS", Path(__file__).resolve().parents[3].parent
+                                  / "shared" / "testdata" / "rfc6962"))
+
+
+def load_vectors(kind: str) -> list[tuple[str, dict]]:
+    """Every vector of one kind (``inclusion`` or ``consistency``) as (relative path, decoded case).
+
+    Hashes are base64 in the files; they are decoded to bytes here (a ``null`` proof is empty).
+    """
+    folder = VECTORS_DIR / kind
+    out = []
+    for path in sorted(folder.rglob("*.json")):
+        raw = json.loads(path.read_text())
+        case = {k: raw[k] for k in raw if k not in ("proof", "desc", "wantErr")}
+        for k in ("root", "root1", "root2", "leafHash"):
+            if k in case:
+                case[k] = base64.b64decode(case[k]) if case[k] is not None else b""
+        case["proof"] = [base64.b64decode(p) for p in (raw.get("proof") or [])]
+        case["want_err"] = bool(raw["wantErr"])
+        case["desc"] = raw.get("desc", "")
+        out.append((str(path.relative_to(VECTORS_DIR)), case))
+    return out
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for kind in ("inclusion", "consistency"):
+        name = f"{kind}_vector"
+        if name in metafunc.fixturenames:
+            cases = load_vectors(kind) if VECTORS_DIR.is_dir() else []
+            if not cases:
+                metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(
+                    reason=f"RFC 6962 vectors not found at {VECTORS_DIR} (set ASSAY_RFC6962_VECTORS)"))])
+            else:
+                metafunc.parametrize(name, [c for _, c in cases], ids=[p for p, _ in cases])
+
+
+@pytest.fixture(scope="session")
+def all_vectors() -> dict[str, list[dict]]:
+    """All vectors by kind (for tests that look across them)."""
+    if not VECTORS_DIR.is_dir():
+        pytest.skip(f"RFC 6962 vectors not found at {VECTORS_DIR} (set ASSAY_RFC6962_VECTORS)")
+    return {kind: [c for _, c in load_vectors(kind)] for kind in ("inclusion", "consistency")}
+
+
+@pytest.fixture
+def signer():
+    from provenance.ledger.note import NoteSigner
+
+    return NoteSigner.generate("test.example/assay-ledger/0001")
+
+
+@pytest.fixture
+def ledger(database, clock):  # noqa: ANN001
+    from provenance.ledger import Ledger
+
+    led = Ledger(database, clock=clock)
+    yield led
+    led.close()
+
+
+@pytest.fixture
+def checkpoints(ledger, signer, clock):  # noqa: ANN001
+    from provenance.ledger.checkpoint import Checkpoints
+
+    return Checkpoints(ledger, signer, clock=clock)
+
+
+@pytest.fixture
+def filled(ledger, checkpoints, make_record, clock):  # noqa: ANN001
+    """A ledger of 300 records over two tenants (crossing a tile) with checkpoints at 150 and 300."""
+    recs = []
+    for i in range(300):
+        clock.advance(seconds=1)
+        recs.append(make_record(tenant="acme" if i % 3 else "globex", requester=f"user-{i % 7}",
+                                decision=["allow", "review", "block"][i % 3],
+                                categories=[["sexual"], [], ["real_person", "pii"]][i % 3],
+                                model_id=["assay-default", "sd-turbo"][i % 2]))
+        if i == 149:
+            ledger.append_many(recs[:150])
+            checkpoints.create()
+    ledger.append_many(recs[150:])
+    checkpoints.create()
+    return recs

@@ -1,0 +1,201 @@
+"""Signed checkpoints of the ledger (https://c2sp.org/tlog-checkpoint), their key, and their schedule.
+
+A checkpoint is the statement "the log named <origin> had <size> records with root <hash>",
+signed by the operator's Ed25519 key as a C2SP signed note. Published or handed to an auditor, it
+pins the log: any later edit of a record below that size changes the root and is caught, even by
+someone who trusts nothing but the public key.
+
+The key lives in ``settings.keys_dir`` as ``ledger-checkpoint.skey`` (the signed-note signer key
+string, whose name is the log's origin) with the public ``ledger-checkpoint.vkey`` beside it. In
+development it is generated on first use; in production a missing key is a start-up error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import desc, insert, select
+
+from gateway.errors import AssayError, ConfigError
+from gateway.settings import Settings
+from provenance.ledger.log import Ledger
+from provenance.ledger.note import NoteError, NoteSigner, NoteVerifier
+from provenance.ledger.record import from_db_time, now_utc, to_db_time
+from provenance.ledger.tables import LedgerCheckpointRow
+
+log = logging.getLogger("assay.ledger")
+
+SKEY_FILE = "ledger-checkpoint.skey"
+VKEY_FILE = "ledger-checkpoint.vkey"
+_cp_t = LedgerCheckpointRow.__table__
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    note: str  # the whole signed note
+    created_at: datetime | None = None
+
+    @property
+    def root_b64(self) -> str:
+        return base64.b64encode(self.root).decode()
+
+
+def checkpoint_text(origin: str, size: int, root: bytes) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def parse_checkpoint(note: str, verifier: NoteVerifier) -> Checkpoint:
+    """Verify the signature and parse the body; the origin must be the key's name."""
+    text = verifier.open(note)
+    lines = text.split("\n")[:-1]
+    if len(lines) < 3:
+        raise NoteError("a checkpoint has at least three lines: origin, size, root hash")
+    origin, size_text, root_text = lines[:3]
+    if origin != verifier.name:
+        raise NoteError(f"checkpoint origin {origin!r} is not the log of key {verifier.name!r}")
+    if not size_text.isdigit() or (len(size_text) > 1 and size_text[0] == "0"):
+        raise NoteError(f"checkpoint size {size_text!r} is not a decimal number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except (binascii.Error, ValueError):
+        raise NoteError("checkpoint root is not base64") from None
+    if len(root) != 32:
+        raise NoteError(f"checkpoint root is {len(root)} bytes, expected 32")
+    return Checkpoint(origin, int(size_text), root, note)
+
+
+# --- the key ---------------------------------------------------------------------------------------
+def new_origin(settings: Settings | None = None) -> str:
+    """A log name unique to this deployment: <host>/assay-ledger/<random>."""
+    host = "assay.local"
+    if settings is not None and settings.public_base_url:
+        host = settings.public_base_url.split("://", 1)[-1].split("/", 1)[0] or host
+    return f"{host}/assay-ledger/{secrets.token_hex(4)}"
+
+
+def write_key(signer: NoteSigner, keys_dir: Path) -> None:
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    skey = keys_dir / SKEY_FILE
+    fd = os.open(skey, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(signer.skey() + "\n")
+    (keys_dir / VKEY_FILE).write_text(signer.verifier.vkey() + "\n")
+
+
+def load_signer(settings: Settings) -> NoteSigner:
+    """The operator's checkpoint key; generated into the data dir in development only."""
+    path = settings.keys_dir / SKEY_FILE
+    if path.exists():
+        try:
+            return NoteSigner.from_skey(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read the checkpoint key {path}: {exc}") from exc
+    if settings.is_production:
+        raise ConfigError(
+            f"no ledger checkpoint key at {path}",
+            hint="create one with `assay audit keygen` and keep a copy of the .vkey for auditors",
+        )
+    signer = NoteSigner.generate(new_origin(settings))
+    try:
+        write_key(signer, settings.keys_dir)
+    except FileExistsError:  # another process won the race: use its key
+        return NoteSigner.from_skey(path.read_text())
+    log.warning("generated a development ledger checkpoint key at %s (origin %s)", path, signer.name)
+    return signer
+
+
+def load_verifier(settings: Settings) -> NoteVerifier:
+    vpath = settings.keys_dir / VKEY_FILE
+    if vpath.exists():
+        return NoteVerifier.from_vkey(vpath.read_text())
+    return load_signer(settings).verifier
+
+
+# --- checkpoints in the database -------------------------------------------------------------------
+class Checkpoints:
+    """Writes and reads the signed checkpoints of one ledger."""
+
+    def __init__(self, ledger: Ledger, signer: NoteSigner, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.ledger = ledger
+        self.signer = signer
+        self._clock = clock or now_utc
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        return self.signer.verifier
+
+    def _row(self, r) -> Checkpoint:  # noqa: ANN001
+        cp = parse_checkpoint(r.note, self.verifier)
+        return Checkpoint(cp.origin, cp.size, cp.root, cp.note, from_db_time(r.created_at))
+
+    def latest(self) -> Checkpoint | None:
+        with self.ledger.db.session() as s:
+            r = s.execute(select(_cp_t).order_by(desc(_cp_t.c.size), desc(_cp_t.c.id)).limit(1)).first()
+        return self._row(r) if r is not None else None
+
+    def create(self) -> Checkpoint:
+        """Sign the current head, unless the newest checkpoint already has its size."""
+        head = self.ledger.head()
+        latest = self.latest()
+        if latest is not None and latest.size == head.size:
+            return latest
+        note = self.signer.sign(checkpoint_text(self.signer.name, head.size, head.root))
+        now = self._clock()
+        with self.ledger.db.session() as s:
+            s.execute(insert(_cp_t).values(size=head.size, root=head.root.hex(), key_name=self.signer.name,
+                                           note=note, created_at=to_db_time(now)))
+        return Checkpoint(self.signer.name, head.size, head.root, note, now)
+
+    def covering(self, size: int) -> Checkpoint:
+        """A checkpoint whose tree holds at least ``size`` records (signs a new one if needed)."""
+        latest = self.latest()
+        if latest is not None and latest.size >= size:
+            return latest
+        return self.create()
+
+
+class CheckpointScheduler:
+    """Signs a checkpoint every ``interval_s`` seconds while the log grows (a daemon thread)."""
+
+    def __init__(self, checkpoints: Checkpoints, interval_s: float = 60.0) -> None:
+        if interval_s <= 0:
+            raise ConfigError("checkpoint interval must be positive")
+        self.checkpoints = checkpoints
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> Checkpoint | None:
+        try:
+            return self.checkpoints.create()
+        except AssayError as exc:  # keep the schedule alive; the next tick retries
+            log.warning("scheduled ledger checkpoint failed: %s", exc.diagnostics())
+            return None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="assay-ledger-checkpoints", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
