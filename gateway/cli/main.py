@@ -9,16 +9,30 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+import typer.core
 
 from gateway.errors import AssayError, ContentBlocked, InvalidRequest
 
+
+
+class _AssayGroup(typer.core.TyperGroup):
+    """The one exit path: an Assay error anywhere in any command prints its diagnostics and exits
+    with its documented code (1 blocked/failed, 2 usage or bad input)."""
+
+    def invoke(self, ctx):  # noqa: ANN001, ANN201
+        try:
+            return super().invoke(ctx)
+        except AssayError as exc:
+            typer.echo(f"error: {exc.diagnostics()}", err=True)
+            ctx.exit(exc.exit_code)
+
+
 app = typer.Typer(name="assay", help="Assay: compliance and provenance gateway for AI image generation.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  cls=_AssayGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants and their policy packs.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy packs.", no_args_is_help=True)
@@ -64,11 +78,6 @@ def out(data: Any, as_json: bool, text: str | None = None) -> None:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     elif text is not None:
         typer.echo(text)
-
-
-def fail(exc: AssayError) -> None:
-    typer.echo(f"error: {exc.diagnostics()}", err=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def state_from_env(**kw: Any):  # noqa: ANN201
@@ -279,22 +288,6 @@ _add_groups()
 
 
 def run_cli() -> None:
-    """Console entry point: the one exit path for Assay errors."""
+    """Console entry point (errors leave through `_AssayGroup.invoke`)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        app(standalone_mode=False)
-    except AssayError as exc:
-        typer.echo(f"error: {exc.diagnostics()}", err=True)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    app()
