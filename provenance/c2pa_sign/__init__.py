@@ -1,0 +1,1 @@
+"""C2PA signing and reading (named ``c2pa_sign`` so it never shadows the ``c2pa`` library)."""

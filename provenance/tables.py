@@ -1,0 +1,52 @@
+"""The released-image index: one row per image the gateway released, for `verify` to look up.
+
+Why a table of its own: a copy found in the wild usually has no metadata left, so ``verify``
+needs ways back to the record that do not rely on the file: the watermark payload and a
+perceptual hash. Each released image gets a row with its ids, what public verification may
+reveal (provider-side system name and time, no prompt, no requester), its watermark payload and
+its 64-bit pHash.
+
+The pHash is also stored split into six bands (11+11+11+11+10+10 bits), each indexed: two hashes
+within Hamming distance 5 agree exactly on at least one band (pigeonhole), so a radius-5 search is
+"rows sharing a band" — six indexed equality lookups on SQLite and PostgreSQL alike — followed by
+an exact distance check, instead of a scan of the table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+#: widths of the pHash bands, most significant first (sum 64)
+PHASH_BANDS = (11, 11, 11, 11, 10, 10)
+
+
+class ReleasedImage(SQLModel, table=True):
+    __tablename__ = "released_images"
+    __table_args__ = (
+        Index("ix_released_images_ph0", "ph0"), Index("ix_released_images_ph1", "ph1"),
+        Index("ix_released_images_ph2", "ph2"), Index("ix_released_images_ph3", "ph3"),
+        Index("ix_released_images_ph4", "ph4"), Index("ix_released_images_ph5", "ph5"),
+    )
+
+    content_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    record_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    tenant: str = Field(sa_column=Column(String(128), nullable=False))
+    #: naive UTC, as in the ledger
+    created_at: datetime = Field(sa_column=Column(DateTime, nullable=False))
+    #: the generative system as public verification names it: "model id (version)"
+    system: str = Field(sa_column=Column(String(300), nullable=False))
+    #: the 64-bit pHash as a signed 64-bit integer (two's complement of the unsigned hash)
+    phash: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ph0: int = Field(sa_column=Column(Integer, nullable=False))
+    ph1: int = Field(sa_column=Column(Integer, nullable=False))
+    ph2: int = Field(sa_column=Column(Integer, nullable=False))
+    ph3: int = Field(sa_column=Column(Integer, nullable=False))
+    ph4: int = Field(sa_column=Column(Integer, nullable=False))
+    ph5: int = Field(sa_column=Column(Integer, nullable=False))
+    #: watermark payload, lower-case hex (None when the policy had no watermark)
+    watermark: str | None = Field(default=None, sa_column=Column(String(128), nullable=True, index=True))
+    #: sha256 of the C2PA manifest, "sha256:<hex>" (None when not signed)
+    manifest_digest: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))

@@ -1,0 +1,31 @@
+"""Fixtures for the C2PA tests: a throwaway PKI (good and bad credentials) and settings pointing at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gateway.settings import Settings
+from provenance.testing import TestPki
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def photo() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()).convert("RGB")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):  # noqa: ANN201
+    def make(**kw) -> Settings:  # noqa: ANN003
+        return Settings(data_dir=tmp_path / "data", **kw)
+
+    return make
