@@ -1,0 +1,67 @@
+"""The ``watermark`` pipeline step: registry entry, options, facts for the ledger, fail closed."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from wm_support import jpeg, photo, scale, wm_context
+
+import provenance.watermark.mark as mark_module
+from gateway.errors import MarkError, PolicyError
+from gateway.settings import Settings
+from provenance.mark_registry import BUILTIN_MARKS, MarkRegistry, mark_options_model
+from provenance.marks import Artifact, Mark
+from provenance.watermark import WatermarkMark, WatermarkOptions, decode_watermark, payload_for, payload_hex
+
+
+def test_registered_with_its_options_model() -> None:
+    assert BUILTIN_MARKS["watermark"].factory == "provenance.watermark.mark:build"
+    assert mark_options_model("watermark") is WatermarkOptions
+    mark = MarkRegistry(Settings()).get("watermark")
+    assert isinstance(mark, WatermarkMark) and isinstance(mark, Mark) and mark.name == "watermark"
+
+
+def test_apply_marks_the_image_and_records_the_payload() -> None:
+    art = Artifact(image=photo("coffee"), format="png")
+    art.encode()  # an earlier encoding must be dropped by a pixel step
+    ctx = wm_context(record_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T", image_index=1)
+    out = WatermarkMark().apply(art, ctx)
+    expected = payload_for("01JDQ3V6ZK7C3M5W0Y8N2P4R6T", 1)
+    assert out is art and art.data is None
+    facts = art.facts["watermark"]
+    assert facts["scheme"] == "assay-wm1" and facts["bits"] == 64
+    assert facts["payload"] == payload_hex(expected) and facts["psnr"] >= 38.4 and facts["weakened"] is False
+    # the verify path: strip metadata, JPEG 75, half size -> the payload the ledger indexed
+    reading = decode_watermark(scale(jpeg(art.image, 75), 0.5))
+    assert reading is not None and reading.payload_hex == facts["payload"]
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError):
+        WatermarkOptions.model_validate({"strenght": 2})  # a typo is an error, not a silent default
+    with pytest.raises(ValueError):
+        WatermarkOptions.model_validate({"strength": 10})
+    art = Artifact(image=photo("coffee", (256, 256)))
+    with pytest.raises(PolicyError, match="watermark"):
+        WatermarkMark().apply(art, wm_context(options={"min_psnr": 5}))
+
+
+def test_stronger_option_costs_psnr() -> None:
+    img = photo("rocket")
+    weak = WatermarkMark().apply(Artifact(image=img), wm_context(options={"strength": 0.6}))
+    strong = WatermarkMark().apply(Artifact(image=img), wm_context(options={"strength": 2.0}))
+    assert weak.facts["watermark"]["psnr"] > strong.facts["watermark"]["psnr"]
+
+
+def test_too_small_image_is_a_mark_error() -> None:
+    with pytest.raises(MarkError, match="at least 128"):
+        WatermarkMark().apply(Artifact(image=Image.new("RGB", (64, 64))), wm_context())
+
+
+def test_a_payload_that_does_not_read_back_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mark_module, "decode_watermark", lambda *a, **k: None)
+    art = Artifact(image=photo("coffee", (256, 256)))
+    original = art.image
+    with pytest.raises(MarkError, match="does not read back"):
+        WatermarkMark().apply(art, wm_context())
+    assert art.image is original and "watermark" not in art.facts  # nothing half-applied
