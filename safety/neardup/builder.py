@@ -27,10 +27,10 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from ulid import ULID
 
-from gateway.errors import AssayError, InvalidRequest
+from gateway.errors import AssayError, CheckFailed, InvalidRequest
 from safety.image.decode import DecodeLimits, decode_image
 from safety.neardup.codes import ALL_CODE_TYPES, CODE_BYTES, CODE_SPECS, CodeType, image_codes
-from safety.neardup.errors import CodeTypeMismatch, IndexExists, SourceError
+from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt, IndexExists, SourceError
 from safety.neardup.sources import SourceItem, SourceListing
 from safety.neardup.store import (
     EmbeddingSpec, FileInfo, IndexManifest, IndexStore, LastOperation, file_sha256, fsync_dir,
@@ -217,9 +217,10 @@ class _Staging:
         ok = 0
         for item, code, err in zip(items, codes, errors, strict=True):
             if code is None:
-                line = json.dumps({"id": item.id, "path": str(item.path), "reason": err}, ensure_ascii=False) + "\n"
-                self.files["skipped"].write(line.encode("utf-8"))
-                self.progress["skipped_bytes"] += len(line.encode("utf-8"))
+                raw = (json.dumps({"id": item.id, "path": str(item.path), "reason": err}, ensure_ascii=False)
+                       + "\n").encode("utf-8")
+                self.files["skipped"].write(raw)
+                self.progress["skipped_bytes"] += len(raw)
                 self.progress["skipped"] += 1
                 continue
             for i, ct in enumerate(self.code_types):
@@ -231,7 +232,9 @@ class _Staging:
             self.progress["entries_bytes"] += len(line)
             ok += 1
         if self.dim:
-            assert emb is not None and emb.shape == (ok, self.dim)
+            if emb is None or emb.shape != (ok, self.dim):
+                raise CheckFailed(f"embedding batch has shape {None if emb is None else emb.shape}, "
+                                  f"expected {(ok, self.dim)}")
             self.files["clip"].write(np.ascontiguousarray(emb, dtype=np.float32).tobytes())
         self.progress["rows"] += ok
         self.progress["done"] += len(items)
@@ -268,6 +271,16 @@ def _fingerprint(op: str, name: str, base: str | None, code_types: Sequence[Code
 
 
 def _stage(staging: _Staging, items: Sequence[SourceItem], *, workers: int, embedder, progress: bool) -> None:
+    """Code ``items`` from where the staging left off; on any failure the files are closed, progress kept."""
+    try:
+        _stage_batches(staging, items, workers=workers, embedder=embedder, progress=progress)
+    except BaseException:
+        staging.close()
+        raise
+
+
+def _stage_batches(staging: _Staging, items: Sequence[SourceItem], *, workers: int, embedder,
+                   progress: bool) -> None:
     from tqdm import tqdm
 
     code_types = tuple(staging.code_types)
@@ -357,7 +370,14 @@ def build_index(store: IndexStore, name: str, listing: SourceListing, *,
     code_types = _ordered(code_types)
     workers = workers or os.cpu_count() or 1
     with store.lock(name) as folder:
-        previous = store.manifest(name) if store.exists(name) else None
+        previous = None
+        if store.exists(name):
+            try:
+                previous = store.manifest(name)
+            except (IndexCorrupt, CodeTypeMismatch):
+                if not replace:
+                    raise
+                # --replace is the documented repair of a corrupt or foreign index: build over it
         if previous is not None and not replace:
             raise IndexExists(f"index {name!r} already exists ({previous.count} rows)",
                               hint=f"add to it with `assay index add --name {name} SOURCE`, or rebuild it with --replace")

@@ -97,6 +97,16 @@ class HashCheck(_IndexCheck):
 
     name: ClassVar[str] = "neardup.hash"
 
+    def warm(self, options: dict[str, Any]) -> None:
+        """Open the indexes a policy step names and build their search structures now (start-up).
+
+        A large index takes seconds to load (about 25 s for 10 million codes per code type); doing
+        it here keeps that out of the first request, and a missing required index fails start-up.
+        """
+        opts = HashCheckOptions.model_validate(options)
+        for ix in self._indexes(opts):
+            ix.warm(opts.codes, opts.radius)
+
     def run(self, item: CheckInput) -> list[Verdict]:
         opts = HashCheckOptions.model_validate(item.options)
         indexes = self._indexes(opts)
@@ -129,6 +139,21 @@ class ClipCheck(_IndexCheck):
                     e = self._embedders[folder] = ClipEmbedder(folder)
         return e
 
+    def warm(self, options: dict[str, Any]) -> None:
+        """Open the indexes and load the model a policy step names (start-up; see :meth:`HashCheck.warm`)."""
+        opts = ClipCheckOptions.model_validate(options)
+        for ix in self._indexes(opts):
+            emb = self._embedder(self._model_dir(ix, opts))
+            ix.check_embedder(emb)
+            ix.vectors()
+
+    @staticmethod
+    def _model_dir(ix: LoadedIndex, opts: ClipCheckOptions) -> str:
+        folder = opts.model or (ix.manifest.embedding.model_dir if ix.manifest.embedding else None)
+        if folder is None:
+            ix.data.embeddings()  # raises: this index holds no embeddings
+        return folder
+
     def run(self, item: CheckInput) -> list[Verdict]:
         from PIL import ImageOps
 
@@ -141,10 +166,7 @@ class ClipCheck(_IndexCheck):
         queries: dict[str, Any] = {}
         matches: list[Match] = []
         for ix in indexes:
-            folder = opts.model or (ix.manifest.embedding.model_dir if ix.manifest.embedding else None)
-            if folder is None:
-                ix.data.embeddings()  # raises: this index holds no embeddings
-            emb = self._embedder(folder)
+            emb = self._embedder(self._model_dir(ix, opts))
             ix.check_embedder(emb)
             if emb.digest not in queries:
                 queries[emb.digest] = emb.embed(views)

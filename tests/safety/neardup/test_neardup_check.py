@@ -68,6 +68,23 @@ def test_missing_required_index_fails_closed(settings):
     assert check.run(_item(photo("coffee"), indexes=["licensed-stock"], required=False)) == []
 
 
+def test_warm_loads_at_start_up_and_fails_on_a_missing_index(settings):
+    check = HashCheck(settings)
+    check.warm({"indexes": ["train"], "radius": 8})
+    loaded = check._cache.get("train")
+    assert {(ct.value, kind) for ct, kind in loaded._hamming} == {("phash", "multihash"), ("dhash", "multihash")}
+    with pytest.raises(IndexNotFound):
+        check.warm({"indexes": ["train", "stock"]})
+    check.warm({"indexes": ["train", {"name": "stock", "required": False}]})
+
+
+def test_radius_above_8_uses_the_flat_scan(settings):
+    check = HashCheck(settings)
+    (v,) = check.run(_item(photo("coffee"), indexes=["train"], radius=12))
+    assert v.evidence["distance"] == 0
+    assert ("phash", "flat") in {(ct.value, k) for ct, k in check._cache.get("train")._hamming}
+
+
 def test_a_take_down_reaches_a_running_check(settings, built):
     check = HashCheck(settings)
     assert check.run(_item(photo("chelsea"), indexes=["train"]))

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from PIL import ImageOps
 
 from safety.neardup.codes import CODE_BYTES, CodeType, hamming, image_codes, query_codes
@@ -30,12 +31,17 @@ def test_hamming_counts_bits():
     assert hamming(a, b) == 4
 
 
-def test_query_codes_second_row_is_the_mirror():
-    im = photo("astronaut")
-    q = query_codes(im, [CodeType.PHASH])[CodeType.PHASH]
-    assert q.shape == (2, CODE_BYTES)
-    mirrored = image_codes(ImageOps.mirror(im), [CodeType.PHASH])[CodeType.PHASH]
-    assert np.array_equal(q[1], mirrored)
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "page"])
+def test_query_codes_equal_imagehash_of_the_image_and_of_its_mirror(name):
+    import imagehash
+
+    im = photo(name).crop((0, 0, 301, 211))  # odd sizes too: the mirror is taken after shrinking
+    q = query_codes(im, list(CodeType))
+    for ct, fn in ((CodeType.PHASH, imagehash.phash), (CodeType.DHASH, imagehash.dhash)):
+        assert q[ct].shape == (2, CODE_BYTES)
+        assert np.array_equal(np.unpackbits(q[ct][0]).astype(bool), fn(im).hash.reshape(-1))
+        assert np.array_equal(np.unpackbits(q[ct][1]).astype(bool), fn(ImageOps.mirror(im)).hash.reshape(-1))
+        assert np.array_equal(q[ct][0], image_codes(im, [ct])[ct])
     assert query_codes(im, [CodeType.PHASH], mirror=False)[CodeType.PHASH].shape == (1, CODE_BYTES)
 
 

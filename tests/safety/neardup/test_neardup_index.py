@@ -207,10 +207,15 @@ def test_flipped_byte_fails_the_checksum(built):
     built.open("train", verify=False)  # sizes still agree: opening without the checksum works
 
 
-def test_garbage_manifest(built):
+def test_garbage_manifest_and_its_repair(built, photo_dir):
     (built.folder("train") / MANIFEST).write_text("{not json")
-    with pytest.raises(IndexCorrupt, match="not a valid index manifest"):
+    with pytest.raises(IndexCorrupt, match="not a valid index manifest") as e:
         built.open("train")
+    assert "--replace" in e.value.hint
+    with pytest.raises(IndexCorrupt):
+        build_index(built, "train", read_source(photo_dir), workers=1)
+    report = build_index(built, "train", read_source(photo_dir), workers=1, replace=True)
+    assert report.change.previous_digest is None and built.open("train").count == len(INDEXED_PHOTOS)
 
 
 def test_edited_manifest_fails_the_digest(built):
