@@ -115,7 +115,7 @@ def settings(tmp_path: Path, db_url: str):  # noqa: ANN201
     from gateway.settings import Settings
 
     return Settings(data_dir=tmp_path / "data", database_url=db_url, policy_dir=REPO / "policies",
-                    default_steps=2)
+                    default_steps=2, backend_timeout_s=900)
 
 
 @pytest.fixture
