@@ -90,3 +90,16 @@ class CheckRegistry:
 
     def loaded(self) -> list[str]:
         return sorted(self._instances)
+
+
+# --- image checks (safety/image) ---------------------------------------------------------------
+register(CheckEntry("image.nsfw", "safety.image.nsfw:build_nsfw_check", "safety.image.nsfw:NsfwOptions",
+                    "NudeNet ONNX detector: exposed/covered intimate body parts -> sexual, with boxes"))
+register(CheckEntry("image.faces", "safety.image.faces:build_faces_check", "safety.image.faces:FaceOptions",
+                    "dlib face detector (HOG, or CNN): faces -> real_person, with boxes and count"))
+register(CheckEntry("image.likeness", "safety.image.likeness:build_likeness_check",
+                    "safety.image.likeness:LikenessOptions",
+                    "dlib 128-d face descriptors matched against the tenant's protected-likeness gallery"))
+register(CheckEntry("image.concepts", "safety.image.concepts:build_concepts_check",
+                    "safety.image.concepts:ConceptOptions",
+                    "diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder"))

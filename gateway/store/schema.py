@@ -7,5 +7,6 @@ from sqlmodel import SQLModel
 
 import gateway.auth.tables  # noqa: F401
 import provenance.ledger.tables  # noqa: F401
+import safety.image.tables  # noqa: F401
 
 metadata = SQLModel.metadata
