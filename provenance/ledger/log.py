@@ -321,6 +321,14 @@ class Ledger:
             row = s.execute(select(_entry_t).where(_entry_t.c.idx == index)).first()
         return stored_record(row) if row is not None else None
 
+    def leaf_text(self, index: int) -> str:
+        """The canonical JSON that the leaf at ``index`` hashes (what a proof's verifier recomputes)."""
+        with self.db.session() as s:
+            row = s.execute(select(_entry_t).where(_entry_t.c.idx == index)).first()
+        if row is None:
+            raise IntegrityError(f"the ledger has no record at index {index}", hint="run `assay audit verify`")
+        return leaf_bytes(dict(row._mapping)).decode("utf-8")
+
     # --- proofs ----------------------------------------------------------------------------------
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size`` records."""

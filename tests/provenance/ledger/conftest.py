@@ -147,3 +147,13 @@ def filled(ledger, checkpoints, make_record, clock):  # noqa: ANN001
     ledger.append_many(recs[150:])
     checkpoints.create()
     return recs
+
+
+@pytest.fixture
+def state(settings):  # noqa: ANN001
+    """The gateway's state without a generation backend: the audit API never generates."""
+    from gateway.state import AppState
+
+    st = AppState(settings)
+    yield st
+    st.close()
