@@ -1,0 +1,145 @@
+"""``AssayShapesPipeline``: the default model as a diffusers pipeline.
+
+Why a real ``DiffusionPipeline``: the gateway loads the default model through the same diffusers
+backend and ``from_pretrained`` code path as SDXL or FLUX, so its folder is an ordinary pipeline
+folder (``model_index.json`` + ``unet/`` + ``text_encoder/`` + ``scheduler/``). The text encoder is
+a custom ``ModelMixin`` that diffusers imports by library name (``models.default.text_encoder``).
+The tokenizer is the rule-based parser in ``tokenizer.py`` (code, not weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DModel
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image, ImageFilter
+
+from models.default.concepts import Attributes
+from models.default.text_encoder import ShapesTextEncoder
+from models.default.tokenizer import parse_prompt
+from models.default.unet import denoise
+
+#: How outputs are brought from the native size to the requested size.
+RESAMPLER = "bicubic, then unsharp mask (radius 1.5 px per native-size scale, 80%, threshold 2)"
+
+
+@dataclass
+class ShapesPipelineOutput:
+    images: list[Image.Image]
+    notes: list[str] = field(default_factory=list)
+    attributes: list[Attributes] = field(default_factory=list)
+
+
+class AssayShapesPipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "text_encoder->unet"
+
+    def __init__(
+        self,
+        unet: UNet2DModel,
+        text_encoder: ShapesTextEncoder,
+        scheduler: DPMSolverMultistepScheduler,
+        default_steps: int = 10,
+        default_guidance: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, scheduler=scheduler)
+        self.register_to_config(default_steps=default_steps, default_guidance=default_guidance)
+        text_encoder.check_concepts()
+
+    @property
+    def native_size(self) -> int:
+        return int(self.unet.config.sample_size) * 2
+
+    @property
+    def resampler(self) -> str:
+        return RESAMPLER
+
+    def _encode(self, attributes: list[Attributes]) -> torch.Tensor:
+        ids = ShapesTextEncoder.ids_for(attributes).to(self.unet.device)
+        return self.text_encoder(ids)[1].to(self.unet.dtype)
+
+    def _to_pil(self, x: torch.Tensor, height: int, width: int) -> list[Image.Image]:
+        arr = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out = []
+        for a in arr:
+            img = Image.fromarray(np.ascontiguousarray(a), "RGB")
+            if (width, height) != img.size:
+                img = img.resize((width, height), Image.Resampling.BICUBIC)
+                scale = min(width, height) / self.native_size
+                if scale > 1.5:
+                    img = img.filter(ImageFilter.UnsharpMask(radius=1.5 * scale / 4, percent=80, threshold=2))
+            out.append(img)
+        return out
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        *,
+        num_images_per_prompt: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        negative_prompt: str | list[str] | None = None,
+        output_type: str = "pil",
+    ) -> ShapesPipelineOutput:
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise ValueError("prompt must be a string or a non-empty list of strings")
+        if output_type not in ("pil", "pt", "np"):
+            raise ValueError(f"output_type must be 'pil', 'pt' or 'np', not {output_type!r}")
+        steps = int(num_inference_steps or self.config.default_steps)
+        guidance = float(self.config.default_guidance if guidance_scale is None else guidance_scale)
+        size = self.native_size
+        height, width = int(height or size), int(width or size)
+
+        notes: list[str] = []
+        attributes: list[Attributes] = []
+        for p in prompts:
+            parsed = parse_prompt(p)
+            notes.extend(n for n in parsed.notes if n not in notes)
+            attributes.extend([parsed.attributes] * num_images_per_prompt)
+        if negative_prompt:
+            notes.append("negative_prompt ignored: the default model has no negative conditioning")
+        n = len(attributes)
+
+        cond = self._encode(attributes)
+        uncond = self._encode([Attributes()] * n) if guidance != 1.0 else None
+        x = randn_tensor((n, 3, size, size), generator=generator, device=self.unet.device, dtype=self.unet.dtype)
+        self.scheduler.set_timesteps(steps, device=self.unet.device)
+        x = x * self.scheduler.init_noise_sigma
+        for t in self.progress_bar(self.scheduler.timesteps):
+            tt = t.expand(n)
+            if uncond is None:
+                pred = denoise(self.unet, x, tt, cond)
+            else:
+                both = denoise(self.unet, torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([uncond, cond]))
+                pu, pc = both.chunk(2)
+                pred = pu + guidance * (pc - pu)
+            x = self.scheduler.step(pred, t, x).prev_sample
+
+        if output_type == "pt":
+            images = x.clamp(-1, 1)
+            if (height, width) != (size, size):
+                images = torch.nn.functional.interpolate(images, size=(height, width), mode="bicubic").clamp(-1, 1)
+            return ShapesPipelineOutput(images=images, notes=notes, attributes=attributes)  # type: ignore[arg-type]
+        pil = self._to_pil(x, height, width)
+        if output_type == "np":
+            return ShapesPipelineOutput(images=[np.asarray(i) for i in pil], notes=notes, attributes=attributes)  # type: ignore[misc]
+        return ShapesPipelineOutput(images=pil, notes=notes, attributes=attributes)
+
+
+def build_pipeline(seed: int = 0, native_size: int = 32) -> AssayShapesPipeline:
+    """The default model's architecture with fixed random weights (``seed``)."""
+    from models.default.unet import build_unet, time_embed_dim
+    from models.default.schedule import sampling_scheduler
+
+    torch.manual_seed(seed)
+    unet = build_unet(native_size)
+    text_encoder = ShapesTextEncoder(pooled_size=time_embed_dim(unet))
+    return AssayShapesPipeline(unet=unet, text_encoder=text_encoder, scheduler=sampling_scheduler())
