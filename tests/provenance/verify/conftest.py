@@ -68,11 +68,16 @@ class Released:
 def release(index_db: Database, signing_mark: C2paMark):  # noqa: ANN201
     """Mark an image as the pipeline does, record it in the index, return the released file."""
 
-    def run(image: Image.Image, *, fmt: str = "png", n: int = 0, watermark: str | None = None) -> Released:
+    def run(image: Image.Image, *, fmt: str = "png", n: int = 0, watermark: str | None = None,
+            real_watermark: bool = False) -> Released:
         ctx = mark_context(record_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}", content_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}-0")
         art = Artifact(image=image, format=fmt)
         art = VisibleLabel().apply(art, ctx)
         art = MetadataLabel("AssayTest").apply(art, ctx)
+        if real_watermark:
+            from provenance.watermark import WatermarkMark
+
+            art = WatermarkMark().apply(art, ctx)
         if watermark:
             art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
         art = signing_mark.apply(art, ctx)

@@ -80,6 +80,12 @@ def test_a_generated_image_verifies_with_its_record(client, auth, with_index) ->
     assert body["record_id"] == record_id
     assert body["records"][0]["in_ledger"] is True
     assert body["summary"].startswith(f"record {record_id}")
+    # every mark of the default policy is in the released file
+    assert body["xmp"]["tc260"]["Label"] == "1" and body["xmp"]["tc260"]["ProduceID"].startswith(record_id)
+    assert body["xmp"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+    assert body["watermark"]["detected"] and body["c2pa"]["watermark_payload"] == body["watermark"]["payload"]
+    fact = with_index.ledger.get(record_id).body["outputs"][0]["marks"]
+    assert fact["label.visible"]["glyph_ratio"] >= 0.05 and fact["c2pa"]["manifest_digest"].startswith("sha256:")
 
 
 @pytest.mark.parametrize("payload", [b"", b"GIF89a-not-really", b"hello world", b"\x89PNG\r\n\x1a\n" + b"\0" * 64])

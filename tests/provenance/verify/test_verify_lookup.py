@@ -62,6 +62,23 @@ def test_a_stripped_recompressed_half_size_copy_still_resolves(release, vphotos,
     assert report.watermark.detected and report.watermark.payload == "00c0ffee1234"
 
 
+def test_the_real_watermark_finds_the_record_of_a_stripped_copy(release, vphotos, verify_settings, index_db):
+    """Acceptance: metadata stripped, JPEG 75, 0.5x (not scaled back): the real watermark decoder
+    (provenance.watermark) recovers the payload and the index maps it to the record."""
+    pytest.importorskip("provenance.watermark")
+    rel = release(vphotos[1], real_watermark=True, n=5)
+    release(vphotos[0], real_watermark=True, n=6)
+    small = rel.image.resize((256, 256), Image.Resampling.BILINEAR)
+    copy = jpeg(small, 75)
+    report = Verifier(verify_settings, index_db).verify(copy)  # the default decoder: provenance.watermark
+    assert report.watermark.available and report.watermark.detected
+    assert report.watermark.payload == rel.facts["watermark"]["payload"]
+    assert report.record_id == rel.ctx.record_id
+    assert "watermark" in {m.method for m in report.records[0].methods}
+    assert {m.method for m in report.records[0].methods} == {"watermark", "phash"}
+    assert report.c2pa.state == "absent" and not report.xmp.present
+
+
 def test_a_decoder_that_crashes_is_reported_not_raised(release, vphotos, verify_settings, index_db):
     rel = release(vphotos[0])
 
