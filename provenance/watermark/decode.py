@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from provenance.watermark.frame import fold, luma, resample, tile_spectrum
@@ -136,7 +137,13 @@ def decode_array(pixels: np.ndarray, *, params: SchemeParams = SchemeParams(), s
     """Read the watermark from uint8 pixels, (H, W) grey or (H, W, 3|4) RGB(A); None if absent."""
     layout = layout_for(params)
     n, t = params.canonical, params.tile
-    y = luma(pixels[..., :3] if pixels.ndim == 3 else pixels)
+    colour = pixels[..., :3] if pixels.ndim == 3 else pixels
+    if min(colour.shape[:2]) > 2 * n:
+        # Big uploads: shrink the 8-bit pixels first (area filter, linear like the luma), so a
+        # 16-megapixel photo never becomes a 200 MB float copy. Every frame the decoder builds is
+        # at most canonical-sized, so nothing it reads is lost.
+        colour = cv2.resize(colour, (2 * n, 2 * n), interpolation=cv2.INTER_AREA)
+    y = luma(colour)
     spec = tile_spectrum(fold(resample(y, n, n), t))
     z, dy, dx = pilot_peak(spec, layout)
     for shift in ((0.0, 0.0), (dy, dx)):

@@ -109,3 +109,11 @@ def test_too_small_images_are_refused_or_ignored() -> None:
 def test_strength_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="strength"):
         embed_watermark(photo("coffee", (256, 256)), 1, strength=0)
+
+
+def test_a_large_upload_decodes_after_the_pre_shrink() -> None:
+    img = photo("coffee", (2400, 1600))
+    payload = payload_for("big", 0)
+    marked = embed_watermark(img, payload).image
+    r = decode_watermark(jpeg(marked, 80))
+    assert r is not None and r.payload == payload
