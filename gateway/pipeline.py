@@ -97,6 +97,7 @@ class OutputImage:
     sha256: str | None = None
     blob_key: str | None = None  # released bytes, or the unmarked held image for review
     facts: dict[str, Any] = field(default_factory=dict)
+    released_image: "Image.Image | None" = None  # the marked pixels (for the released-image index)
 
 
 @dataclass
@@ -176,8 +177,8 @@ class Pipeline:
             with self._stage(ctx, "marks"):
                 self.mark(ctx, outputs, result.images, inputs)
             with self._stage(ctx, "store"):
-                self.store(outputs, result.images)
-            decision = combine([before] + [o.decision for o in outputs])
+                self.store(ctx, outputs, result.images)
+            decision = combine([o.decision for o in outputs])  # each already includes `before`
             status = ("released" if any(o.action is Action.ALLOW for o in outputs) else
                       "held" if any(o.action is Action.REVIEW for o in outputs) else "blocked")
             ctx.outputs = outputs
@@ -355,21 +356,49 @@ class Pipeline:
                 finally:
                     self.state.metrics.mark_latency(name, time.perf_counter() - t0)
             out.data = art.encode()
+            out.released_image = art.image
             out.media_type = art.media_type
             out.sha256 = hashlib.sha256(out.data).hexdigest()
             out.facts = art.facts
 
-    # Stage 8: bytes to the blob store (released images, and held ones for the reviewer) --------
-    def store(self, outputs: list[OutputImage], images: list["Image.Image"]) -> None:
+    # Stage 8: bytes to the blob store (released images, and held ones for the reviewer), and the
+    # released-image index that `verify` searches (content id, watermark payload, pHash) -----------
+    def store(self, ctx: "_RunContext", outputs: list[OutputImage], images: list["Image.Image"]) -> None:
         import io
 
+        from provenance.released import record_release, system_name
+
+        released = []
         for out in outputs:
             if out.action is Action.ALLOW and out.data is not None:
                 out.blob_key = self.state.blobs.put(out.data)
+                released.append(out)
             elif out.action is Action.REVIEW:
                 buf = io.BytesIO()
                 images[out.index].save(buf, format="PNG")
                 out.blob_key = self.state.blobs.put(buf.getvalue())
+        if released:
+            with self.state.db.session() as s:
+                for out in released:
+                    record_release(s, ctx.record_id, out.content_id, out.released_image or images[out.index],
+                                   tenant=ctx.req.principal.tenant, created_at=ctx.created,
+                                   system=system_name(ctx.model), watermark=out.facts.get("watermark"),
+                                   manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest"))
+            ctx.indexed = [o.content_id for o in released]
+
+    def _unindex(self, ctx: "_RunContext") -> None:
+        """The ledger append failed after the released-image index was written: take the rows out."""
+        if not ctx.indexed:
+            return
+        from sqlmodel import delete
+
+        from provenance.tables import ReleasedImage
+
+        try:
+            with self.state.db.session() as s:
+                s.exec(delete(ReleasedImage).where(ReleasedImage.content_id.in_(ctx.indexed)))  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - rows without a record are shown as such by verify
+            log.exception("could not remove index rows of unrecorded generation %s", ctx.record_id)
 
     # Stage 9: the record -------------------------------------------------------------------------
     def record(self, ctx: "_RunContext", *, decision: Decision, status: str, error: AssayError | None = None) -> str:
@@ -410,6 +439,7 @@ class Pipeline:
         """Record the failure (when the store is reachable) and return the error to raise."""
         status = "invalid" if isinstance(exc, InvalidRequest) else "failed"
         self.state.metrics.decision(status, [])
+        self._unindex(ctx)
         recorded: str | None = None
         if not (isinstance(exc, StoreError) and ctx.stage == "ledger"):
             try:
@@ -432,6 +462,48 @@ class Pipeline:
             ctx.timings[f"{name}_s"] = dt
             self.state.metrics.stage_latency(name, dt)
 
+    # Release of a held generation, after a moderator approved it (gateway.review) ---------------
+    def release_held(self, *, record_id: str, created: datetime, req: PipelineRequest, policy: Policy,
+                     model: ModelInfo, verdicts: list[Verdict], held: dict[int, "Image.Image"],
+                     decisions: dict[int, Decision], record: LedgerRecord) -> list[OutputImage]:
+        """Run the marks and the store stages on the approved images of generation ``record_id``,
+        then append ``record`` (the review record; its body gains the released outputs).
+
+        ``req`` is the held request rebuilt by the queue (its input image and mask decide the mode
+        and the C2PA ingredient). The same rule as :meth:`run`: nothing is returned before the
+        record is in the ledger, and a failure releases nothing and takes back the index rows.
+        """
+        ctx = _RunContext(record_id=record_id, created=created, policy=policy, req=req, timings={},
+                          verdicts=list(verdicts), model=model, stage="marks")
+        images: list[Any] = [held.get(i) for i in range(max(held) + 1)] if held else []
+        outputs = [OutputImage(index=i, content_id=f"{record_id}-{i}", action=Action.ALLOW, decision=decisions[i])
+                   for i in sorted(held)]
+        ctx.outputs = outputs
+        try:
+            inputs = [decode_image(u.data, limits=DecodeLimits(), name=u.name) for u in req.images]
+            with self._stage(ctx, "marks"):
+                self.mark(ctx, outputs, images, inputs)
+            # an earlier attempt that died between the store and the record left index rows: replace them
+            ctx.indexed = [o.content_id for o in outputs]
+            self._unindex(ctx)
+            ctx.indexed = []
+            with self._stage(ctx, "store"):
+                self.store(ctx, outputs, images)
+            body = {**record.body, "outputs": [
+                {"index": o.index, "content_id": o.content_id, "sha256": o.sha256, "blob": o.blob_key,
+                 "media_type": o.media_type, "marks": o.facts} for o in outputs]}
+            with self._stage(ctx, "ledger"):
+                self.state.ledger.append(record.model_copy(update={"body": body}))
+        except Exception as exc:
+            self._unindex(ctx)
+            for o in outputs:
+                o.data = None
+            if isinstance(exc, AssayError):
+                raise
+            log.exception("release of held generation %s failed in stage %s", record_id, ctx.stage)
+            raise ComponentError(f"release failed in stage {ctx.stage}: {exc.__class__.__name__}") from exc
+        return outputs
+
 
 @dataclass
 class _RunContext:
@@ -444,6 +516,7 @@ class _RunContext:
     stage: str = "validate"
     model: ModelInfo | None = None
     outputs: list[OutputImage] = field(default_factory=list)
+    indexed: list[str] = field(default_factory=list)  # content ids in the released-image index
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

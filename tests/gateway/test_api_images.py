@@ -37,7 +37,7 @@ def test_generation_returns_images_and_a_record(client, auth, state) -> None:
 
 
 def test_url_response_format_serves_the_released_bytes(client, auth) -> None:
-    r = client.post("/v1/images/generations", headers=auth, json={"prompt": "a cat", "response_format": "url",
+    r = client.post("/v1/images/generations", headers=auth, json={"prompt": "a green square", "response_format": "url",
                                                                    "size": "256x256"})
     assert r.status_code == 200, r.text
     url = r.json()["data"][0]["url"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 16:15:14.528168
+Create Date: 2026-11-25 16:59:51.949257
 """
 from alembic import op
 import sqlalchemy as sa
@@ -104,6 +104,136 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_likeness_entries_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_likeness_entries_tenant'), ['tenant'], unique=False)
 
+    op.create_table('released_images',
+    sa.Column('content_id', sa.String(length=64), nullable=False),
+    sa.Column('record_id', sa.String(length=64), nullable=False),
+    sa.Column('tenant', sa.String(length=128), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('system', sa.String(length=300), nullable=False),
+    sa.Column('phash', sa.BigInteger(), nullable=False),
+    sa.Column('ph0', sa.Integer(), nullable=False),
+    sa.Column('ph1', sa.Integer(), nullable=False),
+    sa.Column('ph2', sa.Integer(), nullable=False),
+    sa.Column('ph3', sa.Integer(), nullable=False),
+    sa.Column('ph4', sa.Integer(), nullable=False),
+    sa.Column('ph5', sa.Integer(), nullable=False),
+    sa.Column('watermark', sa.String(length=128), nullable=True),
+    sa.Column('manifest_digest', sa.String(length=80), nullable=True),
+    sa.PrimaryKeyConstraint('content_id')
+    )
+    with op.batch_alter_table('released_images', schema=None) as batch_op:
+        batch_op.create_index('ix_released_images_ph0', ['ph0'], unique=False)
+        batch_op.create_index('ix_released_images_ph1', ['ph1'], unique=False)
+        batch_op.create_index('ix_released_images_ph2', ['ph2'], unique=False)
+        batch_op.create_index('ix_released_images_ph3', ['ph3'], unique=False)
+        batch_op.create_index('ix_released_images_ph4', ['ph4'], unique=False)
+        batch_op.create_index('ix_released_images_ph5', ['ph5'], unique=False)
+        batch_op.create_index(batch_op.f('ix_released_images_record_id'), ['record_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_released_images_watermark'), ['watermark'], unique=False)
+
+    op.create_table('review_deliveries',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('review_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('tenant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('delivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('review_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_review_deliveries_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_deliveries_review_id'), ['review_id'], unique=False)
+
+    op.create_table('review_events',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('review_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('tenant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('actor_role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('state_from', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('state_to', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('reason_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('ledger_record_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('review_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_events_review_id'), ['review_id'], unique=False)
+
+    op.create_table('review_items',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('tenant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('record_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('policy_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('policy_digest', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('categories', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('requester_key_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('requester_user', sqlmodel.sql.sqltypes.AutoString(length=256), nullable=True),
+    sa.Column('prompt', sa.Text(), nullable=True),
+    sa.Column('approvals_needed', sa.Integer(), nullable=False),
+    sa.Column('first_approver', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('first_approved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('decided_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('reason_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('release_record_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('released', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('record_id')
+    )
+    with op.batch_alter_table('review_items', schema=None) as batch_op:
+        batch_op.create_index('ix_review_items_queue', ['tenant', 'state', 'priority', 'due_at'], unique=False)
+        batch_op.create_index('ix_review_items_state_order', ['state', 'priority', 'due_at'], unique=False)
+
+    op.create_table('review_sessions',
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('token_hash')
+    )
+    with op.batch_alter_table('review_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_sessions_key_id'), ['key_id'], unique=False)
+
+    op.create_table('review_webhooks',
+    sa.Column('tenant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('tenant')
+    )
+    op.create_table('reviewer_tenants',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('tenant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('assigned_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('assigned_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_id', 'tenant', name='uq_reviewer_tenant')
+    )
+    with op.batch_alter_table('reviewer_tenants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reviewer_tenants_key_id'), ['key_id'], unique=False)
+
     op.create_table('tenants',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('policy_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -116,6 +246,40 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('tenants')
+    with op.batch_alter_table('reviewer_tenants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reviewer_tenants_key_id'))
+
+    op.drop_table('reviewer_tenants')
+    op.drop_table('review_webhooks')
+    with op.batch_alter_table('review_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_sessions_key_id'))
+
+    op.drop_table('review_sessions')
+    with op.batch_alter_table('review_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_review_items_state_order')
+        batch_op.drop_index('ix_review_items_queue')
+
+    op.drop_table('review_items')
+    with op.batch_alter_table('review_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_events_review_id'))
+
+    op.drop_table('review_events')
+    with op.batch_alter_table('review_deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_deliveries_review_id'))
+        batch_op.drop_index('ix_review_deliveries_due')
+
+    op.drop_table('review_deliveries')
+    with op.batch_alter_table('released_images', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_released_images_watermark'))
+        batch_op.drop_index(batch_op.f('ix_released_images_record_id'))
+        batch_op.drop_index('ix_released_images_ph5')
+        batch_op.drop_index('ix_released_images_ph4')
+        batch_op.drop_index('ix_released_images_ph3')
+        batch_op.drop_index('ix_released_images_ph2')
+        batch_op.drop_index('ix_released_images_ph1')
+        batch_op.drop_index('ix_released_images_ph0')
+
+    op.drop_table('released_images')
     with op.batch_alter_table('likeness_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_likeness_entries_tenant'))
         batch_op.drop_index(batch_op.f('ix_likeness_entries_name'))
