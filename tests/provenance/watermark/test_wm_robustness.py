@@ -117,3 +117,14 @@ def test_a_large_upload_decodes_after_the_pre_shrink() -> None:
     marked = embed_watermark(img, payload).image
     r = decode_watermark(jpeg(marked, 80))
     assert r is not None and r.payload == payload
+
+
+@pytest.mark.parametrize("colour", [(255, 0, 0), (255, 255, 0), (0, 0, 0), (255, 255, 255)])
+def test_saturated_and_flat_images_still_carry_the_mark(colour: tuple[int, int, int]) -> None:
+    # a channel at 0 or 255 clips; the mark goes through the others (pure red: green and blue up,
+    # red down), so even a fully saturated generated image is released marked, not refused
+    payload = payload_for("flat", 0)
+    out = embed_watermark(Image.new("RGB", (512, 512), colour), payload)
+    assert out.psnr >= 38.4
+    r = decode_watermark(scale(jpeg(out.image, 75), 0.5), search=False)
+    assert r is not None and r.payload == payload
