@@ -67,9 +67,18 @@ def _naive_utc(t: datetime) -> datetime:
     return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
 
 
-def record_release(session: Session, record_id: str, content_id: str, image: Image.Image, *, tenant: str,
-                   created_at: datetime, system: str, watermark: Any = None,
-                   manifest_digest: str | None = None) -> ReleasedImage:
+def record_release(
+    session: Session,
+    record_id: str,
+    content_id: str,
+    image: Image.Image,
+    *,
+    tenant: str,
+    created_at: datetime,
+    system: str,
+    watermark: Any = None,
+    manifest_digest: str | None = None,
+) -> ReleasedImage:
     """Add the index row of one released image to ``session`` (the caller commits).
 
     ``image`` is the released image (after the marks); ``watermark`` is the watermark step's fact
@@ -78,9 +87,20 @@ def record_release(session: Session, record_id: str, content_id: str, image: Ima
     h = phash64(image)
     b = bands(h)
     row = ReleasedImage(
-        content_id=content_id, record_id=record_id, tenant=tenant, created_at=_naive_utc(created_at),
-        system=system[:300], phash=to_signed(h), ph0=b[0], ph1=b[1], ph2=b[2], ph3=b[3], ph4=b[4], ph5=b[5],
-        watermark=payload_hex(watermark), manifest_digest=manifest_digest,
+        content_id=content_id,
+        record_id=record_id,
+        tenant=tenant,
+        created_at=_naive_utc(created_at),
+        system=system[:300],
+        phash=to_signed(h),
+        ph0=b[0],
+        ph1=b[1],
+        ph2=b[2],
+        ph3=b[3],
+        ph4=b[4],
+        ph5=b[5],
+        watermark=payload_hex(watermark),
+        manifest_digest=manifest_digest,
     )
     session.add(row)
     return row
@@ -92,14 +112,22 @@ class PhashMatch:
     distance: int
 
 
-def find_by_phash(session: Session, h: int, *, radius: int = DEFAULT_RADIUS, limit: int = 10) -> list[PhashMatch]:
+def find_by_phash(
+    session: Session, h: int, *, radius: int = DEFAULT_RADIUS, limit: int = 10
+) -> list[PhashMatch]:
     """Released images within ``radius`` bits of pHash ``h`` (radius <= MAX_RADIUS), nearest first."""
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"radius must be within 0..{MAX_RADIUS}")
     b = bands(h)
-    cols = (ReleasedImage.ph0, ReleasedImage.ph1, ReleasedImage.ph2, ReleasedImage.ph3, ReleasedImage.ph4,
-            ReleasedImage.ph5)
-    stmt = select(ReleasedImage).where(or_(*[c == v for c, v in zip(cols, b)])).limit(5000)
+    cols = (
+        ReleasedImage.ph0,
+        ReleasedImage.ph1,
+        ReleasedImage.ph2,
+        ReleasedImage.ph3,
+        ReleasedImage.ph4,
+        ReleasedImage.ph5,
+    )
+    stmt = select(ReleasedImage).where(or_(*[c == v for c, v in zip(cols, b, strict=True)])).limit(5000)
     out = []
     for row in session.exec(stmt):
         d = (to_unsigned(row.phash) ^ h).bit_count()
@@ -114,7 +142,9 @@ def get_release(session: Session, content_id: str) -> ReleasedImage | None:
 
 
 def find_by_watermark(session: Session, payload: str) -> list[ReleasedImage]:
-    return list(session.exec(select(ReleasedImage).where(ReleasedImage.watermark == payload.lower()).limit(10)))
+    return list(
+        session.exec(select(ReleasedImage).where(ReleasedImage.watermark == payload.lower()).limit(10))
+    )
 
 
 def find_by_record(session: Session, record_id: str) -> list[ReleasedImage]:

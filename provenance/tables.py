@@ -26,9 +26,12 @@ PHASH_BANDS = (11, 11, 11, 11, 10, 10)
 class ReleasedImage(SQLModel, table=True):
     __tablename__ = "released_images"
     __table_args__ = (
-        Index("ix_released_images_ph0", "ph0"), Index("ix_released_images_ph1", "ph1"),
-        Index("ix_released_images_ph2", "ph2"), Index("ix_released_images_ph3", "ph3"),
-        Index("ix_released_images_ph4", "ph4"), Index("ix_released_images_ph5", "ph5"),
+        Index("ix_released_images_ph0", "ph0"),
+        Index("ix_released_images_ph1", "ph1"),
+        Index("ix_released_images_ph2", "ph2"),
+        Index("ix_released_images_ph3", "ph3"),
+        Index("ix_released_images_ph4", "ph4"),
+        Index("ix_released_images_ph5", "ph5"),
     )
 
     content_id: str = Field(sa_column=Column(String(64), primary_key=True))

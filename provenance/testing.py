@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -24,16 +25,41 @@ from provenance.c2pa_sign.credentials import _pem_cert, _pem_key, _write_private
 from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.marks import MarkContext
 
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
 ORG = "Assay Test PKI"
 FIXED_TIME = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.timezone.utc)
 
 
+def jpeg_bytes(image: "Image.Image", quality: int) -> bytes:
+    """``image`` as a JPEG file without metadata (what a re-upload to a social network leaves)."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def mark_context(**overrides: Any) -> MarkContext:
-    model = ModelInfo(backend="diffusers", model_id="assay-default", revision="r1", seeds=[1234, 1235],
-                      steps=20, width=512, height=512)
-    base: dict[str, Any] = dict(record_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T", content_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0",
-                                image_index=0, tenant="acme", policy_id="default", policy_digest="sha256:" + "ab" * 32,
-                                model=model, created_at=FIXED_TIME, check_summary={"verdicts": 0, "categories": []})
+    model = ModelInfo(
+        backend="diffusers",
+        model_id="assay-default",
+        revision="r1",
+        seeds=[1234, 1235],
+        steps=20,
+        width=512,
+        height=512,
+    )
+    base: dict[str, Any] = dict(
+        record_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T",
+        content_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0",
+        image_index=0,
+        tenant="acme",
+        policy_id="default",
+        policy_digest="sha256:" + "ab" * 32,
+        model=model,
+        created_at=FIXED_TIME,
+        check_summary={"verdicts": 0, "categories": []},
+    )
     base.update(overrides)
     return MarkContext(**base)
 
@@ -64,18 +90,31 @@ class TestPki:
         return PemPair(chain, key_path)
 
     def valid(self, name: str = "valid", **kw: Any) -> PemPair:
-        leaf, key = make_leaf(self.ca, self.ca_key, f"Assay test signer {name}", now=self.now,
-                              organization=ORG, **kw)
+        leaf, key = make_leaf(
+            self.ca, self.ca_key, f"Assay test signer {name}", now=self.now, organization=ORG, **kw
+        )
         return self._write(name, [leaf, self.ca], key)
 
     def expired(self) -> PemPair:
-        leaf, key = make_leaf(self.ca, self.ca_key, "expired signer", now=self.now - dt.timedelta(days=400),
-                              days=30, organization=ORG)
+        leaf, key = make_leaf(
+            self.ca,
+            self.ca_key,
+            "expired signer",
+            now=self.now - dt.timedelta(days=400),
+            days=30,
+            organization=ORG,
+        )
         return self._write("expired", [leaf, self.ca], key)
 
     def not_yet_valid(self) -> PemPair:
-        leaf, key = make_leaf(self.ca, self.ca_key, "future signer", now=self.now + dt.timedelta(days=30),
-                              not_before=self.now + dt.timedelta(days=10), organization=ORG)
+        leaf, key = make_leaf(
+            self.ca,
+            self.ca_key,
+            "future signer",
+            now=self.now + dt.timedelta(days=30),
+            not_before=self.now + dt.timedelta(days=10),
+            organization=ORG,
+        )
         return self._write("future", [leaf, self.ca], key)
 
     def mismatched(self) -> PemPair:

@@ -36,8 +36,14 @@ from provenance.c2pa_sign.sdk import ManifestReader, ManifestReading
 from provenance.label.embed import read_xmp, sniff_format
 from provenance.label.xmp import DIGITAL_SOURCE_TYPE, TC260_AIGC, Tc260Aigc, XmpError, parse_packet
 from provenance.payload import algorithm_name, payload_hex
-from provenance.released import (DEFAULT_RADIUS, find_by_phash, find_by_watermark, get_release, has_detail,
-                                 phash64)
+from provenance.released import (
+    DEFAULT_RADIUS,
+    find_by_phash,
+    find_by_watermark,
+    get_release,
+    has_detail,
+    phash64,
+)
 from provenance.source_type import AI_SOURCE_TYPES
 from safety.image.decode import DecodeLimits, decode_image
 
@@ -103,7 +109,11 @@ class XmpResult(_Model):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ai_generated(self) -> bool:
-        return (self.tc260 or {}).get("Label") in ("1", "2", "3") or self.digital_source_type in AI_SOURCE_TYPES
+        return (self.tc260 or {}).get("Label") in (
+            "1",
+            "2",
+            "3",
+        ) or self.digital_source_type in AI_SOURCE_TYPES
 
 
 class WatermarkResult(_Model):
@@ -192,8 +202,9 @@ def to_public(report: VerifyReport) -> PublicVerifyReport:
     best = next((r for r in report.records if r.released and r.strength != "claim"), None)
     if best is None:
         return PublicVerifyReport(detected=report.ai_generated)
-    return PublicVerifyReport(detected=True, provider=report.provider, system=best.system, time=best.created_at,
-                              id=best.record_id)
+    return PublicVerifyReport(
+        detected=True, provider=report.provider, system=best.system, time=best.created_at, id=best.record_id
+    )
 
 
 # --- trust list ----------------------------------------------------------------------------------
@@ -212,7 +223,9 @@ def operator_trust_list(settings: Any) -> TrustList:
         try:
             return TrustList(Path(path).read_text("ascii"), f"ASSAY_TRUST_ANCHORS ({path})")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read the trust anchors {path}: {exc}", param="ASSAY_TRUST_ANCHORS") from exc
+            raise ConfigError(
+                f"cannot read the trust anchors {path}: {exc}", param="ASSAY_TRUST_ANCHORS"
+            ) from exc
     chain = getattr(settings, "signing_cert", None)
     if chain:
         from cryptography import x509
@@ -221,9 +234,13 @@ def operator_trust_list(settings: Any) -> TrustList:
         try:
             certs = x509.load_pem_x509_certificates(Path(chain).read_bytes())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the signing chain {chain}: {exc}", param="ASSAY_SIGNING_CERT") from exc
-        return TrustList(certs[-1].public_bytes(serialization.Encoding.PEM).decode("ascii"),
-                         f"root of ASSAY_SIGNING_CERT ({chain})")
+            raise ConfigError(
+                f"cannot read the signing chain {chain}: {exc}", param="ASSAY_SIGNING_CERT"
+            ) from exc
+        return TrustList(
+            certs[-1].public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            f"root of ASSAY_SIGNING_CERT ({chain})",
+        )
     if settings.is_production:
         return TrustList(None, "none configured")
     from provenance.c2pa_sign.credentials import DEV_CA_CERT, ensure_dev_credentials
@@ -252,9 +269,16 @@ class Verifier:
     watermark decoder (default: :func:`provenance.watermark.decode_watermark` when installed).
     """
 
-    def __init__(self, settings: Any, db: Any = None, *, ledger: Any = None,
-                 decoder: WatermarkDecoder | None | Literal["default"] = "default",
-                 trust: TrustList | None = None, limits: DecodeLimits | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        db: Any = None,
+        *,
+        ledger: Any = None,
+        decoder: WatermarkDecoder | None | Literal["default"] = "default",
+        trust: TrustList | None = None,
+        limits: DecodeLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.ledger = ledger
@@ -266,8 +290,13 @@ class Verifier:
     def verify(self, data: bytes, *, name: str = "image") -> VerifyReport:
         image = decode_image(data, limits=self.limits, name=name)
         fmt = sniff_format(data)
-        file = FileInfo(format=fmt, width=image.width, height=image.height, bytes=len(data),
-                        sha256=hashlib.sha256(data).hexdigest())
+        file = FileInfo(
+            format=fmt,
+            width=image.width,
+            height=image.height,
+            bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
         c2pa_res = self._c2pa(data, fmt)
         xmp_res = self._xmp(data)
         wm_res = self._watermark(image)
@@ -293,47 +322,98 @@ class Verifier:
                 row = get_release(s, c2pa_res.content_id) if (s is not None and c2pa_res.content_id) else None
                 if row is not None and row.record_id != c2pa_res.record_id:
                     row = None  # the manifest's ids contradict the index: not this gateway's release
-                point(c2pa_res.record_id, c2pa_res.content_id, MethodHit(method="c2pa", strength=strength,
-                                                                         detail=detail), row)
+                point(
+                    c2pa_res.record_id,
+                    c2pa_res.content_id,
+                    MethodHit(method="c2pa", strength=strength, detail=detail),
+                    row,
+                )
             # xmp: ProduceID is the content id; the index maps it to the record
             if xmp_res.content_id and s is not None:
                 row = get_release(s, xmp_res.content_id)
                 if row is not None:
-                    point(row.record_id, row.content_id, MethodHit(method="xmp", strength="claim",
-                                                                   detail="TC260:AIGC ProduceID"), row)
+                    point(
+                        row.record_id,
+                        row.content_id,
+                        MethodHit(method="xmp", strength="claim", detail="TC260:AIGC ProduceID"),
+                        row,
+                    )
             # watermark
             if wm_res.detected and wm_res.payload and s is not None:
                 for row in find_by_watermark(s, wm_res.payload):
-                    point(row.record_id, row.content_id, MethodHit(method="watermark", strength="watermark",
-                                                                   detail=f"payload {wm_res.payload}"), row)
+                    point(
+                        row.record_id,
+                        row.content_id,
+                        MethodHit(
+                            method="watermark", strength="watermark", detail=f"payload {wm_res.payload}"
+                        ),
+                        row,
+                    )
             # phash
             if ph_value is not None and s is not None:
                 matches = find_by_phash(s, ph_value, radius=ph_res.radius)
-                ph_res = ph_res.model_copy(update={"matches": [
-                    PhashHit(record_id=m.row.record_id, content_id=m.row.content_id, distance=m.distance)
-                    for m in matches]})
+                ph_res = ph_res.model_copy(
+                    update={
+                        "matches": [
+                            PhashHit(
+                                record_id=m.row.record_id, content_id=m.row.content_id, distance=m.distance
+                            )
+                            for m in matches
+                        ]
+                    }
+                )
                 for m in matches:
-                    point(m.row.record_id, m.row.content_id, MethodHit(method="phash", strength="similarity",
-                                                                       detail=f"distance {m.distance}"), m.row)
+                    point(
+                        m.row.record_id,
+                        m.row.content_id,
+                        MethodHit(method="phash", strength="similarity", detail=f"distance {m.distance}"),
+                        m.row,
+                    )
 
         records = []
         for rid, h in hits.items():
             row = h["row"]
-            records.append(RecordHit(
-                record_id=rid, content_id=h["content_id"], methods=h["methods"], released=row is not None,
-                in_ledger=self._in_ledger(rid), created_at=row.created_at if row is not None else None,
-                system=row.system if row is not None else None, tenant=row.tenant if row is not None else None))
+            records.append(
+                RecordHit(
+                    record_id=rid,
+                    content_id=h["content_id"],
+                    methods=h["methods"],
+                    released=row is not None,
+                    in_ledger=self._in_ledger(rid),
+                    created_at=row.created_at if row is not None else None,
+                    system=row.system if row is not None else None,
+                    tenant=row.tenant if row is not None else None,
+                )
+            )
         records.sort(key=lambda r: (_RANK[r.strength], -len(r.methods), not r.released))
         best = records[0].record_id if records else None
-        ai = c2pa_res.ai_generated or xmp_res.ai_generated or wm_res.detected or any(r.released for r in records)
-        return VerifyReport(file=file, c2pa=c2pa_res, xmp=xmp_res, watermark=wm_res, phash=ph_res, records=records,
-                            record_id=best, ai_generated=ai, provider=getattr(self.settings, "provider_name", None))
+        ai = (
+            c2pa_res.ai_generated
+            or xmp_res.ai_generated
+            or wm_res.detected
+            or any(r.released for r in records)
+        )
+        return VerifyReport(
+            file=file,
+            c2pa=c2pa_res,
+            xmp=xmp_res,
+            watermark=wm_res,
+            phash=ph_res,
+            records=records,
+            record_id=best,
+            ai_generated=ai,
+            provider=getattr(self.settings, "provider_name", None),
+        )
 
     # -- methods ----------------------------------------------------------------------------------
     def _c2pa(self, data: bytes, fmt: str | None) -> C2paResult:
         reading: ManifestReading = self.reader.read(data, fmt)
-        base = dict(state=reading.state, trust_list=self.trust.source, error=reading.error,
-                    failures=[Issue(code=f.code, explanation=f.explanation) for f in reading.failures])
+        base = dict(
+            state=reading.state,
+            trust_list=self.trust.source,
+            error=reading.error,
+            failures=[Issue(code=f.code, explanation=f.explanation) for f in reading.failures],
+        )
         m = reading.manifest
         if not m:
             return C2paResult(**base)
@@ -342,8 +422,12 @@ class Verifier:
         actions = []
         for label in ("c2pa.actions.v2", "c2pa.actions"):
             actions += list((assertions.get(label) or {}).get("actions", []) or [])
-        dst = [a.get("digitalSourceType") for a in actions if isinstance(a, dict) and a.get("digitalSourceType")]
-        agent = next((a.get("softwareAgent") for a in actions if isinstance(a, dict) and a.get("softwareAgent")), None)
+        dst = [
+            a.get("digitalSourceType") for a in actions if isinstance(a, dict) and a.get("digitalSourceType")
+        ]
+        agent = next(
+            (a.get("softwareAgent") for a in actions if isinstance(a, dict) and a.get("softwareAgent")), None
+        )
         if isinstance(agent, dict):
             agent = " ".join(str(agent.get(k)) for k in ("name", "version") if agent.get(k))
         created = next((a.get("when") for a in actions if isinstance(a, dict) and a.get("when")), None)
@@ -360,12 +444,20 @@ class Verifier:
             except (binascii.Error, ValueError):
                 wm = None
         return C2paResult(
-            **base, trusted=reading.state == "trusted", signer=sig.get("common_name"), issuer=sig.get("issuer"),
+            **base,
+            trusted=reading.state == "trusted",
+            signer=sig.get("common_name"),
+            issuer=sig.get("issuer"),
             manifest_label=reading.manifest_label,
             record_id=str(assay["record_id"]) if isinstance(assay, dict) and assay.get("record_id") else None,
-            content_id=str(assay["content_id"]) if isinstance(assay, dict) and assay.get("content_id") else None,
-            digital_source_types=[str(d) for d in dst], software_agent=str(agent) if agent else None,
-            created=str(created) if created else None, watermark_payload=wm)
+            content_id=str(assay["content_id"])
+            if isinstance(assay, dict) and assay.get("content_id")
+            else None,
+            digital_source_types=[str(d) for d in dst],
+            software_agent=str(agent) if agent else None,
+            created=str(created) if created else None,
+            watermark_payload=wm,
+        )
 
     @staticmethod
     def _xmp(data: bytes) -> XmpResult:
@@ -384,7 +476,9 @@ class Verifier:
                 tc = {k: getattr(aigc, k) for k in aigc.__dataclass_fields__}
             except XmpError as exc:
                 err = exc.message
-        return XmpResult(present=True, tc260=tc, digital_source_type=props.get(DIGITAL_SOURCE_TYPE), error=err)
+        return XmpResult(
+            present=True, tc260=tc, digital_source_type=props.get(DIGITAL_SOURCE_TYPE), error=err
+        )
 
     def _watermark(self, image: Image.Image) -> WatermarkResult:
         if self.decoder is None:
@@ -397,8 +491,9 @@ class Verifier:
         if reading is None:
             return WatermarkResult(available=True)
         payload = payload_hex(reading)
-        return WatermarkResult(available=True, detected=payload is not None, payload=payload,
-                               algorithm=algorithm_name(reading))
+        return WatermarkResult(
+            available=True, detected=payload is not None, payload=payload, algorithm=algorithm_name(reading)
+        )
 
     @staticmethod
     def _phash_value(image: Image.Image) -> tuple[PhashResult, int | None]:

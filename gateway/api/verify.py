@@ -60,4 +60,3 @@ async def verify_image(request: Request, state: StateDep) -> JSONResponse:
     if principal is None:
         return JSONResponse(to_public(report).model_dump(mode="json"))
     return JSONResponse(_scoped(report, principal))
-

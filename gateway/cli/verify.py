@@ -17,11 +17,12 @@ import typer
 from gateway.errors import AssayError, InvalidRequest
 
 
-
 def _text(report) -> str:  # noqa: ANN001 - a VerifyReport
     c = report.c2pa
-    lines = [f"file: {report.file.format or 'unknown'} {report.file.width}x{report.file.height}, "
-             f"sha256 {report.file.sha256[:16]}…"]
+    lines = [
+        f"file: {report.file.format or 'unknown'} {report.file.width}x{report.file.height}, "
+        f"sha256 {report.file.sha256[:16]}…"
+    ]
     c2pa = f"C2PA: {c.state}"
     if c.state in ("valid", "trusted", "invalid"):
         c2pa += f" (signer {c.signer or '?'}, issuer {c.issuer or '?'}; trust list: {c.trust_list})"
@@ -31,24 +32,41 @@ def _text(report) -> str:  # noqa: ANN001 - a VerifyReport
         c2pa += f"; {c.error}"
     lines.append(c2pa)
     x = report.xmp
-    lines.append("XMP label: " + (f"TC260:AIGC {json.dumps(x.tc260, ensure_ascii=False)}; source type "
-                                  f"{x.digital_source_type}" if x.tc260 or x.digital_source_type else
-                                  ("present, no label" if x.present else "none")))
+    lines.append(
+        "XMP label: "
+        + (
+            f"TC260:AIGC {json.dumps(x.tc260, ensure_ascii=False)}; source type {x.digital_source_type}"
+            if x.tc260 or x.digital_source_type
+            else ("present, no label" if x.present else "none")
+        )
+    )
     w = report.watermark
-    lines.append("watermark: " + (f"payload {w.payload} ({w.algorithm})" if w.detected else
-                                  ("not found" if w.available else f"not checked ({w.error})")))
+    lines.append(
+        "watermark: "
+        + (
+            f"payload {w.payload} ({w.algorithm})"
+            if w.detected
+            else ("not found" if w.available else f"not checked ({w.error})")
+        )
+    )
     p = report.phash
-    lines.append("perceptual hash: " + (p.skipped or f"{p.hash}, {len(p.matches)} match(es) within {p.radius} bits"))
+    lines.append(
+        "perceptual hash: " + (p.skipped or f"{p.hash}, {len(p.matches)} match(es) within {p.radius} bits")
+    )
     for r in report.records:
         how = ", ".join(f"{m.method} [{m.strength}] {m.detail}".rstrip() for m in r.methods)
         when = r.created_at.isoformat() if r.created_at else "?"
-        lines.append(f"record {r.record_id} (content {r.content_id or '?'}, {when}, {r.system or '?'}): {how}")
+        lines.append(
+            f"record {r.record_id} (content {r.content_id or '?'}, {when}, {r.system or '?'}): {how}"
+        )
     lines.append(report.summary)
     return "\n".join(lines)
 
 
-def verify(image: Path = typer.Argument(..., help="the image file to verify", show_default=False),
-           as_json: bool = typer.Option(False, "--json", help="print the full report as JSON")) -> None:
+def verify(
+    image: Path = typer.Argument(..., help="the image file to verify", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="print the full report as JSON"),
+) -> None:
     """Verify IMAGE and print the record it points to."""
     try:
         try:

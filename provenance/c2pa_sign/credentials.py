@@ -34,10 +34,12 @@ PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed2551
 
 #: the usual extended key usages of a C2PA claim-signing certificate; a leaf without one of them
 #: is not refused here (the start-up probe signature decides) but the probe's error names them
-COMMON_C2PA_EKUS = frozenset({
-    ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    ObjectIdentifier("1.3.6.1.5.5.7.3.36"),  # id-kp-documentSigning
-})
+COMMON_C2PA_EKUS = frozenset(
+    {
+        ExtendedKeyUsageOID.EMAIL_PROTECTION,
+        ObjectIdentifier("1.3.6.1.5.5.7.3.36"),  # id-kp-documentSigning
+    }
+)
 
 DEV_CA_CERT = "dev-ca.pem"
 DEV_CA_KEY = "dev-ca.key.pem"
@@ -57,17 +59,22 @@ def algorithm_for(key: PrivateKey) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         algs = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}
         if key.curve.name not in algs:
-            raise ConfigError(f"EC curve {key.curve.name} is not usable for C2PA",
-                              hint="use P-256, P-384 or P-521")
+            raise ConfigError(
+                f"EC curve {key.curve.name} is not usable for C2PA", hint="use P-256, P-384 or P-521"
+            )
         return algs[key.curve.name]
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 2048:
-            raise ConfigError(f"RSA key of {key.key_size} bits is too short for C2PA", hint="use 2048 bits or more")
+            raise ConfigError(
+                f"RSA key of {key.key_size} bits is too short for C2PA", hint="use 2048 bits or more"
+            )
         return "ps256"
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return "ed25519"
-    raise ConfigError(f"unsupported private key type {type(key).__name__}",
-                      hint="use an EC (P-256/384/521), RSA (PSS) or Ed25519 key")
+    raise ConfigError(
+        f"unsupported private key type {type(key).__name__}",
+        hint="use an EC (P-256/384/521), RSA (PSS) or Ed25519 key",
+    )
 
 
 @dataclass(frozen=True)
@@ -97,16 +104,18 @@ class SigningCredentials:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
 
     def key_pem(self) -> bytes:
-        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
 
 def _read(path: Path, what: str, env: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{what} not found: {path}", param=env,
-                          hint=f"point {env} at an existing PEM file") from None
+        raise ConfigError(
+            f"{what} not found: {path}", param=env, hint=f"point {env} at an existing PEM file"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}", param=env) from exc
 
@@ -116,8 +125,11 @@ def load_chain(path: Path) -> tuple[x509.Certificate, ...]:
     try:
         chain = tuple(x509.load_pem_x509_certificates(data))
     except ValueError as exc:
-        raise ConfigError(f"{path} holds no readable PEM certificate: {exc}", param="ASSAY_SIGNING_CERT",
-                          hint="the file must be a PEM chain, leaf certificate first") from exc
+        raise ConfigError(
+            f"{path} holds no readable PEM certificate: {exc}",
+            param="ASSAY_SIGNING_CERT",
+            hint="the file must be a PEM chain, leaf certificate first",
+        ) from exc
     return chain
 
 
@@ -126,12 +138,16 @@ def load_key(path: Path) -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError as exc:
-        raise ConfigError(f"{path} is an encrypted private key; Assay reads unencrypted PKCS#8 PEM",
-                          param="ASSAY_SIGNING_KEY",
-                          hint="decrypt it (openssl pkcs8 -topk8 -nocrypt) and protect the file with "
-                               "permissions, or use an HSM/KMS signer") from exc
+        raise ConfigError(
+            f"{path} is an encrypted private key; Assay reads unencrypted PKCS#8 PEM",
+            param="ASSAY_SIGNING_KEY",
+            hint="decrypt it (openssl pkcs8 -topk8 -nocrypt) and protect the file with "
+            "permissions, or use an HSM/KMS signer",
+        ) from exc
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(f"{path} holds no readable PEM private key: {exc}", param="ASSAY_SIGNING_KEY") from exc
+        raise ConfigError(
+            f"{path} holds no readable PEM private key: {exc}", param="ASSAY_SIGNING_KEY"
+        ) from exc
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         raise ConfigError(f"{path}: unsupported key type {type(key).__name__}", param="ASSAY_SIGNING_KEY")
     return key
@@ -141,8 +157,13 @@ def _pub(obj) -> bytes:  # noqa: ANN001 - a public key
     return obj.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def check_chain(chain: tuple[x509.Certificate, ...], key: PrivateKey, *, now: dt.datetime | None = None,
-                where: str = "the signing certificate") -> str:
+def check_chain(
+    chain: tuple[x509.Certificate, ...],
+    key: PrivateKey,
+    *,
+    now: dt.datetime | None = None,
+    where: str = "the signing certificate",
+) -> str:
     """Check a chain and key for C2PA signing; return the algorithm. Raises :class:`ConfigError`."""
     t = _now(now)
     if not chain:
@@ -152,35 +173,49 @@ def check_chain(chain: tuple[x509.Certificate, ...], key: PrivateKey, *, now: dt
         raise ConfigError(
             f"the signing key does not match the certificate {leaf.subject.rfc4514_string()!r} in {where}",
             param="ASSAY_SIGNING_KEY",
-            hint="ASSAY_SIGNING_KEY must be the private key of the first (leaf) certificate of ASSAY_SIGNING_CERT")
+            hint="ASSAY_SIGNING_KEY must be the private key of the first (leaf) certificate of ASSAY_SIGNING_CERT",
+        )
     for i, cert in enumerate(chain):
         name = "the leaf certificate" if i == 0 else f"certificate {i + 1} of the chain"
         if t < cert.not_valid_before_utc:
-            raise ConfigError(f"{name} ({cert.subject.rfc4514_string()}) in {where} is not valid before "
-                              f"{cert.not_valid_before_utc.isoformat()}", param="ASSAY_SIGNING_CERT",
-                              hint="check the system clock or use a certificate that is valid now")
+            raise ConfigError(
+                f"{name} ({cert.subject.rfc4514_string()}) in {where} is not valid before "
+                f"{cert.not_valid_before_utc.isoformat()}",
+                param="ASSAY_SIGNING_CERT",
+                hint="check the system clock or use a certificate that is valid now",
+            )
         if t > cert.not_valid_after_utc:
-            raise ConfigError(f"{name} ({cert.subject.rfc4514_string()}) in {where} expired on "
-                              f"{cert.not_valid_after_utc.isoformat()}", param="ASSAY_SIGNING_CERT",
-                              hint="renew the certificate and restart the gateway")
+            raise ConfigError(
+                f"{name} ({cert.subject.rfc4514_string()}) in {where} expired on "
+                f"{cert.not_valid_after_utc.isoformat()}",
+                param="ASSAY_SIGNING_CERT",
+                hint="renew the certificate and restart the gateway",
+            )
         if i + 1 < len(chain):
             try:
                 cert.verify_directly_issued_by(chain[i + 1])
             except (ValueError, TypeError, InvalidSignature) as exc:
-                raise ConfigError(f"certificate {i + 2} of {where} did not issue certificate {i + 1}",
-                                  param="ASSAY_SIGNING_CERT",
-                                  hint="order the PEM chain leaf first, then each issuer") from exc
+                raise ConfigError(
+                    f"certificate {i + 2} of {where} did not issue certificate {i + 1}",
+                    param="ASSAY_SIGNING_CERT",
+                    hint="order the PEM chain leaf first, then each issuer",
+                ) from exc
     try:
         if leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            raise ConfigError(f"the leaf certificate in {where} is a CA certificate", param="ASSAY_SIGNING_CERT",
-                              hint="sign with an end-entity certificate issued by your CA")
+            raise ConfigError(
+                f"the leaf certificate in {where} is a CA certificate",
+                param="ASSAY_SIGNING_CERT",
+                hint="sign with an end-entity certificate issued by your CA",
+            )
     except x509.ExtensionNotFound:
         pass
     try:
         ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
         if not ku.digital_signature:
-            raise ConfigError(f"the leaf certificate in {where} lacks the digitalSignature key usage",
-                              param="ASSAY_SIGNING_CERT")
+            raise ConfigError(
+                f"the leaf certificate in {where} lacks the digitalSignature key usage",
+                param="ASSAY_SIGNING_CERT",
+            )
     except x509.ExtensionNotFound:
         pass
     return algorithm_for(key)
@@ -188,13 +223,16 @@ def check_chain(chain: tuple[x509.Certificate, ...], key: PrivateKey, *, now: dt
 
 def has_common_eku(cert: x509.Certificate) -> bool:
     try:
-        return bool(set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) & COMMON_C2PA_EKUS)
+        return bool(
+            set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) & COMMON_C2PA_EKUS
+        )
     except x509.ExtensionNotFound:
         return False
 
 
-def load_credentials(cert_path: Path, key_path: Path, *, now: dt.datetime | None = None,
-                     development: bool = False) -> SigningCredentials:
+def load_credentials(
+    cert_path: Path, key_path: Path, *, now: dt.datetime | None = None, development: bool = False
+) -> SigningCredentials:
     chain = load_chain(cert_path)
     key = load_key(key_path)
     alg = check_chain(chain, key, now=now, where=str(cert_path))
@@ -203,46 +241,84 @@ def load_credentials(cert_path: Path, key_path: Path, *, now: dt.datetime | None
 
 # --- development CA ------------------------------------------------------------------------------
 def _name(cn: str, org: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)]
+    )
 
 
 def _ku(*, sign: bool, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
-def make_ca(common_name: str, *, now: dt.datetime, days: int = 3650, organization: str = DEV_ORG,
-            key: ec.EllipticCurvePrivateKey | None = None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def make_ca(
+    common_name: str,
+    *,
+    now: dt.datetime,
+    days: int = 3650,
+    organization: str = DEV_ORG,
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A self-signed P-256 CA certificate (for development and tests)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name, organization)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_ku(sign=False, ca=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ku(sign=False, ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     return cert, key
 
 
-def make_leaf(ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_name: str, *, now: dt.datetime,
-              days: int = 90, not_before: dt.datetime | None = None, organization: str = DEV_ORG,
-              key: PrivateKey | None = None, eku: list[ObjectIdentifier] | None = None,
-              ) -> tuple[x509.Certificate, PrivateKey]:
+def make_leaf(
+    ca: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    *,
+    now: dt.datetime,
+    days: int = 90,
+    not_before: dt.datetime | None = None,
+    organization: str = DEV_ORG,
+    key: PrivateKey | None = None,
+    eku: list[ObjectIdentifier] | None = None,
+) -> tuple[x509.Certificate, PrivateKey]:
     """An end-entity claim-signing certificate issued by ``ca`` (for development and tests)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     start = not_before or (now - dt.timedelta(minutes=5))
-    cert = (x509.CertificateBuilder().subject_name(_name(common_name, organization)).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_ku(sign=True, ca=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, organization))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_ku(sign=True, ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     return cert, key
 
 
@@ -251,8 +327,9 @@ def _pem_cert(*certs: x509.Certificate) -> bytes:
 
 
 def _pem_key(key: PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -282,8 +359,9 @@ def _dir_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def ensure_dev_credentials(keys_dir: Path, *, now: dt.datetime | None = None,
-                           signer_name: str = "Assay development signer") -> tuple[Path, Path]:
+def ensure_dev_credentials(
+    keys_dir: Path, *, now: dt.datetime | None = None, signer_name: str = "Assay development signer"
+) -> tuple[Path, Path]:
     """Create (once) a development CA and claim-signing leaf in ``keys_dir``; return (chain, key) paths.
 
     The CA is kept so that the leaf can be re-issued when it nears expiry; the leaf chain is
@@ -309,8 +387,9 @@ def ensure_dev_credentials(keys_dir: Path, *, now: dt.datetime | None = None,
         if chain_path.exists() and key_path.exists():
             try:
                 chain = tuple(x509.load_pem_x509_certificates(chain_path.read_bytes()))
-                fresh = (len(chain) == 2 and chain[1] == ca
-                         and t < chain[0].not_valid_after_utc - DEV_RENEW_BEFORE)
+                fresh = (
+                    len(chain) == 2 and chain[1] == ca and t < chain[0].not_valid_after_utc - DEV_RENEW_BEFORE
+                )
             except ValueError:
                 fresh = False
         if not fresh:
@@ -336,24 +415,35 @@ def credentials_from_settings(settings, *, now: dt.datetime | None = None) -> Si
     cert, key = settings.signing_cert, settings.signing_key
     if (cert is None) != (key is None):
         missing = "ASSAY_SIGNING_KEY" if key is None else "ASSAY_SIGNING_CERT"
-        raise ConfigError(f"{missing} is not set while its pair is", param=missing,
-                          hint="set both ASSAY_SIGNING_CERT (PEM chain, leaf first) and ASSAY_SIGNING_KEY "
-                               "(PKCS#8 PEM), or neither in development")
+        raise ConfigError(
+            f"{missing} is not set while its pair is",
+            param=missing,
+            hint="set both ASSAY_SIGNING_CERT (PEM chain, leaf first) and ASSAY_SIGNING_KEY "
+            "(PKCS#8 PEM), or neither in development",
+        )
     if cert is None:
         if settings.is_production:
             raise ConfigError(
                 "ASSAY_ENV=production needs the operator's signing certificate; none is configured",
                 param="ASSAY_SIGNING_CERT",
                 hint="set ASSAY_SIGNING_CERT and ASSAY_SIGNING_KEY to your C2PA claim-signing chain and key "
-                     "(see README, 'Signing certificates'); development certificates are refused in production")
-        cert, key = ensure_dev_credentials(settings.keys_dir, now=now, signer_name=f"{settings.provider_name} "
-                                           "development signer")
+                "(see README, 'Signing certificates'); development certificates are refused in production",
+            )
+        cert, key = ensure_dev_credentials(
+            settings.keys_dir, now=now, signer_name=f"{settings.provider_name} development signer"
+        )
         return load_credentials(Path(cert), Path(key), now=now, development=True)
     cert, key = Path(cert), Path(key)
     creds = load_credentials(cert, key, now=now)
     dev = is_dev_path(cert, settings.keys_dir) or any(
-        a.value == DEV_ORG for c in creds.chain for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+        a.value == DEV_ORG
+        for c in creds.chain
+        for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    )
     if dev and settings.is_production:
-        raise ConfigError(f"{cert} is a generated development certificate; ASSAY_ENV=production refuses it",
-                          param="ASSAY_SIGNING_CERT", hint="use the operator's own claim-signing certificate")
+        raise ConfigError(
+            f"{cert} is a generated development certificate; ASSAY_ENV=production refuses it",
+            param="ASSAY_SIGNING_CERT",
+            hint="use the operator's own claim-signing certificate",
+        )
     return SigningCredentials(creds.chain, creds.key, creds.alg, cert, key, development=dev)

@@ -55,13 +55,29 @@ def soft_binding(fact: Any) -> dict[str, Any] | None:
     raw = payload_bytes(fact)
     if raw is None:
         return None
-    return {"label": SOFT_BINDING, "data": {
-        "alg": algorithm_name(fact), "blocks": [{"scope": {}, "value": base64.b64encode(raw).decode("ascii")}]}}
+    return {
+        "label": SOFT_BINDING,
+        "data": {
+            "alg": algorithm_name(fact),
+            "blocks": [{"scope": {}, "value": base64.b64encode(raw).decode("ascii")}],
+        },
+    }
 
 
 def _model_info(ctx: MarkContext) -> dict[str, Any]:
-    keep = ("backend", "model_id", "revision", "weights_digest", "pipeline_class", "scheduler", "steps", "guidance",
-            "width", "height", "placeholder")
+    keep = (
+        "backend",
+        "model_id",
+        "revision",
+        "weights_digest",
+        "pipeline_class",
+        "scheduler",
+        "steps",
+        "guidance",
+        "width",
+        "height",
+        "placeholder",
+    )
     info = ctx.model.model_dump(mode="json")
     out = {k: info[k] for k in keep if info.get(k) is not None}
     seeds = info.get("seeds") or []
@@ -101,8 +117,9 @@ def _json_safe(v: Any) -> Any:
     return str(v)
 
 
-def build_manifest(artifact: Artifact, ctx: MarkContext, *, provider: str, include_prompt: bool,
-                   edit_with_ingredient: bool) -> dict[str, Any]:
+def build_manifest(
+    artifact: Artifact, ctx: MarkContext, *, provider: str, include_prompt: bool, edit_with_ingredient: bool
+) -> dict[str, Any]:
     """The manifest definition handed to ``c2pa.Builder`` for one image."""
     when = iso_utc(ctx.created_at)
     agent = software_agent(ctx)
@@ -110,11 +127,24 @@ def build_manifest(artifact: Artifact, ctx: MarkContext, *, provider: str, inclu
         first: dict[str, Any] = {"action": "c2pa.opened", "when": when, "softwareAgent": agent}
         if edit_with_ingredient:
             first["parameters"] = {"ingredientIds": [INGREDIENT_LABEL]}
-        actions = [first, {"action": "c2pa.edited", "digitalSourceType": source_type_for(True),
-                           "softwareAgent": agent, "when": when}]
+        actions = [
+            first,
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": source_type_for(True),
+                "softwareAgent": agent,
+                "when": when,
+            },
+        ]
     else:
-        actions = [{"action": "c2pa.created", "digitalSourceType": source_type_for(False),
-                    "softwareAgent": agent, "when": when}]
+        actions = [
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": source_type_for(False),
+                "softwareAgent": agent,
+                "when": when,
+            }
+        ]
     assertions: list[dict[str, Any]] = [{"label": ACTIONS, "data": {"actions": actions}}]
     sb = soft_binding(artifact.facts.get("watermark"))
     if sb is not None:

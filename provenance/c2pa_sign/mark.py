@@ -9,7 +9,6 @@ does not read back as valid — raises :class:`SigningError` and the pipeline re
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -41,8 +40,7 @@ class C2paMark:
 
     name: ClassVar[str] = "c2pa"
 
-    def __init__(self, signer: Signer, *, provider: str = "Assay",
-                 clock: Any = None) -> None:
+    def __init__(self, signer: Signer, *, provider: str = "Assay", clock: Any = None) -> None:
         self.signer = signer
         self.provider = provider
         self._native = NativeSigner(signer)
@@ -59,15 +57,30 @@ class C2paMark:
         from PIL import Image
 
         data = encode_image(Image.new("RGB", (16, 16), (128, 128, 128)), "png")
-        manifest = {"claim_generator_info": [{"name": "Assay"}], "title": "probe.png", "format": "image/png",
-                    "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{
-                        "action": "c2pa.created",
-                        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}]}
+        manifest = {
+            "claim_generator_info": [{"name": "Assay"}],
+            "title": "probe.png",
+            "format": "image/png",
+            "assertions": [
+                {
+                    "label": "c2pa.actions.v2",
+                    "data": {
+                        "actions": [
+                            {
+                                "action": "c2pa.created",
+                                "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
         try:
             signed = self._native.sign(manifest, "image/png", data)
         except SigningError as exc:
-            raise ConfigError(f"the signer cannot sign: {exc.message}", param="ASSAY_SIGNING_CERT",
-                              hint=exc.hint) from exc
+            raise ConfigError(
+                f"the signer cannot sign: {exc.message}", param="ASSAY_SIGNING_CERT", hint=exc.hint
+            ) from exc
         reading = self._reader.read(signed.data, "png")
         if reading.state not in ("valid", "trusted"):
             codes = ", ".join(f.code for f in reading.failures) or reading.error or reading.state
@@ -75,8 +88,11 @@ class C2paMark:
             leaf = getattr(getattr(self.signer, "creds", None), "leaf", None)
             if leaf is not None and not has_common_eku(leaf):
                 hint += "; its extended key usage should include emailProtection or documentSigning"
-            raise ConfigError(f"a probe manifest signed with the configured certificate does not validate: {codes}",
-                              param="ASSAY_SIGNING_CERT", hint=hint)
+            raise ConfigError(
+                f"a probe manifest signed with the configured certificate does not validate: {codes}",
+                param="ASSAY_SIGNING_CERT",
+                hint=hint,
+            )
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
         try:
@@ -85,8 +101,10 @@ class C2paMark:
             raise MarkError(f"c2pa: invalid options: {exc}") from exc
         now = self._clock()
         if now >= self.signer.not_after:
-            raise SigningError(f"the signing certificate expired on {self.signer.not_after.isoformat()}",
-                               hint="renew ASSAY_SIGNING_CERT and restart the gateway; nothing unsigned is released")
+            raise SigningError(
+                f"the signing certificate expired on {self.signer.not_after.isoformat()}",
+                hint="renew ASSAY_SIGNING_CERT and restart the gateway; nothing unsigned is released",
+            )
         try:
             packet = build_packet(artifact.xmp) if artifact.xmp else None
         except XmpError as exc:
@@ -94,10 +112,18 @@ class C2paMark:
         data = encode_image(artifact.image, artifact.format, packet)
         ingredient = None
         if ctx.edit and ctx.input_image is not None:
-            ingredient = ({"title": "input.png", "relationship": "parentOf", "label": INGREDIENT_LABEL},
-                          "image/png", encode_image(ctx.input_image, "png"))
-        manifest = build_manifest(artifact, ctx, provider=self.provider, include_prompt=opts.prompt == "policy",
-                                  edit_with_ingredient=ingredient is not None)
+            ingredient = (
+                {"title": "input.png", "relationship": "parentOf", "label": INGREDIENT_LABEL},
+                "image/png",
+                encode_image(ctx.input_image, "png"),
+            )
+        manifest = build_manifest(
+            artifact,
+            ctx,
+            provider=self.provider,
+            include_prompt=opts.prompt == "policy",
+            edit_with_ingredient=ingredient is not None,
+        )
         signed = self._native.sign(manifest, artifact.media_type, data, ingredient=ingredient)
         label = None
         if opts.self_check:

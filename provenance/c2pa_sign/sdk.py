@@ -24,15 +24,26 @@ import c2pa
 from gateway.errors import ConfigError, SigningError
 from provenance.c2pa_sign.signer import Signer
 
-_ALGS = {"es256": c2pa.C2paSigningAlg.ES256, "es384": c2pa.C2paSigningAlg.ES384, "es512": c2pa.C2paSigningAlg.ES512,
-         "ps256": c2pa.C2paSigningAlg.PS256, "ps384": c2pa.C2paSigningAlg.PS384, "ps512": c2pa.C2paSigningAlg.PS512,
-         "ed25519": c2pa.C2paSigningAlg.ED25519}
+_ALGS = {
+    "es256": c2pa.C2paSigningAlg.ES256,
+    "es384": c2pa.C2paSigningAlg.ES384,
+    "es512": c2pa.C2paSigningAlg.ES512,
+    "ps256": c2pa.C2paSigningAlg.PS256,
+    "ps384": c2pa.C2paSigningAlg.PS384,
+    "ps512": c2pa.C2paSigningAlg.PS512,
+    "ed25519": c2pa.C2paSigningAlg.ED25519,
+}
 
 BUILDER_SETTINGS: dict[str, Any] = {"builder": {"thumbnail": {"enabled": False}}}
 
 #: media types the reader is asked about (others are reported as "unsupported")
-READABLE = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
-            "tiff": "image/tiff", "bmp": "image/bmp"}
+READABLE = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+}
 
 
 def _msg(exc: BaseException) -> str:
@@ -46,23 +57,33 @@ class NativeSigner:
         self.signer = signer
         alg = _ALGS.get(signer.alg)
         if alg is None:
-            raise ConfigError(f"signing algorithm {signer.alg!r} is not one C2PA knows",
-                              hint=f"known: {', '.join(_ALGS)}")
+            raise ConfigError(
+                f"signing algorithm {signer.alg!r} is not one C2PA knows", hint=f"known: {', '.join(_ALGS)}"
+            )
         try:
             material = getattr(signer, "pem_material", None)
             if material is not None:
                 chain, key = material()
                 self._native = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg, chain, key, None))
             else:  # an HSM/KMS signer: c2pa calls back into signer.sign for each claim
-                self._native = c2pa.Signer.from_callback(signer.sign, alg, signer.chain_pem.decode("ascii"), None)
+                self._native = c2pa.Signer.from_callback(
+                    signer.sign, alg, signer.chain_pem.decode("ascii"), None
+                )
             self._context = c2pa.Context.from_dict(BUILDER_SETTINGS)
         except (c2pa.C2paError, ValueError, TypeError) as exc:
-            raise ConfigError(f"the C2PA library refused the signing credentials: {_msg(exc)}",
-                              param="ASSAY_SIGNING_CERT") from exc
+            raise ConfigError(
+                f"the C2PA library refused the signing credentials: {_msg(exc)}", param="ASSAY_SIGNING_CERT"
+            ) from exc
         self._lock = threading.Lock()
 
-    def sign(self, manifest: dict[str, Any], media_type: str, data: bytes, *,
-             ingredient: tuple[dict[str, Any], str, bytes] | None = None) -> "SignedAsset":
+    def sign(
+        self,
+        manifest: dict[str, Any],
+        media_type: str,
+        data: bytes,
+        *,
+        ingredient: tuple[dict[str, Any], str, bytes] | None = None,
+    ) -> "SignedAsset":
         """Embed and sign ``manifest`` into the file ``data``; raise :class:`SigningError` on any failure."""
         try:
             builder = c2pa.Builder(manifest, context=self._context)
@@ -73,8 +94,10 @@ class NativeSigner:
             with self._lock:
                 manifest_bytes = builder.sign(self._native, media_type, io.BytesIO(data), out)
         except c2pa.C2paError as exc:
-            raise SigningError(f"C2PA signing failed: {_msg(exc)}",
-                               hint="check the signer (HSM/KMS reachable, key and certificate valid)") from exc
+            raise SigningError(
+                f"C2PA signing failed: {_msg(exc)}",
+                hint="check the signer (HSM/KMS reachable, key and certificate valid)",
+            ) from exc
         except SigningError:
             raise
         except Exception as exc:  # noqa: BLE001 - a signer callback or stream failure: fail closed
@@ -128,8 +151,11 @@ class ManifestReader:
         try:
             self._context = c2pa.Context.from_dict(cfg)
         except c2pa.C2paError as exc:
-            raise ConfigError(f"the C2PA library refused the trust anchors: {_msg(exc)}",
-                              param="ASSAY_TRUST_ANCHORS", hint="the file must be a PEM bundle of CA certificates") from exc
+            raise ConfigError(
+                f"the C2PA library refused the trust anchors: {_msg(exc)}",
+                param="ASSAY_TRUST_ANCHORS",
+                hint="the file must be a PEM bundle of CA certificates",
+            ) from exc
         self.trust_configured = bool(trust_anchors_pem)
 
     def read(self, data: bytes, fmt: str | None) -> ManifestReading:
@@ -140,6 +166,8 @@ class ManifestReader:
             reader = c2pa.Reader(media_type, io.BytesIO(data), context=self._context)
         except c2pa.C2paError.ManifestNotFound:
             return ManifestReading(state="absent")
+        except c2pa.C2paError.NotSupported as exc:
+            return ManifestReading(state="unsupported", error=_msg(exc))
         except c2pa.C2paError as exc:
             return ManifestReading(state="invalid", error=_msg(exc))
         except Exception as exc:  # noqa: BLE001 - any reader failure on an upload is "cannot validate"
@@ -154,13 +182,23 @@ class ManifestReader:
         except (c2pa.C2paError, ValueError) as exc:
             return ManifestReading(state="invalid", error=_msg(exc))
         active = results.get("activeManifest") or {}
-        failures = tuple(ValidationIssue(i.get("code", ""), i.get("explanation", "")) for i in active.get("failure", []))
-        info = tuple(ValidationIssue(i.get("code", ""), i.get("explanation", "")) for i in active.get("informational", []))
+        failures = tuple(
+            ValidationIssue(i.get("code", ""), i.get("explanation", "")) for i in active.get("failure", [])
+        )
+        info = tuple(
+            ValidationIssue(i.get("code", ""), i.get("explanation", ""))
+            for i in active.get("informational", [])
+        )
         # ingredient failures are reported too: a forged parent must not pass silently
         for ing in results.get("ingredientDeltas", []) or []:
-            for i in ((ing.get("validationDeltas") or {}).get("failure") or []):
+            for i in (ing.get("validationDeltas") or {}).get("failure") or []:
                 failures += (ValidationIssue(i.get("code", ""), i.get("explanation", "")),)
         if state not in ("valid", "trusted") or manifest is None:
             state = "invalid"
-        return ManifestReading(state=state, failures=failures, manifest=manifest,  # type: ignore[arg-type]
-                               manifest_label=active_label, informational=info)
+        return ManifestReading(
+            state=state,
+            failures=failures,
+            manifest=manifest,  # type: ignore[arg-type]
+            manifest_label=active_label,
+            informational=info,
+        )

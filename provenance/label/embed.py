@@ -116,10 +116,10 @@ def read_xmp(data: bytes) -> bytes | None:
 def _png_xmp(data: bytes) -> bytes | None:
     pos = 8
     while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if ctype == b"iTXt" and body.startswith(_XMP_KEYWORD.encode() + b"\x00"):
-            rest = body[len(_XMP_KEYWORD) + 1:]
+            rest = body[len(_XMP_KEYWORD) + 1 :]
             compressed, _method = rest[0], rest[1]
             rest = rest[2:]
             _lang, rest = rest.split(b"\x00", 1)
@@ -148,10 +148,10 @@ def _jpeg_xmp(data: bytes) -> bytes | None:
             continue
         if marker in (0xDA, 0xD9):  # start of scan / end of image: no more metadata segments
             return None
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        seg = data[pos + 4:pos + 2 + length]
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        seg = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1 and seg.startswith(_JPEG_XMP_HEADER):
-            return seg[len(_JPEG_XMP_HEADER):]
+            return seg[len(_JPEG_XMP_HEADER) :]
         pos += 2 + length
     return None
 
@@ -159,8 +159,8 @@ def _jpeg_xmp(data: bytes) -> bytes | None:
 def _webp_xmp(data: bytes) -> bytes | None:
     pos = 12
     while pos + 8 <= len(data):
-        fourcc, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        fourcc, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
         if fourcc == b"XMP ":
-            return data[pos + 8:pos + 8 + size]
+            return data[pos + 8 : pos + 8 + size]
         pos += 8 + size + (size & 1)
     return None

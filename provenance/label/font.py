@@ -28,8 +28,10 @@ _lock = threading.Lock()
 def supported_characters() -> frozenset[str]:
     """Every character the shipped font has a glyph for."""
     if not FONT_PATH.is_file():
-        raise ConfigError(f"the label font is missing: {FONT_PATH}",
-                          hint="reinstall assay-gateway; the font ships inside the package")
+        raise ConfigError(
+            f"the label font is missing: {FONT_PATH}",
+            hint="reinstall assay-gateway; the font ships inside the package",
+        )
     with TTFont(FONT_PATH, lazy=True) as font:
         return frozenset(chr(cp) for cp in font.getBestCmap())
 

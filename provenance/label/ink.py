@@ -63,7 +63,9 @@ def measure_text(text: str, size: int) -> InkMeasure:
     Text without a principal glyph (all lower-case) is measured on all its visible glyphs instead,
     so that it is never sized by an empty set.
     """
-    chars = [c for c in dict.fromkeys(text) if is_principal(c)] or [c for c in dict.fromkeys(text) if not c.isspace()]
+    chars = [c for c in dict.fromkeys(text) if is_principal(c)] or [
+        c for c in dict.fromkeys(text) if not c.isspace()
+    ]
     if not chars:
         raise ValueError("the label text has no visible characters")
     heights = [(glyph_ink_height(c, size), c) for c in chars]
@@ -71,7 +73,9 @@ def measure_text(text: str, size: int) -> InkMeasure:
     return InkMeasure(size=size, height_px=h, glyph=g)
 
 
-def size_for_height(text: str, min_height_px: int, *, start: int | None = None, max_size: int = 2000) -> InkMeasure:
+def size_for_height(
+    text: str, min_height_px: int, *, start: int | None = None, max_size: int = 2000
+) -> InkMeasure:
     """The smallest font size whose principal glyphs reach ``min_height_px`` of ink."""
     if min_height_px < 1:
         min_height_px = 1

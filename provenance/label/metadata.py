@@ -17,7 +17,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.errors import ConfigError, MarkError
-from provenance.label.xmp import DIGITAL_SOURCE_TYPE, TC260_AIGC, Tc260Aigc, XmpError, build_packet, check_aigc_value
+from provenance.label.xmp import (
+    DIGITAL_SOURCE_TYPE,
+    TC260_AIGC,
+    Tc260Aigc,
+    XmpError,
+    build_packet,
+    check_aigc_value,
+)
 from provenance.marks import Artifact, MarkContext
 from provenance.source_type import source_type_for
 
@@ -60,8 +67,11 @@ class MetadataLabel:
         same = opts.propagation == "same"
         try:
             aigc = Tc260Aigc(
-                Label=opts.label, ContentProducer=producer, ProduceID=ctx.content_id,
-                ContentPropagator=producer if same else "", PropagateID=ctx.content_id if same else "",
+                Label=opts.label,
+                ContentProducer=producer,
+                ProduceID=ctx.content_id,
+                ContentPropagator=producer if same else "",
+                PropagateID=ctx.content_id if same else "",
             ).validate()
         except ValueError as exc:
             raise MarkError(f"label.metadata: {exc}") from exc
@@ -73,8 +83,11 @@ class MetadataLabel:
         except XmpError as exc:
             raise MarkError(f"label.metadata: {exc.message}", hint=exc.hint) from exc
         artifact.invalidate()  # an earlier encoding lacks the label
-        artifact.facts[self.name] = {"aigc": aigc.to_json(), "digital_source_type": source_type,
-                                     "produce_id": ctx.content_id}
+        artifact.facts[self.name] = {
+            "aigc": aigc.to_json(),
+            "digital_source_type": source_type,
+            "produce_id": ctx.content_id,
+        }
         return artifact
 
 
@@ -90,5 +103,6 @@ def build(settings: Any) -> MetadataLabel:
         raise ConfigError(
             f"{which} cannot be the TC260:AIGC ContentProducer: {exc}",
             hint="set ASSAY_PROVIDER_CODE to your TC260 provider code (e.g. 001191110102MACQD9K64010000), "
-                 "or a provider name without spaces, quotes or backslashes") from exc
+            "or a provider name without spaces, quotes or backslashes",
+        ) from exc
     return MetadataLabel(producer)

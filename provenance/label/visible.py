@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.errors import MarkError
 from provenance.label.font import label_font, missing_characters
-from provenance.label.ink import InkMeasure, is_principal, ink_rows, size_for_height
+from provenance.label.ink import InkMeasure, ink_rows, is_principal, size_for_height
 from provenance.marks import Artifact, MarkContext
 
 Position = Literal["bottom-right", "bottom-left", "top-right", "top-left", "bottom", "top", "left", "right"]
@@ -62,14 +62,16 @@ class VisibleLabelOptions(BaseModel):
         if missing:
             raise ValueError(
                 f"the label font cannot draw {''.join(missing)!r}; use printable ASCII or "
-                "人工智能生成合由内容标识 (e.g. 'AI生成', 'AI-generated')")
+                "人工智能生成合由内容标识 (e.g. 'AI生成', 'AI-generated')"
+            )
         return v
 
 
 # --- colour --------------------------------------------------------------------------------------
 _SRGB_TO_LINEAR = np.array(
     [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (np.arange(256) / 255.0)],
-    dtype=np.float64)
+    dtype=np.float64,
+)
 
 
 def relative_luminance(rgb: np.ndarray) -> np.ndarray:
@@ -116,7 +118,11 @@ def _layout(text: str, min_height_px: int) -> LabelLayout:
         if not ch.isspace():
             mask, (ox, oy) = font.getmask2(ch, mode="L", anchor="ls")
             w, h = mask.size
-            arr = np.frombuffer(bytes(mask), dtype=np.uint8).reshape(h, w) if w and h else np.zeros((0, 0), np.uint8)
+            arr = (
+                np.frombuffer(bytes(mask), dtype=np.uint8).reshape(h, w)
+                if w and h
+                else np.zeros((0, 0), np.uint8)
+            )
             glyphs.append(_Glyph(ch, arr, int(round(pen)) + ox, oy))
         pen += font.getlength(ch)
     boxes = [(g.x, g.y, g.x + g.mask.shape[1], g.y + g.mask.shape[0]) for g in glyphs if g.mask.size]
@@ -132,8 +138,14 @@ def _place(pos: str, size: tuple[int, int], plate: tuple[int, int], margin: int)
     cx, cy = (W - pw) // 2, (H - ph) // 2
     left, right, top, bottom = margin, W - pw - margin, margin, H - ph - margin
     return {
-        "bottom-right": (right, bottom), "bottom-left": (left, bottom), "top-right": (right, top),
-        "top-left": (left, top), "bottom": (cx, bottom), "top": (cx, top), "left": (left, cy), "right": (right, cy),
+        "bottom-right": (right, bottom),
+        "bottom-left": (left, bottom),
+        "top-right": (right, top),
+        "top-left": (left, top),
+        "bottom": (cx, bottom),
+        "top": (cx, top),
+        "left": (left, cy),
+        "right": (right, cy),
     }[pos]
 
 
@@ -153,10 +165,18 @@ class LabelReport:
     contrast: float
 
     def as_fact(self) -> dict[str, Any]:
-        return {"text": self.text, "position": self.position, "box": list(self.box), "font_size": self.font_size,
-                "glyph_height_px": self.glyph_height_px, "glyph_ratio": round(self.glyph_ratio, 4),
-                "measured_glyph": self.measured_glyph, "plate": self.plate,
-                "plate_opacity": round(self.plate_opacity, 3), "contrast": round(self.contrast, 2)}
+        return {
+            "text": self.text,
+            "position": self.position,
+            "box": list(self.box),
+            "font_size": self.font_size,
+            "glyph_height_px": self.glyph_height_px,
+            "glyph_ratio": round(self.glyph_ratio, 4),
+            "measured_glyph": self.measured_glyph,
+            "plate": self.plate,
+            "plate_opacity": round(self.plate_opacity, 3),
+            "contrast": round(self.contrast, 2),
+        }
 
 
 def draw_label(image: Image.Image, opts: VisibleLabelOptions) -> tuple[Image.Image, LabelReport]:
@@ -164,7 +184,7 @@ def draw_label(image: Image.Image, opts: VisibleLabelOptions) -> tuple[Image.Ima
     img = image if image.mode == "RGB" else image.convert("RGB")
     W, H = img.size
     short = min(W, H)
-    # +1 px: the rule is ">= 5%", and a fractional threshold must round up
+    # the rule is ">= 5%": a fractional pixel threshold rounds up
     need = int(math.ceil(opts.min_glyph_ratio * short - 1e-9))
     try:
         layout = _layout(opts.text, max(1, need))
@@ -176,11 +196,12 @@ def draw_label(image: Image.Image, opts: VisibleLabelOptions) -> tuple[Image.Ima
         raise MarkError(
             f"label.visible: a {pw}x{ph} px label {opts.text!r} (glyphs {need} px = "
             f"{opts.min_glyph_ratio:.0%} of {short} px) does not fit a {W}x{H} image",
-            hint="use a shorter label text (e.g. 'AI生成') or a larger output size")
+            hint="use a shorter label text (e.g. 'AI生成') or a larger output size",
+        )
     px, py = _place(opts.position, (W, H), (pw, ph), margin)
 
     arr = np.array(img, dtype=np.uint8)  # a copy: the input image is never modified
-    region = arr[py:py + ph, px:px + pw].astype(np.float64)
+    region = arr[py : py + ph, px : px + pw].astype(np.float64)
     if opts.plate == "auto":
         shade = "dark" if float(relative_luminance(region.astype(np.uint8)).mean()) >= 0.18 else "light"
     else:
@@ -205,19 +226,32 @@ def draw_label(image: Image.Image, opts: VisibleLabelOptions) -> tuple[Image.Ima
         if not h or not w:
             continue
         x, y = ox + g.x, oy + g.y
-        sub = cover[y:y + h, x:x + w]
+        sub = cover[y : y + h, x : x + w]
         np.maximum(sub, g.mask / 255.0, out=sub)
     out = composed * (1.0 - cover[..., None]) + text_rgb * cover[..., None]
-    arr[py:py + ph, px:px + pw] = np.rint(out).astype(np.uint8)
+    arr[py : py + ph, px : px + pw] = np.rint(out).astype(np.uint8)
 
-    drawn = min(ink_rows(g.mask) for g in layout.glyphs if is_principal(g.ch)) if any(
-        is_principal(g.ch) for g in layout.glyphs) else layout.measure.height_px
-    if drawn < need:  # pragma: no cover - guarded by size_for_height; kept so the rule can never pass silently
+    drawn = (
+        min(ink_rows(g.mask) for g in layout.glyphs if is_principal(g.ch))
+        if any(is_principal(g.ch) for g in layout.glyphs)
+        else layout.measure.height_px
+    )
+    if (
+        drawn < need
+    ):  # pragma: no cover - guarded by size_for_height; kept so the rule can never pass silently
         raise MarkError(f"label.visible: drew {drawn} px glyphs, the rule needs {need} px")
     report = LabelReport(
-        text=opts.text, position=opts.position, box=(px, py, px + pw, py + ph), font_size=layout.measure.size,
-        glyph_height_px=drawn, glyph_ratio=drawn / short, measured_glyph=layout.measure.glyph, plate=shade,
-        plate_opacity=alpha, contrast=worst)
+        text=opts.text,
+        position=opts.position,
+        box=(px, py, px + pw, py + ph),
+        font_size=layout.measure.size,
+        glyph_height_px=drawn,
+        glyph_ratio=drawn / short,
+        measured_glyph=layout.measure.glyph,
+        plate=shade,
+        plate_opacity=alpha,
+        contrast=worst,
+    )
     return Image.fromarray(arr, "RGB"), report
 
 

@@ -57,8 +57,10 @@ def build_packet(props: Mapping[str, str]) -> str:
     for qname, value in props.items():
         prefix, sep, local = qname.partition(":")
         if not sep or not local or prefix not in NAMESPACES:
-            raise XmpError(f"XMP property {qname!r} has no known namespace prefix",
-                           hint=f"known prefixes: {', '.join(sorted(NAMESPACES))}")
+            raise XmpError(
+                f"XMP property {qname!r} has no known namespace prefix",
+                hint=f"known prefixes: {', '.join(sorted(NAMESPACES))}",
+            )
         used[prefix] = NAMESPACES[prefix]
         body.append(f"   <{qname}>{escape(str(value))}</{qname}>")
     ns = "".join(f'\n    xmlns:{p}="{u}"' for p, u in sorted(used.items()))
@@ -94,12 +96,12 @@ def parse_packet(raw: bytes | str) -> dict[str, str]:
     start = data.find(b"<x:xmpmeta")
     if start < 0:
         start = data.find(b"<rdf:RDF")
-    end_tag = b"</x:xmpmeta>" if data[start:start + 10] == b"<x:xmpmeta" else b"</rdf:RDF>"
+    end_tag = b"</x:xmpmeta>" if data[start : start + 10] == b"<x:xmpmeta" else b"</rdf:RDF>"
     end = data.find(end_tag, max(start, 0))
     if start < 0 or end < 0:
         raise XmpError("no x:xmpmeta / rdf:RDF element in the XMP packet")
     try:
-        root = ET.fromstring(data[start:end + len(end_tag)])
+        root = ET.fromstring(data[start : end + len(end_tag)])
     except ET.ParseError as exc:
         raise XmpError(f"malformed XMP: {exc}") from exc
     props: dict[str, str] = {}
@@ -115,8 +117,15 @@ def parse_packet(raw: bytes | str) -> dict[str, str]:
 
 
 # --- TC260 (GB 45438 Annex E) --------------------------------------------------------------------
-_AIGC_KEYS = ("Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID",
-              "ReservedCode2")
+_AIGC_KEYS = (
+    "Label",
+    "ContentProducer",
+    "ProduceID",
+    "ReservedCode1",
+    "ContentPropagator",
+    "PropagateID",
+    "ReservedCode2",
+)
 _FORBIDDEN = frozenset(' "\\')
 
 
@@ -124,8 +133,10 @@ def check_aigc_value(field: str, value: str) -> None:
     """Raise ``ValueError`` unless ``value`` uses the characters GB 45438 Annex E allows."""
     bad = sorted({c for c in value if c in _FORBIDDEN or ord(c) < 0x21 or ord(c) == 0x7F})
     if bad:
-        raise ValueError(f"{field} {value!r} contains {''.join(bad)!r}: spaces, quotes, backslashes and control "
-                         "characters are not allowed in TC260:AIGC values")
+        raise ValueError(
+            f"{field} {value!r} contains {''.join(bad)!r}: spaces, quotes, backslashes and control "
+            "characters are not allowed in TC260:AIGC values"
+        )
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,9 @@ class Tc260Aigc:
         return self
 
     def to_json(self) -> str:
-        return json.dumps({k: getattr(self, k) for k in _AIGC_KEYS}, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            {k: getattr(self, k) for k in _AIGC_KEYS}, ensure_ascii=False, separators=(",", ":")
+        )
 
     @classmethod
     def from_json(cls, text: str) -> "Tc260Aigc":

@@ -47,7 +47,9 @@ def main(ttc_path: str) -> None:
     names.setName(f"{ps};subset of Noto Sans CJK SC Bold 2.004", 3, 3, 1, 0x409)
     names.setName(f"{FAMILY} Bold", 4, 3, 1, 0x409)
     names.setName(ps, 6, 3, 1, 0x409)
-    names.setName("Subset of Noto Sans CJK SC Bold (SIL OFL 1.1) for Assay's visible AI label", 10, 3, 1, 0x409)
+    names.setName(
+        "Subset of Noto Sans CJK SC Bold (SIL OFL 1.1) for Assay's visible AI label", 10, 3, 1, 0x409
+    )
     if "CFF " in font:
         cff = font["CFF "].cff
         cff.fontNames = [ps]

@@ -8,8 +8,14 @@ import os
 import pytest
 
 from gateway.errors import ConfigError
-from provenance.c2pa_sign.credentials import (DEV_CA_CERT, DEV_CHAIN, DEV_KEY, credentials_from_settings,
-                                              ensure_dev_credentials, load_credentials)
+from provenance.c2pa_sign.credentials import (
+    DEV_CA_CERT,
+    DEV_CHAIN,
+    DEV_KEY,
+    credentials_from_settings,
+    ensure_dev_credentials,
+    load_credentials,
+)
 from provenance.c2pa_sign.mark import build as build_c2pa
 
 
@@ -45,18 +51,22 @@ def test_production_refuses_a_missing_or_development_certificate(make_settings):
 
 def test_an_operator_certificate_is_used_as_configured(make_settings, pki):
     pair = pki.valid("operator")
-    creds = credentials_from_settings(make_settings(env="production", signing_cert=pair.chain,
-                                                    signing_key=pair.key))
+    creds = credentials_from_settings(
+        make_settings(env="production", signing_cert=pair.chain, signing_key=pair.key)
+    )
     assert not creds.development and "operator" in creds.subject
 
 
-@pytest.mark.parametrize("case, match", [
-    ("expired", "expired on"),
-    ("not_yet_valid", "not valid before"),
-    ("mismatched", "does not match the certificate"),
-    ("wrong_order", "did not issue|is a CA|does not match"),
-    ("ca_as_leaf", "is a CA certificate"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("expired", "expired on"),
+        ("not_yet_valid", "not valid before"),
+        ("mismatched", "does not match the certificate"),
+        ("wrong_order", "did not issue|is a CA|does not match"),
+        ("ca_as_leaf", "is a CA certificate"),
+    ],
+)
 def test_bad_credentials_are_refused_with_a_clear_error(pki, case, match):
     pair = getattr(pki, case)()
     with pytest.raises(ConfigError, match=match) as info:

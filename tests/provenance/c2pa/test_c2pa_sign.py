@@ -39,10 +39,16 @@ def mark(signer) -> C2paMark:  # noqa: ANN001
 def _read(data: bytes, fmt: str, trust_pem: str | None = None) -> tuple[str, dict, dict]:
     ctx = None
     if trust_pem:
-        ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": trust_pem}, "verify": {"verify_trust": True}})
+        ctx = c2pa.Context.from_dict(
+            {"trust": {"trust_anchors": trust_pem}, "verify": {"verify_trust": True}}
+        )
     with c2pa.Reader(MEDIA[fmt], io.BytesIO(data), context=ctx) as r:
         store = json.loads(r.json())
-        return r.get_validation_state(), r.get_validation_results() or {}, store["manifests"][store["active_manifest"]]
+        return (
+            r.get_validation_state(),
+            r.get_validation_results() or {},
+            store["manifests"][store["active_manifest"]],
+        )
 
 
 def _marked(photo, mark, fmt, ctx, *, watermark=None):  # noqa: ANN001, ANN202
@@ -57,7 +63,9 @@ def _marked(photo, mark, fmt, ctx, *, watermark=None):  # noqa: ANN001, ANN202
 @pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
 def test_signed_file_validates_with_trained_algorithmic_media_first(photo, mark, pki, fmt):
     ctx = mark_context()
-    art = _marked(photo, mark, fmt, ctx, watermark={"alg": "org.assay.watermark.v1", "payload": "0a1b2c3d4e5f60"})
+    art = _marked(
+        photo, mark, fmt, ctx, watermark={"alg": "org.assay.watermark.v1", "payload": "0a1b2c3d4e5f60"}
+    )
     state, results, m = _read(art.data, fmt, pki.ca_pem.read_text())
     assert state == "Trusted"
     assert not results["activeManifest"].get("failure")
@@ -65,7 +73,10 @@ def test_signed_file_validates_with_trained_algorithmic_media_first(photo, mark,
     first = assertions["c2pa.actions.v2"]["actions"][0]
     assert first["action"] == "c2pa.created"
     assert first["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
-    assert first["softwareAgent"]["name"].startswith("Assay ") and "assay-default" in first["softwareAgent"]["name"]
+    assert (
+        first["softwareAgent"]["name"].startswith("Assay ")
+        and "assay-default" in first["softwareAgent"]["name"]
+    )
     assert first["softwareAgent"]["version"] == "r1"
     assert first["when"] == "2026-11-25T12:00:00Z"
     assert assertions["c2pa.soft-binding"]["alg"] == "org.assay.watermark.v1"
@@ -98,12 +109,15 @@ def test_edits_open_the_input_as_parent_ingredient(photo, mark):
 def test_prompt_goes_in_only_when_the_policy_passes_it_and_the_mark_allows(photo, mark):
     ctx = mark_context(prompt="a red fox")
     art = _marked(photo, mark, "jpeg", ctx)
-    assert {a["label"]: a["data"] for a in _read(art.data, "jpeg")[2]["assertions"]}[
-        "org.assay.record"]["prompt"] == "a red fox"
+    assert {a["label"]: a["data"] for a in _read(art.data, "jpeg")[2]["assertions"]}["org.assay.record"][
+        "prompt"
+    ] == "a red fox"
     ctx = mark_context(prompt="a red fox", options={"prompt": "never"})
     art = mark.apply(Artifact(image=photo, format="jpeg"), ctx)
-    assert "prompt" not in {a["label"]: a["data"] for a in _read(art.data, "jpeg")[2]["assertions"]}[
-        "org.assay.record"]
+    assert (
+        "prompt"
+        not in {a["label"]: a["data"] for a in _read(art.data, "jpeg")[2]["assertions"]}["org.assay.record"]
+    )
 
 
 def test_an_hsm_style_callback_signer_signs(photo, signer):

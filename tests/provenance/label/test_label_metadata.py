@@ -17,8 +17,15 @@ from provenance.marks import Artifact
 from provenance.source_type import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from provenance.testing import mark_context
 
-AIGC_KEYS = ["Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID",
-             "ReservedCode2"]
+AIGC_KEYS = [
+    "Label",
+    "ContentProducer",
+    "ProduceID",
+    "ReservedCode1",
+    "ContentPropagator",
+    "PropagateID",
+    "ReservedCode2",
+]
 
 
 def _settings(**kw):
@@ -44,12 +51,16 @@ def test_xmp_label_is_written_into_the_file_and_reads_back(photos, fmt):
     assert aigc["ProduceID"] == ctx.content_id
     assert aigc["ContentPropagator"] == "" and aigc["PropagateID"] == ""
     assert props["Iptc4xmpExt:DigitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
-    assert b"http://www.tc260.org.cn/ns/AIGC/1.0/" in raw and b"http://iptc.org/std/Iptc4xmpExt/2008-02-29/" in raw
+    assert (
+        b"http://www.tc260.org.cn/ns/AIGC/1.0/" in raw
+        and b"http://iptc.org/std/Iptc4xmpExt/2008-02-29/" in raw
+    )
 
 
 def test_edits_are_composite_and_propagation_can_repeat_the_producer(photos):
-    art = MetadataLabel("AssayCo").apply(Artifact(image=photos["astronaut"]),
-                                         mark_context(edit=True, options={"propagation": "same"}))
+    art = MetadataLabel("AssayCo").apply(
+        Artifact(image=photos["astronaut"]), mark_context(edit=True, options={"propagation": "same"})
+    )
     assert art.xmp["Iptc4xmpExt:DigitalSourceType"] == COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
     aigc = json.loads(art.xmp["TC260:AIGC"])
     assert aigc["ContentPropagator"] == "AssayCo" and aigc["PropagateID"] == aigc["ProduceID"]
@@ -58,8 +69,10 @@ def test_edits_are_composite_and_propagation_can_repeat_the_producer(photos):
 
 def test_the_json_is_compact_and_in_annex_e_order():
     text = Tc260Aigc(ContentProducer="Assay", ProduceID="X1").validate().to_json()
-    assert text == ('{"Label":"1","ContentProducer":"Assay","ProduceID":"X1","ReservedCode1":"",'
-                    '"ContentPropagator":"","PropagateID":"","ReservedCode2":""}')
+    assert text == (
+        '{"Label":"1","ContentProducer":"Assay","ProduceID":"X1","ReservedCode1":"",'
+        '"ContentPropagator":"","PropagateID":"","ReservedCode2":""}'
+    )
     assert Tc260Aigc.from_json('{"AIGC":' + text + "}") == Tc260Aigc.from_json(text)
 
 
@@ -69,8 +82,9 @@ def test_a_producer_annex_e_forbids_is_refused_at_start_up():
     with pytest.raises(ConfigError, match="ASSAY_PROVIDER_CODE"):
         build(_settings(code='bad"code'))
     with pytest.raises(MarkError, match="invalid options"):
-        MetadataLabel("Assay").apply(Artifact(image=Image.new("RGB", (32, 32))),
-                                     mark_context(options={"producer": "has space"}))
+        MetadataLabel("Assay").apply(
+            Artifact(image=Image.new("RGB", (32, 32))), mark_context(options={"producer": "has space"})
+        )
 
 
 def test_unknown_prefixes_and_hostile_packets_are_refused():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +51,10 @@ def verify_settings(tmp_path: Path, vpki: TestPki) -> Settings:
 def vphotos() -> list[Image.Image]:
     from skimage import data
 
-    return [Image.fromarray(getattr(data, n)()).convert("RGB").resize((512, 512), Image.Resampling.BICUBIC)
-            for n in ("astronaut", "coffee", "chelsea", "rocket")]
+    return [
+        Image.fromarray(getattr(data, n)()).convert("RGB").resize((512, 512), Image.Resampling.BICUBIC)
+        for n in ("astronaut", "coffee", "chelsea", "rocket")
+    ]
 
 
 @dataclass
@@ -68,9 +69,17 @@ class Released:
 def release(index_db: Database, signing_mark: C2paMark):  # noqa: ANN201
     """Mark an image as the pipeline does, record it in the index, return the released file."""
 
-    def run(image: Image.Image, *, fmt: str = "png", n: int = 0, watermark: str | None = None,
-            real_watermark: bool = False) -> Released:
-        ctx = mark_context(record_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}", content_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}-0")
+    def run(
+        image: Image.Image,
+        *,
+        fmt: str = "png",
+        n: int = 0,
+        watermark: str | None = None,
+        real_watermark: bool = False,
+    ) -> Released:
+        ctx = mark_context(
+            record_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}", content_id=f"01JDQ3V6ZK7C3M5W0Y8N2P4R{n:02d}-0"
+        )
         art = Artifact(image=image, format=fmt)
         art = VisibleLabel().apply(art, ctx)
         art = MetadataLabel("AssayTest").apply(art, ctx)
@@ -82,15 +91,17 @@ def release(index_db: Database, signing_mark: C2paMark):  # noqa: ANN201
             art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
         art = signing_mark.apply(art, ctx)
         with index_db.session() as s:
-            record_release(s, ctx.record_id, ctx.content_id, art.image, tenant=ctx.tenant,
-                           created_at=ctx.created_at, system=system_name(ctx.model),
-                           watermark=art.facts.get("watermark"), manifest_digest=art.facts["c2pa"]["manifest_digest"])
+            record_release(
+                s,
+                ctx.record_id,
+                ctx.content_id,
+                art.image,
+                tenant=ctx.tenant,
+                created_at=ctx.created_at,
+                system=system_name(ctx.model),
+                watermark=art.facts.get("watermark"),
+                manifest_digest=art.facts["c2pa"]["manifest_digest"],
+            )
         return Released(art.data, ctx, art.image, art.facts)
 
     return run
-
-
-def jpeg(image: Image.Image, quality: int) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=quality)
-    return buf.getvalue()

@@ -57,14 +57,24 @@ def _marked(state, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
     for name in ("label.visible", "label.metadata", "c2pa"):
         art = state.marks.get(name).apply(art, ctx)
     with state.db.session() as s:
-        record_release(s, ctx.record_id, ctx.content_id, art.image, tenant="acme", created_at=ctx.created_at,
-                       system=system_name(ctx.model))
+        record_release(
+            s,
+            ctx.record_id,
+            ctx.content_id,
+            art.image,
+            tenant="acme",
+            created_at=ctx.created_at,
+            system=system_name(ctx.model),
+        )
     return art.data, ctx.record_id
 
 
 def _generate(client, auth, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
-    r = client.post("/v1/images/generations", headers=auth,
-                    json={"prompt": "a red circle", "size": "256x256", "seed": 3, "output_format": fmt})
+    r = client.post(
+        "/v1/images/generations",
+        headers=auth,
+        json={"prompt": "a red circle", "size": "256x256", "seed": 3, "output_format": fmt},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     return base64.b64decode(body["data"][0]["b64_json"]), body["assay"]["record_id"]
@@ -76,7 +86,10 @@ def test_a_generated_image_verifies_with_its_record(client, auth, with_index) ->
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["c2pa"]["state"] == "trusted" and body["c2pa"]["ai_generated"]
-    assert "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia" in body["c2pa"]["digital_source_types"]
+    assert (
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+        in body["c2pa"]["digital_source_types"]
+    )
     assert body["record_id"] == record_id
     assert body["records"][0]["in_ledger"] is True
     assert body["summary"].startswith(f"record {record_id}")
@@ -85,12 +98,18 @@ def test_a_generated_image_verifies_with_its_record(client, auth, with_index) ->
     assert body["xmp"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
     assert body["watermark"]["detected"] and body["c2pa"]["watermark_payload"] == body["watermark"]["payload"]
     fact = with_index.ledger.get(record_id).body["outputs"][0]["marks"]
-    assert fact["label.visible"]["glyph_ratio"] >= 0.05 and fact["c2pa"]["manifest_digest"].startswith("sha256:")
+    assert fact["label.visible"]["glyph_ratio"] >= 0.05 and fact["c2pa"]["manifest_digest"].startswith(
+        "sha256:"
+    )
 
 
-@pytest.mark.parametrize("payload", [b"", b"GIF89a-not-really", b"hello world", b"\x89PNG\r\n\x1a\n" + b"\0" * 64])
+@pytest.mark.parametrize(
+    "payload", [b"", b"GIF89a-not-really", b"hello world", b"\x89PNG\r\n\x1a\n" + b"\0" * 64]
+)
 def test_bad_uploads_are_4xx(client, auth, with_index, payload) -> None:
-    r = client.post("/v1/verify", headers=auth, files={"image": ("x.bin", payload, "application/octet-stream")})
+    r = client.post(
+        "/v1/verify", headers=auth, files={"image": ("x.bin", payload, "application/octet-stream")}
+    )
     assert r.status_code in (400, 415), r.text
     assert r.json()["error"]["code"] in ("invalid_image", "unsupported_media")
 
@@ -119,6 +138,26 @@ def test_verify_needs_a_key_unless_public_mode(client, auth, with_index) -> None
     assert set(r.json()) == {"detected", "provider", "system", "time", "id"}
     assert r.json()["id"] == record_id and r.json()["system"] == "assay-default (r1)"
     assert "acme" not in r.text and "01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0" not in r.text
+
+
+def test_other_tenants_see_the_record_but_not_its_tenant(client, auth, with_index) -> None:
+    data, record_id = _marked(with_index)
+    own = client.post("/v1/verify", headers=auth, files={"image": ("x.png", data, "image/png")}).json()
+    assert own["records"][0]["tenant"] == "acme" and own["record_id"] == record_id
+    other_key, _ = with_index.keys.create("globex", "requester", name="other tenant")
+    other = client.post(
+        "/v1/verify",
+        headers={"Authorization": f"Bearer {other_key}"},
+        files={"image": ("x.png", data, "image/png")},
+    ).json()
+    assert other["record_id"] == record_id and other["records"][0]["tenant"] is None
+    auditor_key, _ = with_index.keys.create("globex", "auditor", name="auditor")
+    audit = client.post(
+        "/v1/verify",
+        headers={"Authorization": f"Bearer {auditor_key}"},
+        files={"image": ("x.png", data, "image/png")},
+    ).json()
+    assert audit["records"][0]["tenant"] == "acme"
 
 
 def test_the_cli_prints_the_record_id(client, auth, with_index, tmp_path, monkeypatch) -> None:

@@ -11,7 +11,6 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from conftest import jpeg
 from gateway.errors import ImageDecodeError, UnsupportedMedia
 from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
@@ -19,6 +18,7 @@ from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.marks import Artifact
 from provenance.released import DEFAULT_RADIUS, bands, find_by_phash, record_release, to_unsigned
 from provenance.tables import ReleasedImage
+from provenance.testing import jpeg_bytes as jpeg
 from provenance.testing import mark_context
 from provenance.verify import PublicVerifyReport, Verifier, to_public
 
@@ -36,7 +36,11 @@ def test_a_released_image_is_found_by_c2pa_xmp_and_phash(release, vphotos, verif
     assert report.c2pa.ai_generated and report.xmp.ai_generated and report.ai_generated
     assert report.xmp.content_id == rel.ctx.content_id
     best = report.records[0]
-    assert {m.method: m.strength for m in best.methods} == {"c2pa": "signed", "xmp": "claim", "phash": "similarity"}
+    assert {m.method: m.strength for m in best.methods} == {
+        "c2pa": "signed",
+        "xmp": "claim",
+        "phash": "similarity",
+    }
     assert best.released and best.system == "assay-default (r1)" and best.tenant == "acme"
     assert len(report.records) == 1  # the other released image is not a neighbour
     assert report.phash.matches[0].distance == 0
@@ -94,7 +98,7 @@ def test_a_forged_manifest_is_invalid_and_only_a_claim(release, vphotos, verify_
     rel = release(vphotos[0], fmt="jpeg")
     forged = bytearray(rel.data)
     at = forged.find(rel.ctx.record_id.encode(), forged.find(b"record_id"))  # inside the Assay assertion
-    forged[at:at + 26] = b"01JDQ3V6ZK7C3M5W0Y8N2P4R99"  # point the Assay assertion at another record
+    forged[at : at + 26] = b"01JDQ3V6ZK7C3M5W0Y8N2P4R99"  # point the Assay assertion at another record
     report = _verifier(verify_settings, index_db).verify(bytes(forged))
     assert report.c2pa.state == "invalid"
     assert "assertion.hashedURI.mismatch" in {f.code for f in report.c2pa.failures}
@@ -106,7 +110,9 @@ def test_a_forged_manifest_is_invalid_and_only_a_claim(release, vphotos, verify_
     sos = tampered.rfind(b"\xff\xda")
     tampered[sos + 600] ^= 0x01
     report = _verifier(verify_settings, index_db).verify(bytes(tampered))
-    assert report.c2pa.state == "invalid" and "assertion.dataHash.mismatch" in {f.code for f in report.c2pa.failures}
+    assert report.c2pa.state == "invalid" and "assertion.dataHash.mismatch" in {
+        f.code for f in report.c2pa.failures
+    }
     # a corrupt signature box is a clear "invalid" with the reader's reason
     broken = bytearray(rel.data)
     k = broken.find(b"c2pa.signature")
@@ -126,23 +132,39 @@ def test_a_valid_manifest_from_someone_else_is_not_trusted(vpki, vphotos, verify
     assert to_public(report).id is None
 
 
-@pytest.mark.parametrize("make, error", [
-    (lambda: b"", ImageDecodeError),
-    (lambda: b"%PDF-1.7 definitely not an image", UnsupportedMedia),
-    (lambda: jpeg(Image.new("RGB", (64, 64), (200, 10, 10)), 90)[:200], ImageDecodeError),
-])
+@pytest.mark.parametrize(
+    "make, error",
+    [
+        (lambda: b"", ImageDecodeError),
+        (lambda: b"%PDF-1.7 definitely not an image", UnsupportedMedia),
+        (lambda: jpeg(Image.new("RGB", (64, 64), (200, 10, 10)), 90)[:200], ImageDecodeError),
+    ],
+)
 def test_bad_uploads_get_a_clear_4xx(verify_settings, index_db, make, error):
     with pytest.raises(error) as info:
         _verifier(verify_settings, index_db).verify(make())
     assert 400 <= info.value.status < 500
 
 
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_other_image_formats_are_verified_without_c2pa_errors(verify_settings, index_db, fmt):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 90, 200)).save(buf, fmt)
+    report = _verifier(verify_settings, index_db).verify(buf.getvalue())
+    assert report.c2pa.state in ("absent", "unsupported") and report.record_id is None
+    assert report.file.format == fmt.lower()
+
+
 def test_a_decompression_bomb_is_refused_before_decoding(verify_settings, index_db):
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 8000, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8000, 8000, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(ImageDecodeError, match="pixels|bomb"):
         _verifier(verify_settings, index_db).verify(bomb)
 
@@ -179,9 +201,22 @@ def _insert(session, content_id: str, h: int) -> None:  # noqa: ANN001
     from provenance.released import to_signed
 
     b = bands(h)
-    session.add(ReleasedImage(content_id=content_id, record_id="R" + content_id, tenant="t", created_at=datetime(2026, 1, 1),
-                              system="s", phash=to_signed(h), ph0=b[0], ph1=b[1], ph2=b[2], ph3=b[3], ph4=b[4],
-                              ph5=b[5]))
+    session.add(
+        ReleasedImage(
+            content_id=content_id,
+            record_id="R" + content_id,
+            tenant="t",
+            created_at=datetime(2026, 1, 1),
+            system="s",
+            phash=to_signed(h),
+            ph0=b[0],
+            ph1=b[1],
+            ph2=b[2],
+            ph3=b[3],
+            ph4=b[4],
+            ph5=b[5],
+        )
+    )
     assert to_unsigned(to_signed(h)) == h
 
 
@@ -189,5 +224,7 @@ def test_flat_images_are_not_phash_matched(verify_settings, index_db):
     grey = Image.new("RGB", (128, 128), (128, 128, 128))
     with index_db.session() as s:
         record_release(s, "R1", "C1", grey, tenant="t", created_at=datetime(2026, 1, 1), system="s")
-    report = _verifier(verify_settings, index_db).verify(jpeg(Image.new("RGB", (128, 128), (127, 128, 129)), 95))
+    report = _verifier(verify_settings, index_db).verify(
+        jpeg(Image.new("RGB", (128, 128), (127, 128, 129)), 95)
+    )
     assert report.phash.skipped and not report.records
