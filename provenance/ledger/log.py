@@ -18,8 +18,9 @@ record fails alone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,17 @@ _SWAP_HEAD = (
     )
 )
 _INSERT_ENTRY = _entry_t.insert()
+_TILE_LEAVES = (
+    select(_entry_t.c.idx, _entry_t.c.leaf_hash)
+    .where(and_(_entry_t.c.idx >= bindparam("start"), _entry_t.c.idx < bindparam("end")))
+    .order_by(_entry_t.c.idx)
+)
+_TILE_NODES = (
+    select(_node_t.c.idx, _node_t.c.hash)
+    .where(and_(_node_t.c.level == bindparam("level"), _node_t.c.idx >= bindparam("start"),
+                _node_t.c.idx < bindparam("end")))
+    .order_by(_node_t.c.idx)
+)
 _INSERT_NODE = _node_t.insert()
 
 
@@ -333,22 +345,35 @@ class Ledger:
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size`` records."""
         self._check_size(tree_size)
-        with self.db.session() as s:
-            return merkle.inclusion_proof(self.node_source(s), index, tree_size)
+        with self._reader() as conn:
+            return merkle.inclusion_proof(self.node_source(conn), index, tree_size)
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof that the tree of ``size2`` records extends that of ``size1``."""
         self._check_size(size2)
-        with self.db.session() as s:
-            return merkle.consistency_proof(self.node_source(s), size1, size2)
+        with self._reader() as conn:
+            return merkle.consistency_proof(self.node_source(conn), size1, size2)
 
     def root_at(self, tree_size: int) -> bytes:
         """The root of the tree of the first ``tree_size`` records (any past size)."""
         self._check_size(tree_size)
-        with self.db.session() as s:
-            return merkle.tree_root(self.node_source(s), tree_size)
+        with self._reader() as conn:
+            return merkle.tree_root(self.node_source(conn), tree_size)
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        """A plain connection for reads of tiles (lighter than an ORM session; errors -> StoreError)."""
+        try:
+            with self.db.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"ledger read failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
 
     def _check_size(self, tree_size: int) -> None:
+        # sizes only grow: a size within the last head this process committed or read needs no read
+        cached = self._head
+        if cached is not None and 0 <= tree_size <= cached.size:
+            return
         head = self.head()
         if not 0 <= tree_size <= head.size:
             raise InvalidRequest(f"tree size {tree_size} is outside the log (0..{head.size})", param="tree_size")
@@ -358,20 +383,12 @@ class Ledger:
 
         def fetch(level: int, start: int, end: int) -> list[bytes]:
             if level == 0:
-                stmt = (
-                    select(_entry_t.c.idx, _entry_t.c.leaf_hash)
-                    .where(and_(_entry_t.c.idx >= start, _entry_t.c.idx < end))
-                    .order_by(_entry_t.c.idx)
-                )
+                rows = session.execute(_TILE_LEAVES, {"start": start, "end": end}).all()
             else:
                 assert level % TILE_HEIGHT == 0
-                stmt = (
-                    select(_node_t.c.idx, _node_t.c.hash)
-                    .where(and_(_node_t.c.level == level, _node_t.c.idx >= start, _node_t.c.idx < end))
-                    .order_by(_node_t.c.idx)
-                )
+                rows = session.execute(_TILE_NODES, {"level": level, "start": start, "end": end}).all()
             out: list[bytes] = []
-            for i, (idx, h) in enumerate(session.execute(stmt)):
+            for i, (idx, h) in enumerate(rows):
                 if idx != start + i:
                     break  # a gap: stop, the caller reports the first missing index
                 out.append(bytes.fromhex(h))

@@ -20,11 +20,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
-from gateway.errors import InvalidRequest
+from provenance.ledger.canonical import canonical_json
 from provenance.ledger.merkle import leaf_hash
 
 LEAF_VERSION = 1
@@ -40,7 +39,9 @@ def _utc(v: datetime) -> datetime:
 
 def format_time(v: datetime) -> str:
     """The one text form of a time in leaves and exports: RFC 3339, UTC, microseconds."""
-    return _utc(v).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if v.tzinfo is not None:
+        v = v.astimezone(UTC).replace(tzinfo=None)
+    return v.isoformat(timespec="microseconds") + "Z"
 
 
 def to_db_time(v: datetime) -> datetime:
@@ -143,14 +144,8 @@ def commit(field: str, salt: str, value: str) -> str:
 
 
 def canonical(obj: Any) -> bytes:
-    try:
-        return rfc8785.dumps(obj)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise InvalidRequest(
-            f"ledger record body is not canonical JSON: {exc}",
-            hint="bodies hold strings, finite numbers, integers within +-2^53, booleans, null, lists, objects",
-            param="body",
-        ) from exc
+    """RFC 8785 canonical JSON (see :mod:`provenance.ledger.canonical`)."""
+    return canonical_json(obj)
 
 
 def encode_categories(cats: list[str]) -> str:
@@ -161,43 +156,27 @@ def decode_categories(text: str) -> list[str]:
     return [c for c in text.split(",") if c]
 
 
-_LEAF_FIELDS = (
-    # (leaf key, column) in RFC 8785 key order (all keys are ASCII, so code-point order is UTF-16 order)
-    ("appended_at", "appended_at"),
-    ("body", "body"),
-    ("categories", "categories"),
-    ("created_at", "created_at"),
-    ("decision", "decision"),
-    ("index", "idx"),
-    ("kind", "kind"),
-    ("model_id", "model_id"),
-    ("policy_digest", "policy_digest"),
-    ("policy_id", "policy_id"),
-    ("prompt_commit", "prompt_commit"),
-    ("prompt_digest", "prompt_digest"),
-    ("record_id", "record_id"),
-    ("requester_commit", "requester_commit"),
-    ("subject_id", "subject_id"),
-    ("tenant", "tenant"),
-    ("v", None),
-)
-
-
 def leaf_document(row: dict[str, Any]) -> dict[str, Any]:
     """The committed document of one entry row (column name -> value, as stored)."""
-    doc: dict[str, Any] = {}
-    for key, col in _LEAF_FIELDS:
-        if col is None:
-            doc[key] = LEAF_VERSION
-        elif key == "categories":
-            doc[key] = decode_categories(row[col])
-        elif key in ("created_at", "appended_at"):
-            doc[key] = format_time(row[col])
-        elif key == "body":
-            doc[key] = json.loads(row[col])
-        else:
-            doc[key] = row[col]
-    return doc
+    return {
+        "v": LEAF_VERSION,
+        "index": row["idx"],
+        "record_id": row["record_id"],
+        "kind": row["kind"],
+        "tenant": row["tenant"],
+        "decision": row["decision"],
+        "categories": decode_categories(row["categories"]),
+        "model_id": row["model_id"],
+        "policy_id": row["policy_id"],
+        "policy_digest": row["policy_digest"],
+        "subject_id": row["subject_id"],
+        "prompt_digest": row["prompt_digest"],
+        "prompt_commit": row["prompt_commit"],
+        "requester_commit": row["requester_commit"],
+        "created_at": format_time(row["created_at"]),
+        "appended_at": format_time(row["appended_at"]),
+        "body": json.loads(row["body"]),
+    }
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
@@ -206,25 +185,31 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=F
 def leaf_bytes(row: dict[str, Any]) -> bytes:
     """RFC 8785 bytes of :func:`leaf_document`, written directly (this runs for every append and verify).
 
-    The top-level values are strings, integers, null and lists of strings, for which Python's JSON
-    encoder (no ASCII escaping, compact separators) writes exactly what RFC 8785 does; the body is
-    already stored as its RFC 8785 text and is spliced in verbatim. A test checks the equality
-    against the ``rfc8785`` package on random values.
+    The keys are fixed ASCII names, written in RFC 8785 order; the values other than the body are
+    strings, integers, null and lists of strings, for which Python's C JSON encoder (no ASCII
+    escaping, compact separators) writes exactly what RFC 8785 does. The body is stored as its RFC
+    8785 text and is spliced in verbatim as the second member. A property test checks the result
+    against the ``rfc8785`` package.
     """
-    parts = []
-    for key, col in _LEAF_FIELDS:
-        if col is None:
-            value = str(LEAF_VERSION)
-        elif key == "categories":
-            value = _dumps(decode_categories(row[col]))
-        elif key in ("created_at", "appended_at"):
-            value = '"' + format_time(row[col]) + '"'
-        elif key == "body":
-            value = row[col]
-        else:
-            value = _dumps(row[col])
-        parts.append(f'"{key}":{value}')
-    return ("{" + ",".join(parts) + "}").encode("utf-8")
+    rest = {
+        "categories": decode_categories(row["categories"]),
+        "created_at": format_time(row["created_at"]),
+        "decision": row["decision"],
+        "index": row["idx"],
+        "kind": row["kind"],
+        "model_id": row["model_id"],
+        "policy_digest": row["policy_digest"],
+        "policy_id": row["policy_id"],
+        "prompt_commit": row["prompt_commit"],
+        "prompt_digest": row["prompt_digest"],
+        "record_id": row["record_id"],
+        "requester_commit": row["requester_commit"],
+        "subject_id": row["subject_id"],
+        "tenant": row["tenant"],
+        "v": LEAF_VERSION,
+    }
+    text = '{"appended_at":"' + format_time(row["appended_at"]) + '","body":' + row["body"] + "," + _dumps(rest)[1:]
+    return text.encode("utf-8")
 
 
 def compute_leaf_hash(row: dict[str, Any]) -> bytes:

@@ -20,7 +20,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     idx=st.integers(0, 2**53 - 1),
     strings=st.lists(_opt, min_size=11, max_size=11),
