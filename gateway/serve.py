@@ -1,5 +1,7 @@
 """``uvicorn gateway.serve:make_app --factory``: the app built from the environment (one per worker)."""
 
+import os
+
 from fastapi import FastAPI
 
 from gateway.app import create_app
@@ -7,4 +9,5 @@ from gateway.settings import Settings
 
 
 def make_app() -> FastAPI:
-    return create_app(Settings(), preload=True)
+    """Each worker loads the model, checks and marks before it accepts requests (ASSAY_PRELOAD=0: lazily)."""
+    return create_app(Settings(), preload=os.environ.get("ASSAY_PRELOAD", "1") != "0")

@@ -68,10 +68,17 @@ class AppState:
 
     def preload(self) -> None:
         """Load the model, every check and every mark that any policy names (start-up, not first request)."""
-        _ = self.backend
+        from safety.verdict import TargetKind
+
+        info = self.backend.info
+        log.warning("model %s%s", info.model_id, " (PLACEHOLDER: untrained random weights)" if info.placeholder else "")
         for pol in self.policies.all():
-            self.checks.preload(pol.checks.names())
             self.marks.preload(pol.mark_names())
+            for kind in TargetKind:
+                for spec in pol.checks.for_target(kind):
+                    warm = getattr(self.checks.get(spec.name), "warm", None)
+                    if callable(warm):  # e.g. build a near-dup index's search structure now
+                        warm(spec.options)
 
     def policy_for(self, tenant: str) -> Policy:
         row = self.keys.tenant(tenant)

@@ -45,3 +45,7 @@ class Check(Protocol):
     targets: ClassVar[frozenset[TargetKind]] | frozenset[TargetKind]
 
     def run(self, item: CheckInput) -> list[Verdict]: ...
+
+
+# A check may also define ``warm(options: dict) -> None``: the gateway calls it at start-up for each
+# policy that names the check (load an index, build a search structure) so no request pays for it.

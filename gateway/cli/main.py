@@ -99,16 +99,14 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default A
     from gateway.settings import Settings
 
     settings = Settings()
-    state = state_from_env()
+    state = state_from_env()  # migrates the database once, before any worker starts
     try:
         _dev_key(state)
-        if preload:
-            typer.echo("loading the model, checks and marks ...", err=True)
-            state.preload()
-        typer.echo(f"model: {state.backend.info.model_id}"
-                   + (" (PLACEHOLDER: untrained)" if state.backend.info.placeholder else ""), err=True)
     finally:
         state.close()
+    import os
+
+    os.environ["ASSAY_PRELOAD"] = "1" if preload else "0"
     uvicorn.run("gateway.serve:make_app", factory=True, host=host or settings.host, port=port or settings.port,
                 workers=workers, log_level="info")
 
