@@ -103,3 +103,9 @@ register(CheckEntry("image.likeness", "safety.image.likeness:build_likeness_chec
 register(CheckEntry("image.concepts", "safety.image.concepts:build_concepts_check",
                     "safety.image.concepts:ConceptOptions",
                     "diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder"))
+
+# --- near-duplicate checks (safety/neardup) ----------------------------------------------------
+register(CheckEntry("neardup.hash", "safety.neardup.check:hash_check", "safety.neardup.options:HashCheckOptions",
+                    "pHash + dHash exact Hamming radius search in training-data / protected-works indexes -> copyright"))
+register(CheckEntry("neardup.clip", "safety.neardup.check:clip_check", "safety.neardup.options:ClipCheckOptions",
+                    "open_clip image-embedding cosine threshold search in the same indexes -> copyright"))
