@@ -22,6 +22,9 @@ FONT_PATH = Path(__file__).resolve().parent / "fonts" / "AssayLabelSans-Bold.otf
 LICENSE_PATH = FONT_PATH.with_name("OFL.txt")
 
 _lock = threading.Lock()
+#: FreeType faces are not safe to rasterise from two threads at once; glyph rendering is ~0.1 ms,
+#: so one lock around it costs nothing measurable and keeps concurrent requests correct
+RENDER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from provenance.label.font import label_font
+from provenance.label.font import RENDER_LOCK, label_font
 
 #: coverage (0..255) from which a pixel counts as ink
 INK_THRESHOLD = 128
@@ -40,7 +40,8 @@ def ink_rows(mask: np.ndarray, threshold: int = INK_THRESHOLD) -> int:
 def glyph_ink_height(ch: str, size: int) -> int:
     """Ink height in pixels of one character rendered at ``size`` px."""
     font = label_font(size)
-    mask, _offset = font.getmask2(ch, mode="L")
+    with RENDER_LOCK:
+        mask, _offset = font.getmask2(ch, mode="L")
     arr = np.frombuffer(bytes(mask), dtype=np.uint8)
     w, h = mask.size
     if w == 0 or h == 0:

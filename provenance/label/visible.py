@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -22,7 +23,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.errors import MarkError
-from provenance.label.font import label_font, missing_characters
+from provenance.label.font import RENDER_LOCK, label_font, missing_characters
 from provenance.label.ink import InkMeasure, ink_rows, is_principal, size_for_height
 from provenance.marks import Artifact, MarkContext
 
@@ -109,22 +110,29 @@ class LabelLayout:
     plate_size: tuple[int, int]
 
 
+@lru_cache(maxsize=128)
 def _layout(text: str, min_height_px: int) -> LabelLayout:
+    """Glyph masks and plate size for ``text`` at the smallest size reaching ``min_height_px``.
+
+    Cached: every image of one size and policy gets the same layout (masks are read-only)."""
     measure = size_for_height(text, min_height_px)
     font = label_font(measure.size)
     glyphs: list[_Glyph] = []
     pen = 0.0
     for ch in text:
         if not ch.isspace():
-            mask, (ox, oy) = font.getmask2(ch, mode="L", anchor="ls")
+            with RENDER_LOCK:
+                mask, (ox, oy) = font.getmask2(ch, mode="L", anchor="ls")
             w, h = mask.size
             arr = (
                 np.frombuffer(bytes(mask), dtype=np.uint8).reshape(h, w)
                 if w and h
                 else np.zeros((0, 0), np.uint8)
             )
+            arr.flags.writeable = False
             glyphs.append(_Glyph(ch, arr, int(round(pen)) + ox, oy))
-        pen += font.getlength(ch)
+        with RENDER_LOCK:
+            pen += font.getlength(ch)
     boxes = [(g.x, g.y, g.x + g.mask.shape[1], g.y + g.mask.shape[0]) for g in glyphs if g.mask.size]
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
