@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
