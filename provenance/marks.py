@@ -10,7 +10,6 @@ that cannot do its job raises :class:`gateway.errors.MarkError`; the pipeline th
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -55,12 +54,10 @@ class Artifact:
         return {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[self.format]
 
     def encode(self) -> bytes:
-        """The file bytes: ``data`` if a step encoded it, else the pixels encoded plainly."""
-        if self.data is None:
-            buf = io.BytesIO()
-            self.image.save(buf, format=self.format.upper())
-            self.data = buf.getvalue()
-        return self.data
+        """The file bytes: ``data`` if a step encoded it, else pixels + ``xmp`` encoded now."""
+        from provenance.label.embed import encode_artifact
+
+        return encode_artifact(self)
 
     def invalidate(self) -> None:
         """A pixel step changed ``image``: any earlier encoding is stale."""
