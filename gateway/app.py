@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -13,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api import errors as api_errors
 from gateway.api.errors import error_body
+from gateway.plugins import import_optional
 from gateway.settings import Settings
 from gateway.state import AppState
 
@@ -97,13 +97,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.state.assay = app_state
     api_errors.install(app)
     for name in ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        app.include_router(module.router)
+        module = import_optional(name)
+        if module is not None:
+            app.include_router(module.router)
 
     @app.middleware("http")
     async def count(request, call_next):  # noqa: ANN001, ANN202

@@ -214,40 +214,30 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _option_problems(where: str, model: Any, options: dict[str, Any]) -> list[str]:
+    if model is None:
+        return []
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        return [f"{where}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+    return []
+
+
 def _validate_options(policy: Policy) -> list[str]:
-    """Check each step's options against the model its check/mark declares (if it declares one)."""
-    from provenance.mark_registry import mark_options_model
+    """Each named check/mark must exist; its options must pass the model it declares (if any)."""
+    from provenance.mark_registry import BUILTIN_MARKS, mark_options_model
     from safety.registry import BUILTIN_CHECKS, options_model
 
     problems = []
-    for kind in TargetKind:
-        for i, spec in enumerate(policy.checks.for_target(kind)):
-            if spec.name not in BUILTIN_CHECKS:
-                problems.append(f"checks.{kind.value}.{i}: unknown check {spec.name!r}"
-                                f" (known: {', '.join(sorted(BUILTIN_CHECKS))})")
-                continue
-            model = options_model(spec.name)
-            if model is not None:
-                try:
-                    model.model_validate(spec.options)
-                except ValidationError as exc:
-                    for err in exc.errors():
-                        path = ".".join(str(p) for p in err["loc"])
-                        problems.append(f"checks.{kind.value}.{i}.options.{path}: {err['msg']}")
-    from provenance.mark_registry import BUILTIN_MARKS
-
-    for i, spec in enumerate(policy.marks):
-        if spec.name not in BUILTIN_MARKS:
-            problems.append(f"marks.{i}: unknown mark {spec.name!r} (known: {', '.join(sorted(BUILTIN_MARKS))})")
+    steps = [(f"checks.{kind.value}.{i}", spec, "check", BUILTIN_CHECKS, options_model)
+             for kind in TargetKind for i, spec in enumerate(policy.checks.for_target(kind))]
+    steps += [(f"marks.{i}", spec, "mark", BUILTIN_MARKS, mark_options_model) for i, spec in enumerate(policy.marks)]
+    for where, spec, kind, known, model_of in steps:
+        if spec.name not in known:
+            problems.append(f"{where}: unknown {kind} {spec.name!r} (known: {', '.join(sorted(known))})")
             continue
-        model = mark_options_model(spec.name)
-        if model is not None:
-            try:
-                model.model_validate(spec.options)
-            except ValidationError as exc:
-                for err in exc.errors():
-                    path = ".".join(str(p) for p in err["loc"])
-                    problems.append(f"marks.{i}.options.{path}: {err['msg']}")
+        problems += _option_problems(where, model_of(spec.name), spec.options)
     return problems
 
 

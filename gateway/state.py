@@ -54,6 +54,9 @@ class AppState:
         from gateway.pipeline import Pipeline
 
         self.pipeline = Pipeline(self)
+        from gateway.review.queue import ReviewQueue
+
+        self.review_queue = ReviewQueue(self)
 
     # -- components ---------------------------------------------------------------------------
     @property
@@ -112,7 +115,7 @@ class AppState:
             comps["marks"] = "ok"
         except AssayError as exc:
             comps["marks"] = exc.message
-        signer = getattr(self.marks, "_instances", {}).get("c2pa")
+        signer = self.marks.peek("c2pa")
         if signer is not None and getattr(signer, "development", False):
             warnings.append("C2PA signing uses a generated DEVELOPMENT certificate: set ASSAY_SIGNING_CERT/KEY")
         if not self.settings.is_production:

@@ -8,7 +8,6 @@ Errors from torch/diffusers/huggingface_hub are translated to Assay errors here.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway.plugins import import_path
 from gateway.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
 from models.digest import folder_digest
@@ -24,11 +24,6 @@ from models.digest import folder_digest
 CUSTOM_PIPELINES: dict[str, str] = {
     "AssayShapesPipeline": "models.default.pipeline:AssayShapesPipeline",
 }
-
-
-def _import(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def pick_device(device: str) -> str:
@@ -114,7 +109,7 @@ class DiffusersBackend:
         cls_name = _pipeline_class_name(self.folder)
         try:
             if cls_name in CUSTOM_PIPELINES:
-                cls = _import(CUSTOM_PIPELINES[cls_name])
+                cls = import_path(CUSTOM_PIPELINES[cls_name])
                 pipe = cls.from_pretrained(self.folder, torch_dtype=self.dtype)
             else:
                 from diffusers import AutoPipelineForText2Image, DiffusionPipeline

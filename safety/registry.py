@@ -7,25 +7,16 @@ with the gateway ``Settings`` and returns a :class:`safety.check.Check`.
 
 from __future__ import annotations
 
-import importlib
-import threading
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from gateway.errors import ConfigError
+from gateway.plugins import Entry, Registry
+from gateway.plugins import options_model as _options_model
 from safety.check import Check
 
+#: a registry entry for a check (``factory(settings) -> Check``)
+CheckEntry = Entry
 
-@dataclass(frozen=True)
-class CheckEntry:
-    name: str
-    factory: str  # "package.module:callable(settings) -> Check"
-    #: optional "package.module:PydanticModel" that validates this check's options in policies
-    options: str | None = None
-    description: str = ""
-
-
-#: Built-in checks. Each capability adds its line here (one home for the names policies use).
+#: Built-in checks. Each capability adds its line below (one home for the names policies use).
 BUILTIN_CHECKS: dict[str, CheckEntry] = {}
 
 
@@ -33,63 +24,21 @@ def register(entry: CheckEntry) -> None:
     BUILTIN_CHECKS[entry.name] = entry
 
 
-def _import(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - a packaging error
-        raise ConfigError(f"cannot import {path!r}: {exc}") from exc
-
-
 def known_checks() -> list[str]:
     return sorted(BUILTIN_CHECKS)
 
 
 def options_model(name: str) -> Any | None:
-    entry = BUILTIN_CHECKS.get(name)
-    if entry is None or entry.options is None:
-        return None
-    return _import(entry.options)
+    return _options_model(BUILTIN_CHECKS, name)
 
 
-class CheckRegistry:
-    """Builds each named check once (thread-safe) and hands out the same instance afterwards."""
+class CheckRegistry(Registry[Check]):
+    """The process's checks, by the names policies use."""
+
+    kind = "check"
 
     def __init__(self, settings: Any, entries: dict[str, CheckEntry] | None = None) -> None:
-        self._settings = settings
-        self._entries = dict(BUILTIN_CHECKS if entries is None else entries)
-        self._instances: dict[str, Check] = {}
-        self._lock = threading.Lock()
-
-    def add(self, check: Check) -> None:
-        """Install a ready-made check instance (tests, plug-ins)."""
-        with self._lock:
-            self._instances[check.name] = check
-
-    def get(self, name: str) -> Check:
-        inst = self._instances.get(name)
-        if inst is not None:
-            return inst
-        with self._lock:
-            inst = self._instances.get(name)
-            if inst is None:
-                entry = self._entries.get(name)
-                if entry is None:
-                    raise ConfigError(
-                        f"unknown check {name!r}",
-                        hint=f"known checks: {', '.join(sorted(self._entries)) or '(none)'}",
-                    )
-                factory: Callable[[Any], Check] = _import(entry.factory)
-                inst = factory(self._settings)
-                self._instances[name] = inst
-        return inst
-
-    def preload(self, names: list[str]) -> None:
-        for n in names:
-            self.get(n)
-
-    def loaded(self) -> list[str]:
-        return sorted(self._instances)
+        super().__init__(settings, BUILTIN_CHECKS if entries is None else entries)
 
 
 # --- image checks (safety/image) ---------------------------------------------------------------

@@ -6,7 +6,6 @@ Every Assay error goes out through :func:`run_cli` (one exit path) with its diag
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from pathlib import Path
@@ -56,14 +55,11 @@ GROUPS = [
 
 
 def _add_groups() -> None:
+    from gateway.plugins import import_optional
+
     for module_name, attr, name in GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        sub = getattr(module, attr, None)
+        module = import_optional(module_name)
+        sub = getattr(module, attr, None) if module is not None else None
         if sub is None:
             continue
         if isinstance(sub, typer.Typer):
