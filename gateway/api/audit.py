@@ -5,7 +5,8 @@ A record of another tenant answers 404 exactly like a record that does not exist
 endpoint, so an auditor cannot even learn which ids exist elsewhere.
 
 Checkpoints are signed on a schedule while the app runs (this router's lifespan starts the
-scheduler) and on demand: a proof is always given against a checkpoint that covers its record.
+scheduler, and a retention run every six hours) and on demand: a proof is always given against a
+checkpoint that covers its record.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from provenance.ledger import StoredRecord
 from provenance.ledger.checkpoint import Checkpoint, Checkpoints, CheckpointScheduler, load_signer
 from provenance.ledger.export import export_csv, export_jsonl
 from provenance.ledger.query import MAX_PAGE, AuditQuery, page
+from provenance.ledger.retention import ErasureResult, apply_retention, policy_lookup
+from provenance.ledger.schedule import Periodic
 
 #: default seconds between scheduled checkpoints (``settings.ledger_checkpoint_interval_s`` overrides)
 CHECKPOINT_INTERVAL_S = 60.0
+#: retention runs every six hours (and a minute after start-up)
+RETENTION_INTERVAL_S = 6 * 3600.0
 
 _lock = threading.Lock()
 _checkpoints: "weakref.WeakKeyDictionary[AppState, Checkpoints]" = weakref.WeakKeyDictionary()
@@ -48,16 +53,26 @@ def checkpoints_for(state: AppState) -> Checkpoints:
         return cps
 
 
+def retention_run(state: AppState) -> ErasureResult:
+    """Apply each record's policy retention now (the policy it was decided under, else the default)."""
+    return apply_retention(state.ledger, policy_lookup(state.policies, state.settings.default_policy))
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.assay
     interval = float(getattr(state.settings, "ledger_checkpoint_interval_s", CHECKPOINT_INTERVAL_S))
-    scheduler = CheckpointScheduler(checkpoints_for(state), interval_s=interval)  # a missing key fails start-up
-    scheduler.start()
+    schedules = [
+        CheckpointScheduler(checkpoints_for(state), interval_s=interval),  # a missing key fails start-up
+        Periodic("ledger-retention", lambda: retention_run(state), RETENTION_INTERVAL_S, first_delay_s=60.0),
+    ]
+    for sched in schedules:
+        sched.start()
     try:
         yield
     finally:
-        scheduler.stop()
+        for sched in schedules:
+            sched.stop()
 
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], lifespan=_lifespan)

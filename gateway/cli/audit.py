@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from pydantic import ValidationError
 
-from gateway.errors import ConfigError, InvalidRequest, PolicyError
+from gateway.errors import ConfigError, InvalidRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from gateway.state import AppState
@@ -270,17 +270,11 @@ def keygen(origin: Optional[str] = typer.Option(None, help="The log's name (defa
 @app.command()
 def retention(as_json: bool = typer.Option(False, "--json")) -> None:
     """Erase personal data past each record's policy retention now (run it daily, e.g. from cron)."""
-    from provenance.ledger.retention import apply_retention
+    from provenance.ledger.retention import apply_retention, policy_lookup
 
     state = _state()
     try:
-        def policy_for(pid: str | None):  # noqa: ANN202
-            try:
-                return state.policies.get(pid or state.settings.default_policy)
-            except PolicyError:  # a retired policy: the default's rules apply
-                return state.policies.get(state.settings.default_policy)
-
-        res = apply_retention(state.ledger, policy_for)
+        res = apply_retention(state.ledger, policy_lookup(state.policies, state.settings.default_policy))
         _emit(res.model_dump(), as_json, f"erased personal data of {res.erased_records} record(s); "
               f"erasure records: {', '.join(res.erasure_record_ids) or 'none'}")
     finally:

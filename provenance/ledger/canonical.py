@@ -3,11 +3,11 @@
 Why not just ``rfc8785.dumps``: it is pure Python and token-by-token; at ~300 µs for a typical
 generation record it cost more than the database insert. Here the C JSON encoder writes the text
 (sorted keys, compact separators, no ASCII escaping: for strings, integers, booleans and null that
-is exactly RFC 8785) and only floats are formatted in Python, the ECMAScript way RFC 8785 asks for
-(``1.0`` -> ``1``, ``1e-7`` -> ``1e-7``, ``1e21`` -> ``1e+21``). Inputs the fast path cannot
-promise to order like RFC 8785 (object keys outside the Basic Multilingual Plane, which RFC 8785
-sorts by UTF-16 code units) or that would collide with its float markers fall back to the
-``rfc8785`` package. A property test checks equality with ``rfc8785`` on random documents.
+is exactly RFC 8785), then the number tokens between the strings are rewritten the ECMAScript
+way RFC 8785 asks for (``1.0`` -> ``1``, ``1e-05`` -> ``0.00001``, ``1e+16`` -> ``10000000000000000``)
+and refuses integers JSON cannot hold exactly. Text with characters outside the Basic Multilingual
+Plane falls back to the ``rfc8785`` package (RFC 8785 sorts keys by UTF-16 code units, Python by
+code points; they differ only there). A property test checks equality with ``rfc8785``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ import rfc8785
 from gateway.errors import InvalidRequest
 
 _INT_LIMIT = 2**53 - 1
-_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
-_MARK_RE = re.compile('"\ue000(\\d+)\ue001"')
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False,
-                           check_circular=False).encode
-
-
-class _Fallback(Exception):
-    """The fast path cannot guarantee RFC 8785 output for this input."""
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+#: a number token between strings (floats as Python writes them: 1.0, 1e-05, 1.5e+16)
+_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?")
+#: a float or a long integer standing as a value (after ':' ',' '[' or at the start, before ',' ']' '}' or the end)
+_CANDIDATE_RE = re.compile(r"[:,\[](-?\d+(?:\.\d+(?:e[-+]\d+)?|e[-+]\d+)|-?\d{16,})(?=[,\]}])")
+_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 
 
 def es_number(f: float) -> str:
@@ -58,79 +56,75 @@ def es_number(f: float) -> str:
     return (s if k == 1 else s[0] + "." + s[1:]) + "e" + sign + str(abs(e))
 
 
-def _scalar(v: Any, t: type, floats: list[str]) -> Any:
-    if t is float:
-        floats.append(es_number(v))
-        return f"{_MARK_OPEN}{len(floats) - 1}{_MARK_CLOSE}"
-    if t is int:
-        if not -_INT_LIMIT <= v <= _INT_LIMIT:
-            raise InvalidRequest(f"integer {v} is outside +-(2^53-1), which JSON numbers hold exactly",
-                                 hint="send it as a string", param="body")
-        return v
-    raise InvalidRequest(f"a {t.__name__} is not a JSON value", param="body",
-                         hint="bodies hold strings, numbers, booleans, null, lists and objects")
+def _fix(m: re.Match[str], group: int = 0) -> str:
+    tok = m.group(group)
+    if "." in tok or "e" in tok:
+        return es_number(float(tok))
+    if len(tok) >= 16 and abs(int(tok)) > _INT_LIMIT:
+        raise InvalidRequest(f"integer {tok} is outside +-(2^53-1), which JSON numbers hold exactly",
+                             hint="send it as a string", param="body")
+    return tok
 
 
-def _prep(o: Any, floats: list[str]) -> Any:
-    """A copy of ``o`` with floats replaced by markers; raises _Fallback where the fast path can't vouch.
+def _fix_numbers(text: str) -> str:
+    """Rewrite the float (and check the long integer) tokens of compact JSON text, strings untouched.
 
-    Scalars are handled inline (not by a call each): this walk runs for every appended record.
+    Candidates are found by one regular-expression scan; one inside a string has an odd number of
+    quotes before it. That count is exact when no string holds an escaped quote; otherwise the
+    slower tokenising pass decides.
     """
-    if type(o) is dict:
-        out = {}
-        for k, v in o.items():
-            if type(k) is not str:
-                raise InvalidRequest(f"object key {k!r} is not a string", param="body")
-            if not k.isascii() and (max(k) > "\uffff" or _MARK_OPEN in k):
-                raise _Fallback
-            t = type(v)
-            if t is str:
-                if _MARK_OPEN in v:
-                    raise _Fallback
-                out[k] = v
-            elif t is dict or t is list or t is tuple:
-                out[k] = _prep(v, floats)
-            elif v is None or t is bool:
-                out[k] = v
-            else:
-                out[k] = _scalar(v, t, floats)
-        return out
-    out_l = []
-    for v in o:
-        t = type(v)
-        if t is str:
-            if _MARK_OPEN in v:
-                raise _Fallback
-            out_l.append(v)
-        elif t is dict or t is list or t is tuple:
-            out_l.append(_prep(v, floats))
-        elif v is None or t is bool:
-            out_l.append(v)
+    if '\\"' in text or not text.startswith(("{", "[")):
+        return _fix_numbers_by_parts(text)
+    out: list[str] = []
+    last = 0
+    for m in _CANDIDATE_RE.finditer(text):
+        start = m.start(1)
+        if text.count('"', 0, start) % 2:
+            continue  # inside a string
+        out.append(text[last:start])
+        out.append(_fix(m, 1))
+        last = m.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _fix_numbers_by_parts(text: str) -> str:
+    """Rewrite the number tokens of compact JSON text; string contents are left alone.
+
+    The encoder escapes every quote inside a string (``\\"``), so splitting on ``"`` alternates
+    between structure and string contents, except where a quote is escaped (an odd run of
+    backslashes before it), which keeps us inside the string.
+    """
+    parts = text.split('"')
+    inside = False
+    changed = False
+    for i, part in enumerate(parts):
+        if inside:
+            if part.endswith("\\") and (len(part) - len(part.rstrip("\\"))) % 2 == 1:
+                continue  # the quote after this part is escaped: still inside the string
+            inside = False
         else:
-            out_l.append(_scalar(v, t, floats))
-    return out_l
+            if part and ("." in part or "e" in part or len(part) > 16):
+                fixed = _NUMBER_RE.sub(_fix, part)
+                if fixed != part:
+                    parts[i] = fixed
+                    changed = True
+            inside = True
+    return '"'.join(parts) if changed else text
 
 
 def canonical_json(obj: Any) -> bytes:
-    """The RFC 8785 bytes of ``obj`` (JSON types only)."""
-    floats: list[str] = []
-    t = type(obj)
+    """The RFC 8785 bytes of ``obj`` (JSON types; non-string keys are written as ``json`` does)."""
     try:
-        if t is dict or t is list or t is tuple:
-            prepped = _prep(obj, floats)
-        elif t is str:
-            if _MARK_OPEN in obj:
-                raise _Fallback
-            prepped = obj
-        elif obj is None or t is bool:
-            prepped = obj
-        else:
-            prepped = _scalar(obj, t, floats)
-    except _Fallback:
-        return _slow(obj)
-    text = _encode(prepped)
-    if floats:
-        text = _MARK_RE.sub(lambda m: floats[int(m.group(1))], text)
+        text = _encode(obj)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"not a JSON value: {exc}", param="body",
+                             hint="bodies hold strings, finite numbers, booleans, null, lists and objects") from exc
+    if not text.isascii() and _ASTRAL_RE.search(text):
+        return _slow(obj)  # RFC 8785 sorts keys by UTF-16 units: differs from Python's order only here
+    text = _fix_numbers(text)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

@@ -17,7 +17,6 @@ import binascii
 import logging
 import os
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import desc, insert, select
 
-from gateway.errors import AssayError, ConfigError
+from gateway.errors import ConfigError
 from gateway.settings import Settings
 from provenance.ledger.log import Ledger
 from provenance.ledger.note import NoteError, NoteSigner, NoteVerifier
 from provenance.ledger.record import from_db_time, now_utc, to_db_time
+from provenance.ledger.schedule import Periodic
 from provenance.ledger.tables import LedgerCheckpointRow
 
 log = logging.getLogger("assay.ledger")
@@ -166,36 +166,9 @@ class Checkpoints:
         return self.create()
 
 
-class CheckpointScheduler:
+class CheckpointScheduler(Periodic[Checkpoint]):
     """Signs a checkpoint every ``interval_s`` seconds while the log grows (a daemon thread)."""
 
     def __init__(self, checkpoints: Checkpoints, interval_s: float = 60.0) -> None:
-        if interval_s <= 0:
-            raise ConfigError("checkpoint interval must be positive")
+        super().__init__("ledger-checkpoints", checkpoints.create, interval_s)
         self.checkpoints = checkpoints
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def tick(self) -> Checkpoint | None:
-        try:
-            return self.checkpoints.create()
-        except AssayError as exc:  # keep the schedule alive; the next tick retries
-            log.warning("scheduled ledger checkpoint failed: %s", exc.diagnostics())
-            return None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="assay-ledger-checkpoints", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.tick()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None

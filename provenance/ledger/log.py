@@ -277,7 +277,7 @@ class Ledger:
             "updated_at": to_db_time(self._clock()),
         }
         entries = [
-            LedgerEntry(
+            LedgerEntry.model_construct(  # fields built here, no need to validate them again
                 index=r["idx"],
                 record_id=r["record_id"],
                 leaf_hash=h,

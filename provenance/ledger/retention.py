@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select, update
 from ulid import ULID
 
-from gateway.errors import InvalidRequest
-from gateway.policy import Policy
+from gateway.errors import InvalidRequest, PolicyError
+from gateway.policy import Policy, PolicySet
 from provenance.ledger.log import Ledger
 from provenance.ledger.record import LedgerRecord, now_utc, to_db_time
 from provenance.ledger.tables import LedgerEntryRow
@@ -56,6 +56,18 @@ def erase(ledger: Ledger, record_ids: Sequence[str], *, fields: Sequence[str] = 
         rows = s.execute(select(c.record_id, c.tenant, c.prompt, c.requester).where(and_(*conds))).all()
     targets = [(r.record_id, r.tenant, [f for f in fields if getattr(r, f) is not None]) for r in rows]
     return _erase_targets(ledger, targets, reason=reason, actor=actor, now=now)
+
+
+def policy_lookup(policies: PolicySet, default_policy: str) -> Callable[[str | None], Policy]:
+    """``policy_for`` for :func:`apply_retention`: the record's policy, or the default for a retired one."""
+
+    def policy_for(policy_id: str | None) -> Policy:
+        try:
+            return policies.get(policy_id or default_policy)
+        except PolicyError:
+            return policies.get(default_policy)
+
+    return policy_for
 
 
 def apply_retention(ledger: Ledger, policy_for: Callable[[str | None], Policy], *,

@@ -74,3 +74,11 @@ def test_list_show_proof_and_bad_input(env):
     assert isinstance(r.exception, InvalidRequest)
     r = runner.invoke(app, ["show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"])
     assert isinstance(r.exception, NotFound)
+
+
+def test_retention_command_erases_by_policy_and_verify_stays_ok(env):
+    st, recs = env  # created_at 2026-01-01: far past the default pack's 180 days by now
+    r = runner.invoke(app, ["retention", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["erased_records"] == 30, r.output
+    assert st.ledger.get(recs[0].record_id).prompt is None
+    assert runner.invoke(app, ["verify"]).exit_code == 0

@@ -41,8 +41,10 @@ def test_known_numbers(f, text):
 
 
 def test_fallbacks_and_refusals():
-    odd = {"\U0001f600": 1, "\ue000": 2, "z": "\ue0000\ue001", "a": 0.5}
+    odd = {"\U0001f600": 1, "\ufb01": 2, "z": "\"1.5e+16\" and 2.0 \\", "a": [0.5, 2.0, 1e-7, -0.0, 10**15]}
     assert canonical_json(odd) == rfc8785.dumps(odd)
-    for bad in ({"x": math.nan}, {"x": 2**53}, {1: "int key"}, {"x": object()}, {"x": "\ud800"}):
+    assert canonical_json({"s": "2.0", "n": 2.0}) == b'{"n":2,"s":"2.0"}'
+    assert canonical_json({1: "int key"}) == b'{"1":"int key"}'  # written as json does, like {"1": ...}
+    for bad in ({"x": math.nan}, {"x": 2**53}, {"x": -(2**60)}, {"x": object()}, {"x": "\ud800"}):
         with pytest.raises(InvalidRequest):
             canonical_json(bad)
