@@ -18,12 +18,11 @@ from typing import Any
 from gateway.plugins import import_path
 from gateway.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
+from models.default import PIPELINE_CLASSES
 from models.digest import folder_digest
 
 #: pipeline classes that are not part of diffusers, by the ``_class_name`` in model_index.json
-CUSTOM_PIPELINES: dict[str, str] = {
-    "AssayShapesPipeline": "models.default.pipeline:AssayShapesPipeline",
-}
+CUSTOM_PIPELINES: dict[str, str] = dict(PIPELINE_CLASSES)
 
 
 def pick_device(device: str) -> str:
