@@ -248,6 +248,9 @@ class DiffusersBackend:
 def _default_steps(pipe: Any) -> int | None:
     import inspect
 
+    configured = getattr(getattr(pipe, "config", None), "default_steps", None)
+    if isinstance(configured, int):
+        return configured
     try:
         p = inspect.signature(pipe.__call__).parameters.get("num_inference_steps")
         return p.default if p is not None and isinstance(p.default, int) else None
@@ -258,6 +261,9 @@ def _default_steps(pipe: Any) -> int | None:
 def _default_guidance(pipe: Any) -> float | None:
     import inspect
 
+    configured = getattr(getattr(pipe, "config", None), "default_guidance", None)
+    if isinstance(configured, (int, float)):
+        return float(configured)
     try:
         p = inspect.signature(pipe.__call__).parameters.get("guidance_scale")
         return float(p.default) if p is not None and isinstance(p.default, (int, float)) else None
