@@ -48,7 +48,7 @@ from gateway.store import Database  # noqa: E402
 from provenance.ledger import Ledger, LedgerRecord, prompt_sha256  # noqa: E402
 from provenance.ledger.merkle import verify_inclusion  # noqa: E402
 from provenance.ledger.note import NoteSigner  # noqa: E402
-from provenance.ledger.record import encode_categories, to_db_time  # noqa: E402
+from provenance.ledger.record import encode_categories, requester_lookup_digest, to_db_time  # noqa: E402
 from provenance.ledger.tables import LedgerEntryRow  # noqa: E402
 from provenance.ledger.verify import verify_ledger  # noqa: E402
 
@@ -162,12 +162,17 @@ def bench_ledger(db: Database, records: list[LedgerRecord], writers: int, batch:
 
 
 def plain_row(r: LedgerRecord, idx: int) -> dict:
-    """The same columns, filled without any of the ledger's work (no salt, commitment or hash)."""
+    """The same columns, filled without the ledger's tamper-evidence (no salt, commitment, leaf or lock).
+
+    The requester lookup digest is filled as a plain audit table would need it for its requester
+    filter; it is a query column, not tamper-evidence.
+    """
     return {"idx": idx, "record_id": r.record_id, "kind": r.kind, "tenant": r.tenant, "decision": r.decision,
             "categories": encode_categories(r.categories), "model_id": r.model_id, "policy_id": r.policy_id,
             "policy_digest": r.policy_digest, "subject_id": r.subject_id, "prompt_digest": r.prompt_digest,
             "created_at": to_db_time(r.created_at), "appended_at": to_db_time(r.created_at),
-            "body": json.dumps(r.body, separators=(",", ":")), "requester": r.requester, "requester_digest": None,
+            "body": json.dumps(r.body, separators=(",", ":")), "requester": r.requester,
+            "requester_digest": requester_lookup_digest(r.tenant, r.requester) if r.requester else None,
             "prompt": r.prompt, "salt": None, "requester_commit": None, "prompt_commit": None, "erased_at": None,
             "leaf_hash": ""}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -27,11 +29,17 @@ app = typer.Typer(help="The tamper-evident audit ledger: records, proofs, checkp
                   no_args_is_help=True)
 
 
-def _state() -> "AppState":
+@contextmanager
+def _state() -> Iterator["AppState"]:
     from gateway.settings import Settings
     from gateway.state import AppState
 
-    return AppState(Settings())
+    state = AppState(Settings())
+    try:
+        yield state
+    finally:
+        state.ledger.close()
+        state.close()
 
 
 def _checkpoints(state: "AppState") -> "Checkpoints":
@@ -80,8 +88,7 @@ def list_(tenant: Optional[str] = _TENANT, since: Optional[datetime] = _SINCE, u
     from provenance.ledger.query import page
 
     q = _query(tenant, since, until, requester, decision, category, kind, model, policy)
-    state = _state()
-    try:
+    with _state() as state:
         p = page(state.ledger, q, limit=limit, cursor=cursor)
         lines = [f"{r.index:>8}  {r.record_id}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.tenant:<14} {r.kind:<10} "
                  f"{r.decision or '-':<9} {','.join(r.categories) or '-'}" for r in p.records]
@@ -89,8 +96,6 @@ def list_(tenant: Optional[str] = _TENANT, since: Optional[datetime] = _SINCE, u
             lines.append(f"more: --cursor {p.next_cursor}")
         _emit({"data": [r.model_dump(mode="json") for r in p.records], "next_cursor": p.next_cursor}, as_json,
               "\n".join(lines) or "(no records)")
-    finally:
-        state.close()
 
 
 @app.command()
@@ -99,15 +104,12 @@ def show(record_id: str = typer.Argument(..., help="The record's id (a ULID)"),
     """Show one record in full."""
     from gateway.errors import NotFound
 
-    state = _state()
-    try:
+    with _state() as state:
         rec = state.ledger.get(record_id)
         if rec is None:
             raise NotFound(f"no audit record {record_id!r}", param="record_id")
         data = rec.model_dump(mode="json")
         _emit(data, as_json, json.dumps(data, ensure_ascii=False, indent=2))
-    finally:
-        state.close()
 
 
 @app.command()
@@ -124,8 +126,7 @@ def export(output: Path = typer.Option(Path("-"), "-o", "--output", help="File t
     if fmt not in ("jsonl", "csv"):
         raise InvalidRequest(f"unknown format {fmt!r}", param="format", hint="jsonl or csv")
     q = _query(tenant, since, until, requester, decision, category, kind, model, policy, order="asc")
-    state = _state()
-    try:
+    with _state() as state:
         lines = (export_jsonl(state.ledger, _checkpoints(state), q, include_personal=personal_data)
                  if fmt == "jsonl" else export_csv(state.ledger, q, include_personal=personal_data))
         fh = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
@@ -137,8 +138,6 @@ def export(output: Path = typer.Option(Path("-"), "-o", "--output", help="File t
                 fh.close()
         if str(output) != "-":
             typer.echo(f"wrote {output}", err=True)
-    finally:
-        state.close()
 
 
 @app.command()
@@ -152,8 +151,7 @@ def proof(record_id: Optional[str] = typer.Argument(None, help="Record to prove 
 
     if (record_id is None) == (first is None):
         raise InvalidRequest("give a RECORD_ID, or --from SIZE for a consistency proof", param="record_id")
-    state = _state()
-    try:
+    with _state() as state:
         cps = _checkpoints(state)
         if record_id is not None:
             rec = state.ledger.get(record_id)
@@ -175,21 +173,16 @@ def proof(record_id: Optional[str] = typer.Argument(None, help="Record to prove 
         text = "\n".join(f"{k}: {v}" for k, v in data.items() if k not in ("proof", "checkpoint", "leaf"))
         text += "\nproof:\n" + "\n".join(f"  {n}" for n in data["proof"]) + "\ncheckpoint:\n" + cp.note
         _emit(data, as_json, text)
-    finally:
-        state.close()
 
 
 @app.command()
 def checkpoint(as_json: bool = typer.Option(False, "--json")) -> None:
     """Sign a checkpoint of the log now (if it grew) and print it as a C2SP signed note."""
-    state = _state()
-    try:
+    with _state() as state:
         cps = _checkpoints(state)
         cp = cps.create()
         _emit({"origin": cp.origin, "tree_size": cp.size, "root": cp.root_b64, "note": cp.note,
                "public_key": cps.verifier.vkey()}, as_json, cp.note.rstrip("\n"))
-    finally:
-        state.close()
 
 
 @app.command()
@@ -211,12 +204,9 @@ def verify(offline: Optional[Path] = typer.Option(None, "--offline", help="Verif
         from provenance.ledger.checkpoint import load_verifier
         from provenance.ledger.verify import verify_ledger
 
-        state = _state()
-        try:
+        with _state() as state:
             report = verify_ledger(state.ledger, key or load_verifier(state.settings),
                                    progress=lambda n: typer.echo(f"... {n} records", err=True))
-        finally:
-            state.close()
     _emit(report.model_dump(mode="json") | {"ok": report.ok}, as_json, report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -272,10 +262,7 @@ def retention(as_json: bool = typer.Option(False, "--json")) -> None:
     """Erase personal data past each record's policy retention now (run it daily, e.g. from cron)."""
     from provenance.ledger.retention import apply_retention, policy_lookup
 
-    state = _state()
-    try:
+    with _state() as state:
         res = apply_retention(state.ledger, policy_lookup(state.policies, state.settings.default_policy))
         _emit(res.model_dump(), as_json, f"erased personal data of {res.erased_records} record(s); "
               f"erasure records: {', '.join(res.erasure_record_ids) or 'none'}")
-    finally:
-        state.close()

@@ -58,8 +58,15 @@ def es_number(f: float) -> str:
 
 def _fix(m: re.Match[str], group: int = 0) -> str:
     tok = m.group(group)
-    if "." in tok or "e" in tok:
+    if "e" in tok:
         return es_number(float(tok))
+    if "." in tok:
+        # Python writes |x| in [1e-4, 1e16) without exponent, with the same shortest digits as
+        # ECMAScript (which goes fixed up to 1e21): only a trailing ".0" and the zero's sign differ
+        if tok.endswith(".0"):
+            tok = tok[:-2]
+            return "0" if tok == "-0" else tok
+        return tok
     if len(tok) >= 16 and abs(int(tok)) > _INT_LIMIT:
         raise InvalidRequest(f"integer {tok} is outside +-(2^53-1), which JSON numbers hold exactly",
                              hint="send it as a string", param="body")

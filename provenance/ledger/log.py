@@ -259,8 +259,7 @@ class Ledger:
         out_rows: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         hashes: list[str] = []
-        for row in rows:
-            r = dict(row)
+        for r in rows:  # idx and leaf_hash are (re)written in place: a re-plan overwrites them
             r["idx"] = frontier.size
             h = leaf_hash(leaf_bytes(r))
             r["leaf_hash"] = h.hex()
@@ -277,7 +276,7 @@ class Ledger:
             "updated_at": to_db_time(self._clock()),
         }
         entries = [
-            LedgerEntry.model_construct(  # fields built here, no need to validate them again
+            LedgerEntry(
                 index=r["idx"],
                 record_id=r["record_id"],
                 leaf_hash=h,

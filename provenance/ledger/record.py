@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
+from gateway.errors import InvalidRequest
 from provenance.ledger.canonical import canonical_json
 from provenance.ledger.merkle import leaf_hash
 
@@ -107,10 +109,9 @@ class LedgerRecord(BaseModel):
         return _utc(v)
 
 
-class LedgerEntry(BaseModel):
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
     """What an append returns: where the record sits in the log."""
-
-    model_config = ConfigDict(frozen=True)
 
     index: int
     record_id: str
@@ -218,11 +219,14 @@ def compute_leaf_hash(row: dict[str, Any]) -> bytes:
 
 def prepare_row(record: LedgerRecord, appended_at: datetime) -> dict[str, Any]:
     """Turn a record into an entry row without its index and leaf hash (those need the head lock)."""
-    body = to_jsonable_python(record.body)
+    try:
+        body_text = canonical(record.body).decode("utf-8")
+    except InvalidRequest:  # datetimes, enums, models...: take their JSON form, then insist
+        body_text = canonical(to_jsonable_python(record.body)).decode("utf-8")
     salt = None
     prompt_commit = requester_commit = None
     if record.prompt is not None or record.requester is not None:
-        salt = secrets.token_hex(16)
+        salt = os.urandom(16).hex()
         if record.prompt is not None:
             prompt_commit = commit("prompt", salt, record.prompt)
         if record.requester is not None:
@@ -240,7 +244,7 @@ def prepare_row(record: LedgerRecord, appended_at: datetime) -> dict[str, Any]:
         "prompt_digest": record.prompt_digest,
         "created_at": to_db_time(record.created_at),
         "appended_at": to_db_time(appended_at),
-        "body": canonical(body).decode("utf-8"),
+        "body": body_text,
         "requester": record.requester,
         "requester_digest": (
             requester_lookup_digest(record.tenant, record.requester) if record.requester is not None else None

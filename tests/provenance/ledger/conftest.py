@@ -156,4 +156,5 @@ def state(settings):  # noqa: ANN001
 
     st = AppState(settings)
     yield st
+    st.ledger.close()
     st.close()

@@ -25,6 +25,7 @@ def env(tmp_path, db_url, monkeypatch):  # noqa: ANN001
                          body={"i": i}) for i in range(30)]
     st.ledger.append_many(recs)
     yield st, recs
+    st.ledger.close()
     st.close()
 
 
