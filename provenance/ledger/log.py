@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.errors import IntegrityError, InvalidRequest, StoreError
@@ -107,6 +107,10 @@ class _Pending:
     done: bool = False
     result: list[LedgerEntry] | None = None
     error: BaseException | None = None
+
+
+class _Reconnect(Exception):
+    """The kept writer connection was dead; nothing was written: retry on a new one."""
 
 
 @dataclass
@@ -191,8 +195,17 @@ class Ledger:
             p.done = True
 
     def _commit(self, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
+        """One transaction: take the head lock, write entries, nodes and head; retried once on a
+        connection the server dropped (a restart): the kept writer connection has no pool ping."""
+        try:
+            return self._commit_once(rows)
+        except _Reconnect:
+            return self._commit_once(rows)
+
+    def _commit_once(self, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
         self._ensure_head()
         head = self._head or self._read_head(lock=False)
+        fresh = self._conn is None
         conn = self._writer_connection()
         try:
             with conn.begin():
@@ -208,6 +221,8 @@ class Ledger:
                     conn.execute(_INSERT_NODE, planned.nodes)
         except SQLAlchemyError as exc:
             self._drop_writer_connection()
+            if not fresh and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise _Reconnect from exc
             raise StoreError(
                 f"ledger append failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
                 hint="nothing of this batch was appended; retry, and check the database if it persists",

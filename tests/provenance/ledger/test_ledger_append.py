@@ -137,3 +137,24 @@ def test_eight_concurrent_writers_with_rollbacks_keep_indices_contiguous(databas
     assert sorted(ok) == list(range(1, len(ok) + 1))
     assert [r["idx"] for r in rows] == list(range(len(ok) + 1))
     assert ledger.head().root == root_of([compute_leaf_hash(dict(r)) for r in rows])
+
+
+def test_a_dropped_writer_connection_is_reopened_once(database, make_record, monkeypatch):
+    """A database restart kills the kept writer connection; the next append must still succeed."""
+    ledger = Ledger(database)
+    ledger.append(make_record())
+    calls = []
+    once = ledger._commit_once
+    monkeypatch.setattr(ledger, "_commit_once", lambda rows: calls.append(1) or once(rows))
+    if database.dialect == "postgresql":
+        pid = ledger._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        ledger._conn.rollback()
+        with database.engine.connect() as c:
+            c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    else:
+        ledger._conn.invalidate()
+    assert ledger.append(make_record()).index == 1
+    assert ledger.head().size == 2
+    if database.dialect == "postgresql":
+        assert len(calls) == 2  # the dead connection failed, the retry on a new one succeeded
+    ledger.close()
