@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
 
     t0 = time.perf_counter()
-    scores = [score_language(pipe, lang, args.n) for lang in ("en", "zh")]
+    scores = []
+    for lang in ("en", "zh"):
+        scores.append(score_language(pipe, lang, args.n))
+        print(f"scored {lang} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     diversity = seed_diversity(pipe)
     speed = timing(pipe, args.timing_runs)
     wall = time.perf_counter() - t0
@@ -158,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     print("targets met" if met else "targets NOT met")
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "training": state,
+                                         "steps": pipe.config.default_steps, "guidance": pipe.config.default_guidance,
+                                         "threads": args.threads, "load": round(os.getloadavg()[0], 1),
                                          "scores": [asdict(s) for s in scores], "diversity": diversity,
                                          "timing": speed, "targets_met": met}, indent=2))
     return 0

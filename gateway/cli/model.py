@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -68,6 +69,8 @@ def train_default(
 def ship_default(
     run: Path = typer.Option(..., "--run", help="A train-default --out folder (with checkpoint.pt and pipeline/)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Ship only the EMA weights, not the resume state."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Default sampling steps to record."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=1.0, help="Default guidance scale to record."),
 ) -> None:
     """Copy a training run's EMA weights into models/default/weights (and its resume state to models/default/resume)."""
     from models.default import RESUME_DIR, WEIGHTS_DIR
@@ -75,5 +78,5 @@ def ship_default(
 
     if not (run / "checkpoint.pt").exists():
         raise InvalidRequest(f"{run} holds no checkpoint.pt", param="--run", hint="point at a train-default --out folder")
-    info = ship(run, WEIGHTS_DIR, None if no_resume else RESUME_DIR)
+    info = ship(run, WEIGHTS_DIR, None if no_resume else RESUME_DIR, default_steps=steps, default_guidance=guidance)
     typer.echo(f"shipped step {info['step']} ({info['elapsed_s'] / 3600:.2f} h of training) to {WEIGHTS_DIR}")

@@ -19,13 +19,21 @@ from safetensors.torch import load_file, save_file
 from models.default.pipeline import AssayShapesPipeline
 
 
-def ship(run_dir: Path, weights_dir: Path, resume_dir: Path | None) -> dict[str, object]:
-    """Copy ``run_dir``'s EMA pipeline to ``weights_dir`` and its resume state to ``resume_dir``."""
+def ship(run_dir: Path, weights_dir: Path, resume_dir: Path | None, *, default_steps: int | None = None,
+         default_guidance: float | None = None) -> dict[str, object]:
+    """Copy ``run_dir``'s EMA pipeline to ``weights_dir`` and its resume state to ``resume_dir``.
+
+    ``default_steps`` / ``default_guidance`` set the sampling defaults recorded in model_index.json.
+    """
     run_dir = Path(run_dir)
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
     pipe = AssayShapesPipeline.from_pretrained(run_dir / "pipeline", torch_dtype=torch.float32)
     pipe.unet.load_state_dict(ckpt["ema_unet"])  # the checkpoint and the folder are written together; be exact
     pipe.text_encoder.load_state_dict(ckpt["ema_text_encoder"])
+    if default_steps is not None:
+        pipe.register_to_config(default_steps=int(default_steps))
+    if default_guidance is not None:
+        pipe.register_to_config(default_guidance=float(default_guidance))
     tmp = Path(str(weights_dir) + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
