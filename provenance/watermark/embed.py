@@ -39,8 +39,6 @@ BASE_PILOT = 1.4
 ITERATIONS = 3
 #: smallest side the embedder accepts (the canonical frame would be mostly interpolation below)
 MIN_SIDE = 128
-
-
 MASK_FLOOR = 6.0  # grey levels of local contrast added before normalising (flat areas keep some mark)
 MASK_RANGE = (0.5, 2.0)
 
