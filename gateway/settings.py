@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: the built-in default model (see models/default); any other value is a folder, hub id or URL
@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     public_verify: bool = False  # serve an unauthenticated, minimal detection endpoint
     dev_api_key_file: bool = True  # in development, create and print a first admin key
+
+    # --- review queue --------------------------------------------------------------------------
+    review_lease_s: float = Field(default=600.0, gt=0)  # how long a reviewer's claim holds an item
+    review_webhook_url: str | None = None  # decision webhook for tenants that set none of their own
+    review_webhook_secret: SecretStr | None = None  # its HMAC key
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -54,6 +54,9 @@ class AppState:
         from gateway.pipeline import Pipeline
 
         self.pipeline = Pipeline(self)
+        from gateway.review.queue import ReviewQueue
+
+        self.review_queue = ReviewQueue(self)
 
     # -- components ---------------------------------------------------------------------------
     @property

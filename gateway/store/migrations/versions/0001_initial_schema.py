@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 16:59:51.949257
+Create Date: 2026-11-25 18:07:48.404107
 """
 from alembic import op
 import sqlalchemy as sa
@@ -131,6 +131,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_released_images_record_id'), ['record_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_released_images_watermark'), ['watermark'], unique=False)
 
+    op.create_table('review_blobs',
+    sa.Column('review_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('blob', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.PrimaryKeyConstraint('review_id', 'blob')
+    )
+    with op.batch_alter_table('review_blobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_blobs_blob'), ['blob'], unique=False)
+
     op.create_table('review_deliveries',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
     sa.Column('review_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
@@ -195,15 +203,20 @@ def upgrade() -> None:
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('release_record_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('released', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('record_id')
     )
     with op.batch_alter_table('review_items', schema=None) as batch_op:
-        batch_op.create_index('ix_review_items_queue', ['tenant', 'state', 'priority', 'due_at'], unique=False)
-        batch_op.create_index('ix_review_items_state_order', ['state', 'priority', 'due_at'], unique=False)
+        batch_op.create_index('ix_review_items_counts', ['tenant', 'state', 'escalated', 'lease_until', 'due_at'], unique=False)
+        batch_op.create_index('ix_review_items_order', [sa.literal_column('priority DESC'), 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_review_items_tenant_order', ['tenant', sa.literal_column('priority DESC'), 'due_at', 'id'], unique=False)
 
+    op.create_table('review_payloads',
+    sa.Column('review_id', sqlmodel.sql.sqltypes.AutoString(length=26), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('released', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('review_id')
+    )
     op.create_table('review_sessions',
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -255,9 +268,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_review_sessions_key_id'))
 
     op.drop_table('review_sessions')
+    op.drop_table('review_payloads')
     with op.batch_alter_table('review_items', schema=None) as batch_op:
-        batch_op.drop_index('ix_review_items_state_order')
-        batch_op.drop_index('ix_review_items_queue')
+        batch_op.drop_index('ix_review_items_tenant_order')
+        batch_op.drop_index('ix_review_items_order')
+        batch_op.drop_index('ix_review_items_counts')
 
     op.drop_table('review_items')
     with op.batch_alter_table('review_events', schema=None) as batch_op:
@@ -269,6 +284,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_review_deliveries_due')
 
     op.drop_table('review_deliveries')
+    with op.batch_alter_table('review_blobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_blobs_blob'))
+
+    op.drop_table('review_blobs')
     with op.batch_alter_table('released_images', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_released_images_watermark'))
         batch_op.drop_index(batch_op.f('ix_released_images_record_id'))

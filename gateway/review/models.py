@@ -1,0 +1,227 @@
+"""Typed shapes of the review queue: states, reason codes, what an item holds and what leaves it.
+
+Why a separate module: the tables store JSON and ids; everything a caller sees (the API, the page,
+the CLI) is one of these models, so a held image's blob key or a requester's key id never reaches
+a response that was not meant to carry it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.decision import Reason
+from safety.verdict import Verdict
+
+
+class ReviewState(StrEnum):
+    PENDING = "pending"  # waiting for a reviewer (also: a first approval is in, waiting for the second)
+    CLAIMED = "claimed"  # a reviewer holds a lease on it
+    RELEASING = "releasing"  # approved; the marks and the record are being written
+    ESCALATED = "escalated"  # waiting for an admin
+    APPROVED = "approved"  # released (marked images stored, review record in the ledger)
+    REJECTED = "rejected"  # not released; held bytes discarded unless the policy keeps them
+
+    @property
+    def terminal(self) -> bool:
+        return self in (ReviewState.APPROVED, ReviewState.REJECTED)
+
+
+class ReviewAction(StrEnum):
+    """What a review ledger record says happened (its ``decision`` token)."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    UNCLAIMED = "unclaimed"
+    APPROVED_FIRST = "approved_first"  # four-eyes: the first of two approvals
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    COMMENTED = "commented"
+
+
+class ReasonCode(StrEnum):
+    # approve
+    NO_VIOLATION = "no_violation"
+    FALSE_POSITIVE = "false_positive"
+    CONSENT_ON_FILE = "consent_on_file"
+    LICENSED = "licensed"
+    PUBLIC_INTEREST = "public_interest"
+    # reject
+    REAL_PERSON = "real_person"
+    LIKENESS = "likeness"
+    SEXUAL = "sexual"
+    MINORS = "minors"
+    VIOLENCE = "violence"
+    HATE = "hate"
+    COPYRIGHT = "copyright"
+    PII = "pii"
+    # escalate
+    UNSURE = "unsure"
+    LEGAL = "legal"
+    POLICY_GAP = "policy_gap"
+    # any
+    OTHER = "other"
+
+
+#: which reason codes each decision takes ("other" always needs a comment)
+REASON_CODES: dict[str, tuple[ReasonCode, ...]] = {
+    "approve": (ReasonCode.NO_VIOLATION, ReasonCode.FALSE_POSITIVE, ReasonCode.CONSENT_ON_FILE,
+                ReasonCode.LICENSED, ReasonCode.PUBLIC_INTEREST, ReasonCode.OTHER),
+    "reject": (ReasonCode.REAL_PERSON, ReasonCode.LIKENESS, ReasonCode.SEXUAL, ReasonCode.MINORS,
+               ReasonCode.VIOLENCE, ReasonCode.HATE, ReasonCode.COPYRIGHT, ReasonCode.PII, ReasonCode.OTHER),
+    "escalate": (ReasonCode.UNSURE, ReasonCode.LEGAL, ReasonCode.POLICY_GAP, ReasonCode.OTHER),
+}
+
+MAX_COMMENT = 2000
+
+
+# --- what an item holds (the ``payload`` column) ------------------------------------------------
+class HeldImage(BaseModel):
+    index: int
+    content_id: str
+    blob: str | None  # the unmarked image; None once discarded
+    decision_action: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class HeldPayload(BaseModel):
+    """Everything the release needs and the reviewer sees, captured when the generation is held."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: str  # txt2img | img2img | inpaint
+    output_format: str
+    created_at: datetime  # the generation's time (the C2PA manifest says when the image was made)
+    prompt_digest: str | None = None
+    images: list[HeldImage]
+    inputs: list[str | None] = Field(default_factory=list)  # blob keys of the edit's input images
+    mask: str | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)  # the generation's decision
+    model: dict[str, Any] | None = None  # ModelInfo as recorded
+
+
+class ReleasedOutput(BaseModel):
+    """One approved image after the marks: what the requester can now fetch."""
+
+    index: int
+    content_id: str
+    blob: str
+    sha256: str
+    media_type: str
+
+
+# --- what leaves ---------------------------------------------------------------------------------
+class ReviewSummary(BaseModel):
+    """One row of the queue."""
+
+    id: str
+    tenant: str
+    record_id: str
+    policy_id: str
+    state: ReviewState  # effective: an expired claim shows as pending (or escalated)
+    priority: int
+    categories: list[str]
+    created_at: datetime
+    due_at: datetime
+    overdue: bool
+    approvals: int
+    approvals_needed: int
+    escalated: bool
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+
+
+class ReviewEventOut(BaseModel):
+    id: str
+    actor: str
+    actor_role: str
+    action: str
+    state_from: str | None
+    state_to: str | None
+    reason_code: str | None
+    comment: str | None
+    ledger_record_id: str
+    at: datetime
+
+
+class ReviewDetail(ReviewSummary):
+    """Everything a reviewer sees about one item (never the blob keys)."""
+
+    prompt: str | None
+    prompt_digest: str | None
+    mode: str
+    model_id: str | None
+    images: list[int]  # indices of the held images (fetch each from .../images/{index})
+    inputs: int  # how many input images there are (.../inputs/{n})
+    verdicts: list[Verdict]
+    reasons: list[Reason]
+    first_approver: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason_code: str | None
+    comment: str | None
+    requester_user: str | None
+    events: list[ReviewEventOut]
+
+
+class ReviewStatus(BaseModel):
+    """What the requester sees: the state of their held generation, and the images once approved."""
+
+    id: str
+    record_id: str
+    status: Literal["pending", "approved", "rejected"]
+    created_at: datetime
+    decided_at: datetime | None = None
+    reason_code: str | None = None
+
+
+class QueueCounts(BaseModel):
+    pending: int = 0
+    claimed: int = 0
+    releasing: int = 0
+    escalated: int = 0
+    approved: int = 0
+    rejected: int = 0
+    overdue: int = 0  # open items past their SLA due time
+
+
+class QueueFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: ReviewState | Literal["open", "all"] = "open"
+    tenant: str | None = None
+    category: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,32}$")
+    policy: str | None = Field(default=None, max_length=64)
+    overdue: bool = False
+    mine: bool = False  # only items claimed by the caller
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class QueuePage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ReviewSummary]
+    counts: QueueCounts
+    total: int  # items matching the filter
+    limit: int
+    offset: int
+
+
+class DecisionIn(BaseModel):
+    """A reviewer's decision as sent to the API / page / CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: ReasonCode
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+    @model_validator(mode="after")
+    def _other_needs_comment(self) -> "DecisionIn":
+        if self.reason_code is ReasonCode.OTHER and not (self.comment or "").strip():
+            raise ValueError("reason code 'other' needs a comment saying why")
+        return self
