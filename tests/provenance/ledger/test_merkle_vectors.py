@@ -8,6 +8,7 @@ import pytest
 
 from provenance.ledger.merkle import (
     EMPTY_ROOT,
+    TILE_HEIGHT,
     TILE_WIDTH,
     Frontier,
     LeafListSource,
@@ -84,15 +85,21 @@ def test_frontier_root_matches_rfc_definition_for_every_size():
 
 
 def test_frontier_emits_the_stored_tile_nodes():
-    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(3 * TILE_WIDTH + 5)]
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(3 * TILE_WIDTH * TILE_WIDTH + 5)]
     f = Frontier()
     emitted = [n for h in leaves for n in f.append(h)]
-    assert emitted == [(8, i, _naive_mth(leaves[i * TILE_WIDTH:(i + 1) * TILE_WIDTH])) for i in range(3)]
+    expected = []
+    for j in range(len(leaves)):  # in the order they complete: as leaf j arrives
+        for level in range(TILE_HEIGHT, 64, TILE_HEIGHT):
+            span = 1 << level
+            if (j + 1) % span == 0:
+                expected.append((level, j // span, _naive_mth(leaves[j + 1 - span:j + 1])))
+    assert emitted == expected and {lv for lv, _, _ in emitted} == {TILE_HEIGHT, 2 * TILE_HEIGHT}
 
 
 def test_proofs_over_tiles_round_trip_for_random_sizes():
     rnd = random.Random(7)
-    n = 2 * TILE_WIDTH * TILE_WIDTH // 64 + 37  # spans several tiles and a partial one
+    n = 3 * TILE_WIDTH * TILE_WIDTH + 37  # spans several tiles of leaves and of nodes, and partial ones
     leaves = [leaf_hash(rnd.randbytes(8)) for _ in range(n)]
     f = Frontier()
     stored = {0: leaves}
