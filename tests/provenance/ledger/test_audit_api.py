@@ -149,3 +149,10 @@ def test_exports_stream_jsonl_and_csv(client, state, records, auditor):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == 20 and all(row["prompt"] == "" and row["tenant"] == "acme" for row in rows)
     assert client.get("/v1/audit/export", headers=auditor, params={"format": "xml"}).status_code == 400
+
+
+def test_the_app_runs_the_checkpoint_and_retention_schedules(client):
+    import threading
+
+    names = {t.name for t in threading.enumerate()}
+    assert {"assay-ledger-checkpoints", "assay-ledger-retention"} <= names
