@@ -25,7 +25,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true)
 
 test: install browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout=900
+	$(BIN)/python -m pytest -q --timeout=900
 
 bench: install
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
