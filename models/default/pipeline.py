@@ -93,6 +93,10 @@ class AssayShapesPipeline(DiffusionPipeline):
             raise ValueError("prompt must be a string or a non-empty list of strings")
         if output_type not in ("pil", "pt", "np"):
             raise ValueError(f"output_type must be 'pil', 'pt' or 'np', not {output_type!r}")
+        if num_images_per_prompt < 1:
+            raise ValueError(f"num_images_per_prompt must be at least 1, not {num_images_per_prompt}")
+        if (height is not None and height < 1) or (width is not None and width < 1):
+            raise ValueError(f"height and width must be positive, not {height}x{width}")
         steps = int(num_inference_steps or self.config.default_steps)
         guidance = float(self.config.default_guidance if guidance_scale is None else guidance_scale)
         size = self.native_size

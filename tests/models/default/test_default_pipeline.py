@@ -74,3 +74,12 @@ def test_shipped_weights_draw_the_asked_colours() -> None:
     readings = [analyse(i) for i in shipped(prompts, generator=gens).images]
     assert [(r.colour, r.background) for r in readings] == [
         ("red", "white"), ("red", "white"), ("blue", "yellow"), ("blue", "yellow")]
+
+
+def test_bad_arguments_are_named(pipe: AssayShapesPipeline) -> None:
+    with pytest.raises(ValueError, match="num_images_per_prompt"):
+        pipe("a red circle", num_images_per_prompt=0)
+    with pytest.raises(ValueError, match="height and width"):
+        pipe("a red circle", height=0)
+    with pytest.raises(ValueError, match="prompt"):
+        pipe([])
