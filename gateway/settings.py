@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     public_verify: bool = False  # serve an unauthenticated, minimal detection endpoint
     dev_api_key_file: bool = True  # in development, create and print a first admin key
 
+    # --- limits per API key, shared by replicas through the database (0 = off) ---------------
+    rate_limit_per_minute: int = Field(default=600, ge=0)  # every authenticated call; burst = 1 minute's worth
+    quota_per_day: int = Field(default=0, ge=0)  # generation and edit requests per key, rolling day
+
     # --- review queue --------------------------------------------------------------------------
     review_lease_s: float = Field(default=600.0, gt=0)  # how long a reviewer's claim holds an item
     review_webhook_url: str | None = None  # decision webhook for tenants that set none of their own

@@ -1,4 +1,4 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the app state, the caller, role checks."""
+"""FastAPI dependencies as ``Annotated`` aliases: the app state, the caller, role checks, limits."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from gateway.auth import Principal, Role
 from gateway.errors import AuthError, Forbidden
+from gateway.ratelimit import RateLimiter, limits_from_settings
 from gateway.state import AppState
 
 
@@ -25,6 +26,7 @@ def get_principal(request: Request, state: StateDep) -> Principal:
         raise AuthError("missing API key", hint="send 'Authorization: Bearer <key>'")
     principal = state.keys.authenticate(token)
     request.state.principal = principal
+    RateLimiter(state.db).charge(principal.key_id, limits_from_settings(state.settings)[0])
     return principal
 
 
@@ -43,7 +45,14 @@ def require_roles(*roles: Role):  # noqa: ANN201 - returns a dependency
     return dep
 
 
-RequesterDep = Annotated[Principal, Depends(require_roles(Role.REQUESTER))]
+def requester_within_quota(principal: Annotated[Principal, Depends(require_roles(Role.REQUESTER))],
+                           state: StateDep) -> Principal:
+    """A requester (generations, edits), charged one request against the key's daily quota."""
+    RateLimiter(state.db).charge(principal.key_id, limits_from_settings(state.settings)[1])
+    return principal
+
+
+RequesterDep = Annotated[Principal, Depends(requester_within_quota)]
 ReviewerDep = Annotated[Principal, Depends(require_roles(Role.REVIEWER))]
 AuditorDep = Annotated[Principal, Depends(require_roles(Role.AUDITOR))]
 AdminDep = Annotated[Principal, Depends(require_roles())]

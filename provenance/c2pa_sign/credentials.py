@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
@@ -29,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from gateway.errors import ConfigError
+
+log = logging.getLogger("assay.signing")
 
 PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
 
@@ -150,7 +154,34 @@ def load_key(path: Path) -> PrivateKey:
         ) from exc
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         raise ConfigError(f"{path}: unsupported key type {type(key).__name__}", param="ASSAY_SIGNING_KEY")
+    check_key_file_mode(path, env="ASSAY_SIGNING_KEY")
     return key
+
+
+def check_key_file_mode(path: Path, *, env: str) -> None:
+    """Refuse a private key file that other users may read or write; flag one the group may read.
+
+    Why: whoever reads the key can sign images (and manifests) in the operator's name. Access for
+    "others" is refused outright. Group read is only logged, because the usual way to hand a key to
+    a non-root container user (a Kubernetes secret with ``fsGroup`` and mode 0440) needs it;
+    group write is refused. Checked on the file the path resolves to (secrets are often symlinks).
+    """
+    if os.name != "posix":  # pragma: no cover - POSIX modes only
+        return
+    try:
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+    except OSError as exc:
+        raise ConfigError(f"cannot stat the private key {path}: {exc.strerror or exc}", param=env) from exc
+    if mode & 0o007 or mode & 0o020:
+        who = "other users" if mode & 0o007 else "its group (write)"
+        raise ConfigError(
+            f"the private key {path} is accessible to {who} (mode {mode:04o}); refusing to use it",
+            param=env,
+            hint=f"chmod 600 {path} (or 0440 with a dedicated group), and rotate the key if others could read it",
+        )
+    if mode & 0o040:
+        log.warning("the private key %s is readable by its group (mode %04o); make sure only the gateway's "
+                    "group is its group, or chmod 600 it", path, mode)
 
 
 def _pub(obj) -> bytes:  # noqa: ANN001 - a public key

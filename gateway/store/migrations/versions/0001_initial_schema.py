@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:07:48.404107
+Create Date: 2026-11-25 17:48:02.823857
 """
 from alembic import op
 import sqlalchemy as sa
@@ -104,6 +104,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_likeness_entries_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_likeness_entries_tenant'), ['tenant'], unique=False)
 
+    op.create_table('rate_buckets',
+    sa.Column('key_id', sa.String(length=32), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('key_id', 'scope')
+    )
     op.create_table('released_images',
     sa.Column('content_id', sa.String(length=64), nullable=False),
     sa.Column('record_id', sa.String(length=64), nullable=False),
@@ -299,6 +306,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_released_images_ph0')
 
     op.drop_table('released_images')
+    op.drop_table('rate_buckets')
     with op.batch_alter_table('likeness_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_likeness_entries_tenant'))
         batch_op.drop_index(batch_op.f('ix_likeness_entries_name'))

@@ -1,0 +1,153 @@
+"""Helpers the reliability tests share: a lean policy, and the two questions every fault test asks.
+
+"Was anything released?" and "is every record there, and does the ledger still verify?" are
+answered from the gateway's own stores (the released-image index, the ledger, the blob store),
+never from the response alone: a gateway that returned an error but left an image reachable
+through a signed URL or ``verify`` would still have released it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import select
+
+LEAN_POLICY = "lean"
+
+
+class PhotoCropBackend:
+    """A backend that "generates" seeded crops of scikit-image's sample photos, in milliseconds.
+
+    The faults under test are around the backend, not in it; the tiny random-weight diffusion
+    model costs seconds per image on a busy two-core machine. Real photographs give the
+    watermark, the pHash index and the C2PA reader the texture of a real output.
+    """
+
+    def __init__(self) -> None:
+        from PIL import Image
+        from skimage import data
+
+        self._photos = [Image.fromarray(f()).convert("RGB") for f in (data.astronaut, data.coffee, data.chelsea)]
+
+    @property
+    def info(self) -> Any:
+        from models.base import ModelInfo
+
+        return ModelInfo(backend="test", model_id="test-photo-crops", revision="1",
+                         weights_digest="sha256:" + "0" * 64)
+
+    def check_request(self, request: Any) -> None:
+        return None
+
+    def generate(self, request: Any) -> Any:
+        from PIL import Image
+
+        from models.base import GenerationResult
+
+        seed = request.seed if request.seed is not None else 0
+        images = []
+        for i in range(request.n):
+            photo = self._photos[(seed + i) % len(self._photos)]
+            off = (seed * 7 + i * 13) % 60
+            side = min(photo.size) - 60
+            images.append(photo.crop((off, off, off + side, off + side))
+                          .resize((request.width, request.height), Image.Resampling.BICUBIC))
+        model = self.info.model_copy(update={"seed": seed, "seeds": [seed + i for i in range(request.n)],
+                                             "width": request.width, "height": request.height})
+        return GenerationResult(images=images, model=model, elapsed_s=0.0)
+
+
+def install_lean_policy(state: Any, tenant: str = "acme", *, prompt_storage: str = "plain",
+                        default_size: str | None = None) -> None:
+    """The default pack with every mark (visible, metadata, watermark, C2PA) and no content checks.
+
+    The fault tests are about what the gateway does around a failing component; loading the
+    content models of the default pack would only add minutes to each of them.
+    """
+    from gateway.policy import Policy
+
+    base = state.policies.get("default").model_dump()
+    base.update(id=LEAN_POLICY, checks={"prompt": [], "input_image": [], "output_image": []},
+                prompt_storage={"mode": prompt_storage, "retention_days": 180})
+    if default_size is not None:
+        base["limits"]["default_size"] = default_size
+    state.policies.add(Policy.model_validate(base))
+    state.keys.ensure_tenant(tenant, LEAN_POLICY)
+    state.keys.set_policy(tenant, LEAN_POLICY)
+
+
+def released_rows(state: Any, record_id: str | None = None) -> list[Any]:
+    """Rows of the released-image index (what ``verify`` and signed URLs resolve), all or one record's."""
+    from provenance.tables import ReleasedImage
+
+    with state.db.session() as s:
+        q = select(ReleasedImage)
+        if record_id is not None:
+            q = q.where(ReleasedImage.record_id == record_id)
+        return list(s.exec(q))
+
+
+def all_records(state: Any) -> list[Any]:
+    """Every stored ledger record, in log order."""
+    size = state.ledger.head().size
+    return [state.ledger.get_index(i) for i in range(size)]
+
+
+def ledger_report(state: Any) -> Any:
+    """What ``assay audit verify`` computes, over this state's database."""
+    from provenance.ledger.checkpoint import load_verifier
+    from provenance.ledger.verify import verify_ledger
+
+    return verify_ledger(state.ledger, load_verifier(state.settings))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """How many records and released images there were before the request under test."""
+
+    records: int
+    released: int
+
+
+def snapshot(state: Any) -> Snapshot:
+    return Snapshot(records=state.ledger.head().size, released=len(released_rows(state)))
+
+
+def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, stage: str | None,
+                         recorded: bool | None, before: Snapshot) -> Any:
+    """The gateway refused with a clear error, released nothing, and recorded the failure iff ``recorded``.
+
+    ``recorded=None`` leaves that one question to the caller. Returns the failure record (or None).
+    Checks, whatever the response says:
+    no image bytes in the body; no row in the released-image index for any record written since
+    ``before``; every record written since then is a ``failed`` record whose outputs carry
+    no blob; the index holds no more rows than before; and the ledger verifies.
+    """
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert "data" not in body, "an error response carried image data"
+    err = body["error"]
+    assert err["code"] == code and err["message"], body
+    extra = body.get("assay") or {}
+    if stage is not None:
+        assert extra.get("stage") == stage, body
+    new = all_records(state)[before.records:]
+    for rec in new:
+        assert rec.decision == "failed", f"record {rec.record_id} says {rec.decision} after a failure"
+        assert all(o.get("blob") is None for o in rec.body["outputs"]), rec.body["outputs"]
+        assert released_rows(state, rec.record_id) == []
+    if recorded:
+        assert extra.get("record_id"), f"the failure was not recorded: {body}"
+        assert [r.record_id for r in new] == [extra["record_id"]]
+        assert new[0].body["error"]["code"] == code
+        if stage is not None:
+            assert new[0].body["error"]["stage"] == stage
+    elif recorded is False:
+        assert new == [] and not extra.get("record_id")
+    else:
+        assert len(new) <= 1 and [r.record_id for r in new] == ([extra["record_id"]] if extra.get("record_id") else [])
+    assert len(released_rows(state)) == before.released, "an image reached the released-image index"
+    report = ledger_report(state)
+    assert report.ok, report.summary()
+    return new[0] if new else None
