@@ -204,7 +204,7 @@ async def edit_images(request: Request, principal: RequesterDep, state: StateDep
 @router.get("/v1/images/content/{content_id}", summary="Fetch a released image by signed URL",
             response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def image_content(content_id: str, expires: int, sig: str, state: StateDep) -> Response:
-    if expires < time.time() or not hmac.compare_digest(sig, _sign(state, content_id, expires)):
+    if expires < time.time() or not hmac.compare_digest(sig.encode(), _sign(state, content_id, expires).encode()):
         raise NotFound("no such image, or the link expired")
     record_id, _, idx = content_id.rpartition("-")
     stored = await run_in_threadpool(state.ledger.get, record_id)

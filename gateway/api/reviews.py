@@ -21,9 +21,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from gateway.api.deps import AdminDep, PrincipalDep, ReviewerDep, StateDep
+from gateway.errors import InvalidRequest
 from gateway.review.models import DecisionIn, QueueFilter, QueuePage, ReviewDetail, ReviewState
 from gateway.review.queue import ReviewQueue
 from gateway.state import AppState
@@ -77,8 +78,13 @@ async def list_reviews(principal: ReviewerDep, state: StateDep,
                        overdue: bool = False, mine: bool = False,
                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
                        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> QueuePage:
-    flt = QueueFilter(state=status, tenant=tenant, category=category, policy=policy, overdue=overdue, mine=mine,
-                      limit=limit, offset=offset)
+    try:
+        flt = QueueFilter(state=status, tenant=tenant, category=category, policy=policy, overdue=overdue, mine=mine,
+                          limit=limit, offset=offset)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidRequest(f"bad queue filter: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                             param=str(err["loc"][0]) if err["loc"] else None) from None
     return await run_in_threadpool(_queue(state).page, principal, flt)
 
 
