@@ -441,14 +441,14 @@ class Pipeline:
         self.state.metrics.decision(status, [])
         self._unindex(ctx)
         recorded: str | None = None
-        if not (isinstance(exc, StoreError) and ctx.stage == "ledger"):
-            try:
-                for o in ctx.outputs:
-                    o.data = None
-                self.record(ctx, decision=Decision(action=Action.BLOCK), status=status, error=exc)
-                recorded = ctx.record_id
-            except Exception:  # noqa: BLE001 - the store is down too: the error itself still goes out
-                log.exception("could not record the failure of %s", ctx.record_id)
+        # tried even after a failed ledger append: the store may answer again, and a record id is
+        # unique, so an append that did land cannot be doubled
+        ctx.outputs = []  # nothing was released: the failure record lists no outputs
+        try:
+            self.record(ctx, decision=Decision(action=Action.BLOCK), status=status, error=exc)
+            recorded = ctx.record_id
+        except Exception:  # noqa: BLE001 - the store is down too: the error itself still goes out
+            log.warning("could not record the failure of %s", ctx.record_id)
         return GenerationFailed(exc, recorded, ctx.stage)
 
     @contextmanager

@@ -224,8 +224,4 @@ def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(client, lea
                                before=before)
     monkeypatch.undo()
     _ok(client, lean_auth, state)
-    if rec is None:
-        # Known gap (docs/threat-model.md G1): after a ledger-stage StoreError the pipeline does not
-        # try the failure record, although the next append would succeed (record ids are unique, so
-        # a retry cannot double a record). Everything above holds; this marker goes with the fix.
-        pytest.xfail("a failed ledger append is not followed by a failure record although the store answers")
+    assert rec is not None, "the failure after a failed ledger append was not recorded"
