@@ -58,3 +58,15 @@ register(CheckEntry("neardup.hash", "safety.neardup.check:hash_check", "safety.n
                     "pHash + dHash exact Hamming radius search in training-data / protected-works indexes -> copyright"))
 register(CheckEntry("neardup.clip", "safety.neardup.check:clip_check", "safety.neardup.options:ClipCheckOptions",
                     "open_clip image-embedding cosine threshold search in the same indexes -> copyright"))
+
+# --- prompt checks (safety/prompt) -------------------------------------------------------------
+register(CheckEntry("prompt.lexicon", "safety.prompt.lexicon:build_lexicon_check", "safety.prompt.lexicon:LexiconOptions",
+                    "EN/ZH term lists (Aho-Corasick) over evasion-normalised views; co-occurrence rules; spans"))
+register(CheckEntry("prompt.semantic", "safety.prompt.semantic:build_semantic_check",
+                    "safety.prompt.semantic:SemanticOptions",
+                    "MiniLM sentence embeddings vs per-category exemplars (benign near-misses discount)"))
+register(CheckEntry("prompt.pii", "safety.prompt.pii:build_pii_check", "safety.prompt.pii:PiiOptions",
+                    "phone, e-mail, CN resident ID (check digit), bank card (Luhn + issuer), US SSN -> pii"))
+register(CheckEntry("prompt.persons", "safety.prompt.persons:build_persons_check",
+                    "safety.prompt.persons:PersonsOptions",
+                    "protected-persons list (names/aliases EN+ZH, tenant-scoped) -> real_person"))

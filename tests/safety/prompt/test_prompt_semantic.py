@@ -1,0 +1,137 @@
+"""The prompt.semantic check: paraphrases score, near-misses are discounted, long prompts are windowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.errors import ConfigError, PayloadTooLarge
+from safety.prompt.encoder import get_encoder
+from safety.prompt.semantic import SemanticCheck, SemanticOptions, split_windows
+from safety.verdict import Category
+
+
+def score(check: SemanticCheck, make_item, prompt: str, category: str, **kw) -> float:
+    for v in check.run(make_item(prompt, **kw)):
+        if v.category.value == category:
+            return v.score
+    return 0.0
+
+
+def test_paraphrases_score_above_near_misses(semantic: SemanticCheck, make_item) -> None:
+    risky = score(semantic, make_item, "a lady who took off every piece of her clothing, posing on the bed", "sexual")
+    benign = score(semantic, make_item, "a lady trying on clothing in a boutique", "sexual")
+    assert risky >= 0.5 > benign
+    assert score(semantic, make_item, "a man with a rope around his neck about to hang himself", "self_harm") >= 0.7
+    assert semantic.run(make_item("a cat sitting on a windowsill in the rain")) == []
+
+
+def test_evidence(semantic: SemanticCheck, make_item) -> None:
+    prompt = "a woman who has taken off all of her clothes"
+    v = next(v for v in semantic.run(make_item(prompt)) if v.category is Category.SEXUAL)
+    ev = v.evidence
+    assert (ev["start"], ev["end"]) == (0, len(prompt)) and ev["text"] == prompt
+    assert ev["exemplar"] and ev["exemplar_source"].startswith("en.tsv:")
+    assert ev["similarity"] > ev["benign_similarity"] - 0.05
+    assert ev["encoder"].endswith("(int8)") and ev["windows"] == 1
+
+
+def test_long_prompt_is_windowed(semantic: SemanticCheck, make_item) -> None:
+    filler = ", ".join(f"a quiet lake number {i} with trees and mountains" for i in range(12))
+    prompt = filler + ", and a woman who has taken off all of her clothes, lying on the bed"
+    v = next(v for v in semantic.run(make_item(prompt)) if v.category is Category.SEXUAL)
+    assert v.evidence["windows"] > 1
+    assert "clothes" in prompt[v.evidence["start"]:v.evidence["end"]]
+    with pytest.raises(PayloadTooLarge):
+        semantic.run(make_item("word " * 400, options={"max_windows": 4}))
+    with pytest.raises(PayloadTooLarge):
+        semantic.run(make_item("x" * 20_001))
+
+
+def test_chinese_is_not_scored_by_an_english_encoder(semantic: SemanticCheck, make_item) -> None:
+    assert semantic.run(make_item("一个没穿衣服的女人躺在床上")) == []
+    assert semantic.run(make_item("")) == [] and semantic.run(make_item("  ")) == []
+
+
+def test_split_windows() -> None:
+    assert split_windows("a short prompt", 40) == [(0, 14)]
+    assert split_windows("", 40) == []
+    text = ", ".join(["one two three four five"] * 10)
+    spans = split_windows(text, 12)
+    assert len(spans) > 1 and spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(len(text[s:e].split()) <= 12 for s, e in spans)
+    assert "".join(text[s:e] for s, e in spans) == text  # contiguous, nothing lost
+    long_clause = " ".join(["word"] * 100)
+    assert all(len(long_clause[s:e].split()) <= 40 for s, e in split_windows(long_clause, 40))
+    zh = "，".join(["一二三四五六七八九十"] * 10)
+    assert len(split_windows(zh, 25)) >= 4
+
+
+def test_options_validation(semantic: SemanticCheck, make_item) -> None:
+    with pytest.raises(ValueError):
+        SemanticOptions(floor=0.8, ceiling=0.5)
+    with pytest.raises(ConfigError):
+        semantic.run(make_item("x", options={"floor": 0.9, "ceiling": 0.1}))
+    assert score(semantic, make_item, "a woman who has taken off all of her clothes", "sexual",
+                 options={"categories": ["violence"]}) == 0.0
+
+
+def test_exemplar_vectors_are_cached_on_disk(tmp_path: Path, semantic: SemanticCheck) -> None:
+    from safety.prompt.exemplars import ExemplarBank, Exemplar
+
+    exemplars = [Exemplar("sexual", "a naked person", "t:1"), Exemplar("benign", "a dressed person", "t:2")]
+    bank = ExemplarBank.build(get_encoder(), exemplars, min_coverage=0.5, cache_dir=tmp_path)
+    (file,) = tmp_path.glob("exemplars-*.npz")
+    with np.load(file) as data:
+        assert data["vectors"].shape == (2, 384)
+        assert np.allclose(data["vectors"], bank.vectors)
+    file.write_bytes(b"corrupt")  # a broken cache is rebuilt, not trusted
+    again = ExemplarBank.build(get_encoder(), exemplars, min_coverage=0.5, cache_dir=tmp_path)
+    assert np.allclose(again.vectors, bank.vectors)
+    with pytest.raises(ConfigError, match="benign"):
+        ExemplarBank.build(get_encoder(), exemplars[:1], min_coverage=0.5, cache_dir=None)
+
+
+def test_operator_exemplars(prompt_data_dir: Path, make_item, semantic: SemanticCheck) -> None:
+    (prompt_data_dir / "ops-ex.tsv").write_text(
+        "illegal\tselling counterfeit luxury handbags in a back alley\nbenign\ta handbag in a shop window\n",
+        encoding="utf-8")
+    s = score(semantic, make_item, "counterfeit luxury handbags for sale in an alley", "illegal",
+              options={"extra_exemplars": ["ops-ex.tsv"], "builtin": False})
+    assert s >= 0.7
+    (prompt_data_dir / "bad-ex.tsv").write_text("nonsense\ttext\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown category"):
+        semantic.run(make_item("x", options={"extra_exemplars": ["bad-ex.tsv"]}))
+
+
+def test_one_encoder_per_process(semantic: SemanticCheck) -> None:
+    assert get_encoder() is get_encoder()
+    enc = get_encoder()
+    out = enc.encode(["hello world", "一张图片"])
+    assert out.vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(out.vectors, axis=1), 1.0, atol=1e-4)
+    assert out.coverage[0] == 1.0 and out.coverage[1] < 0.6
+    with pytest.raises(ConfigError):
+        get_encoder(Path("/nonexistent/encoder"))
+
+
+def test_window_vectors_are_reused(semantic: SemanticCheck, make_item, monkeypatch: pytest.MonkeyPatch) -> None:
+    enc = get_encoder()
+    calls: list[list[str]] = []
+    real = enc.encode
+
+    def counting(texts: list[str]):
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(enc, "encode", counting)
+    semantic.clear_cache()
+    prompt = "a woman who has taken off all of her clothes, on a beach"
+    first = semantic.run(make_item(prompt))
+    assert semantic.run(make_item(prompt)) == first
+    assert len(calls) == 1
+    semantic.clear_cache()
+    semantic.run(make_item(prompt))
+    assert len(calls) == 2
