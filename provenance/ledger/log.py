@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
@@ -47,6 +47,7 @@ from provenance.ledger.record import (
 )
 from provenance.ledger.tables import LedgerEntryRow, LedgerHead, LedgerNode
 
+T = TypeVar("T")
 HEAD_ID = 1
 #: most records one transaction carries (bounds lock hold time and statement size)
 MAX_BATCH = 1000
@@ -67,6 +68,10 @@ _SWAP_HEAD = (
     )
 )
 _INSERT_ENTRY = _entry_t.insert()
+_LEAVES_IN = select(_entry_t.c.idx, _entry_t.c.leaf_hash).where(_entry_t.c.idx.in_(bindparam("ids", expanding=True)))
+_NODES_IN = select(_node_t.c.level, _node_t.c.idx, _node_t.c.hash).where(
+    _node_t.c.level.in_(bindparam("levels", expanding=True)), _node_t.c.idx.in_(bindparam("ids", expanding=True))
+)
 _TILE_LEAVES = (
     select(_entry_t.c.idx, _entry_t.c.leaf_hash)
     .where(and_(_entry_t.c.idx >= bindparam("start"), _entry_t.c.idx < bindparam("end")))
@@ -359,20 +364,34 @@ class Ledger:
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size`` records."""
         self._check_size(tree_size)
-        with self._reader() as conn:
-            return merkle.inclusion_proof(self.node_source(conn), index, tree_size)
+        return self._compute(lambda src: merkle.inclusion_proof(src, index, tree_size))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 consistency proof that the tree of ``size2`` records extends that of ``size1``."""
         self._check_size(size2)
-        with self._reader() as conn:
-            return merkle.consistency_proof(self.node_source(conn), size1, size2)
+        return self._compute(lambda src: merkle.consistency_proof(src, size1, size2))
 
     def root_at(self, tree_size: int) -> bytes:
         """The root of the tree of the first ``tree_size`` records (any past size)."""
         self._check_size(tree_size)
+        return self._compute(lambda src: merkle.tree_root(src, tree_size))
+
+    def _compute(self, fn: Callable[[merkle.NodeSource], T]) -> T:
+        """Run a Merkle computation over stored hashes fetched in (at most) two queries."""
+        needed = merkle.stored_hashes_needed(fn)
+        hashes: dict[tuple[int, int], bytes] = {}
         with self._reader() as conn:
-            return merkle.tree_root(self.node_source(conn), tree_size)
+            if 0 in needed:
+                for idx, h in conn.execute(_LEAVES_IN, {"ids": needed[0]}).all():
+                    hashes[(0, idx)] = bytes.fromhex(h)
+            levels = [lv for lv in needed if lv]
+            if levels:
+                wanted = {(lv, i) for lv in levels for i in needed[lv]}
+                ids = sorted({i for lv in levels for i in needed[lv]})
+                for level, idx, h in conn.execute(_NODES_IN, {"levels": levels, "ids": ids}).all():
+                    if (level, idx) in wanted:
+                        hashes[(level, idx)] = bytes.fromhex(h)
+        return fn(merkle.PrefetchedSource(hashes))
 
     @contextlib.contextmanager
     def _reader(self) -> Iterator[Connection]:

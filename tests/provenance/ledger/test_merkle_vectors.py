@@ -134,3 +134,27 @@ def test_proof_for_a_leaf_outside_the_tree_is_refused():
         consistency_proof(src, 5, 3)
     with pytest.raises(ProofError):
         consistency_proof(src, 0, 3)
+
+
+def test_prefetched_proofs_need_few_stored_hashes_and_match():
+    from provenance.ledger.merkle import PrefetchedSource, stored_hashes_needed
+
+    rnd = random.Random(3)
+    n = 5 * TILE_WIDTH ** 3 + 77
+    leaves = [leaf_hash(rnd.randbytes(8)) for _ in range(n)]
+    f = Frontier()
+    stored = {(0, i): h for i, h in enumerate(leaves)}
+    for h in leaves:
+        stored.update({(lv, ix): nh for lv, ix, nh in f.append(h)})
+    full = LeafListSource(leaves)
+    for _ in range(30):
+        size = rnd.randint(2, n)
+        idx = rnd.randrange(size)
+        size1 = rnd.randint(1, size)
+        for fn in (lambda s: inclusion_proof(s, idx, size), lambda s: consistency_proof(s, size1, size),
+                   lambda s: tree_root(s, size)):
+            needed = stored_hashes_needed(fn)
+            count = sum(len(v) for v in needed.values())
+            assert count <= 2 * (TILE_WIDTH - 1) * (n.bit_length() // TILE_HEIGHT + 1)
+            src = PrefetchedSource({(lv, i): stored[(lv, i)] for lv, ids in needed.items() for i in ids})
+            assert fn(src) == fn(full)
