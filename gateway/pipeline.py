@@ -33,7 +33,7 @@ from ulid import ULID
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
 from gateway.errors import (AssayError, BackendTimeout, CheckFailed, ComponentError, ContentBlocked,
-                            InvalidRequest, MarkError, PayloadTooLarge, StoreError)
+                            InvalidRequest, MarkError, PayloadTooLarge)
 from gateway.policy import Action, Policy
 from models.base import GenerationMode, GenerationRequest, ModelInfo
 from provenance.ledger import LedgerRecord, prompt_sha256
