@@ -16,6 +16,7 @@ Long prompts are cut into windows of whole clauses (so a risky clause cannot hid
 prompt: the embedding of the whole would dilute it) and the best window counts. Windows the encoder
 cannot read (MiniLM does not know most Chinese characters: coverage below ``min_coverage``) are not
 scored — Chinese prompts rely on the lexicon unless the operator supplies a multilingual encoder.
+Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,8 +49,13 @@ class SemanticOptions(BaseModel):
 
     #: a local sentence-transformers folder (e.g. a multilingual model); default: the packaged MiniLM
     encoder: Path | None = None
-    #: int8 dynamic quantisation of the encoder's linear layers (about 2x faster on CPU)
-    quantize: bool = True
+    #: how the encoder runs: onnx (exported once, ONNX Runtime), torch (sentence-transformers), or
+    #: auto (onnx where the model allows it)
+    engine: Literal["auto", "onnx", "torch"] = "auto"
+    #: int8 weights (about 2x faster; vectors move by a cosine of ~0.03-0.05, so re-check floor/ceiling)
+    quantize: bool = False
+    #: intra-op threads of the encoder (the compliance path shares two cores)
+    threads: int = Field(default=1, ge=1, le=2)
     #: use the built-in exemplars (safety/prompt/data/exemplars)
     builtin: bool = True
     #: operator exemplar files (category<TAB>text); relative to the data directory
@@ -162,17 +168,18 @@ class SemanticCheck:
         extra = tuple(resolve_path(p, base) for p in opts.extra_exemplars)
         stamps = tuple((str(p), p.stat().st_mtime_ns if p.exists() else -1) for p in extra)
         enc_path = resolve_path(opts.encoder, base) if opts.encoder is not None else None
-        key = (str(enc_path), opts.quantize, opts.builtin, stamps, opts.min_coverage)
+        key = (str(enc_path), opts.engine, opts.quantize, opts.threads, opts.builtin, stamps, opts.min_coverage)
         found = self._models.get(key)
         if found is not None:
             return found
         with self._lock:
             found = self._models.get(key)
             if found is None:
-                encoder = get_encoder(enc_path, quantize=opts.quantize)
+                cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
+                encoder = get_encoder(enc_path, quantize=opts.quantize, engine=opts.engine, threads=opts.threads,
+                                      cache_dir=cache)
                 files = (builtin_exemplar_files() if opts.builtin else []) + list(extra)
                 exemplars = [e for f in files for e in load_exemplar_file(f)]
-                cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
                 bank = ExemplarBank.build(encoder, exemplars, min_coverage=opts.min_coverage, cache_dir=cache)
                 found = self._models[key] = _Model(encoder, bank)
             return found
@@ -258,7 +265,8 @@ class SemanticCheck:
                     "similarity": round(float(best[w]), 4),
                     "nearest_benign": ben.text, "benign_similarity": round(float(benign_best[w]), 4),
                     "window": w, "windows": len(spans), "coverage": round(float(coverage[w]), 3),
-                    "encoder": model.encoder.path.name + (" (int8)" if model.encoder.quantized else ""),
+                    "encoder": f"{model.encoder.path.name} ({model.encoder.engine}"
+                               f"{', int8' if model.encoder.quantized else ''})",
                 },
             ))
         return sorted(verdicts, key=lambda v: (-v.score, v.category.value))

@@ -103,8 +103,10 @@ def test_eval_set_does_not_overlap_exemplars() -> None:
     norm = get_normalizer()
     exemplars = {norm.base_text(e.text) for f in builtin_exemplar_files() for e in load_exemplar_file(f)}
     rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines()]
-    overlap = [r["text"] for r in rows if norm.base_text(r["text"]) in exemplars]
-    assert overlap == []
+    held = [json.loads(line) for line in (EVAL.parent / "heldout.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in rows + held if norm.base_text(r["text"]) in exemplars] == []
+    seen = {norm.base_text(r["text"]) for r in rows}
+    assert [r["text"] for r in held if norm.base_text(r["text"]) in seen] == []
 
 
 def test_public_surface_without_torch() -> None:

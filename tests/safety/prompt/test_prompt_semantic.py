@@ -35,7 +35,7 @@ def test_evidence(semantic: SemanticCheck, make_item) -> None:
     assert (ev["start"], ev["end"]) == (0, len(prompt)) and ev["text"] == prompt
     assert ev["exemplar"] and ev["exemplar_source"].startswith("en.tsv:")
     assert ev["similarity"] > ev["benign_similarity"] - 0.05
-    assert ev["encoder"].endswith("(int8)") and ev["windows"] == 1
+    assert ev["encoder"] == "model (onnx)" and ev["windows"] == 1
 
 
 def test_long_prompt_is_windowed(semantic: SemanticCheck, make_item) -> None:
@@ -104,6 +104,18 @@ def test_operator_exemplars(prompt_data_dir: Path, make_item, semantic: Semantic
     (prompt_data_dir / "bad-ex.tsv").write_text("nonsense\ttext\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown category"):
         semantic.run(make_item("x", options={"extra_exemplars": ["bad-ex.tsv"]}))
+
+
+def test_onnx_engine_matches_sentence_transformers(semantic: SemanticCheck) -> None:
+    onnx = get_encoder()
+    torch_enc = get_encoder(engine="torch")
+    assert onnx.engine == "onnx" and torch_enc.engine == "torch" and onnx.identity != torch_enc.identity
+    texts = ["a red bicycle leaning on a wall", "一张图片", "nude"]
+    a, b = onnx.encode(texts), torch_enc.encode(texts)
+    assert np.all((a.vectors * b.vectors).sum(axis=1) > 0.999)
+    assert np.allclose(a.coverage, b.coverage)
+    q8 = get_encoder(quantize=True)
+    assert q8.engine == "onnx" and np.all((q8.encode(texts).vectors * a.vectors).sum(axis=1) > 0.9)
 
 
 def test_one_encoder_per_process(semantic: SemanticCheck) -> None:
