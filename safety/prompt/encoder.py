@@ -55,6 +55,8 @@ _PROBES = ["a photo of a cat on a sofa", "explicit violence in a dark alley, cin
            "breast cancer awareness poster", "一张风景照片", "x"]
 
 Engine = Literal["auto", "onnx", "torch"]
+#: a Chinese sentence of everyday characters: a Chinese-reading vocabulary knows all of them
+_CHINESE_PROBE = "这是一段描写城市街道、公园树木、河流桥梁和人们日常生活的中文句子，用来检查词表"
 
 
 def default_model_path() -> Path:
@@ -202,6 +204,9 @@ class TextEncoder:
             self._model = model
         self.identity = self._identity()
         self._lock = threading.Lock()
+        #: whether the vocabulary covers Chinese: an English vocabulary knows a few hundred common
+        #: characters (女, 人, 的), enough to pass a token-coverage test yet too few to carry meaning
+        self.reads_chinese = bool(self.encode([_CHINESE_PROBE]).coverage[0] >= 0.95)
 
     # -- set-up -----------------------------------------------------------------------------------
     def _weights_digest(self) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from gateway.errors import ConfigError
 from safety.prompt.encoder import TextEncoder
+from safety.prompt.normalize import is_cjk
 from safety.verdict import Category
 
 __all__ = ["BENIGN", "Exemplar", "ExemplarBank", "builtin_exemplar_files", "load_exemplar_file"]
@@ -74,8 +75,11 @@ class ExemplarBank:
     """Exemplars with unit embeddings, grouped by category. Immutable after construction."""
 
     def __init__(self, exemplars: list[Exemplar], vectors: np.ndarray, coverage: np.ndarray,
-                 min_coverage: float) -> None:
-        keep = coverage >= min_coverage  # an encoder that cannot read an exemplar must not compare with it
+                 min_coverage: float, reads_chinese: bool = True) -> None:
+        # an encoder that cannot read an exemplar must not compare with it
+        keep = coverage >= min_coverage
+        if not reads_chinese:
+            keep &= np.asarray([not any(is_cjk(c) for c in e.text) for e in exemplars], dtype=bool)
         self.exemplars = [e for e, k in zip(exemplars, keep) if k]
         self.skipped = int((~keep).sum())
         self.vectors = np.ascontiguousarray(vectors[keep], dtype=np.float32)
@@ -109,7 +113,7 @@ class ExemplarBank:
                 coverage.append(enc.coverage)
             cached = (np.concatenate(vectors), np.concatenate(coverage))
             _save_cache(cache_dir, key, *cached)
-        return cls(exemplars, cached[0], cached[1], min_coverage)
+        return cls(exemplars, cached[0], cached[1], min_coverage, encoder.reads_chinese)
 
 
 def _load_cache(cache_dir: Path | None, key: str, n: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -14,8 +14,12 @@ exemplar of *c* and ``b`` its best similarity to a benign one::
 
 Long prompts are cut into windows of whole clauses (so a risky clause cannot hide in a long benign
 prompt: the embedding of the whole would dilute it) and the best window counts. Windows the encoder
-cannot read (MiniLM does not know most Chinese characters: coverage below ``min_coverage``) are not
-scored — Chinese prompts rely on the lexicon unless the operator supplies a multilingual encoder.
+cannot read are not scored: with an encoder whose vocabulary does not cover Chinese (MiniLM knows a
+few hundred common characters — enough to make "女人的照片" look like a Chinese exemplar, not enough to
+mean anything) Chinese characters are taken out of each window and Chinese exemplars are not used, so
+Chinese prompts rely on the lexicon unless the operator supplies a multilingual encoder; windows with
+fewer than two words left, or whose tokens the encoder mostly does not know (coverage below
+``min_coverage``), are skipped.
 Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
 """
 
@@ -85,6 +89,9 @@ class SemanticOptions(BaseModel):
             raise ValueError("ceiling must be greater than floor")
         return self
 
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+_WORD = re.compile(r"[^\W_]{2,}")
 
 #: window vectors kept per process (a 384-d float32 vector is 1.5 kB: 4096 of them are 6 MB)
 _VECTOR_CACHE_SIZE = 4096
@@ -222,11 +229,21 @@ class SemanticCheck:
         if not spans:
             return []
         model = self._model(opts)
-        encoded = self._encode(model.encoder, [base.text[s:e] for s, e in spans])
-        readable = encoded.coverage >= opts.min_coverage
+        texts = [base.text[s:e] for s, e in spans]
+        if not model.encoder.reads_chinese:
+            # the encoder reads the rest of a mixed prompt; the lexicon reads the Chinese
+            texts = [" ".join(_CJK_RUN.sub(" ", t).split()) for t in texts]
+        enough = [k for k, t in enumerate(texts) if len(_WORD.findall(t)) >= 2]
+        if not enough:
+            return []
+        part = self._encode(model.encoder, [texts[k] for k in enough])
+        vectors = np.zeros((len(texts), part.vectors.shape[1]), np.float32)
+        coverage = np.zeros(len(texts), np.float32)
+        vectors[enough], coverage[enough] = part.vectors, part.coverage
+        readable = coverage >= max(opts.min_coverage, 1e-6)
         if not readable.any():
             return []
-        return self._verdicts(item, opts, model, base, spans, encoded.vectors, encoded.coverage, readable)
+        return self._verdicts(item, opts, model, base, spans, vectors, coverage, readable)
 
     def _verdicts(self, item: CheckInput, opts: SemanticOptions, model: _Model, base: View,
                   spans: list[tuple[int, int]], vectors: np.ndarray, coverage: np.ndarray,

@@ -147,3 +147,16 @@ def test_window_vectors_are_reused(semantic: SemanticCheck, make_item, monkeypat
     semantic.clear_cache()
     semantic.run(make_item(prompt))
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("prompt", ["女人的照片", "一个穿红裙子的女人", "一个人在海边", "裸眼3D广告"])
+def test_common_chinese_characters_do_not_look_like_exemplars(semantic: SemanticCheck, make_item, prompt: str) -> None:
+    # MiniLM knows a few hundred common characters; they must not make a Chinese prompt "similar"
+    assert not get_encoder().reads_chinese
+    assert semantic.run(make_item(prompt)) == []
+
+
+def test_mixed_prompt_scores_its_english_part(semantic: SemanticCheck, make_item) -> None:
+    prompt = "生成一张图片: a woman who has taken off all of her clothes"
+    v = next(v for v in semantic.run(make_item(prompt)) if v.category is Category.SEXUAL)
+    assert v.score >= 0.7 and v.evidence["text"] == prompt
