@@ -19,13 +19,14 @@ record fails alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,10 +69,37 @@ _SWAP_HEAD = (
     )
 )
 _INSERT_ENTRY = _entry_t.insert()
-_LEAVES_IN = select(_entry_t.c.idx, _entry_t.c.leaf_hash).where(_entry_t.c.idx.in_(bindparam("ids", expanding=True)))
-_NODES_IN = select(_node_t.c.level, _node_t.c.idx, _node_t.c.hash).where(
-    _node_t.c.level.in_(bindparam("levels", expanding=True)), _node_t.c.idx.in_(bindparam("ids", expanding=True))
-)
+
+
+@functools.lru_cache(maxsize=64)
+def _leaf_runs_stmt(k: int) -> Select:
+    """Leaf hashes of ``k`` index runs [a_i, b_i): one range scan of the primary key each."""
+    c = _entry_t.c
+    return select(c.idx, c.leaf_hash).where(
+        or_(*[and_(c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}")) for i in range(k)]))
+
+
+@functools.lru_cache(maxsize=64)
+def _node_runs_stmt(k: int) -> Select:
+    """Stored node hashes of ``k`` (level, index run) pairs: one primary-key range scan each (a
+    list of single (level, idx) pairs made PostgreSQL plan and probe dozens of index lookups)."""
+    c = _node_t.c
+    return select(c.level, c.idx, c.hash).where(
+        or_(*[and_(c.level == bindparam(f"l{i}"), c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}"))
+              for i in range(k)]))
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices as half-open runs of consecutive values."""
+    out: list[tuple[int, int]] = []
+    for i in indices:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out
+
+
 _TILE_LEAVES = (
     select(_entry_t.c.idx, _entry_t.c.leaf_hash)
     .where(and_(_entry_t.c.idx >= bindparam("start"), _entry_t.c.idx < bindparam("end")))
@@ -382,15 +410,16 @@ class Ledger:
         hashes: dict[tuple[int, int], bytes] = {}
         with self._reader() as conn:
             if 0 in needed:
-                for idx, h in conn.execute(_LEAVES_IN, {"ids": needed[0]}).all():
+                runs = _runs(needed[0])
+                params = {k: v for i, (a, b) in enumerate(runs) for k, v in ((f"a{i}", a), (f"b{i}", b))}
+                for idx, h in conn.execute(_leaf_runs_stmt(len(runs)), params).all():
                     hashes[(0, idx)] = bytes.fromhex(h)
-            levels = [lv for lv in needed if lv]
-            if levels:
-                wanted = {(lv, i) for lv in levels for i in needed[lv]}
-                ids = sorted({i for lv in levels for i in needed[lv]})
-                for level, idx, h in conn.execute(_NODES_IN, {"levels": levels, "ids": ids}).all():
-                    if (level, idx) in wanted:
-                        hashes[(level, idx)] = bytes.fromhex(h)
+            node_runs = [(lv, a, b) for lv in sorted(needed) if lv for a, b in _runs(needed[lv])]
+            if node_runs:
+                params = {k: v for i, (lv, a, b) in enumerate(node_runs)
+                          for k, v in ((f"l{i}", lv), (f"a{i}", a), (f"b{i}", b))}
+                for level, idx, h in conn.execute(_node_runs_stmt(len(node_runs)), params).all():
+                    hashes[(level, idx)] = bytes.fromhex(h)
         return fn(merkle.PrefetchedSource(hashes))
 
     @contextlib.contextmanager
