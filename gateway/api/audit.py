@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from gateway.api.deps import AuditorDep, StateDep
-from gateway.auth import Principal
+from gateway.auth import Principal, validate_tenant_id
 from gateway.errors import InvalidRequest, NotFound
 from gateway.state import AppState
 from provenance.ledger import StoredRecord
@@ -156,7 +156,7 @@ class _Filters(BaseModel):
 
 
 def _filters(
-    tenant: Annotated[str | None, Query(max_length=128)] = None,
+    tenant: Annotated[str | None, Query(max_length=64, description="a tenant id: a-z, 0-9, '-', '_', '.'")] = None,
     since: Annotated[datetime | None, Query(description="created at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Query(description="created before (RFC 3339)")] = None,
     requester: Annotated[str | None, Query(max_length=256)] = None,
@@ -167,6 +167,8 @@ def _filters(
     policy: Annotated[str | None, Query(max_length=128)] = None,
     subject_id: Annotated[str | None, Query(max_length=26)] = None,
 ) -> _Filters:
+    if tenant is not None:
+        validate_tenant_id(tenant)  # 400 naming the field; also keeps the export's file name ASCII
     return _Filters(tenant=tenant, since=since, until=until, requester=requester, decision=decision,
                     category=category, kind=kind, model=model, policy=policy, subject_id=subject_id)
 
