@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import PROMPT, Keys, ledger_ok, make_held, review_records
+from tests.gateway.review.support import PROMPT, Keys, ledger_ok, make_held, review_records
 
 pytestmark = pytest.mark.usefixtures("held_policy")
 
@@ -101,7 +101,7 @@ def test_reject_discards_the_held_bytes(client, keys: Keys, state) -> None:
 
 
 def test_keep_rejected_images_keeps_them(client, keys: Keys, state) -> None:
-    from conftest import install_review_policy
+    from tests.gateway.review.support import install_review_policy
 
     install_review_policy(state, four_eyes=[], keep_rejected=True, policy_id="held-keep")
     rid = make_held(client, keys.h("requester"))["review_id"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import NAME, PROMPT, Keys, PersonCheck, ledger_ok, review_records
+from tests.gateway.review.support import NAME, PROMPT, Keys, PersonCheck, ledger_ok, review_records
 
 CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"

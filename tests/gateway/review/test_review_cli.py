@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ledger_ok, review_records
+from tests.gateway.review.support import ledger_ok, review_records
 from typer.testing import CliRunner
 
 from gateway.cli.main import app as cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import Keys, ledger_ok, make_held
+from tests.gateway.review.support import Keys, ledger_ok, make_held
 
 
 @pytest.fixture

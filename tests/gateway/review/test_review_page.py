@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import NAME, Keys, make_held, review_records
+from tests.gateway.review.support import NAME, Keys, make_held, review_records
 from fastapi.testclient import TestClient
 from PIL import Image
 

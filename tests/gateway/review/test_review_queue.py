@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import PROMPT, ledger_ok, review_records
+from tests.gateway.review.support import PROMPT, ledger_ok, review_records
 
 from gateway.errors import Forbidden, MarkError, StoreError
 from gateway.pipeline import PipelineRequest
