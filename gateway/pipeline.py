@@ -35,6 +35,7 @@ from gateway.decision import Decision, combine, decide
 from gateway.errors import (AssayError, BackendTimeout, CheckFailed, ComponentError, ContentBlocked,
                             InvalidRequest, MarkError, PayloadTooLarge)
 from gateway.policy import Action, Policy
+from gateway.redaction import PromptRedactor, describe, frames
 from models.base import GenerationMode, GenerationRequest, ModelInfo
 from provenance.ledger import LedgerRecord, prompt_sha256
 from provenance.mark_registry import MARK_ORDER
@@ -191,9 +192,11 @@ class Pipeline:
         except AssayError as exc:
             raise self._fail(ctx, exc) from exc
         except Exception as exc:  # noqa: BLE001 - anything unforeseen fails closed, recorded
-            log.exception("pipeline stage %s raised", ctx.stage)
-            raise self._fail(ctx, ComponentError(f"internal failure in stage {ctx.stage}: "
-                                                 f"{exc.__class__.__name__}")) from exc
+            # the traceback's frames and a redacted message: the exception's own text may quote the prompt
+            log.error("pipeline stage %s raised %s\n%s", ctx.stage, describe(exc, _redactor(req)), frames(exc))
+            err = ComponentError(f"internal failure in stage {ctx.stage}: {exc.__class__.__name__}")
+            err.__cause__ = exc  # the record's error type names the class that failed
+            raise self._fail(ctx, err) from exc
         self.state.metrics.decision(status, decision.categories)
         result_obj = PipelineResult(record_id=record_id, status=status, decision=decision, images=outputs,
                                     model=result.model, policy=policy, verdicts=list(verdicts),
@@ -294,7 +297,9 @@ class Pipeline:
                 raise
             raise CheckFailed(f"check {name} failed on {item.target}: {exc.message}", details={"check": name}) from exc
         except Exception as exc:  # noqa: BLE001 - a check that cannot do its job fails closed
-            raise CheckFailed(f"check {name} failed on {item.target}: {exc.__class__.__name__}: {exc}",
+            # the type and the message without the prompt (third-party messages often quote their input)
+            raise CheckFailed(f"check {name} failed on {item.target}: "
+                              f"{describe(exc, PromptRedactor([item.prompt, item.context_prompt]))}",
                               details={"check": name}) from exc
         finally:
             self.state.metrics.check_latency(name, time.perf_counter() - t0)
@@ -352,7 +357,7 @@ class Pipeline:
                         raise
                     raise MarkError(f"mark {name} failed: {exc.message}") from exc
                 except Exception as exc:  # noqa: BLE001
-                    raise MarkError(f"mark {name} failed: {exc.__class__.__name__}: {exc}") from exc
+                    raise MarkError(f"mark {name} failed: {describe(exc, _redactor(ctx.req))}") from exc
                 finally:
                     self.state.metrics.mark_latency(name, time.perf_counter() - t0)
             out.data = art.encode()
@@ -419,8 +424,9 @@ class Pipeline:
             "timings_ms": {k: round(v * 1000, 2) for k, v in ctx.timings.items()},
             "key_id": req.principal.key_id,
         }
-        if error is not None:
-            body["error"] = {"stage": ctx.stage, "code": error.code, "message": error.message}
+        if error is not None:  # the message is the redacted one (see _fail)
+            body["error"] = {"stage": ctx.stage, "code": error.code, "type": _error_type(error),
+                             "message": error.message}
         rec = LedgerRecord(
             record_id=ctx.record_id, kind="generation", tenant=req.principal.tenant,
             requester=req.user or req.principal.key_id,
@@ -436,7 +442,12 @@ class Pipeline:
 
     # Failure path -------------------------------------------------------------------------------
     def _fail(self, ctx: "_RunContext", exc: AssayError) -> GenerationFailed:
-        """Record the failure (when the store is reachable) and return the error to raise."""
+        """Record the failure (when the store is reachable) and return the error to raise.
+
+        The message that goes into the record, the logs and the response has the prompt taken out:
+        an error raised by a component may quote its input, and the policy may allow only a digest.
+        """
+        exc = _redacted(exc, _redactor(ctx.req))
         status = "invalid" if isinstance(exc, InvalidRequest) else "failed"
         self.state.metrics.decision(status, [])
         self._unindex(ctx)
@@ -499,8 +510,10 @@ class Pipeline:
             for o in outputs:
                 o.data = None
             if isinstance(exc, AssayError):
+                _redacted(exc, _redactor(req))
                 raise
-            log.exception("release of held generation %s failed in stage %s", record_id, ctx.stage)
+            log.error("release of held generation %s failed in stage %s: %s\n%s", record_id, ctx.stage,
+                      describe(exc, _redactor(req)), frames(exc))
             raise ComponentError(f"release failed in stage {ctx.stage}: {exc.__class__.__name__}") from exc
         return outputs
 
@@ -521,6 +534,27 @@ class _RunContext:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _REDACT_CATEGORIES = {"pii", "real_person", "likeness"}
+
+
+def _redactor(req: PipelineRequest) -> PromptRedactor:
+    return PromptRedactor([req.prompt, req.negative_prompt])
+
+
+def _redacted(exc: AssayError, redact: PromptRedactor) -> AssayError:
+    """Take the prompt out of ``exc``'s message, in place (the error belongs to this request and is
+    about to be raised, recorded and logged; its class and cause stay for the record's ``type``)."""
+    message = redact(exc.message)
+    if message != exc.message:
+        exc.message = message
+        exc.args = (message,)
+    return exc
+
+
+def _error_type(exc: AssayError) -> str:
+    """The class that failed: the foreign exception an Assay error wraps, else the Assay error's own."""
+    cause = exc.__cause__
+    return cause.__class__.__name__ if cause is not None and not isinstance(cause, AssayError) else \
+        exc.__class__.__name__
 
 
 def _digest_or_none(prompt: object) -> str | None:

@@ -124,8 +124,8 @@ def test_keys_and_prompts_never_reach_the_logs(client, lean_auth, requester_key,
 def test_a_check_that_echoes_the_prompt_does_not_put_it_in_logs_or_a_digest_only_record(
         client, state, auth, caplog) -> None:
     """Policy ``prompt_storage: digest``: the prompt may be neither logged nor kept in the record,
-    even when a failing component quotes it in its error message. (The error response may quote
-    it: it goes back to the requester who sent it.)"""
+    even when a failing component quotes it in its error message (G2). The record still says what
+    failed: the stage, the exception's class and its message with the prompt taken out."""
     from reliability_support import install_lean_policy
 
     from gateway.policy import Policy
@@ -142,11 +142,59 @@ def test_a_check_that_echoes_the_prompt_does_not_put_it_in_logs_or_a_digest_only
     assert r.status_code == 503 and r.json()["error"]["code"] == "check_failed"
     rec = state.ledger.get(r.json()["assay"]["record_id"])
     assert rec.decision == "failed" and rec.prompt is None
-    leaks = [where for where, text in (("logs", _everything_logged(caplog)),
-                                       ("the ledger record", rec.model_dump_json())) if PROMPT in text]
-    if leaks:
-        pytest.xfail(f"known gap (reported): a component's error message quoting the prompt reaches "
-                     f"{', '.join(leaks)}; CheckFailed/MarkError keep the raw exception text")
+    error = rec.body["error"]
+    assert error["stage"] == "prompt_checks" and error["type"] == "ValueError"
+    assert "test.crashing" in error["message"] and "cannot tokenize input '[prompt]'" in error["message"]
+    logged = _everything_logged(caplog)
+    assert "check_failed" in logged  # the failure is logged, just without the prompt
+    for where, text in (("logs", logged), ("the ledger record", rec.model_dump_json()),
+                        ("the response", r.text)):
+        for needle in (PROMPT, PROMPT[:24], PROMPT[-20:], PROMPT.upper()):
+            assert needle not in text, f"the prompt reached {where}"
+
+
+class _EchoingMark:
+    """A mark that fails quoting a (case-changed, cut) part of the prompt it was given."""
+
+    name = "test.echoing"
+
+    def apply(self, artifact, ctx):  # noqa: ANN001, ANN201
+        raise RuntimeError(f"glyph cache miss for {ctx.record_id}: {PROMPT.upper()[:30]}...")
+
+
+def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_recorded_without_it(
+        client, state, auth, caplog, monkeypatch) -> None:
+    from reliability_support import install_lean_policy
+
+    from gateway.policy import Policy
+
+    install_lean_policy(state, prompt_storage="digest")
+    base = state.policies.get("lean").model_dump()
+    base.update(id="lean-echo", marks=[{"name": "test.echoing"}], unsafe_allow_unmarked=True)
+    state.policies.add(Policy.model_validate(base))
+    state.keys.set_policy("acme", "lean-echo")
+    state.marks.add(_EchoingMark())
+    caplog.set_level(logging.DEBUG)
+    r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "mark_failed"
+    mark_rec = state.ledger.get(r.json()["assay"]["record_id"])
+    assert mark_rec.body["error"]["type"] == "RuntimeError" and "[prompt]" in mark_rec.body["error"]["message"]
+
+    def store(*_a, **_k):  # noqa: ANN202 - an unforeseen crash whose message quotes the prompt
+        raise KeyError(f"no blob slot for {PROMPT}")
+
+    state.keys.set_policy("acme", "lean")
+    monkeypatch.setattr(state.pipeline, "store", store)
+    r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "component_failure"
+    crash_rec = state.ledger.get(r.json()["assay"]["record_id"])
+    assert crash_rec.body["error"]["type"] == "KeyError"
+    logged = _everything_logged(caplog)
+    assert "KeyError" in logged and "in store" in logged  # type and the traceback's frames stay for operators
+    for where, text in (("logs", logged), ("the mark failure's record", mark_rec.model_dump_json()),
+                        ("the crash's record", crash_rec.model_dump_json())):
+        for needle in (PROMPT, PROMPT[:24], PROMPT.upper()[:24]):
+            assert needle not in text, f"the prompt reached {where}"
 
 
 # --- private key files ----------------------------------------------------------------------------
