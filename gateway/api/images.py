@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import weakref
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -62,14 +63,19 @@ def _check_model(state: AppState, model: str | None) -> None:
 
 
 def _url_secret(state: AppState) -> bytes:
-    path = state.settings.keys_dir / "url-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_bytes()
+    """The deployment's HMAC key for signed links: created 0600 once (the first replica wins)."""
+    from provenance.keys import read_private, write_private
+
+    secret = _url_secrets.get(state)
+    if secret is None:
+        path = state.settings.keys_dir / "url-secret"
+        if not path.exists():
+            write_private(path, secrets.token_bytes(32))
+        secret = _url_secrets[state] = read_private(path, what="signed-URL secret")  # mode checked once
+    return secret
+
+
+_url_secrets: "weakref.WeakKeyDictionary[AppState, bytes]" = weakref.WeakKeyDictionary()
 
 
 def _sign(state: AppState, content_id: str, expires: int) -> str:

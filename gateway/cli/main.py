@@ -113,9 +113,10 @@ def _dev_key(state) -> None:  # noqa: ANN001
     if s.is_production or not s.dev_api_key_file or state.keys.count() > 0:
         return
     key, row = state.keys.create("demo", "admin", name="development key", policy_id=s.default_policy)
+    from provenance.keys import write_private
+
     path = s.data_dir / "dev-api-key"
-    path.write_text(key + "\n")
-    path.chmod(0o600)
+    write_private(path, (key + "\n").encode(), replace=True)
     typer.echo(f"development API key for tenant 'demo' (role admin), also in {path}:\n  {key}", err=True)
 
 

@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from gateway.errors import ConfigError
+from provenance.keys import check_key_file_mode, read_private, write_private
 
 log = logging.getLogger("assay.signing")
 
@@ -156,32 +156,6 @@ def load_key(path: Path) -> PrivateKey:
         raise ConfigError(f"{path}: unsupported key type {type(key).__name__}", param="ASSAY_SIGNING_KEY")
     check_key_file_mode(path, env="ASSAY_SIGNING_KEY")
     return key
-
-
-def check_key_file_mode(path: Path, *, env: str) -> None:
-    """Refuse a private key file that other users may read or write; flag one the group may read.
-
-    Why: whoever reads the key can sign images (and manifests) in the operator's name. Access for
-    "others" is refused outright. Group read is only logged, because the usual way to hand a key to
-    a non-root container user (a Kubernetes secret with ``fsGroup`` and mode 0440) needs it;
-    group write is refused. Checked on the file the path resolves to (secrets are often symlinks).
-    """
-    if os.name != "posix":  # pragma: no cover - POSIX modes only
-        return
-    try:
-        mode = stat.S_IMODE(Path(path).stat().st_mode)
-    except OSError as exc:
-        raise ConfigError(f"cannot stat the private key {path}: {exc.strerror or exc}", param=env) from exc
-    if mode & 0o007 or mode & 0o020:
-        who = "other users" if mode & 0o007 else "its group (write)"
-        raise ConfigError(
-            f"the private key {path} is accessible to {who} (mode {mode:04o}); refusing to use it",
-            param=env,
-            hint=f"chmod 600 {path} (or 0440 with a dedicated group), and rotate the key if others could read it",
-        )
-    if mode & 0o040:
-        log.warning("the private key %s is readable by its group (mode %04o); make sure only the gateway's "
-                    "group is its group, or chmod 600 it", path, mode)
 
 
 def _pub(obj) -> bytes:  # noqa: ANN001 - a public key
@@ -364,13 +338,7 @@ def _pem_key(key: PrivateKey) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_private(path, data, replace=True)
 
 
 @contextlib.contextmanager
@@ -405,7 +373,7 @@ def ensure_dev_credentials(
         ca_path, ca_key_path = keys_dir / DEV_CA_CERT, keys_dir / DEV_CA_KEY
         if ca_path.exists() and ca_key_path.exists():
             ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
-            ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
+            ca_key = serialization.load_pem_private_key(read_private(ca_key_path, what="development CA key"), None)
             if t > ca.not_valid_after_utc - DEV_RENEW_BEFORE:
                 ca, ca_key = make_ca("Assay Development Root CA", now=t)
                 _write_private(ca_key_path, _pem_key(ca_key))

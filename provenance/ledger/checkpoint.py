@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import desc, insert, select
 
 from gateway.errors import ConfigError
 from gateway.settings import Settings
+from provenance.keys import read_private, write_private
 from provenance.ledger.log import Ledger
 from provenance.ledger.note import NoteError, NoteSigner, NoteVerifier
 from provenance.ledger.record import from_db_time, now_utc, to_db_time
@@ -86,22 +86,30 @@ def new_origin(settings: Settings | None = None) -> str:
 
 
 def write_key(signer: NoteSigner, keys_dir: Path) -> None:
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    skey = keys_dir / SKEY_FILE
-    fd = os.open(skey, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(signer.skey() + "\n")
+    """Write the key pair; the secret file is created 0600 (never chmod-ed after). Raises
+    ``FileExistsError`` when a key is there already (another process won the race, or a rotation
+    that must move the old key away first)."""
+    if not write_private(keys_dir / SKEY_FILE, (signer.skey() + "\n").encode()):
+        raise FileExistsError(keys_dir / SKEY_FILE)
     (keys_dir / VKEY_FILE).write_text(signer.verifier.vkey() + "\n")
+
+
+def _read_signer(path: Path) -> NoteSigner:
+    """The key at ``path``; refused when other users may read it, a warning when its group may."""
+    data = read_private(path, what="ledger checkpoint key")
+    try:
+        return NoteSigner.from_skey(data.decode("utf-8"))
+    except (ConfigError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} holds no readable checkpoint signer key: {getattr(exc, 'message', exc)}",
+                          hint="restore the key from its backup, or `assay audit keygen` into an empty keys dir"
+                          ) from exc
 
 
 def load_signer(settings: Settings) -> NoteSigner:
     """The operator's checkpoint key; generated into the data dir in development only."""
     path = settings.keys_dir / SKEY_FILE
     if path.exists():
-        try:
-            return NoteSigner.from_skey(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read the checkpoint key {path}: {exc}") from exc
+        return _read_signer(path)
     if settings.is_production:
         raise ConfigError(
             f"no ledger checkpoint key at {path}",
@@ -111,7 +119,7 @@ def load_signer(settings: Settings) -> NoteSigner:
     try:
         write_key(signer, settings.keys_dir)
     except FileExistsError:  # another process won the race: use its key
-        return NoteSigner.from_skey(path.read_text())
+        return _read_signer(path)
     log.warning("generated a development ledger checkpoint key at %s (origin %s)", path, signer.name)
     return signer
 

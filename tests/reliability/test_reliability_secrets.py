@@ -234,6 +234,56 @@ def test_generated_development_keys_are_private(state) -> None:
     assert os.stat(state.settings.keys_dir).st_mode & 0o077 == 0
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp_path, monkeypatch) -> None:
+    """G4: checkpoint key, development CA and signer keys, signed-URL secret: 0600 from creation on,
+    whatever the umask. chmod is switched off: a file written first and chmod-ed after (readable
+    by everyone in between under umask 0) shows up as 0666."""
+    from gateway.api.images import _url_secret
+    from gateway.settings import Settings
+    from provenance.c2pa_sign.credentials import ensure_dev_credentials
+    from provenance.ledger.checkpoint import load_signer
+
+    settings = Settings(data_dir=tmp_path / "d")
+
+    class _State:  # what _url_secret reads of the app state
+        def __init__(self) -> None:
+            self.settings = settings
+
+    monkeypatch.setattr(os, "chmod", lambda *a, **k: None)
+    old = os.umask(0)
+    try:
+        load_signer(settings)
+        ensure_dev_credentials(settings.keys_dir)
+        _url_secret(_State())
+    finally:
+        os.umask(old)
+    private = [p for p in settings.keys_dir.iterdir() if p.name.endswith((".key.pem", ".skey", "url-secret"))]
+    assert {p.name for p in private} >= {"ledger-checkpoint.skey", "dev-ca.key.pem", "dev-signer.key.pem", "url-secret"}
+    for p in private:
+        assert os.stat(p).st_mode & 0o777 == 0o600, f"{p.name} is {os.stat(p).st_mode & 0o777:04o}"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_a_checkpoint_key_with_loose_permissions_is_refused_or_flagged(tmp_path, caplog) -> None:
+    from gateway.settings import Settings
+    from provenance.ledger.checkpoint import SKEY_FILE, load_signer
+
+    settings = Settings(data_dir=tmp_path / "d")
+    signer = load_signer(settings)
+    skey = settings.keys_dir / SKEY_FILE
+    for mode in (0o644, 0o604, 0o620):
+        os.chmod(skey, mode)
+        with pytest.raises(ConfigError, match="ledger checkpoint key .* is accessible to") as e:
+            load_signer(settings)
+        assert "chmod 600" in (e.value.hint or "")
+    os.chmod(skey, 0o640)
+    with caplog.at_level(logging.WARNING, logger="assay.signing"):
+        assert load_signer(settings).verifier == signer.verifier
+    assert any("ledger checkpoint key" in r.getMessage() and "readable by its group" in r.getMessage()
+               for r in caplog.records)
+
+
 # --- every outbound call has a timeout -------------------------------------------------------------
 _OUTBOUND = {
     ("httpx", "Client"), ("httpx", "AsyncClient"), ("httpx", "get"), ("httpx", "post"), ("httpx", "put"),
