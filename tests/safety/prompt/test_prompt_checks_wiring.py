@@ -97,16 +97,39 @@ def test_eval_set_shape() -> None:
             "homophone", "synonym"} <= evasions
 
 
-def test_eval_set_does_not_overlap_exemplars() -> None:
+def _rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (EVAL.parent / name).read_text(encoding="utf-8").splitlines()]
+
+
+def test_sets_do_not_overlap_exemplars_or_each_other() -> None:
+    """Dev (eval, dev2) and held-out (test_a, test_b) sets are disjoint, and none holds an exemplar."""
     from safety.prompt.normalize import get_normalizer
 
     norm = get_normalizer()
     exemplars = {norm.base_text(e.text) for f in builtin_exemplar_files() for e in load_exemplar_file(f)}
-    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines()]
-    held = [json.loads(line) for line in (EVAL.parent / "heldout.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert [r["text"] for r in rows + held if norm.base_text(r["text"]) in exemplars] == []
-    seen = {norm.base_text(r["text"]) for r in rows}
-    assert [r["text"] for r in held if norm.base_text(r["text"]) in seen] == []
+    sets = {name: _rows(name) for name in ("eval.jsonl", "dev2.jsonl", "test_a.jsonl", "test_b.jsonl")}
+    assert [r["text"] for rows in sets.values() for r in rows if norm.base_text(r["text"]) in exemplars] == []
+    seen: dict[str, str] = {}  # (evasion variants of one prompt share a base text within a set)
+    for name, rows in sets.items():
+        keys = {norm.base_text(r["text"]) for r in rows}
+        both = sorted(k for k in keys if k in seen)
+        assert both == [], f"{name} repeats prompts of other sets: {both[:5]}"
+        seen.update(dict.fromkeys(keys, name))
+
+
+@pytest.mark.parametrize("name", ["test_a.jsonl", "test_b.jsonl"])
+def test_heldout_set_shape(name: str) -> None:
+    rows = _rows(name)
+    assert len({r["id"] for r in rows}) == len(rows)
+    for lang in ("en", "zh"):
+        risky = [r for r in rows if r["lang"] == lang and r["label"] == "risky"]
+        benign = [r for r in rows if r["lang"] == lang and r["label"] == "benign"]
+        assert len(risky) >= 60 and len(benign) >= 45, (lang, len(risky), len(benign))
+        assert {"sexual", "minors", "violence", "self_harm", "hate", "extremism", "illegal", "real_person",
+                "pii"} <= {r["category"] for r in risky}
+        assert {r["evasion"] for r in risky} >= {"none", "synonym", "spacing", "mixed_lang"}
+    evasions = {r["evasion"] for r in rows}
+    assert {"leet", "homoglyph", "fullwidth", "traditional", "pinyin", "homophone"} <= evasions
 
 
 def test_public_surface_without_torch() -> None:

@@ -1,6 +1,10 @@
-"""Builds ``heldout.jsonl``: prompts written AFTER the term lists and thresholds were tuned on eval.jsonl.
+"""Builds ``dev2.jsonl`` (until the second tuning round: ``heldout.jsonl``): prompts written AFTER the
+term lists and thresholds were tuned on eval.jsonl.
 
-Why it exists: ``eval.jsonl`` was used while building the lexicon (its misses were looked at and
+Status: DEVELOPMENT data now. Its misses were read and fixed in the second tuning round, so it no
+longer estimates anything; the held-out figures come from ``test_a.jsonl`` (see build_test.py).
+
+Why it was written: ``eval.jsonl`` was used while building the lexicon (its misses were looked at and
 fixed), so its figures flatter the checks. These prompts were written afterwards, in other words and
 with other evasion styles (mixed evasions, masking stars, emoji, longer prompts, new near-misses),
 and were not used for tuning: their figures estimate how the checks do on prompts nobody tuned for.
@@ -187,7 +191,7 @@ def build() -> list[dict]:
 
 if __name__ == "__main__":
     rows = build()
-    with open(HERE / "heldout.jsonl", "w", encoding="utf-8") as f:
+    with open(HERE / "dev2.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     from collections import Counter
