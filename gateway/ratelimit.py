@@ -11,6 +11,11 @@ Two buckets per key, each off when its setting is 0:
 * ``rpm`` — every authenticated API call (``ASSAY_RATE_LIMIT_PER_MINUTE``; burst = one minute's worth);
 * ``quota`` — generation and edit requests per rolling day (``ASSAY_QUOTA_PER_DAY``).
 
+The same buckets limit callers without a key, by client address (the public verify endpoint:
+``ASSAY_PUBLIC_VERIFY_PER_MINUTE``). Such keys are unbounded in number, so creating a bucket
+deletes the buckets of its scope that have refilled completely (a full bucket and no bucket are
+the same state): the table holds only the clients of the last refill period.
+
 A refused call raises :class:`RateLimited` with the seconds until enough tokens are back; the API
 boundary answers ``429`` with ``Retry-After``. Refill uses each replica's wall clock; a clock that
 runs behind another replica's never refills twice (``updated_at`` only moves forward).
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Float, String, and_, case, insert, literal, select, update
+from sqlalchemy import Column, Float, String, and_, case, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
@@ -31,6 +36,7 @@ from gateway.store import Database
 
 RPM = "rpm"
 QUOTA = "quota"
+PUBLIC_VERIFY = "public_verify"
 
 
 class RateBucket(SQLModel, table=True):
@@ -54,8 +60,8 @@ class Limit:
     what: str  # for the error message: "requests per minute", ...
 
     @classmethod
-    def per_minute(cls, n: int) -> "Limit | None":
-        return cls(RPM, float(n), n / 60.0, f"{n} requests per minute") if n > 0 else None
+    def per_minute(cls, n: int, scope: str = RPM, what: str = "requests") -> "Limit | None":
+        return cls(scope, float(n), n / 60.0, f"{n} {what} per minute") if n > 0 else None
 
     @classmethod
     def per_day(cls, n: int) -> "Limit | None":
@@ -72,8 +78,11 @@ class RateLimiter:
         self.db = db
         self.clock = clock
 
-    def charge(self, key_id: str, limit: Limit | None, cost: float = 1.0) -> None:
-        """Take ``cost`` tokens from ``key_id``'s ``limit`` bucket, or raise :class:`RateLimited`."""
+    def charge(self, key_id: str, limit: Limit | None, cost: float = 1.0, *, who: str | None = None) -> None:
+        """Take ``cost`` tokens from ``key_id``'s ``limit`` bucket, or raise :class:`RateLimited`.
+
+        ``who`` names the caller in the error (default: "API key <key_id>")."""
+        who = who or f"API key {key_id}"
         if limit is None:
             return
         if cost > limit.capacity:
@@ -90,18 +99,21 @@ class RateLimiter:
             if row is not None:
                 level = min(limit.capacity, row.tokens + max(0.0, now - row.updated_at) * limit.per_second)
                 wait = (cost - level) / limit.per_second
-                raise RateLimited(f"API key {key_id} is over its limit of {limit.what}; retry in {wait:.0f} s",
+                raise RateLimited(f"{who} is over its limit of {limit.what}; retry in {wait:.0f} s",
                                   retry_after=max(wait, 0.001),
                                   hint="slow down, or ask the operator for a higher limit")
             try:
                 with self.db.session() as s:
-                    s.connection().execute(insert(_t).values(key_id=key_id, scope=limit.scope,
-                                                tokens=limit.capacity - cost, updated_at=now))
+                    conn = s.connection()
+                    conn.execute(delete(_t).where(_t.c.scope == limit.scope,
+                                                  _t.c.updated_at < now - limit.capacity / limit.per_second))
+                    conn.execute(insert(_t).values(key_id=key_id, scope=limit.scope,
+                                                   tokens=limit.capacity - cost, updated_at=now))
                 return
             except StoreError as exc:  # another replica inserted it first: charge that row
                 if not isinstance(exc.__cause__, IntegrityError):
                     raise
-        raise RateLimited(f"API key {key_id} is over its limit of {limit.what}", retry_after=1.0)  # pragma: no cover
+        raise RateLimited(f"{who} is over its limit of {limit.what}", retry_after=1.0)  # pragma: no cover
 
 
 def _take(key_id: str, limit: Limit, cost: float, now: float):  # noqa: ANN202 - an UPDATE statement

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # --- limits per API key, shared by replicas through the database (0 = off) ---------------
     rate_limit_per_minute: int = Field(default=600, ge=0)  # every authenticated call; burst = 1 minute's worth
     quota_per_day: int = Field(default=0, ge=0)  # generation and edit requests per key, rolling day
+    #: unauthenticated calls of the public verify endpoint per client address (IPv6: per /64)
+    public_verify_per_minute: int = Field(default=30, ge=0)
 
     # --- review queue --------------------------------------------------------------------------
     review_lease_s: float = Field(default=600.0, gt=0)  # how long a reviewer's claim holds an item

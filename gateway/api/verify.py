@@ -3,13 +3,16 @@
 Authenticated callers (any role) get the full :class:`provenance.verify.VerifyReport`; a record of
 another tenant is shown without its tenant unless the caller is an auditor or admin. With
 ``ASSAY_PUBLIC_VERIFY=true`` a caller without an API key gets the free detection answer SB 942
-asks for — provider, system, time and id, never prompts or tenant data. Bad uploads are 4xx
+asks for — provider, system, time and id, never prompts or tenant data — limited per client
+address (``ASSAY_PUBLIC_VERIFY_PER_MINUTE``, 429 with ``Retry-After``). Bad uploads are 4xx
 answers (not an image, too large, truncated, a decompression bomb); a forged or corrupt C2PA
 manifest is reported in the body, not as an error.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +22,7 @@ from fastapi.responses import JSONResponse
 from gateway.api.deps import StateDep, get_principal
 from gateway.auth import Principal, Role
 from gateway.errors import InvalidRequest
+from gateway.ratelimit import PUBLIC_VERIFY, Limit, RateLimiter
 from provenance.verify import VerifyReport, to_public, verifier_for
 
 router = APIRouter(tags=["verify"])
@@ -41,6 +45,25 @@ async def _upload(request: Request) -> bytes:
     raise InvalidRequest("no file in the multipart field 'image'", param="image")
 
 
+def _client_bucket(request: Request) -> str:
+    """The bucket of an unauthenticated caller: its address (an IPv6 client by its /64, which one
+    host usually holds whole), hashed to fit the bucket key and to keep addresses out of the table.
+
+    Behind a load balancer the address is the one uvicorn takes from ``X-Forwarded-For`` for the
+    proxies it trusts (``FORWARDED_ALLOW_IPS``, see the README's configuration table).
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+        if ip.version == 6 and ip.ipv4_mapped is None:
+            host = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        elif ip.version == 6:
+            host = str(ip.ipv4_mapped)
+    except ValueError:
+        pass
+    return "ip-" + hashlib.sha256(host.encode()).hexdigest()[:29]
+
+
 def _scoped(report: VerifyReport, principal: Principal) -> dict[str, Any]:
     body = report.model_dump(mode="json")
     if principal.role not in (Role.ADMIN, Role.AUDITOR):
@@ -54,6 +77,10 @@ def _scoped(report: VerifyReport, principal: Principal) -> dict[str, Any]:
 async def verify_image(request: Request, state: StateDep) -> JSONResponse:
     public = state.settings.public_verify and not request.headers.get("authorization")
     principal = None if public else get_principal(request, state)
+    if principal is None:  # charged before the upload is read: a refused caller costs no parsing
+        limit = Limit.per_minute(state.settings.public_verify_per_minute, PUBLIC_VERIFY, "public verify requests")
+        await run_in_threadpool(RateLimiter(state.db).charge, _client_bucket(request), limit,
+                                who="this client address")
     data = await _upload(request)
     verifier = verifier_for(state)
     report = await run_in_threadpool(verifier.verify, data)

@@ -119,3 +119,66 @@ def test_daily_quota_counts_generations_only(client, lean_auth, state, monkeypat
     assert int(r.headers["retry-after"]) > 3600
     for _ in range(3):  # reading the audit log is not a generation
         assert client.get("/v1/audit/records", headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
+
+
+def test_public_verify_is_limited_per_client_address(app, state, requester_key, monkeypatch) -> None:  # noqa: ANN001
+    """G5: without a key there is no key bucket; the public verify endpoint charges the client's
+    address instead (an IPv6 client by its /64), before it reads the upload, and answers 429 with
+    Retry-After. Keyed callers are not charged against it."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import select
+
+    from gateway.ratelimit import PUBLIC_VERIFY, RateBucket
+
+    monkeypatch.setattr(state.settings, "public_verify", True)
+    monkeypatch.setattr(state.settings, "public_verify_per_minute", 2)
+    files = {"image": ("x.png", b"not an image", "image/png")}
+
+    def verify(host: str, headers: dict[str, str] | None = None) -> int:
+        with TestClient(app, client=(host, 40000)) as c:
+            r = c.post("/v1/verify", files=files, headers=headers or {})
+        if r.status_code == 429:
+            assert r.json()["error"]["type"] == "rate_limit_error"
+            assert "public verify requests per minute" in r.json()["error"]["message"]
+            assert 1 <= int(r.headers["retry-after"]) <= 30
+        return r.status_code
+
+    assert [verify("203.0.113.7") for _ in range(3)] == [415, 415, 429]  # not an image: 4xx, still counted
+    assert verify("203.0.113.8") == 415  # another address, its own bucket
+    assert verify("::ffff:203.0.113.7") == 429  # the same IPv4 client, mapped
+    assert [verify(f"2001:db8:1:2::{i}") for i in (1, 2, 3)] == [415, 415, 429]  # one /64, one bucket
+    assert verify("2001:db8:1:3::1") == 415
+    keyed = {"Authorization": f"Bearer {requester_key}"}
+    assert all(verify("203.0.113.7", keyed) == 415 for _ in range(3))  # a key's own limits apply instead
+    with state.db.session() as s:
+        keys = s.exec(select(RateBucket.key_id).where(RateBucket.scope == PUBLIC_VERIFY)).all()
+    assert len(keys) == 4 and all(k.startswith("ip-") and "203" not in k for k in keys)  # no address stored
+    monkeypatch.setattr(state.settings, "public_verify_per_minute", 0)  # 0 = off
+    assert verify("203.0.113.7") == 415
+
+
+def test_buckets_that_refilled_are_pruned_when_a_new_one_is_made(database) -> None:
+    """Client-address buckets are unbounded in number: a full bucket is the same as none, so making
+    a bucket deletes the full ones of its scope, and the table holds one refill period's clients."""
+    from sqlmodel import select
+
+    from gateway.ratelimit import RateBucket
+
+    clock = Clock()
+    rl = RateLimiter(database, clock=clock)
+    lim = Limit.per_minute(2, "public_verify", "public verify requests")
+    for i in range(5):
+        rl.charge(f"ip-{i}", lim)
+    rl.charge("k", Limit.per_minute(2))  # another scope is left alone
+    clock.t += 59.0
+    rl.charge("ip-new", lim)  # the others have not refilled yet
+    clock.t += 2.0
+    rl.charge("ip-0", lim)  # an existing bucket: charged, nothing pruned
+    rl.charge("ip-newer", lim)
+    with database.session() as s:
+        rows = [tuple(r) for r in s.exec(select(RateBucket.key_id, RateBucket.scope)).all()]
+    assert sorted(rows) == [("ip-0", "public_verify"), ("ip-new", "public_verify"), ("ip-newer", "public_verify"),
+                            ("k", "rpm")]
+    rl.charge("ip-0", lim)
+    with pytest.raises(RateLimited, match="ip-0"):
+        rl.charge("ip-0", lim)  # ip-0 kept its history: 2 tokens used since the refill
