@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.errors import PolicyError
 from safety.verdict import Category, TargetKind
@@ -127,7 +128,8 @@ class PromptStorage(_Strict):
 class Retention(_Strict):
     #: personal data (prompt text, requester ids) is erased after this many days (None: kept)
     personal_data_days: int | None = Field(default=180, ge=1)
-    #: records (the ledger leaves) are kept at least this long; Chinese rules ask >= 180 days
+    #: the legal minimum a record must be kept whole: no retention rule of the policy may erase any
+    #: of its fields sooner (checked at load; CAC Labeling Measures Art. 9 asks six months = 184 days)
     records_min_days: int = Field(default=180, ge=0)
 
 
@@ -171,6 +173,28 @@ class Policy(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _records_kept_long_enough(self) -> "Policy":
+        """No retention rule may erase part of a record before ``retention.records_min_days``.
+
+        The ledger leaves are never deleted; what retention erases is the personal data a record
+        holds (the requester after ``personal_data_days``; the prompt text after
+        ``prompt_storage.retention_days``). A log the law says to keep N days with its recipient
+        (and, where stored, the prompt) erased sooner is not kept. A digest-only prompt has no
+        text to erase, so its ``retention_days`` does not count.
+        """
+        minimum = self.retention.records_min_days
+        rules = [(("retention", "personal_data_days"), self.retention.personal_data_days, "the requester")]
+        if self.prompt_storage.mode != "digest":
+            rules.append((("prompt_storage", "retention_days"), self.prompt_storage.retention_days, "the prompt text"))
+        problems = [[list(loc), f"{days} days is shorter than retention.records_min_days ({minimum}): {what} would be "
+                                f"erased from records that must be kept whole for {minimum} days"]
+                    for loc, days, what in rules if days is not None and days < minimum]
+        if problems:
+            raise PydanticCustomError(_CROSS_KEY, "; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems),
+                                      {"problems": problems})
+        return self
+
     @property
     def digest(self) -> str:
         if not self._digest:
@@ -193,6 +217,18 @@ class Policy(_Strict):
 
 
 # --- loading -----------------------------------------------------------------------------------
+#: error type of rules across keys; its ``ctx["problems"]`` lists ``[key path, message]`` pairs
+_CROSS_KEY = "policy_cross_key"
+
+
+def _error_lines(err: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """(key path, message) of one pydantic error; a cross-key rule names each key it concerns."""
+    if err["type"] == _CROSS_KEY:
+        return [(tuple(loc), msg) for loc, msg in err["ctx"]["problems"]]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    return [(loc, "unknown key" if err["type"] == "extra_forbidden" else err["msg"])]
+
+
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """Follow a pydantic error location through the YAML node tree; return the 1-based line."""
     line = node.start_mark.line + 1 if node is not None else None
@@ -257,11 +293,9 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            key = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(node, loc)
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"{source}:{line or '?'}: {key}: {msg}")
+            for loc, msg in _error_lines(err):
+                key = ".".join(str(p) for p in loc) or "(top level)"
+                lines.append(f"{source}:{_line_of(node, loc) or '?'}: {key}: {msg}")
         raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines),
                           details={"errors": lines}) from exc
     problems = _validate_options(policy)

@@ -103,3 +103,29 @@ def test_loader_never_crashes_on_garbage(data: dict) -> None:
         parse_policy(yaml.safe_dump(data), "fuzz.yaml")
     except PolicyError as exc:
         assert exc.message.startswith(("invalid policy fuzz.yaml", "fuzz.yaml"))
+
+
+def test_retention_shorter_than_the_declared_legal_minimum_is_refused(tmp_path: Path) -> None:
+    """A pack that erases the requester (or a stored prompt) before ``records_min_days`` does not keep
+    the log it says the law asks for: refused at load, naming file, key and line."""
+    text = (BASE.format(id="x") + "prompt_storage: {mode: plain, retention_days: 184}\n"
+            "retention:\n  personal_data_days: 180\n  records_min_days: 184\n")
+    p = _write(tmp_path, "x", text)
+    with pytest.raises(PolicyError) as ei:
+        load_policy(p)
+    (line,) = ei.value.details["errors"]
+    assert line.startswith(f"{p}:5: retention.personal_data_days: 180 days is shorter than "
+                           "retention.records_min_days (184)"), line
+    p = _write(tmp_path, "x", text.replace("retention_days: 184", "retention_days: 30"))
+    with pytest.raises(PolicyError) as ei:
+        load_policy(p)
+    assert [e.split(": ", 2)[:2] for e in ei.value.details["errors"]] == [
+        [f"{p}:5", "retention.personal_data_days"], [f"{p}:3", "prompt_storage.retention_days"]]
+    # a digest-only prompt has no text to erase; kept-forever (null) data is never too short
+    load_policy(_write(tmp_path, "x", text.replace("mode: plain, retention_days: 184", "mode: digest, retention_days: 30")
+                       .replace("personal_data_days: 180", "personal_data_days: null")))
+    load_policy(_write(tmp_path, "x", text.replace("personal_data_days: 180", "personal_data_days: 184")))
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="records_min_days"):  # a pack built in code is held to it too
+        Policy.model_validate({"id": "y", "unsafe_allow_unmarked": True, "retention": {"personal_data_days": 30}})
