@@ -283,8 +283,8 @@ class Pipeline:
                 out += job.result()
             except AssayError as exc:
                 errors.append(exc)
-        if errors:
-            raise errors[0]
+        if errors:  # the client's bad input first: it is what the client can fix
+            raise next((e for e in errors if isinstance(e, InvalidRequest)), errors[0])
         return out
 
     def _run_check(self, name: str, item: CheckInput) -> list[Verdict]:
@@ -295,6 +295,8 @@ class Pipeline:
         except AssayError as exc:
             if isinstance(exc, ComponentError):
                 raise
+            if isinstance(exc, InvalidRequest) and item.target.kind is not TargetKind.OUTPUT_IMAGE:
+                raise  # the client's prompt or upload is at fault: a 4xx (still recorded, nothing released)
             raise CheckFailed(f"check {name} failed on {item.target}: {exc.message}", details={"check": name}) from exc
         except Exception as exc:  # noqa: BLE001 - a check that cannot do its job fails closed
             # the type and the message without the prompt (third-party messages often quote their input)

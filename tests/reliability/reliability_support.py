@@ -115,13 +115,14 @@ def snapshot(state: Any) -> Snapshot:
 
 
 def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, stage: str | None,
-                         recorded: bool | None, before: Snapshot) -> Any:
+                         recorded: bool | None, before: Snapshot, decision: str = "failed") -> Any:
     """The gateway refused with a clear error, released nothing, and recorded the failure iff ``recorded``.
 
     ``recorded=None`` leaves that one question to the caller. Returns the failure record (or None).
     Checks, whatever the response says:
     no image bytes in the body; no row in the released-image index for any record written since
-    ``before``; every record written since then is a ``failed`` record whose outputs carry
+    ``before``; every record written since then is a ``failed`` record (``decision``: ``invalid``
+    for the client's bad input) whose outputs carry
     no blob; the index holds no more rows than before; and the ledger verifies.
     """
     assert response.status_code == status, response.text
@@ -134,7 +135,7 @@ def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, s
         assert extra.get("stage") == stage, body
     new = all_records(state)[before.records:]
     for rec in new:
-        assert rec.decision == "failed", f"record {rec.record_id} says {rec.decision} after a failure"
+        assert rec.decision == decision, f"record {rec.record_id} says {rec.decision} after a failure"
         assert all(o.get("blob") is None for o in rec.body["outputs"]), rec.body["outputs"]
         assert released_rows(state, rec.record_id) == []
     if recorded:

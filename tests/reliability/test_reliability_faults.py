@@ -225,3 +225,72 @@ def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(client, lea
     monkeypatch.undo()
     _ok(client, lean_auth, state)
     assert rec is not None, "the failure after a failed ledger append was not recorded"
+
+
+# --- a check finds the client's input unusable ----------------------------------------------------
+class _RefusesInput:
+    """A check that finds what it is given unusable the way a decoder rejecting a format variant does:
+    it raises the client's error (InvalidRequest), not a failure of its own."""
+
+    name = "test.refuses_input"
+    targets = frozenset({"prompt", "input_image", "output_image"})
+
+    def __init__(self, on: str) -> None:
+        self.on = on
+
+    def run(self, item):  # noqa: ANN001, ANN201
+        from gateway.errors import ImageDecodeError, InvalidRequest
+
+        if item.target.kind.value != self.on:
+            return []
+        if self.on == "prompt":
+            raise InvalidRequest("prompt uses a script this check cannot read", param="prompt")
+        raise ImageDecodeError(f"{item.target}: CMYK JPEG with an unsupported colour profile", param="image")
+
+
+def _with_check(state, on: str) -> None:  # noqa: ANN001
+    from reliability_support import install_lean_policy
+
+    from gateway.policy import Policy
+
+    install_lean_policy(state)
+    base = state.policies.get("lean").model_dump()
+    spec = [{"name": "test.refuses_input"}]
+    base.update(id="lean-refuses", checks={"prompt": spec, "input_image": spec, "output_image": spec})
+    state.policies.add(Policy.model_validate(base))
+    state.keys.set_policy("acme", "lean-refuses")
+    state.checks.add(_RefusesInput(on))
+
+
+@pytest.mark.parametrize("on,stage", [("input_image", "input_checks"), ("prompt", "prompt_checks")])
+def test_a_check_that_finds_the_clients_input_unusable_is_a_4xx_recorded_and_releases_nothing(
+        client, auth, state, monkeypatch, on, stage) -> None:  # noqa: ANN001
+    """Not a 503: the client's upload (or prompt) is at fault and the client can fix it. Still fail
+    closed: the backend never runs, nothing is released, and an ``invalid`` record names the stage."""
+    import io
+
+    from PIL import Image
+
+    _with_check(state, on)
+    called = []
+    monkeypatch.setattr(state.backend, "generate", lambda req: called.append(req))
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, format="PNG")
+    before = snapshot(state)
+    r = client.post("/v1/images/edits", headers=auth, files={"image": ("in.png", buf.getvalue(), "image/png")},
+                    data={"prompt": "make it blue", "size": "256x256"})
+    code, param = ("invalid_image", "image") if on == "input_image" else ("invalid_request", "prompt")
+    rec = assert_failed_closed(state, r, status=400, code=code, stage=stage, recorded=True, before=before,
+                               decision="invalid")
+    assert r.json()["error"]["param"] == param and r.json()["error"]["type"] == "invalid_request_error"
+    assert rec.body["status"] == "invalid" and rec.body["error"]["type"] in ("ImageDecodeError", "InvalidRequest")
+    assert called == [], "the backend ran although the input was refused"
+
+
+def test_a_check_raising_invalid_request_on_an_output_image_is_its_own_failure(client, auth, state) -> None:
+    """The output image is the gateway's own: a check that cannot read it has failed (503), whatever it raised."""
+    _with_check(state, "output_image")
+    before = snapshot(state)
+    r = client.post("/v1/images/generations", headers=auth, json=GEN)
+    assert_failed_closed(state, r, status=503, code="check_failed", stage="output_checks", recorded=True,
+                         before=before)
