@@ -6,7 +6,8 @@ endpoint, so an auditor cannot even learn which ids exist elsewhere.
 
 Checkpoints are signed on a schedule while the app runs (this router's lifespan starts the
 scheduler, and a retention run every six hours) and on demand: a proof is always given against a
-checkpoint that covers its record.
+checkpoint that covers its record. Of many replicas on one database, one elected replica (a
+leadership lock in the database) runs the schedules; any replica signs on demand, one at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gateway.api.deps import AuditorDep, StateDep
 from gateway.auth import Principal, validate_tenant_id
 from gateway.errors import InvalidRequest, NotFound
 from gateway.state import AppState
+from gateway.store.locks import Leadership
 from provenance.ledger import StoredRecord
 from provenance.ledger.checkpoint import Checkpoint, Checkpoints, CheckpointScheduler, load_signer
 from provenance.ledger.export import export_csv, export_jsonl
@@ -38,6 +40,8 @@ from provenance.ledger.schedule import Periodic
 CHECKPOINT_INTERVAL_S = 60.0
 #: retention runs every six hours (and a minute after start-up)
 RETENTION_INTERVAL_S = 6 * 3600.0
+#: the leadership (a lock in the database) that the replica running the schedules holds
+SCHEDULE_LEADER = "ledger-schedules"
 
 _lock = threading.Lock()
 _checkpoints: "weakref.WeakKeyDictionary[AppState, Checkpoints]" = weakref.WeakKeyDictionary()
@@ -62,9 +66,11 @@ def retention_run(state: AppState) -> ErasureResult:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.assay
     interval = float(getattr(state.settings, "ledger_checkpoint_interval_s", CHECKPOINT_INTERVAL_S))
+    leader = Leadership(state.db, SCHEDULE_LEADER)
     schedules = [
-        CheckpointScheduler(checkpoints_for(state), interval_s=interval),  # a missing key fails start-up
-        Periodic("ledger-retention", lambda: retention_run(state), RETENTION_INTERVAL_S, first_delay_s=60.0),
+        CheckpointScheduler(checkpoints_for(state), interval_s=interval, leader=leader),  # a missing key fails start-up
+        Periodic("ledger-retention", lambda: retention_run(state), RETENTION_INTERVAL_S, first_delay_s=60.0,
+                 leader=leader),
     ]
     for sched in schedules:
         sched.start()
@@ -73,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for sched in schedules:
             sched.stop()
+        leader.release()
 
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], lifespan=_lifespan)

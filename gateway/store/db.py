@@ -92,15 +92,17 @@ class Database:
             raise StoreError(f"database unreachable: {str(exc).splitlines()[0]}") from exc
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision (replicas starting at once take turns)."""
         from alembic import command
         from alembic.config import Config
+
+        from gateway.store.locks import migration_connection  # locks imports this module
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["engine"] = self.engine
         try:
-            with self.engine.begin() as conn:
+            with migration_connection(self) as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:

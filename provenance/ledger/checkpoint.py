@@ -25,6 +25,7 @@ from sqlalchemy import desc, insert, select
 
 from gateway.errors import ConfigError
 from gateway.settings import Settings
+from gateway.store.locks import Leadership, exclusive
 from provenance.keys import read_private, write_private
 from provenance.ledger.log import Ledger
 from provenance.ledger.note import NoteError, NoteSigner, NoteVerifier
@@ -37,6 +38,8 @@ log = logging.getLogger("assay.ledger")
 SKEY_FILE = "ledger-checkpoint.skey"
 VKEY_FILE = "ledger-checkpoint.vkey"
 _cp_t = LedgerCheckpointRow.__table__
+#: the lock (in the database) under which any replica signs a checkpoint
+CHECKPOINT_LOCK = "ledger-checkpoint"
 
 
 @dataclass(frozen=True)
@@ -154,14 +157,20 @@ class Checkpoints:
         return self._row(r) if r is not None else None
 
     def create(self) -> Checkpoint:
-        """Sign the current head, unless the newest checkpoint already has its size."""
-        head = self.ledger.head()
-        latest = self.latest()
-        if latest is not None and latest.size == head.size:
-            return latest
-        note = self.signer.sign(checkpoint_text(self.signer.name, head.size, head.root))
-        now = self._clock()
-        with self.ledger.db.session() as s:
+        """Sign the current head, unless the newest checkpoint already has its size.
+
+        Replicas sign one at a time (a lock in the database), and each reads the head only once it
+        holds the lock: so every stored checkpoint is larger than the one stored before it, and
+        two replicas asked at once store one checkpoint, not two of the same size.
+        """
+        with exclusive(self.ledger.db, CHECKPOINT_LOCK) as s:
+            r = s.execute(select(_cp_t).order_by(desc(_cp_t.c.size), desc(_cp_t.c.id)).limit(1)).first()
+            latest = self._row(r) if r is not None else None
+            head = self.ledger.head()
+            if latest is not None and latest.size >= head.size:
+                return latest
+            note = self.signer.sign(checkpoint_text(self.signer.name, head.size, head.root))
+            now = self._clock()
             s.execute(insert(_cp_t).values(size=head.size, root=head.root.hex(), key_name=self.signer.name,
                                            note=note, created_at=to_db_time(now)))
         return Checkpoint(self.signer.name, head.size, head.root, note, now)
@@ -175,8 +184,13 @@ class Checkpoints:
 
 
 class CheckpointScheduler(Periodic[Checkpoint]):
-    """Signs a checkpoint every ``interval_s`` seconds while the log grows (a daemon thread)."""
+    """Signs a checkpoint every ``interval_s`` seconds while the log grows (a daemon thread).
 
-    def __init__(self, checkpoints: Checkpoints, interval_s: float = 60.0) -> None:
-        super().__init__("ledger-checkpoints", checkpoints.create, interval_s)
+    With ``leader`` set, only the replica that holds that leadership signs on schedule (the
+    others' ticks do nothing until the leader dies); checkpoints on demand are signed by any.
+    """
+
+    def __init__(self, checkpoints: Checkpoints, interval_s: float = 60.0, *,
+                 leader: Leadership | None = None) -> None:
+        super().__init__("ledger-checkpoints", checkpoints.create, interval_s, leader=leader)
         self.checkpoints = checkpoints

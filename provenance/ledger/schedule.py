@@ -1,8 +1,10 @@
 """A periodic task on a daemon thread: scheduled checkpoints and retention runs.
 
 Failures are logged and the schedule goes on (the next tick retries); nothing here may take the
-gateway down. Every replica may run the same schedule: checkpoints of the same size and repeated
-retention runs are harmless (a run erases only what is still there).
+gateway down. Every replica starts the same schedules, but with a ``leader`` (a
+:class:`gateway.store.locks.Leadership`) a tick runs only in the replica that holds it: one
+elected replica signs the scheduled checkpoints and runs retention, and when it dies the next
+tick of another replica takes over.
 """
 
 from __future__ import annotations
@@ -13,23 +15,29 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from gateway.errors import AssayError, ConfigError
+from gateway.store.locks import Leadership
 
 log = logging.getLogger("assay.ledger")
 T = TypeVar("T")
 
 
 class Periodic(Generic[T]):
-    def __init__(self, name: str, fn: Callable[[], T], interval_s: float, *, first_delay_s: float | None = None) -> None:
+    def __init__(self, name: str, fn: Callable[[], T], interval_s: float, *, first_delay_s: float | None = None,
+                 leader: Leadership | None = None) -> None:
         if interval_s <= 0:
             raise ConfigError(f"{name}: the interval must be positive")
         self.name = name
         self.fn = fn
         self.interval_s = interval_s
         self.first_delay_s = interval_s if first_delay_s is None else first_delay_s
+        self.leader = leader
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> T | None:
+        """Run once (in the leader only, where there is one); None where it did not run or failed."""
+        if self.leader is not None and not self.leader.acquire():
+            return None
         try:
             return self.fn()
         except AssayError as exc:

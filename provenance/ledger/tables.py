@@ -88,7 +88,7 @@ class LedgerCheckpointRow(SQLModel, table=True):
     __tablename__ = "ledger_checkpoint"
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
-    size: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False, index=True, unique=True))  # 0002
     root: str = Field(sa_column=Column(String(64), nullable=False))
     key_name: str = Field(sa_column=Column(String(256), nullable=False))
     #: the whole signed note, as served and exported

@@ -1,0 +1,132 @@
+"""Locks every replica honours (gateway.store.locks), on SQLite and PostgreSQL.
+
+Replicas are played by separate ``Database`` objects (separate connection pools, as separate
+processes have) and, where a death matters, by a real subprocess killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from gateway.errors import InvalidRequest
+from gateway.store import Database
+from gateway.store.locks import Leadership, exclusive
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_replicas_starting_at_once_on_a_new_database_all_migrate(db_url: str) -> None:
+    """Without a lock, the second CREATE TABLE of a racing replica fails and that replica dies."""
+    dbs = [Database(db_url) for _ in range(4)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(dbs))
+
+    def start(db: Database) -> None:
+        barrier.wait()
+        try:
+            db.migrate()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert errors == []
+        from gateway.store.schema import metadata
+
+        assert set(metadata.tables) <= set(inspect(dbs[0].engine).get_table_names())
+    finally:
+        for db in dbs:
+            db.dispose()
+
+
+def test_exclusive_sessions_never_overlap(db_url: str) -> None:
+    dbs = [Database(db_url) for _ in range(3)]
+    dbs[0].migrate()
+    inside, most, runs = 0, 0, 0
+    guard = threading.Lock()
+
+    def work(db: Database) -> None:
+        nonlocal inside, most, runs
+        for _ in range(5):
+            with exclusive(db, "test-mutex"):
+                with guard:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.01)
+                with guard:
+                    inside -= 1
+                    runs += 1
+
+    threads = [threading.Thread(target=work, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for db in dbs:
+        db.dispose()
+    assert (most, runs) == (1, 15)
+
+
+def test_one_leader_at_a_time_and_release_hands_it_on(database: Database) -> None:
+    other_db = Database(database.url)
+    a, b = Leadership(database, "test-leader"), Leadership(other_db, "test-leader")
+    try:
+        assert a.acquire() and a.acquire() and a.held  # a leader stays the leader
+        assert not b.acquire() and not b.held
+        assert Leadership(other_db, "another-job").acquire()  # names are independent
+        a.release()
+        assert not a.held and b.acquire() and not a.acquire()
+    finally:
+        a.release()
+        b.release()
+        other_db.dispose()
+
+
+def test_lock_names_are_checked(database: Database) -> None:
+    with pytest.raises(InvalidRequest, match="lock name"):
+        Leadership(database, "Bad Name; DROP TABLE")
+    with pytest.raises(InvalidRequest, match="lock name"):
+        with exclusive(database, ""):
+            pass
+
+
+@pytest.mark.slow
+def test_a_killed_leader_hands_leadership_on(database: Database, tmp_path: Path) -> None:
+    """``kill -9`` of the leading process: its connection (or flock) dies with it, another replica leads."""
+    code = ("import sys, time\n"
+            "from gateway.store import Database\n"
+            "from gateway.store.locks import Leadership\n"
+            "lead = Leadership(Database(sys.argv[1]), 'test-leader')\n"
+            "assert lead.acquire()\n"
+            "print('leading', flush=True)\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, database.url], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    mine = Leadership(database, "test-leader")
+    try:
+        assert proc.stdout.readline().strip() == "leading"
+        assert not mine.acquire()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        deadline = time.monotonic() + 30
+        while not mine.acquire():
+            assert time.monotonic() < deadline, "leadership was not handed on after the leader died"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        mine.release()
