@@ -1,11 +1,20 @@
 """Prometheus metrics: requests, decisions by category, stage/check/mark latencies.
 
 Each `Metrics` owns its own registry so that several apps in one process (tests) do not collide.
+``assay serve --workers N`` runs N processes behind one port, and a scrape reaches any one of
+them: there it sets ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, where
+every process writes its values to files in that folder) and ``/metrics`` sums all the workers.
+Separate replicas are separate scrape targets.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+#: set (before prometheus_client is imported) in every worker of a multi-process server
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -39,4 +48,11 @@ class Metrics:
         self.mark.labels(mark).observe(seconds)
 
     def render(self) -> bytes:
+        folder = os.environ.get(MULTIPROC_ENV)
+        if folder:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=folder)
+            return generate_latest(registry)
         return generate_latest(self.registry)

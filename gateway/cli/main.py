@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -103,8 +105,18 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default A
     import os
 
     os.environ["ASSAY_PRELOAD"] = "1" if preload else "0"
-    uvicorn.run("gateway.serve:make_app", factory=True, host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level="info")
+    folder = None
+    if workers > 1:  # /metrics sums every worker (see gateway/metrics.py)
+        from gateway.metrics import MULTIPROC_ENV
+
+        folder = tempfile.mkdtemp(prefix="assay-metrics-")
+        os.environ[MULTIPROC_ENV] = folder
+    try:
+        uvicorn.run("gateway.serve:make_app", factory=True, host=host or settings.host,
+                    port=port or settings.port, workers=workers, log_level="info")
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _dev_key(state) -> None:  # noqa: ANN001
