@@ -121,12 +121,16 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default A
 
 def _dev_key(state) -> None:  # noqa: ANN001
     """In development, the first start creates an admin key for tenant ``demo`` and prints it once."""
-    s = state.settings
-    if s.is_production or not s.dev_api_key_file or state.keys.count() > 0:
-        return
-    key, row = state.keys.create("demo", "admin", name="development key", policy_id=s.default_policy)
+    from gateway.store.locks import exclusive
     from provenance.keys import write_private
 
+    s = state.settings
+    if s.is_production or not s.dev_api_key_file:
+        return
+    with exclusive(state.db, "dev-api-key"):  # replicas starting at once on a new database: one key
+        if state.keys.count() > 0:
+            return
+        key, row = state.keys.create("demo", "admin", name="development key", policy_id=s.default_policy)
     path = s.data_dir / "dev-api-key"
     write_private(path, (key + "\n").encode(), replace=True)
     typer.echo(f"development API key for tenant 'demo' (role admin), also in {path}:\n  {key}", err=True)

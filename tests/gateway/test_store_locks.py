@@ -130,3 +130,37 @@ def test_a_killed_leader_hands_leadership_on(database: Database, tmp_path: Path)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
         mine.release()
+
+
+def test_replicas_starting_at_once_make_one_development_key(database: Database, tmp_path: Path) -> None:
+    """``assay serve`` makes a development admin key on a new database: once, however many start."""
+    from types import SimpleNamespace
+
+    from gateway.auth import KeyStore
+    from gateway.cli.main import _dev_key
+    from gateway.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database.url)
+    settings.ensure_dirs()
+    dbs = [Database(database.url) for _ in range(3)]
+    barrier = threading.Barrier(len(dbs))
+    errors: list[BaseException] = []
+
+    def start(db: Database) -> None:
+        barrier.wait()
+        try:
+            _dev_key(SimpleNamespace(settings=settings, db=db, keys=KeyStore(db)))
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for db in dbs:
+        db.dispose()
+    assert errors == []
+    rows = KeyStore(database).list(None)
+    assert [(r.tenant, r.role) for r in rows] == [("demo", "admin")]
+    assert KeyStore(database).authenticate((settings.data_dir / "dev-api-key").read_text().strip()).tenant == "demo"
