@@ -1,13 +1,69 @@
-"""Tiny diffusers pipelines built from config, for tests and benchmarks (no hub, no download).
+"""Fakes for tests and benchmarks (no hub, no download): tiny diffusers pipelines built from config,
+and :class:`PhotoBackend`, a backend that answers in milliseconds.
 
-Like diffusers' own ``get_dummy_components()``, but the tokenizer is written locally too (a
-byte-level CLIP vocabulary with no merges), so nothing touches a hub.
+The tiny pipelines are like diffusers' own ``get_dummy_components()``, but the tokenizer is written
+locally too (a byte-level CLIP vocabulary with no merges), so nothing touches a hub.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from models.base import GenerationRequest, GenerationResult, ModelInfo
+
+
+class PhotoBackend:
+    """A :class:`~models.base.Backend` that "generates" seeded crops of scikit-image's sample photos.
+
+    For tests of what happens *around* a backend (faults, review, records, load): the tiny
+    random-weight diffusion model costs seconds per image on a busy two-core machine, this costs
+    milliseconds, and real photographs give the watermark, the pHash index, the C2PA reader and a
+    reviewer's page the texture of a real output. Deterministic: the same request (seed, size, n)
+    gives the same pixels. Text-to-image crops one of ``photos`` (names of ``skimage.data``
+    images; ``("astronaut",)`` where every output must show a face) per seed and image index;
+    edits (image-to-image, inpainting) return the input image, less saturated per image index.
+    Needs scikit-image (the ``dev`` extra).
+    """
+
+    def __init__(self, *, photos: tuple[str, ...] = ("astronaut", "coffee", "chelsea"),
+                 model_id: str = "test-photo") -> None:
+        from PIL import Image
+        from skimage import data
+
+        self.model_id = model_id
+        self._photos = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in photos]
+
+    @property
+    def info(self) -> "ModelInfo":
+        from models.base import ModelInfo
+
+        return ModelInfo(backend="test", model_id=self.model_id, revision="1", weights_digest="sha256:" + "0" * 64)
+
+    def check_request(self, request: "GenerationRequest") -> None:
+        return None
+
+    def generate(self, request: "GenerationRequest") -> "GenerationResult":
+        from PIL import Image, ImageEnhance
+
+        from models.base import GenerationMode, GenerationResult
+
+        seed = request.seed if request.seed is not None else 0
+        images = []
+        for i in range(request.n):
+            if request.mode is GenerationMode.TXT2IMG or request.image is None:
+                photo = self._photos[(seed + i) % len(self._photos)]
+                off = (seed * 7 + i * 13) % 60
+                side = min(photo.size) - 60
+                img = photo.crop((off, off, off + side, off + side))
+            else:
+                img = ImageEnhance.Color(request.image.convert("RGB")).enhance(0.5 + 0.1 * i)
+            images.append(img.resize((request.width, request.height), Image.Resampling.BICUBIC))
+        model = self.info.model_copy(update={"seed": seed, "seeds": [seed + i for i in range(request.n)],
+                                             "width": request.width, "height": request.height})
+        return GenerationResult(images=images, model=model, elapsed_s=0.0)
 
 
 def _bytes_to_unicode() -> dict[int, str]:

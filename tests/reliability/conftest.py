@@ -4,13 +4,15 @@ lean policy (every mark, no content checks)."""
 from __future__ import annotations
 
 import pytest
-from reliability_support import PhotoCropBackend, install_lean_policy
+from reliability_support import install_lean_policy
+
+from models.testing import PhotoBackend
 
 
 @pytest.fixture(scope="session")
-def tiny_backend() -> PhotoCropBackend:
+def tiny_backend() -> PhotoBackend:
     """Overrides the lead's diffusion model here: these tests are about the gateway around a backend."""
-    return PhotoCropBackend()
+    return PhotoBackend()
 
 
 @pytest.fixture

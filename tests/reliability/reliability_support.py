@@ -16,48 +16,6 @@ from sqlmodel import select
 LEAN_POLICY = "lean"
 
 
-class PhotoCropBackend:
-    """A backend that "generates" seeded crops of scikit-image's sample photos, in milliseconds.
-
-    The faults under test are around the backend, not in it; the tiny random-weight diffusion
-    model costs seconds per image on a busy two-core machine. Real photographs give the
-    watermark, the pHash index and the C2PA reader the texture of a real output.
-    """
-
-    def __init__(self) -> None:
-        from PIL import Image
-        from skimage import data
-
-        self._photos = [Image.fromarray(f()).convert("RGB") for f in (data.astronaut, data.coffee, data.chelsea)]
-
-    @property
-    def info(self) -> Any:
-        from models.base import ModelInfo
-
-        return ModelInfo(backend="test", model_id="test-photo-crops", revision="1",
-                         weights_digest="sha256:" + "0" * 64)
-
-    def check_request(self, request: Any) -> None:
-        return None
-
-    def generate(self, request: Any) -> Any:
-        from PIL import Image
-
-        from models.base import GenerationResult
-
-        seed = request.seed if request.seed is not None else 0
-        images = []
-        for i in range(request.n):
-            photo = self._photos[(seed + i) % len(self._photos)]
-            off = (seed * 7 + i * 13) % 60
-            side = min(photo.size) - 60
-            images.append(photo.crop((off, off, off + side, off + side))
-                          .resize((request.width, request.height), Image.Resampling.BICUBIC))
-        model = self.info.model_copy(update={"seed": seed, "seeds": [seed + i for i in range(request.n)],
-                                             "width": request.width, "height": request.height})
-        return GenerationResult(images=images, model=model, elapsed_s=0.0)
-
-
 def install_lean_policy(state: Any, tenant: str = "acme", *, prompt_storage: str = "plain",
                         default_size: str | None = None) -> None:
     """The default pack with every mark (visible, metadata, watermark, C2PA) and no content checks.

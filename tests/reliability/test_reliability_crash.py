@@ -21,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from reliability_support import PhotoCropBackend
 
 from benchmarks.load import ClientStats, ServeConfig, ServeProcess, audit_run, client_loop, lean_policy_dir
+from models.testing import PhotoBackend
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ class Upstream:
     def __init__(self, delay_s: float) -> None:
         from models.base import GenerationRequest
 
-        backend = PhotoCropBackend()
+        backend = PhotoBackend()
         outer = self
         self.in_flight = 0
         self.served = 0

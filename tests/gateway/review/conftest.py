@@ -7,21 +7,23 @@ queue, claims, marks on release, ledger — is the production code. Tests that n
 image checks use ``image.faces`` (dlib) on a photo with a face.
 
 The backend: most review tests need a held image, not a diffusion model, and the tiny random-weight
-model takes seconds per image on a busy two-core machine; ``PhotoBackend`` returns a real photo
-(scikit-image's astronaut: it has a face) with the ModelInfo a backend must give. A module that
-wants the real model overrides ``review_backend`` with ``tiny_backend``.
+model takes seconds per image on a busy two-core machine; ``models.testing.PhotoBackend`` returns
+crops of a real photo (here only scikit-image's astronaut: it has a face) with the ModelInfo a
+backend must give. A module that wants the real model overrides ``review_backend`` with
+``tiny_backend``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.gateway.review.support import Keys, PhotoBackend, install_review_policy
+from models.testing import PhotoBackend
+from tests.gateway.review.support import Keys, install_review_policy
 
 
 @pytest.fixture(scope="session")
 def review_backend() -> PhotoBackend:
-    return PhotoBackend()
+    return PhotoBackend(photos=("astronaut",))
 
 
 @pytest.fixture

@@ -5,45 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
 NAME = "Ada Lovelace"
 PROMPT = f"a portrait photo of {NAME} reading in a library"
-
-
-class PhotoBackend:
-    """A backend that "generates" a crop of a real photo (deterministic per seed); edits tint the input."""
-
-    def __init__(self) -> None:
-        from PIL import Image
-        from skimage import data
-
-        self._photo = Image.fromarray(data.astronaut()).convert("RGB")
-
-    @property
-    def info(self) -> ModelInfo:
-        return ModelInfo(backend="test", model_id="test-photo", revision="1", weights_digest="sha256:" + "0" * 64)
-
-    def check_request(self, request: GenerationRequest) -> None:
-        return None
-
-    def generate(self, request: GenerationRequest) -> GenerationResult:
-        from PIL import Image, ImageEnhance
-
-        seed = request.seed if request.seed is not None else 0
-        images = []
-        for i in range(request.n):
-            if request.mode is GenerationMode.TXT2IMG:
-                off = (seed + i) % 40
-                img = self._photo.crop((off, off, 512 - 40 + off, 512 - 40 + off))
-            else:
-                img = ImageEnhance.Color(request.image).enhance(0.5 + 0.1 * i)
-            images.append(img.resize((request.width, request.height), Image.Resampling.BICUBIC))
-        model = self.info.model_copy(update={"seed": seed, "seeds": [seed + i for i in range(request.n)],
-                                             "width": request.width, "height": request.height})
-        return GenerationResult(images=images, model=model, elapsed_s=0.0)
 
 
 class PersonCheck:
