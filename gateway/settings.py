@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None  # PEM chain: leaf first
     signing_key: Path | None = None  # PEM PKCS#8 private key
     trust_anchors: Path | None = None  # PEM bundle of CA certificates trusted by `verify`
+    watermark_key_file: Path | None = None  # the operator's watermark key(s); default <data_dir>/keys/watermark.key
     provider_name: str = "Assay"  # GB 45438 ContentProducer / SB 942 provider name
     provider_code: str | None = None  # TC260 provider code, where the operator has one
 

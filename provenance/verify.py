@@ -253,12 +253,23 @@ def operator_trust_list(settings: Any) -> TrustList:
 WatermarkDecoder = Callable[[Image.Image], Any]
 
 
-def _default_decoder() -> WatermarkDecoder | None:
+def _default_decoder(settings: Any) -> WatermarkDecoder | None:
+    """The watermark capability's decoder under the operator's keys (the marking key first)."""
     try:
-        from provenance.watermark import decode_watermark  # the watermark capability's decoder
+        from provenance.watermark import decode_watermark
+        from provenance.watermark.key import scheme_params
     except ImportError:
         return None
-    return decode_watermark
+    keys = scheme_params(settings)
+
+    def decode(image: Image.Image) -> Any:
+        for params in keys:
+            reading = decode_watermark(image, params=params)
+            if reading is not None:
+                return reading
+        return None
+
+    return decode
 
 
 class Verifier:
@@ -266,7 +277,8 @@ class Verifier:
 
     ``db`` is the gateway's :class:`gateway.store.Database` (None: no index lookups), ``ledger``
     anything with ``get(record_id)`` (the :class:`provenance.ledger.Ledger`), ``decoder`` the
-    watermark decoder (default: :func:`provenance.watermark.decode_watermark` when installed).
+    watermark decoder (default: :func:`provenance.watermark.decode_watermark` under the operator's
+    watermark keys, when installed).
     """
 
     def __init__(
@@ -282,7 +294,7 @@ class Verifier:
         self.settings = settings
         self.db = db
         self.ledger = ledger
-        self.decoder = _default_decoder() if decoder == "default" else decoder
+        self.decoder = _default_decoder(settings) if decoder == "default" else decoder
         self.trust = trust or operator_trust_list(settings)
         self.reader = ManifestReader(self.trust.pem)
         self.limits = limits or DecodeLimits(max_bytes=getattr(settings, "max_body_bytes", 25 * 1024 * 1024))

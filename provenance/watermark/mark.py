@@ -106,5 +106,12 @@ class WatermarkMark:
 
 
 def build(settings: Any = None) -> WatermarkMark:
-    """Registry factory (``provenance.mark_registry``): one instance per process, stateless."""
-    return WatermarkMark()
+    """Registry factory (``provenance.mark_registry``): one instance per process, stateless.
+
+    Marks under the operator's key (:mod:`provenance.watermark.key`); without settings (library
+    use, benchmarks) under the built-in key."""
+    if settings is None:
+        return WatermarkMark()
+    from provenance.watermark.key import scheme_params
+
+    return WatermarkMark(scheme_params(settings)[0])

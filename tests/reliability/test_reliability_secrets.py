@@ -236,13 +236,14 @@ def test_generated_development_keys_are_private(state) -> None:
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp_path, monkeypatch) -> None:
-    """G4: checkpoint key, development CA and signer keys, signed-URL secret: 0600 from creation on,
+    """G4: checkpoint key, development CA and signer keys, signed-URL secret, watermark key: 0600 from creation on,
     whatever the umask. chmod is switched off: a file written first and chmod-ed after (readable
     by everyone in between under umask 0) shows up as 0666."""
     from gateway.api.images import _url_secret
     from gateway.settings import Settings
     from provenance.c2pa_sign.credentials import ensure_dev_credentials
     from provenance.ledger.checkpoint import load_signer
+    from provenance.watermark.key import watermark_keys
 
     settings = Settings(data_dir=tmp_path / "d")
 
@@ -256,10 +257,12 @@ def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp
         load_signer(settings)
         ensure_dev_credentials(settings.keys_dir)
         _url_secret(_State())
+        watermark_keys(settings)
     finally:
         os.umask(old)
-    private = [p for p in settings.keys_dir.iterdir() if p.name.endswith((".key.pem", ".skey", "url-secret"))]
-    assert {p.name for p in private} >= {"ledger-checkpoint.skey", "dev-ca.key.pem", "dev-signer.key.pem", "url-secret"}
+    private = [p for p in settings.keys_dir.iterdir() if p.name.endswith((".key.pem", ".skey", "url-secret", ".key"))]
+    assert {p.name for p in private} >= {"ledger-checkpoint.skey", "dev-ca.key.pem", "dev-signer.key.pem", "url-secret",
+                                         "watermark.key"}
     for p in private:
         assert os.stat(p).st_mode & 0o777 == 0o600, f"{p.name} is {os.stat(p).st_mode & 0o777:04o}"
 

@@ -66,7 +66,7 @@ class Released:
 
 
 @pytest.fixture
-def release(index_db: Database, signing_mark: C2paMark):  # noqa: ANN201
+def release(index_db: Database, signing_mark: C2paMark, verify_settings: Settings):  # noqa: ANN201
     """Mark an image as the pipeline does, record it in the index, return the released file."""
 
     def run(
@@ -84,9 +84,9 @@ def release(index_db: Database, signing_mark: C2paMark):  # noqa: ANN201
         art = VisibleLabel().apply(art, ctx)
         art = MetadataLabel("AssayTest").apply(art, ctx)
         if real_watermark:
-            from provenance.watermark import WatermarkMark
+            from provenance.watermark import build
 
-            art = WatermarkMark().apply(art, ctx)
+            art = build(verify_settings).apply(art, ctx)  # under the operator's key, which verify reads
         if watermark:
             art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
         art = signing_mark.apply(art, ctx)
