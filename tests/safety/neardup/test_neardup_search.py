@@ -69,3 +69,22 @@ def test_vector_threshold_is_inclusive_and_sorted():
     assert [h.row for h in hits] == [0, 2]
     assert hits[0].distance == pytest.approx(1.0) and hits[1].distance == pytest.approx(0.6)
     assert [h.row for h in s.search(np.array([[1, 0, 0, 0]], np.float32), 0.61)[0]] == [0]
+
+
+def test_multihash_reports_each_row_once_with_duplicate_codes_and_full_width_flips():
+    """Rows sharing a code are all found; a neighbour found in several substring tables is reported
+    once; flips in the last (22-bit) substring and in the top bit are found like any other."""
+    rng = np.random.default_rng(7)
+    db = rng.integers(0, 256, (5_000, 8), dtype=np.uint8)
+    q = db[10].copy()
+    db[11] = db[12] = q  # duplicates of the query's code
+    top = q.copy()
+    top[7] ^= 0x80  # bit 63 (little-endian view): inside the 22-bit substring
+    db[13] = top
+    spread = q.view("<u8").copy()
+    spread ^= np.array([(1 << 0) | (1 << 22) | (1 << 43) | (1 << 63)], dtype="<u8")  # one flip per substring + top
+    db[14] = spread.view(np.uint8)
+    hits = HammingSearcher(db).search(q, 4)[0]
+    got = [(int(h.distance), h.row) for h in hits]
+    assert got == _brute(db, q, 4)
+    assert {(0, 10), (0, 11), (0, 12), (1, 13), (4, 14)} <= set(got) and len(got) == len(set(got))
