@@ -15,12 +15,15 @@ then latency p50/p95 of the lexicon path (normalisation + ``prompt.lexicon``), o
 
 The sets (``tests/data/prompts/``; see the docstrings of their ``build_*.py``):
 
-``dev``  = ``eval.jsonl`` + ``dev2.jsonl``
-    tuned on: term lists, rules, allow-phrases and exemplars were written while reading their misses.
-``heldout`` = ``test_a.jsonl``
-    written before the second tuning round and never tuned on. ``test_b.jsonl`` is a sealed reserve
-    written at the same time: if anything is ever tuned on test A's misses, A moves to dev and B is
-    reported instead (``--set heldout=tests/data/prompts/test_b.jsonl``).
+``dev``  = ``eval.jsonl`` + ``dev2.jsonl`` + ``test_a.jsonl``
+    tuned on: term lists, rules, allow-phrases and exemplars were written while reading their misses
+    (test A was held out through the second tuning round, reported once — EN recall 0.985, false
+    blocks 3/57; ZH recall 1.000, 0/51 — then its misses were read and fixed, which made it dev).
+``heldout`` = ``test_b.jsonl``
+    written together with test A, before the second tuning round, and never read or tuned on.
+    Caveat: the same author wrote the held-out prompts and the term lists, so these figures measure
+    generalisation beyond the dev prompts, not beyond one author's vocabulary. Once B's misses are
+    read, it is dev too and a new set must be written before any figure is called held-out.
 
 ``--misses`` lists the misses and false blocks of the dev sets only; reading the held-out set's
 misses (``--misses-heldout``) spends it.
@@ -78,7 +81,8 @@ def clear_caches(*checks: object) -> None:
 
 
 DATA = ROOT / "tests" / "data" / "prompts"
-DEFAULT_SETS = {"dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl"], "heldout": [DATA / "test_a.jsonl"]}
+DEFAULT_SETS = {"dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl", DATA / "test_a.jsonl"],
+                "heldout": [DATA / "test_b.jsonl"]}
 
 
 def parse_set(value: str) -> tuple[str, list[Path]]:

@@ -25,12 +25,14 @@ from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
 from safety.prompt.matcher import Hit, Pattern, TermMatcher
 from safety.prompt.normalize import NormalizerConfig, get_normalizer
 from safety.prompt.terms import (
+    Mitigation,
     Rule,
     Term,
     builtin_allow_files,
     builtin_rules_file,
     builtin_term_files,
     load_allow_file,
+    load_mitigations_file,
     load_rules_file,
     load_term_file,
 )
@@ -74,6 +76,7 @@ class _Compiled:
     matcher: TermMatcher[Term]
     rules: tuple[Rule, ...]
     config: NormalizerConfig
+    mitigations: tuple[Mitigation, ...] = ()
 
 
 def _file_key(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -121,14 +124,15 @@ class LexiconCheck:
             terms = [t for f in term_files for t in load_term_file(f)]
             allow = [a for f in allow_files for a in load_allow_file(f)]
             rules = tuple(r for f in rule_files for r in load_rules_file(f))
+            mitigations = tuple(m for f in rule_files for m in load_mitigations_file(f))
             config = NormalizerConfig(leet=opts.leet, pinyin=opts.pinyin)
             normalizer = get_normalizer(config)
             matcher = TermMatcher(
-                [Pattern(t.text, t, t.prefix, t.pinyin and opts.pinyin) for t in terms],
+                [Pattern(t.text, t, t.prefix, t.pinyin and opts.pinyin, mask=not t.is_context) for t in terms],
                 [Pattern(a.text, None, a.prefix) for a in allow],
                 normalizer,
             )
-            compiled = _Compiled(matcher, rules, config)
+            compiled = _Compiled(matcher, rules, config, mitigations)
             # an edited operator file gets a new key: drop the stale compilation of the same files
             for old in [k for k in self._compiled if k[:3] == key[:3] and k != key]:
                 del self._compiled[old]
@@ -144,12 +148,13 @@ class LexiconCheck:
         compiled = self._compile(opts)
         prompt = get_normalizer(compiled.config).normalize(text)
         hits = compiled.matcher.find(prompt)
-        verdicts = self._verdicts(hits, compiled.rules, item.target)
+        verdicts = self._verdicts(hits, compiled.rules, item.target, compiled.mitigations)
         if opts.categories:
             verdicts = [v for v in verdicts if v.category in opts.categories]
         return verdicts
 
-    def _verdicts(self, hits: list[Hit[Term]], rules: tuple[Rule, ...], target: Target) -> list[Verdict]:
+    def _verdicts(self, hits: list[Hit[Term]], rules: tuple[Rule, ...], target: Target,
+                  mitigations: tuple[Mitigation, ...] = ()) -> list[Verdict]:
         by_cat: dict[str, list[Hit[Term]]] = defaultdict(list)
         for h in hits:
             by_cat[h.payload.category].append(h)
@@ -161,22 +166,32 @@ class LexiconCheck:
             distinct = {h.payload.text for h in cat_hits}
             score = min(1.0, best.payload.severity.score + _EXTRA_TERM_BONUS * (len(distinct) - 1))
             out[Category(cat)] = (score, best, cat_hits, None)
+        fired: set[Category] = set()  # categories some rule fired for: never mitigated
         for rule in rules:
             if all(c in by_cat for c in rule.all):
+                fired.add(rule.category)
                 involved = [h for c in rule.all for h in by_cat[c]]
                 best = max(involved, key=lambda h: (h.payload.severity.score, h.end - h.start))
                 score = rule.severity.score
                 prev = out.get(rule.category)
-                if prev is None or score > prev[0]:
+                if prev is None or score > prev[0] or (score == prev[0] and prev[3] is None):  # a rule explains more
                     merged = involved + (prev[2] if prev else [])
                     out[rule.category] = (score, best, merged, rule)
         verdicts = []
         for cat, (score, best, cat_hits, rule) in out.items():
-            verdicts.append(Verdict(
-                check=self.name, category=cat, score=score, target=target,
-                reason=_reason(best, rule),
-                evidence=_evidence(best, cat_hits, rule),
-            ))
+            reason, evidence = _reason(best, rule), _evidence(best, cat_hits, rule)
+            for m in mitigations:
+                if (m.category is cat and rule is None and cat not in fired and score > m.cap.score
+                        and all(c in by_cat for c in m.when)
+                        and all(h.payload.severity.score <= m.max_term.score for h in cat_hits)):
+                    ctx = next(h for c in m.when for h in by_cat[c])
+                    score = m.cap.score
+                    reason += f"; capped at {m.cap.value} by {m.id} ({ctx.text!r} is {m.when[0]} context)"
+                    evidence["mitigation"] = {"id": m.id, "cap": m.cap.value, "context": ctx.text,
+                                              "start": ctx.start, "end": ctx.end}
+                    break
+            verdicts.append(Verdict(check=self.name, category=cat, score=score, target=target,
+                                    reason=reason, evidence=evidence))
         return sorted(verdicts, key=lambda v: (-v.score, v.category.value))
 
 

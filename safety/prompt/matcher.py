@@ -21,7 +21,15 @@ from typing import Generic, Sequence, TypeVar
 
 import ahocorasick
 
-from safety.prompt.normalize import NormalizedPrompt, Normalizer, View, is_cjk, leet_skeleton, pinyin_of
+from safety.prompt.normalize import (
+    NormalizedPrompt,
+    Normalizer,
+    View,
+    is_cjk,
+    leet_skeleton,
+    mask_skeleton,
+    pinyin_of,
+)
 
 __all__ = ["Hit", "Pattern", "TermMatcher"]
 
@@ -37,6 +45,8 @@ class Pattern(Generic[T]):
     prefix: bool = False
     #: also match Chinese homophones and typed pinyin of the pattern
     pinyin: bool = False
+    #: also match the pattern in masked words (``p*rn``; single words only)
+    mask: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ class TermMatcher(Generic[T]):
         self._patterns = list(patterns)
         self._allow = list(allow)
         self._normalizer = normalizer
-        keys: dict[str, dict[str, list[_Entry]]] = {"base": {}, "leet": {}, "pinyin": {}}
+        keys: dict[str, dict[str, list[_Entry]]] = {"base": {}, "leet": {}, "pinyin": {}, "mask": {}}
         for allow_flag, items in ((False, self._patterns), (True, self._allow)):
             for i, p in enumerate(items):
                 for view, key in self._keys(p):
@@ -106,6 +116,9 @@ class TermMatcher(Generic[T]):
             joined = skel.replace(" ", "").replace("-", "")
             if joined != skel:
                 out.append(("leet", joined))  # "child porn" written "child-p0rn" → "chiidporn"
+            masked = mask_skeleton(base)
+            if p.mask and " " not in base and masked.isalnum() and sum(c != "0" for c in masked) >= 2:
+                out.append(("mask", masked))  # "porn" written "p*rn": both "p0rn" (masked words only)
         if p.pinyin and has_cjk:
             spaced = pinyin_of(base)
             out.append(("pinyin", spaced))

@@ -26,6 +26,12 @@ The normaliser produces up to three *views* of one prompt:
     the base view with every Chinese character replaced by its toneless pinyin syllable, separated by
     spaces (``落体`` → ``luo ti``), so Chinese homophones and Latin-typed pinyin match one pattern.
     Present only for text with Chinese characters, and only when enabled.
+``mask``
+    words in which the user masked letters with ``*`` or ``#`` (``p*rn``, ``n*k*d``, ``f#ck``), each
+    written as its shape — consonants kept, every vowel or mask one slot ``0`` (``p0rn``, ``n0k0d``),
+    leetspeak decoded first — and
+    nothing else (so only a masked word can match there). Term patterns are folded the same way
+    (:func:`mask_skeleton`), so a masked vowel no longer hides a word. Present only where a word is masked, and only with the leet view enabled.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ __all__ = [
     "get_normalizer",
     "is_cjk",
     "leet_skeleton",
+    "mask_skeleton",
 ]
 
 # --- character classes ---------------------------------------------------------------------------
@@ -160,6 +167,24 @@ def _fold_cluster(cluster: str) -> str:
     return "".join(out)
 
 
+#: characters that stand for a hidden letter inside a word (``p*rn``); vowels dropped around them
+_MASKS = frozenset("*#")
+_VOWELS = frozenset("aeiouy")
+
+
+#: what a vowel or a mask becomes in the mask view ("0" cannot occur otherwise: leetspeak decodes it)
+_MASK_SLOT = "0"
+
+
+def mask_skeleton(word: str) -> str:
+    """The shape of a (base-normalised, leet-decoded) word: consonants kept, each vowel or mask one slot.
+
+    ``porn`` and ``p*rn`` are both ``p0rn``; ``proana`` is ``pr00n0`` and does not collide with them:
+    a mask stands for exactly one letter.
+    """
+    return "".join(_MASK_SLOT if c in _VOWELS or c in _MASKS else c for c in word)
+
+
 def leet_skeleton(text: str) -> str:
     """Fold a (base-normalised) pattern into the leet view's alphabet, so patterns and text agree."""
     return text.translate(_SKELETON)
@@ -184,15 +209,16 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class NormalizedPrompt:
-    """The views of one prompt. ``leet`` and ``pinyin`` are ``None`` where they add nothing."""
+    """The views of one prompt. ``leet``, ``pinyin`` and ``mask`` are ``None`` where they add nothing."""
 
     original: str
     base: View
     leet: View | None
     pinyin: View | None
+    mask: View | None = None
 
     def views(self) -> list[View]:
-        return [v for v in (self.base, self.leet, self.pinyin) if v is not None]
+        return [v for v in (self.base, self.leet, self.pinyin, self.mask) if v is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +280,11 @@ class Normalizer:
         folded = self._fold(text)
         converted = self._to_simplified(folded)
         spaced = self._collapse_space(converted)
+        mask = self._mask(spaced) if self.config.leet else None
         base = self._join_single_letters(spaced).view("base")
         leet = self._leet(base) if self.config.leet else None
         pinyin = self._pinyin(base) if self.config.pinyin else None
-        return NormalizedPrompt(text, base, leet, pinyin)
+        return NormalizedPrompt(text, base, leet, pinyin, mask)
 
     @staticmethod
     def _fold(text: str) -> _Buf:
@@ -433,6 +460,32 @@ class Normalizer:
         return View("leet", leet_skeleton(v.text), v.starts, v.ends)
 
     @staticmethod
+    def _mask(buf: _Buf) -> View | None:
+        """Masked words (a ``*`` or ``#`` between letters) as their shapes, and nothing else (so
+        a mask key can only match a masked word); built before the single-letter join, which would
+        otherwise turn ``n*k*d`` into ``nkd`` and lose the masks."""
+        chars = buf.chars
+        if not any(c in _MASKS for c in chars):
+            return None
+        text = "".join(chars)
+        out = _Buf()
+        for m in _MASK_WORD.finditer(text):
+            word = m.group(0)
+            if not any(c in _MASKS for c in word[1:-1]) or not any("a" <= c <= "z" for c in word):
+                continue
+            if out.chars:  # only masked words are in this view, one space apart
+                out.add(" ", m.start(), m.start())
+            for k, c in enumerate(word):
+                c = _LEET.get(c, c) if c not in _MASKS else c
+                if c in _JOINERS and c not in _MASKS:
+                    continue
+                g = m.start() + k
+                out.add(mask_skeleton(c), buf.starts[g], buf.ends[g])
+        if not out.chars:
+            return None
+        return out.view("mask")
+
+    @staticmethod
     def _pinyin(base: View) -> View | None:
         text = base.text
         if not any(is_cjk(c) for c in text):
@@ -455,6 +508,8 @@ class Normalizer:
 
 
 #: a "word" for leetspeak: Latin letters, digits, leet symbols, and joiners between them
+#: a masked word: letters and digits with ``*``/``#`` (and leet symbols) between them
+_MASK_WORD = re.compile(r"[a-z0-9@$€](?:[a-z0-9@$€]|[*#.\-_'](?=[a-z0-9@$€*#]))*")
 _LEET_WORD = re.compile(r"[a-z0-9@$€!|+](?:[a-z0-9@$€!|+]|[.\-_'·‧`~^*](?=[a-z0-9@$€!|+]))*")
 
 

@@ -27,6 +27,10 @@ cancelled unless the allowed phrase lies wholly inside a longer hit: ``breast ca
 
 Rules file (YAML): ``rules: [{id, all: [category or ctx.name, ...], category, severity}]`` — when
 every listed category has a hit, the rule fires as ``category`` (``sexual`` + ``ctx.minor`` → ``minors``).
+``mitigations: [{id, when: [ctx.name, ...], category, cap, max_term}]`` — when every ``when`` context
+has a hit, a verdict of ``category`` that rests only on terms of severity ``max_term`` or lower (and on
+no rule) is capped at severity ``cap``: ``nude`` next to ``museum`` or ``sculpture`` is held for
+review instead of blocked, while ``porn`` next to ``museum`` still blocks.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from safety.verdict import Category
 
 __all__ = [
     "AllowPhrase",
+    "Mitigation",
     "Rule",
     "Severity",
     "Term",
@@ -51,6 +56,7 @@ __all__ = [
     "builtin_rules_file",
     "builtin_term_files",
     "load_allow_file",
+    "load_mitigations_file",
     "load_rules_file",
     "load_term_file",
     "parse_term_lines",
@@ -132,9 +138,33 @@ class Rule(BaseModel):
         return v
 
 
+class Mitigation(BaseModel):
+    """A context that lowers a category: every context in ``when`` has a hit → cap the verdict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    when: tuple[str, ...] = Field(min_length=1)
+    category: Category
+    #: the severity the verdict is capped at
+    cap: Severity
+    #: only verdicts whose terms are all at most this severe are capped
+    max_term: Severity
+    description: str = ""
+
+    @field_validator("when")
+    @classmethod
+    def _contexts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for item in v:
+            if not _check_category(item, "mitigation").startswith(CONTEXT_PREFIX):
+                raise ValueError(f"mitigation contexts must be ctx.* names, got {item!r}")
+        return v
+
+
 class _RulesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[Rule] = Field(default_factory=list)
+    mitigations: list[Mitigation] = Field(default_factory=list)
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -203,10 +233,18 @@ def load_allow_file(path: Path) -> list[AllowPhrase]:
 
 
 def load_rules_file(path: Path) -> list[Rule]:
+    return _load_rules(path).rules
+
+
+def load_mitigations_file(path: Path) -> list[Mitigation]:
+    return _load_rules(path).mitigations
+
+
+def _load_rules(path: Path) -> _RulesFile:
     text = _read(path)
     try:
         data = yaml.safe_load(text) or {}
-        return _RulesFile.model_validate(data).rules
+        return _RulesFile.model_validate(data)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
