@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.plugins import import_path
-from gateway.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
+from gateway.errors import AssayError, BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
 from models.default import PIPELINE_CLASSES
 from models.digest import folder_digest
@@ -189,36 +189,73 @@ class DiffusersBackend:
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> GenerationResult:
+        return self._run([request])[0]
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult | AssayError]:
+        """Several requests, in as few pipeline calls as the pipeline allows; one outcome per request.
+
+        Text-to-image requests of one size, step count and guidance (and all with or all without a
+        negative prompt) share one call: their prompts and seeded generators are concatenated, so
+        each image still comes from its own seed. Anything else runs on its own. A request that
+        fails (bad input, or a failing call of its group) gets its error; the others still run.
+        """
+        outcomes: list[GenerationResult | AssayError | None] = [None] * len(requests)
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, req in enumerate(requests):
+            try:
+                self.check_request(req)
+            except AssayError as exc:
+                outcomes[i] = exc
+                continue
+            key: tuple[Any, ...] = (i,) if req.mode is not GenerationMode.TXT2IMG else (
+                "txt2img", req.width, req.height, req.steps or self.default_steps, req.guidance,
+                bool(req.negative_prompt))
+            groups.setdefault(key, []).append(i)
+        for members in groups.values():
+            try:
+                results = self._run([requests[i] for i in members])
+            except AssayError as exc:
+                results = [exc] * len(members)
+            for i, res in zip(members, results, strict=True):
+                outcomes[i] = res
+        return [o for o in outcomes if o is not None]
+
+    def _run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """One pipeline call for ``requests`` (one request, or a group that :meth:`generate_batch` made)."""
         import secrets as _secrets
 
         torch = self._torch
-        self.check_request(request)
-        base_seed = request.seed if request.seed is not None else _secrets.randbelow(2**31)
-        seeds = [base_seed + i for i in range(request.n)]
+        for request in requests:
+            self.check_request(request)
+        first = requests[0]
+        seeds: list[list[int]] = []
+        for request in requests:
+            base_seed = request.seed if request.seed is not None else _secrets.randbelow(2**31)
+            seeds.append([base_seed + i for i in range(request.n)])
         kwargs: dict[str, Any] = {
-            "prompt": [request.prompt] * request.n,
-            "generator": [torch.Generator(device="cpu").manual_seed(s) for s in seeds],
+            "prompt": [r.prompt for r in requests for _ in range(r.n)],
+            "generator": [torch.Generator(device="cpu").manual_seed(s) for ss in seeds for s in ss],
             "output_type": "pil",
         }
-        steps = request.steps or self.default_steps
+        steps = first.steps or self.default_steps
         if steps:
             kwargs["num_inference_steps"] = steps
-        if request.guidance is not None:
-            kwargs["guidance_scale"] = request.guidance
-        if request.negative_prompt:
-            kwargs["negative_prompt"] = [request.negative_prompt] * request.n
-        if request.mode is GenerationMode.TXT2IMG:
-            kwargs.update(height=request.height, width=request.width)
+        if first.guidance is not None:
+            kwargs["guidance_scale"] = first.guidance
+        if first.negative_prompt:
+            kwargs["negative_prompt"] = [r.negative_prompt for r in requests for _ in range(r.n)]
+        if first.mode is GenerationMode.TXT2IMG:
+            kwargs.update(height=first.height, width=first.width)
         else:
-            kwargs["image"] = request.image.convert("RGB").resize((request.width, request.height))
-            kwargs["strength"] = request.strength
-            if request.mode is GenerationMode.INPAINT:
-                kwargs["mask_image"] = request.mask.convert("L").resize((request.width, request.height))
-                kwargs.update(height=request.height, width=request.width)
+            kwargs["image"] = first.image.convert("RGB").resize((first.width, first.height))
+            kwargs["strength"] = first.strength
+            if first.mode is GenerationMode.INPAINT:
+                kwargs["mask_image"] = first.mask.convert("L").resize((first.width, first.height))
+                kwargs.update(height=first.height, width=first.width)
         t0 = time.perf_counter()
         try:
             with self._lock:
-                pipe = self._variant(request.mode)
+                pipe = self._variant(first.mode)
                 with torch.inference_mode():
                     out = pipe(**kwargs)
         except InvalidRequest:
@@ -229,20 +266,44 @@ class DiffusersBackend:
             raise BackendError(f"diffusers pipeline failed: {exc.__class__.__name__}: {exc}") from exc
         elapsed = time.perf_counter() - t0
         images = [im.convert("RGB") for im in out.images]
-        images = [im if im.size == (request.width, request.height) else
-                  im.resize((request.width, request.height)) for im in images]
+        images = [im if im.size == (first.width, first.height) else
+                  im.resize((first.width, first.height)) for im in images]
         sched = getattr(pipe, "scheduler", None)
-        notes = list(self._info.notes) + list(getattr(out, "notes", None) or [])
-        info = self._info.model_copy(update={
-            "pipeline_class": type(pipe).__name__,
-            "scheduler": type(sched).__name__ if sched is not None else None,
-            "seed": base_seed, "seeds": seeds,
-            "steps": steps or _default_steps(pipe), "guidance": request.guidance if request.guidance is not None
-            else _default_guidance(pipe),
-            "width": request.width, "height": request.height,
-            "notes": list(dict.fromkeys(notes)),
-        })
-        return GenerationResult(images=images, model=info, elapsed_s=elapsed)
+        call_notes = list(getattr(out, "notes", None) or [])
+        results: list[GenerationResult] = []
+        start = 0
+        for request, ss in zip(requests, seeds, strict=True):
+            notes = list(self._info.notes)
+            if len(requests) == 1:
+                notes += call_notes
+            else:  # never another request's notes: they may quote its prompt
+                notes += _request_notes(pipe, request, call_notes)
+                notes.append(f"generated in one pipeline call with {len(requests) - 1} other request(s)")
+            info = self._info.model_copy(update={
+                "pipeline_class": type(pipe).__name__,
+                "scheduler": type(sched).__name__ if sched is not None else None,
+                "seed": ss[0], "seeds": ss,
+                "steps": steps or _default_steps(pipe), "guidance": first.guidance if first.guidance is not None
+                else _default_guidance(pipe),
+                "width": first.width, "height": first.height,
+                "notes": list(dict.fromkeys(notes)),
+            })
+            results.append(GenerationResult(images=images[start:start + request.n], model=info, elapsed_s=elapsed))
+            start += request.n
+        if start != len(images):
+            raise BackendError(f"the pipeline returned {len(images)} images for {start} asked for")
+        return results
+
+
+def _request_notes(pipe: Any, request: GenerationRequest, call_notes: list[str]) -> list[str]:
+    """The notes of one request of a batched call: the pipeline's own per-prompt notes where it has
+    them (``prompt_notes``), else none of the call's, which may belong to other requests."""
+    per_prompt = getattr(pipe, "prompt_notes", None)
+    if callable(per_prompt):
+        return list(per_prompt(request.prompt, request.negative_prompt))
+    if call_notes:
+        return ["the pipeline's notes for this call are left out: they cannot be told apart per request"]
+    return []
 
 
 def _default_steps(pipe: Any) -> int | None:

@@ -42,6 +42,9 @@ def load_backend(settings: Settings) -> Backend:
                                 default_steps=settings.default_steps, model_id=BUILTIN_MODEL,
                                 placeholder=placeholder, cache_dir=settings.models_dir, notes=notes)
     if model.startswith("ray://"):
-        raise ConfigError("ray:// backends are not available in this build", hint="use a local folder, a hub id or an http(s) URL")
+        raise ConfigError(f"ASSAY_MODEL={model}: gateways reach Ray Serve workers over HTTP, not the Ray client",
+                          param="ASSAY_MODEL",
+                          hint="serve the model with `assay worker` and set ASSAY_MODEL to the http://HOST:PORT/v1 "
+                               "it prints (see docs/deployment.md)")
     return DiffusersBackend(model, device=settings.device, dtype=settings.dtype, revision=settings.model_revision,
                             default_steps=settings.default_steps, cache_dir=settings.models_dir)

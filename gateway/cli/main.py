@@ -53,6 +53,7 @@ GROUPS = [
     ("gateway.cli.verify", "app", "verify"),
     ("gateway.cli.audit", "app", "audit"),
     ("gateway.cli.review", "app", "review"),
+    ("gateway.cli.worker", "worker", "worker"),
 ]
 
 

@@ -24,6 +24,7 @@ from models.default.unet import denoise
 
 #: How outputs are brought from the native size to the requested size.
 RESAMPLER = "bicubic, then unsharp mask (radius 1.5 px per native-size scale, 80%, threshold 2)"
+NEGATIVE_PROMPT_NOTE = "negative_prompt ignored: the default model has no negative conditioning"
 
 
 @dataclass
@@ -74,6 +75,13 @@ class AssayShapesPipeline(DiffusionPipeline):
             out.append(img)
         return out
 
+    def prompt_notes(self, prompt: str, negative_prompt: str | None = None) -> list[str]:
+        """The notes a call with this one prompt returns (a call with several prompts merges theirs)."""
+        notes = list(parse_prompt(prompt).notes)
+        if negative_prompt:
+            notes.append(NEGATIVE_PROMPT_NOTE)
+        return notes
+
     @torch.no_grad()
     def __call__(
         self,
@@ -109,7 +117,7 @@ class AssayShapesPipeline(DiffusionPipeline):
             notes.extend(n for n in parsed.notes if n not in notes)
             attributes.extend([parsed.attributes] * num_images_per_prompt)
         if negative_prompt:
-            notes.append("negative_prompt ignored: the default model has no negative conditioning")
+            notes.append(NEGATIVE_PROMPT_NOTE)
         n = len(attributes)
 
         cond = self._encode(attributes)
