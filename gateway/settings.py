@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     review_webhook_url: str | None = None  # decision webhook for tenants that set none of their own
     review_webhook_secret: SecretStr | None = None  # its HMAC key
 
+    # --- ledger --------------------------------------------------------------------------------
+    ledger_checkpoint_interval_s: float = Field(default=60.0, gt=0)  # scheduled checkpoints (one elected replica)
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _abs(cls, v: Path) -> Path:

@@ -51,6 +51,8 @@ class AppState:
         self._backend_lock = threading.Lock()
         #: set by the review capability: ``hold(result, request) -> review id``
         self.review_queue: Any | None = None
+        #: set while the app runs: the leadership of the scheduled ledger jobs (one replica holds it)
+        self.schedule_leader: Any | None = None
         from gateway.pipeline import Pipeline
 
         self.pipeline = Pipeline(self)
@@ -123,7 +125,11 @@ class AppState:
         for pol in self.policies.all():
             if pol.unsafe_allow_unmarked:
                 warnings.append(f"policy {pol.id} allows unmarked images (unsafe_allow_unmarked)")
-        return {"ready": all(v == "ok" for v in comps.values()), "components": comps, "warnings": warnings}
+        report: dict[str, Any] = {"ready": all(v == "ok" for v in comps.values()), "components": comps,
+                                  "warnings": warnings}
+        if self.schedule_leader is not None:  # which replica signs the scheduled checkpoints
+            report["schedule_leader"] = self.schedule_leader.held
+        return report
 
     def close(self) -> None:
         self.pipeline.close()

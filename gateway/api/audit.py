@@ -36,8 +36,6 @@ from provenance.ledger.query import MAX_PAGE, AuditQuery, page
 from provenance.ledger.retention import ErasureResult, apply_retention, policy_lookup
 from provenance.ledger.schedule import Periodic
 
-#: default seconds between scheduled checkpoints (``settings.ledger_checkpoint_interval_s`` overrides)
-CHECKPOINT_INTERVAL_S = 60.0
 #: retention runs every six hours (and a minute after start-up)
 RETENTION_INTERVAL_S = 6 * 3600.0
 #: the leadership (a lock in the database) that the replica running the schedules holds
@@ -65,8 +63,10 @@ def retention_run(state: AppState) -> ErasureResult:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.assay
-    interval = float(getattr(state.settings, "ledger_checkpoint_interval_s", CHECKPOINT_INTERVAL_S))
+    interval = state.settings.ledger_checkpoint_interval_s
     leader = Leadership(state.db, SCHEDULE_LEADER)
+    leader.acquire()  # elected at start-up (when free), so /readyz says at once which replica leads
+    state.schedule_leader = leader
     schedules = [
         CheckpointScheduler(checkpoints_for(state), interval_s=interval, leader=leader),  # a missing key fails start-up
         Periodic("ledger-retention", lambda: retention_run(state), RETENTION_INTERVAL_S, first_delay_s=60.0,
@@ -80,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for sched in schedules:
             sched.stop()
         leader.release()
+        state.schedule_leader = None
 
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], lifespan=_lifespan)
