@@ -85,12 +85,34 @@ class SlowPhotoBackend:
                 self.served += 1
 
 
+class ThreadedServer:
+    """An ASGI app under uvicorn in a daemon thread of this process, on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="auto"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
 class PhotoUpstream:
     """The worker API (``models.worker.service``) on loopback, once per replica under ``/r<i>``, so
     that what each replica has in flight can be told apart. uvicorn in a thread of this process."""
 
     def __init__(self, replicas: int, delay_s: float) -> None:
-        import uvicorn
         from starlette.applications import Starlette
         from starlette.routing import Mount
 
@@ -101,16 +123,8 @@ class PhotoUpstream:
         for i, be in enumerate(self.backends):
             runner = LocalRunner(WorkerService(be))
             mounts.append(Mount(f"/r{i}", app=make_api(lambda r=runner: r)))
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(Starlette(routes=mounts), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the photo upstream did not start")
-            time.sleep(0.05)
+        self.server = ThreadedServer(Starlette(routes=mounts))
+        self.port = self.server.port
 
     def url(self, i: int) -> str:
         return f"http://127.0.0.1:{self.port}/r{i}/v1"
@@ -119,8 +133,7 @@ class PhotoUpstream:
         return self.backends[i].in_flight
 
     def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.server.close()
 
 
 # --- replicas on one database ---------------------------------------------------------------------
