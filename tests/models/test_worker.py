@@ -203,3 +203,21 @@ def test_edits_without_an_image_are_refused(worker_client) -> None:  # noqa: ANN
     r = worker_client.post("/v1/images/edits", data={"prompt": "x", "size": "64x64", "strength": "2"},
                            files={"image": ("a.png", base64.b64decode(_png()), "image/png")})
     assert r.status_code == 400 and r.json()["error"]["param"] == "strength"
+
+
+@pytest.mark.parametrize("args,names", [
+    (["--min-replicas", "3", "--max-replicas", "2"], "min_replicas (3) is above max_replicas (2)"),
+    (["--max-batch-size", "0"], "--max-batch-size"),
+    (["--device", "tpu"], "--device"),
+    (["--name", "bad name!"], "--name"),
+    (["--model", "http://elsewhere/v1"], "a worker runs weights itself"),
+    (["--detach"], "--detach needs --address"),
+])
+def test_assay_worker_refuses_bad_options_before_starting_ray(args, names) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app as cli
+
+    res = CliRunner().invoke(cli, ["worker", *args])
+    assert res.exit_code == 2, res.output
+    assert names in res.output, res.output
