@@ -23,6 +23,10 @@ from gateway.errors import ConfigError, InvalidRequest
 from models.worker.errors import WorkerError
 
 
+#: spec fields whose command-line option has another name
+_OPTION_OF = {"default_steps": "--steps", "batch_wait_timeout_s": "--batch-wait-ms"}
+
+
 def _spec(**options: Any) -> Any:
     """The validated options; a bad one is an InvalidRequest naming the option (exit 2)."""
     from models.worker.spec import BackendSpec, WorkerSpec
@@ -33,8 +37,11 @@ def _spec(**options: Any) -> Any:
         return WorkerSpec(backend=backend, **{k: v for k, v in options.items() if k not in backend_keys})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = "--" + "-".join(str(p) for p in first.get("loc", ()) if p != "backend").replace("_", "-")
-        raise InvalidRequest(f"{where}: {first['msg']}", param=where) from None
+        loc = [str(p) for p in first.get("loc", ()) if p != "backend"]
+        field = loc[-1] if loc else None
+        where = _OPTION_OF.get(field, "--" + field.replace("_", "-")) if field else None
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidRequest(f"{where}: {msg}" if where else msg, param=where) from None
 
 
 def _start_ray(address: Optional[str], ray_cpus: Optional[int], ray_gpus: Optional[int]) -> None:

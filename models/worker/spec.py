@@ -40,7 +40,8 @@ class WorkerSpec(BaseModel):
     @model_validator(mode="after")
     def _bounds(self) -> "WorkerSpec":
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+            raise ValueError(f"the fewest replicas ({self.min_replicas}, --min-replicas) is above the most "
+                             f"({self.max_replicas}, --max-replicas)")
         return self
 
     def deployment_options(self) -> dict[str, Any]:

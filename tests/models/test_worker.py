@@ -206,8 +206,9 @@ def test_edits_without_an_image_are_refused(worker_client) -> None:  # noqa: ANN
 
 
 @pytest.mark.parametrize("args,names", [
-    (["--min-replicas", "3", "--max-replicas", "2"], "min_replicas (3) is above max_replicas (2)"),
+    (["--min-replicas", "3", "--max-replicas", "2"], "fewest replicas (3, --min-replicas) is above the most"),
     (["--max-batch-size", "0"], "--max-batch-size"),
+    (["--steps", "0"], "--steps: Input should be greater than or equal to 1"),
     (["--device", "tpu"], "--device"),
     (["--name", "bad name!"], "--name"),
     (["--model", "http://elsewhere/v1"], "a worker runs weights itself"),
