@@ -409,13 +409,18 @@ def main() -> int:
     print(f"CPU per accepted request (replicas + PostgreSQL): " + ", ".join(f"{x} ms" for x in per_req)
           + f"; at {cost} ms, {cores} otherwise idle cores top out near {1000 * cores / cost:.0f} req/s "
           "of compliance path (less what the load generator needs).")
-    limit = next((r for r in rows if r["host_cpu_busy_pct"] >= 90), None)
-    if limit is not None:
-        print(f"CPU limit: the host's {cores} cores were {limit['host_cpu_busy_pct']}% busy from "
-              f"{limit['replicas']} replica(s) on ({limit['cores_used']['other']} cores taken by other work); "
-              "beyond that, more replicas on this host only take CPU from other processes and add latency.")
+    plateau = next((prev for prev, cur in zip(rows, rows[1:])
+                    if cur["throughput_rps"] < prev["throughput_rps"] * 1.10), None)
+    if plateau is not None and plateau["host_cpu_busy_pct"] >= 90:
+        print(f"CPU limit: {plateau['replicas']} replica(s), {plateau['throughput_rps']} req/s: the host's {cores} "
+              f"cores were {plateau['host_cpu_busy_pct']}% busy ({plateau['cores_used']['other']} cores of it other "
+              "work on the host), and more replicas added no throughput, only processes competing for the same CPUs.")
+    elif plateau is not None:
+        print(f"Throughput stopped rising at {plateau['replicas']} replica(s) with the host's CPUs only "
+              f"{plateau['host_cpu_busy_pct']}% busy: the limit there is not the CPU (the clients? the database?).")
     else:
-        print("CPU limit: not reached in these rounds (no round kept the host's CPUs 90% busy).")
+        print(f"Throughput still rose at {rows[-1]['replicas']} replicas: the CPU limit was not reached "
+              f"(host CPUs {rows[-1]['host_cpu_busy_pct']}% busy).")
     for r in rows:
         if not r["audit_ok"]:
             print(f"audit FAILED at {r['replicas']} replicas: {r['audit']} {r['audit_problems']}")
