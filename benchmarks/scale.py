@@ -406,7 +406,7 @@ def main() -> int:
               f"replicas' CPU {prev['cores_used']['replicas']} -> {cur['cores_used']['replicas']} cores")
     per_req = [round(r["replica_cpu_ms_per_request"] + r["postgres_cpu_ms_per_request"], 1) for r in rows]
     cost = min(per_req)
-    print(f"CPU per accepted request (replicas + PostgreSQL): " + ", ".join(f"{x} ms" for x in per_req)
+    print("CPU per accepted request (replicas + PostgreSQL): " + ", ".join(f"{x} ms" for x in per_req)
           + f"; at {cost} ms, {cores} otherwise idle cores top out near {1000 * cores / cost:.0f} req/s "
           "of compliance path (less what the load generator needs).")
     plateau = next((prev for prev, cur in zip(rows, rows[1:])
