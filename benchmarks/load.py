@@ -66,6 +66,7 @@ class ServeConfig:
     model: str = "assay-default"
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # ``assay serve --workers``: processes behind the one port
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
@@ -98,7 +99,7 @@ class ServeProcess:
         import httpx
 
         cmd = [sys.executable, "-c", "from gateway.cli.main import run_cli; run_cli()", "serve",
-               "--port", str(self.config.port)]
+               "--port", str(self.config.port), "--workers", str(self.config.workers)]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.config.env(), stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

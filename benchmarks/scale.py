@@ -165,16 +165,18 @@ class Replica:
 
 
 class Cluster:
-    """N ``assay serve`` processes sharing one data dir (blob store, keys) and one database."""
+    """N ``assay serve`` processes sharing one data dir (blob store, keys) and one database;
+    ``workers[i]`` is replica i's ``--workers`` (default 1)."""
 
     def __init__(self, n: int, folder: Path, database_url: str, upstream: PhotoUpstream,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, workers: list[int] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         policy_dir = lean_policy_dir(folder / "policies")
         env = {"ASSAY_DATABASE_URL": database_url, "ASSAY_BACKEND_RETRIES": "0", **(extra_env or {})}
         self.replicas = []
         for i in range(n):
-            cfg = ServeConfig(data_dir=folder / "data", policy_dir=policy_dir, model=upstream.url(i), extra_env=env)
+            cfg = ServeConfig(data_dir=folder / "data", policy_dir=policy_dir, model=upstream.url(i), extra_env=env,
+                              workers=workers[i] if workers else 1)
             self.replicas.append(Replica(i, cfg, ServeProcess(cfg, folder / f"serve-{i}.log")))
 
     @property

@@ -33,6 +33,7 @@ from benchmarks.scale import Cluster, Load, PhotoUpstream, fresh_schema
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REPLICAS = 3
+WORKERS = [1, 1, 2]  # the third replica is `assay serve --workers 2`: two processes behind one port
 CLIENTS = 6
 
 
@@ -57,7 +58,7 @@ def deployment(pg_session_url: str | None, tmp_path_factory: pytest.TempPathFact
     try:
         with fresh_schema(pg_session_url) as url:
             cluster = Cluster(REPLICAS, tmp_path_factory.mktemp("scale"), url, upstream,
-                              extra_env={"ASSAY_LEDGER_CHECKPOINT_INTERVAL_S": "1"})
+                              extra_env={"ASSAY_LEDGER_CHECKPOINT_INTERVAL_S": "1"}, workers=WORKERS)
             cluster.start()
             try:
                 config = cluster.replicas[0].config
@@ -102,10 +103,21 @@ def _poll_checkpoints(dep: Deployment, stop: threading.Event, alive: list[int]) 
 
 
 def _leader(dep: Deployment, candidates: list[int]) -> int | None:
+    """The replica whose /readyz says it leads the schedules (a replica of several workers is asked
+    a few times: each answer comes from one of them)."""
     leaders = [i for i in candidates
-               if httpx.get(dep.urls()[i] + "/readyz", timeout=30).json().get("schedule_leader")]
+               if any(httpx.get(dep.urls()[i] + "/readyz", timeout=30).json().get("schedule_leader")
+                      for _ in range(4 * WORKERS[i] - 3))]
     assert len(leaders) <= 1, f"more than one replica leads the schedules: {leaders}"
     return leaders[0] if leaders else None
+
+
+def _released_count(url: str) -> float:
+    """``assay_decisions_total{status="released"}`` as /metrics reports it."""
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        if line.startswith('assay_decisions_total{status="released"}'):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def _stored_checkpoints(settings: Any) -> list[Any]:
@@ -183,6 +195,8 @@ def test_three_replicas_keep_one_ledger_and_one_checkpoint_sequence(deployment: 
     assert all(len(load.accepted(i)) >= 3 for i in range(REPLICAS)), [len(load.accepted(i)) for i in range(REPLICAS)]
     assert {r for r, _ in dep.served_checkpoints} == set(range(REPLICAS))
     assert dep.checkpoint_failures == []
+    for i in range(REPLICAS):  # /metrics counts every worker of a replica, whichever answers
+        assert _released_count(dep.urls()[i]) == len(load.accepted(i)), i
     print(f"\n3 replicas: {len(accepted)} accepted {[len(load.accepted(i)) for i in range(REPLICAS)]}, "
           f"{len(dep.served_checkpoints)} checkpoints served, {len(_stored_checkpoints(dep.cluster.settings))} stored")
     audit = _check_ledger(dep, accepted)
