@@ -162,9 +162,18 @@ class TextEncoder:
             import torch
             from sentence_transformers import SentenceTransformer
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            from transformers.utils import logging as hf_logging
+
+            verbosity = hf_logging.get_verbosity()
+            hf_logging.set_verbosity_error()  # no load report or progress bar on every CLI call
+            hf_logging.disable_progress_bar()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            finally:
+                hf_logging.set_verbosity(verbosity)
+                hf_logging.enable_progress_bar()
             model.eval()
         except Exception as exc:  # noqa: BLE001 - the torch/transformers boundary
             raise ConfigError(f"cannot load the text encoder from {self.path}: {exc}") from exc
