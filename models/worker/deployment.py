@@ -65,3 +65,10 @@ class ImageWorker:
 def build(spec: WorkerSpec) -> Any:
     """The Ray Serve application of ``spec`` (``serve.run`` it, or reference it from a config file)."""
     return ImageWorker.options(**spec.deployment_options()).bind(spec.model_dump(mode="json"))
+
+
+def app_builder(args: dict[str, Any]) -> Any:
+    """The application for Ray Serve's own tooling (``serve run`` / ``serve deploy`` config files,
+    KubeRay's RayService): ``import_path: models.worker.deployment:app_builder`` with ``args`` as
+    the fields of :class:`~models.worker.spec.WorkerSpec` (see docs/deployment.md)."""
+    return build(WorkerSpec.model_validate(args or {}))

@@ -222,3 +222,22 @@ def test_assay_worker_refuses_bad_options_before_starting_ray(args, names) -> No
     res = CliRunner().invoke(cli, ["worker", *args])
     assert res.exit_code == 2, res.output
     assert names in res.output, res.output
+
+
+def test_the_serve_config_builder_maps_the_options_onto_the_deployment() -> None:
+    """``import_path: models.worker.deployment:app_builder`` (serve deploy, KubeRay) builds what
+    ``assay worker`` builds; binding needs no running Ray."""
+    pytest.importorskip("ray.serve", reason="Ray Serve is not installed")
+    from pydantic import ValidationError
+
+    from models.worker.deployment import app_builder
+
+    app = app_builder({"num_gpus": 1, "min_replicas": 1, "max_replicas": 4, "backend": {"dtype": "float16"}})
+    dep = app._bound_deployment
+    cfg = dep._deployment_config
+    assert dep.name == "assay-worker" and dep.ray_actor_options == {"num_cpus": 1.0, "num_gpus": 1.0}
+    assert (cfg.autoscaling_config.min_replicas, cfg.autoscaling_config.max_replicas) == (1, 4)
+    fixed = app_builder({"min_replicas": 2, "max_replicas": 2})._bound_deployment
+    assert fixed._deployment_config.autoscaling_config is None and fixed.num_replicas == 2
+    with pytest.raises(ValidationError, match="max_replicas"):
+        app_builder({"max_replicas": 0})
