@@ -166,7 +166,7 @@ class Checkpoints:
         with exclusive(self.ledger.db, CHECKPOINT_LOCK) as s:
             r = s.execute(select(_cp_t).order_by(desc(_cp_t.c.size), desc(_cp_t.c.id)).limit(1)).first()
             latest = self._row(r) if r is not None else None
-            head = self.ledger.head()
+            head = self.ledger.head(s)  # on the lock's own connection: no second one from the pool
             if latest is not None and latest.size >= head.size:
                 return latest
             note = self.signer.sign(checkpoint_text(self.signer.name, head.size, head.root))

@@ -336,13 +336,16 @@ class Ledger:
         return _Plan(out_rows, nodes, values, new_head, entries)
 
     # --- the head --------------------------------------------------------------------------------
-    def _ensure_head(self) -> None:
+    def _ensure_head(self, conn: Any = None) -> None:
         if self._head_ready:
             return
         ins = postgresql.insert(_head_t) if self.db.dialect == "postgresql" else sqlite.insert(_head_t)
         stmt = ins.values(
             id=HEAD_ID, size=0, frontier="", root=Frontier().root().hex(), updated_at=to_db_time(self._clock())
         ).on_conflict_do_nothing(index_elements=["id"])
+        if conn is not None:  # in the caller's transaction: ready once that commits (next call repeats it)
+            conn.execute(stmt)
+            return
         with self.db.session() as s:
             s.execute(stmt)
         self._head_ready = True
@@ -360,10 +363,11 @@ class Ledger:
             raise IntegrityError("the ledger head row is missing", hint="run `assay audit verify`")
         return TreeHead.from_row(row.size, row.frontier, row.root)
 
-    def head(self) -> TreeHead:
-        """The current committed tree head, read from the database."""
-        self._ensure_head()
-        return self._read_head(lock=False)
+    def head(self, session: Any = None) -> TreeHead:
+        """The current committed tree head, read from the database (through ``session`` if given:
+        a caller inside a transaction reads it without taking a second connection)."""
+        self._ensure_head(session)
+        return self._read_head(lock=False, conn=session)
 
     # --- reading ---------------------------------------------------------------------------------
     def get(self, record_id: str, *, tenant: str | None = None) -> StoredRecord | None:

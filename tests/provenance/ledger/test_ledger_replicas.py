@@ -141,3 +141,21 @@ def test_migration_0002_keeps_evidence_of_a_rewritten_log(tmp_path):
             assert c.execute(text("SELECT count(*) FROM ledger_checkpoint")).scalar() == 2
     finally:
         db.dispose()
+
+
+def test_signing_takes_one_connection_so_a_busy_pool_cannot_deadlock_it(pg_url, signer, make_record):
+    """Many callers waiting for the checkpoint lock each hold a pooled connection; the holder must
+    not need a second one to finish (it reads the head on the lock's own connection)."""
+    from sqlalchemy import create_engine
+
+    writer = Database(pg_url)
+    writer.migrate()
+    Ledger(writer).append_many([make_record() for _ in range(3)])
+    one = Database(pg_url)
+    one.engine.dispose()
+    one.engine = create_engine(one.url, pool_size=1, max_overflow=0, pool_timeout=3)
+    try:
+        assert Checkpoints(Ledger(one), signer).create().size == 3
+    finally:
+        one.dispose()
+        writer.dispose()
