@@ -52,7 +52,9 @@ def semantic(prompt_data_dir: Path, request: pytest.FixtureRequest):
     # so an edited exemplar file is embedded again): embedding them costs ~10 s on two busy cores
     cache = prompt_data_dir / "cache"
     cache.mkdir(exist_ok=True)
-    (cache / "prompt-semantic").symlink_to(request.config.cache.mkdir("prompt-semantic"), target_is_directory=True)
+    pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    if pytest_cache is not None:
+        (cache / "prompt-semantic").symlink_to(pytest_cache.mkdir("prompt-semantic"), target_is_directory=True)
     return SemanticCheck(prompt_data_dir)
 
 
