@@ -11,7 +11,8 @@ Two rules hold everywhere:
   The caller gets a clear error and, where the store is reachable, a ``failed`` record names the
   stage and the error.
 * **Nothing leaves without its record.** Image bytes are returned only after the ledger append
-  for this generation has succeeded.
+  for this generation has succeeded; the released-image index rows that ``verify`` searches are
+  written in that append's transaction, so no image is indexed without its record.
 """
 
 from __future__ import annotations
@@ -369,43 +370,26 @@ class Pipeline:
             out.facts = art.facts
 
     # Stage 8: bytes to the blob store (released images, and held ones for the reviewer), and the
-    # released-image index that `verify` searches (content id, watermark payload, pHash) -----------
+    # rows of the released-image index that `verify` searches (content id, watermark payload,
+    # pHash); the rows are written with the record, in the ledger's transaction (stage 9) --------
     def store(self, ctx: "_RunContext", outputs: list[OutputImage], images: list["Image.Image"]) -> None:
         import io
 
-        from provenance.released import record_release, system_name
+        from provenance.released import release_row, system_name
 
-        released = []
+        rows = []
         for out in outputs:
             if out.action is Action.ALLOW and out.data is not None:
                 out.blob_key = self.state.blobs.put(out.data)
-                released.append(out)
+                rows.append(release_row(ctx.record_id, out.content_id, out.released_image or images[out.index],
+                                        tenant=ctx.req.principal.tenant, created_at=ctx.created,
+                                        system=system_name(ctx.model), watermark=out.facts.get("watermark"),
+                                        manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest")))
             elif out.action is Action.REVIEW:
                 buf = io.BytesIO()
                 images[out.index].save(buf, format="PNG")
                 out.blob_key = self.state.blobs.put(buf.getvalue())
-        if released:
-            with self.state.db.session() as s:
-                for out in released:
-                    record_release(s, ctx.record_id, out.content_id, out.released_image or images[out.index],
-                                   tenant=ctx.req.principal.tenant, created_at=ctx.created,
-                                   system=system_name(ctx.model), watermark=out.facts.get("watermark"),
-                                   manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest"))
-            ctx.indexed = [o.content_id for o in released]
-
-    def _unindex(self, ctx: "_RunContext") -> None:
-        """The ledger append failed after the released-image index was written: take the rows out."""
-        if not ctx.indexed:
-            return
-        from sqlmodel import delete
-
-        from provenance.tables import ReleasedImage
-
-        try:
-            with self.state.db.session() as s:
-                s.exec(delete(ReleasedImage).where(ReleasedImage.content_id.in_(ctx.indexed)))  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - rows without a record are shown as such by verify
-            log.exception("could not remove index rows of unrecorded generation %s", ctx.record_id)
+        ctx.index_rows = rows
 
     # Stage 9: the record -------------------------------------------------------------------------
     def record(self, ctx: "_RunContext", *, decision: Decision, status: str, error: AssayError | None = None) -> str:
@@ -439,7 +423,9 @@ class Pipeline:
             model_id=ctx.model.model_id if ctx.model else None,
             policy_id=policy.id, policy_digest=policy.digest, created_at=ctx.created, body=body,
         )
-        self.state.ledger.append(rec)
+        # the released-image index rows go in with the record (one transaction): a crash between
+        # the two cannot leave an indexed image without its record
+        self.state.ledger.append(rec, with_rows=ctx.index_rows)
         return ctx.record_id
 
     # Failure path -------------------------------------------------------------------------------
@@ -452,7 +438,7 @@ class Pipeline:
         exc = _redacted(exc, _redactor(ctx.req))
         status = "invalid" if isinstance(exc, InvalidRequest) else "failed"
         self.state.metrics.decision(status, [])
-        self._unindex(ctx)
+        ctx.index_rows = []
         recorded: str | None = None
         # tried even after a failed ledger append: the store may answer again, and a record id is
         # unique, so an append that did land cannot be doubled
@@ -484,7 +470,7 @@ class Pipeline:
 
         ``req`` is the held request rebuilt by the queue (its input image and mask decide the mode
         and the C2PA ingredient). The same rule as :meth:`run`: nothing is returned before the
-        record is in the ledger, and a failure releases nothing and takes back the index rows.
+        record is in the ledger (with the index rows, in its transaction), and a failure releases nothing.
         """
         ctx = _RunContext(record_id=record_id, created=created, policy=policy, req=req, timings={},
                           verdicts=list(verdicts), model=model, stage="marks")
@@ -496,19 +482,14 @@ class Pipeline:
             inputs = [decode_image(u.data, limits=DecodeLimits(), name=u.name) for u in req.images]
             with self._stage(ctx, "marks"):
                 self.mark(ctx, outputs, images, inputs)
-            # an earlier attempt that died between the store and the record left index rows: replace them
-            ctx.indexed = [o.content_id for o in outputs]
-            self._unindex(ctx)
-            ctx.indexed = []
             with self._stage(ctx, "store"):
                 self.store(ctx, outputs, images)
             body = {**record.body, "outputs": [
                 {"index": o.index, "content_id": o.content_id, "sha256": o.sha256, "blob": o.blob_key,
                  "media_type": o.media_type, "marks": o.facts} for o in outputs]}
             with self._stage(ctx, "ledger"):
-                self.state.ledger.append(record.model_copy(update={"body": body}))
+                self.state.ledger.append(record.model_copy(update={"body": body}), with_rows=ctx.index_rows)
         except Exception as exc:
-            self._unindex(ctx)
             for o in outputs:
                 o.data = None
             if isinstance(exc, AssayError):
@@ -531,7 +512,7 @@ class _RunContext:
     stage: str = "validate"
     model: ModelInfo | None = None
     outputs: list[OutputImage] = field(default_factory=list)
-    indexed: list[str] = field(default_factory=list)  # content ids in the released-image index
+    index_rows: list[Any] = field(default_factory=list)  # released-image index rows, stored with the record
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

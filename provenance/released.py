@@ -1,8 +1,9 @@
 """Recording released images and finding them again: by content id, watermark payload, or pHash.
 
-The pipeline calls :func:`record_release` for each image it releases (in the same transaction
-as its other writes, so a rolled-back request leaves no row); :mod:`provenance.verify` calls the
-finders. See :mod:`provenance.tables` for why the pHash is banded.
+The pipeline builds the row of each image it releases with :func:`release_row` and hands the rows
+to the ledger append of the generation's record (:meth:`provenance.ledger.log.Ledger.append`,
+``with_rows``): one transaction, so a row exists exactly when its record does, even when the
+process dies between the two; :mod:`provenance.verify` calls the finders. See :mod:`provenance.tables` for why the pHash is banded.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ def _naive_utc(t: datetime) -> datetime:
     return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
 
 
-def record_release(
-    session: Session,
+def release_row(
     record_id: str,
     content_id: str,
     image: Image.Image,
@@ -79,7 +79,7 @@ def record_release(
     watermark: Any = None,
     manifest_digest: str | None = None,
 ) -> ReleasedImage:
-    """Add the index row of one released image to ``session`` (the caller commits).
+    """The index row of one released image (not yet stored).
 
     ``image`` is the released image (after the marks); ``watermark`` is the watermark step's fact
     (``artifact.facts.get('watermark')``) or its payload; ``system`` e.g. :func:`system_name`.
@@ -102,6 +102,14 @@ def record_release(
         watermark=payload_hex(watermark),
         manifest_digest=manifest_digest,
     )
+    return row
+
+
+def record_release(session: Session, record_id: str, content_id: str, image: Image.Image, **kwargs: Any
+                   ) -> ReleasedImage:
+    """Add :func:`release_row`'s row to ``session`` (the caller commits): tools and tests; the
+    pipeline stores its rows with the record instead."""
+    row = release_row(record_id, content_id, image, **kwargs)
     session.add(row)
     return row
 

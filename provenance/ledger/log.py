@@ -22,7 +22,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -134,9 +134,20 @@ class TreeHead:
         return cls(size, bytes.fromhex(root_hex), f)
 
 
+def _insert_side_rows(conn: Connection, side: list[Any]) -> None:
+    """Insert SQLModel table rows, grouped by table, on the append's connection."""
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    for obj in side:
+        table = type(obj).__table__
+        by_table.setdefault(table, []).append({c.key: getattr(obj, c.key) for c in table.columns})
+    for table, values in by_table.items():
+        conn.execute(table.insert(), values)
+
+
 @dataclass
 class _Pending:
     rows: list[dict[str, Any]]
+    side: list[Any] = field(default_factory=list)  # table rows committed with these records
     done: bool = False
     result: list[LedgerEntry] | None = None
     error: BaseException | None = None
@@ -171,12 +182,16 @@ class Ledger:
         self._conn: Connection | None = None
 
     # --- appending -------------------------------------------------------------------------------
-    def append(self, record: LedgerRecord) -> LedgerEntry:
-        """Append one record; returns its index once it is durable. Raises StoreError on failure."""
-        return self.append_many([record])[0]
+    def append(self, record: LedgerRecord, *, with_rows: Sequence[Any] = ()) -> LedgerEntry:
+        """Append one record; returns its index once it is durable. Raises StoreError on failure.
 
-    def append_many(self, records: Sequence[LedgerRecord]) -> list[LedgerEntry]:
-        """Append records as one contiguous run of indices, atomically."""
+        ``with_rows``: SQLModel table rows (e.g. the released-image index rows of a generation)
+        inserted in the same transaction, so they exist exactly when the record does.
+        """
+        return self.append_many([record], with_rows=with_rows)[0]
+
+    def append_many(self, records: Sequence[LedgerRecord], *, with_rows: Sequence[Any] = ()) -> list[LedgerEntry]:
+        """Append records as one contiguous run of indices, atomically (with ``with_rows``)."""
         if not records:
             return []
         if len(records) > MAX_BATCH:
@@ -185,7 +200,7 @@ class Ledger:
         if len(set(ids)) != len(ids):
             raise InvalidRequest("append_many got the same record_id twice", param="record_id")
         appended_at = self._clock()
-        pending = _Pending([prepare_row(r, appended_at) for r in records])
+        pending = _Pending([prepare_row(r, appended_at) for r in records], list(with_rows))
         with self._queue_lock:
             self._queue.append(pending)
         while not pending.done:
@@ -208,7 +223,7 @@ class Ledger:
     def _run(self, batch: list[_Pending]) -> None:
         """Commit a batch of pendings in one transaction; on failure, each pending alone."""
         try:
-            entries = self._commit([row for p in batch for row in p.rows])
+            entries = self._commit([row for p in batch for row in p.rows], [x for p in batch for x in p.side])
         except BaseException as exc:  # noqa: BLE001 - delivered to the waiting callers
             if len(batch) == 1:
                 batch[0].error = exc
@@ -216,7 +231,7 @@ class Ledger:
                 return
             for p in batch:
                 try:
-                    p.result = self._commit(p.rows)
+                    p.result = self._commit(p.rows, p.side)
                 except BaseException as one:  # noqa: BLE001
                     p.error = one
                 p.done = True
@@ -227,15 +242,16 @@ class Ledger:
             pos += len(p.rows)
             p.done = True
 
-    def _commit(self, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
-        """One transaction: take the head lock, write entries, nodes and head; retried once on a
-        connection the server dropped (a restart): the kept writer connection has no pool ping."""
+    def _commit(self, rows: list[dict[str, Any]], side: list[Any]) -> list[LedgerEntry]:
+        """One transaction: take the head lock, write entries, nodes, side rows and head; retried
+        once on a connection the server dropped (a restart): the kept writer connection has no
+        pool ping."""
         try:
-            return self._commit_once(rows)
+            return self._commit_once(rows, side)
         except _Reconnect:
-            return self._commit_once(rows)
+            return self._commit_once(rows, side)
 
-    def _commit_once(self, rows: list[dict[str, Any]]) -> list[LedgerEntry]:
+    def _commit_once(self, rows: list[dict[str, Any]], side: list[Any]) -> list[LedgerEntry]:
         self._ensure_head()
         head = self._head or self._read_head(lock=False)
         fresh = self._conn is None
@@ -252,6 +268,7 @@ class Ledger:
                 conn.execute(_INSERT_ENTRY, planned.rows)
                 if planned.nodes:
                     conn.execute(_INSERT_NODE, planned.nodes)
+                _insert_side_rows(conn, side)
         except SQLAlchemyError as exc:
             self._drop_writer_connection()
             if not fresh and isinstance(exc, DBAPIError) and exc.connection_invalidated:

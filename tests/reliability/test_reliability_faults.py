@@ -139,8 +139,9 @@ def test_sqlite_locked_mid_request_releases_nothing_then_recovers(client, lean_a
     try:
         r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
         assert "conn" in holder, "the lock was never taken"
-        # the store could not take the failure record either: nothing recorded, nothing released
-        assert_failed_closed(state, r, status=503, code="store_unavailable", stage="store", recorded=False,
+        # the ledger append (record + index rows, one transaction) fails first and the store cannot
+        # take the failure record either: nothing recorded, nothing released
+        assert_failed_closed(state, r, status=503, code="store_unavailable", stage="ledger", recorded=False,
                              before=before)
         assert "locked" in r.json()["error"]["message"]
     finally:
@@ -211,11 +212,11 @@ def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(client, lea
     real = state.ledger.append
     calls: list[str] = []
 
-    def flaky(record):  # noqa: ANN001, ANN202
+    def flaky(record, **kw):  # noqa: ANN001, ANN003, ANN202
         calls.append(record.record_id)
         if len(calls) == 1:
             raise StoreError("ledger append failed: OperationalError: server closed the connection unexpectedly")
-        return real(record)
+        return real(record, **kw)
 
     monkeypatch.setattr(state.ledger, "append", flaky)
     before = snapshot(state)

@@ -145,7 +145,7 @@ def test_a_dropped_writer_connection_is_reopened_once(database, make_record, mon
     ledger.append(make_record())
     calls = []
     once = ledger._commit_once
-    monkeypatch.setattr(ledger, "_commit_once", lambda rows: calls.append(1) or once(rows))
+    monkeypatch.setattr(ledger, "_commit_once", lambda rows, side: calls.append(1) or once(rows, side))
     if database.dialect == "postgresql":
         pid = ledger._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         ledger._conn.rollback()
@@ -158,3 +158,33 @@ def test_a_dropped_writer_connection_is_reopened_once(database, make_record, mon
     if database.dialect == "postgresql":
         assert len(calls) == 2  # the dead connection failed, the retry on a new one succeeded
     ledger.close()
+
+
+def test_rows_appended_with_a_record_exist_exactly_when_it_does(database, make_record, clock):
+    """The pipeline's released-image index rows go in the record's transaction: a failed append
+    (here a conflicting row) leaves neither the record nor any of its rows."""
+    from datetime import datetime
+
+    from PIL import Image
+
+    from provenance.released import release_row
+    from provenance.tables import ReleasedImage
+
+    ledger = Ledger(database, clock=clock)
+    img = Image.new("RGB", (64, 64), (200, 30, 30))
+
+    def rows(record_id, *content_ids):
+        return [release_row(record_id, c, img, tenant="acme", created_at=datetime(2026, 11, 25), system="s")
+                for c in content_ids]
+
+    first = make_record()
+    ledger.append(first, with_rows=rows(first.record_id, f"{first.record_id}-0", f"{first.record_id}-1"))
+    second = make_record()
+    with pytest.raises(StoreError):  # its second row repeats a content id: the whole append is refused
+        ledger.append(second, with_rows=rows(second.record_id, f"{second.record_id}-0", f"{first.record_id}-1"))
+    with database.session() as s:
+        stored = sorted((r.record_id, r.content_id) for r in s.execute(select(ReleasedImage.__table__)))
+    assert stored == [(first.record_id, f"{first.record_id}-0"), (first.record_id, f"{first.record_id}-1")]
+    assert ledger.head().size == 1 and [r["record_id"] for r in _all_rows(database)] == [first.record_id]
+    third = make_record()  # the ledger goes on after the refused append
+    assert ledger.append(third, with_rows=rows(third.record_id, f"{third.record_id}-0")).index == 1
