@@ -2,7 +2,7 @@
 
 Why by hand: no maintained Python library implements RFC 9162 proofs over an external node store;
 the algorithms are short and pinned down by the RFC and by the transparency-dev test vectors
-(``../shared/testdata/rfc6962``), which the tests run in full.
+(``tests/data/rfc6962``, a copy of ``../shared/testdata/rfc6962``), which the tests run in full.
 
 Hashes are raw 32-byte ``bytes`` here; the storage layer keeps them as lowercase hex.
 

@@ -1,4 +1,4 @@
-"""The Merkle code against all of ../shared/testdata/rfc6962, and proof generation against RFC 6962."""
+"""The Merkle code against all of tests/data/rfc6962 (a copy of ../shared/testdata/rfc6962), and proof generation against RFC 6962."""
 
 from __future__ import annotations
 
