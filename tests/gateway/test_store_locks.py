@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import inspect
 
 from gateway.errors import InvalidRequest
+from tests.concurrency import at_once, raised
 from gateway.store import Database
 from gateway.store.locks import Leadership, exclusive
 
@@ -27,23 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_replicas_starting_at_once_on_a_new_database_all_migrate(db_url: str) -> None:
     """Without a lock, the second CREATE TABLE of a racing replica fails and that replica dies."""
     dbs = [Database(db_url) for _ in range(4)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(dbs))
-
-    def start(db: Database) -> None:
-        barrier.wait()
-        try:
-            db.migrate()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
     try:
-        assert errors == []
+        assert raised(at_once([db.migrate for db in dbs], timeout=120)) == []
         from gateway.store.schema import metadata
 
         assert set(metadata.tables) <= set(inspect(dbs[0].engine).get_table_names())
@@ -70,11 +56,7 @@ def test_exclusive_sessions_never_overlap(db_url: str) -> None:
                     inside -= 1
                     runs += 1
 
-    threads = [threading.Thread(target=work, args=(db,)) for db in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    assert raised(at_once([lambda db=db: work(db) for db in dbs])) == []
     for db in dbs:
         db.dispose()
     assert (most, runs) == (1, 15)
@@ -143,21 +125,8 @@ def test_replicas_starting_at_once_make_one_development_key(database: Database, 
     settings = Settings(data_dir=tmp_path / "data", database_url=database.url)
     settings.ensure_dirs()
     dbs = [Database(database.url) for _ in range(3)]
-    barrier = threading.Barrier(len(dbs))
-    errors: list[BaseException] = []
-
-    def start(db: Database) -> None:
-        barrier.wait()
-        try:
-            _dev_key(SimpleNamespace(settings=settings, db=db, keys=KeyStore(db)))
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = raised(at_once([lambda db=db: _dev_key(SimpleNamespace(settings=settings, db=db, keys=KeyStore(db)))
+                             for db in dbs]))
     for db in dbs:
         db.dispose()
     assert errors == []

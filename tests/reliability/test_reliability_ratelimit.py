@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from gateway.errors import RateLimited
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.store import Database
+from tests.concurrency import at_once, raised
 
 
 class Clock:
@@ -71,23 +70,10 @@ def test_concurrent_charges_take_exactly_the_capacity(database) -> None:
     lim = Limit.per_minute(5)
     other = Database(database.url)
     limiters = [RateLimiter(database, clock=Clock()), RateLimiter(other, clock=Clock())]
-    results: list[str] = []
-    barrier = threading.Barrier(8)
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        try:
-            limiters[i % 2].charge("hot", lim)
-            results.append("ok")
-        except RateLimited:
-            results.append("429")
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    outcomes = at_once([lambda i=i: limiters[i % 2].charge("hot", lim) for i in range(8)], timeout=30)
     other.dispose()
+    results = ["429" if isinstance(o, RateLimited) else "ok" for o in outcomes]
+    assert raised(outcomes) == [o for o in outcomes if isinstance(o, RateLimited)]  # nothing else went wrong
     assert sorted(results) == ["429"] * 3 + ["ok"] * 5
 
 

@@ -4,12 +4,12 @@ mark fails, the decision webhook (signed, retried with backoff)."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import httpx
 import pytest
 from tests.gateway.review.support import PROMPT, ledger_ok, review_records
+from tests.concurrency import at_once, raised
 
 from gateway.errors import Forbidden, MarkError, StoreError
 from gateway.pipeline import PipelineRequest
@@ -40,24 +40,10 @@ def test_of_racing_claims_exactly_one_wins_and_an_expired_lease_frees_the_item(s
     q = state.review_queue
     rid = _hold(state, requester)
     reviewers = _principals(state, 6)
-    barrier = threading.Barrier(len(reviewers))
-    won, lost, other = [], [], []
-
-    def go(p) -> None:  # noqa: ANN001
-        barrier.wait()
-        try:
-            q.claim(p, rid)
-            won.append(p.key_id)
-        except ReviewConflict:
-            lost.append(p.key_id)
-        except Exception as exc:  # noqa: BLE001
-            other.append(repr(exc))
-
-    threads = [threading.Thread(target=go, args=(p,)) for p in reviewers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = at_once([lambda p=p: q.claim(p, rid) for p in reviewers])
+    won = [p.key_id for p, o in zip(reviewers, outcomes) if not isinstance(o, BaseException)]
+    lost = [p.key_id for p, o in zip(reviewers, outcomes) if isinstance(o, ReviewConflict)]
+    other = [repr(o) for o in raised(outcomes) if not isinstance(o, ReviewConflict)]
     assert other == [] and len(won) == 1 and len(lost) == 5
     winner = next(p for p in reviewers if p.key_id == won[0])
     loser = next(p for p in reviewers if p.key_id != won[0])

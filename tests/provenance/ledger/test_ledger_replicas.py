@@ -7,7 +7,6 @@ the checkpoint key. The multi-process test with real ``assay serve`` processes i
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from provenance.ledger.checkpoint import Checkpoints, CheckpointScheduler, parse
 from provenance.ledger.merkle import verify_consistency
 from provenance.ledger.verify import verify_ledger
 from gateway.store.locks import Leadership
+from tests.concurrency import at_once, raised
 
 
 def stored_checkpoints(db: Database, verifier) -> list:  # noqa: ANN001
@@ -30,26 +30,15 @@ def test_replicas_appending_and_signing_at_once_keep_one_checkpoint_sequence(dat
     replicas = [Database(database.url) for _ in range(4)]
     ledgers = [Ledger(db) for db in replicas]
     cps = [Checkpoints(lg, signer) for lg in ledgers]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(replicas))
 
     def work(i: int) -> None:
-        barrier.wait()
-        try:
-            for _ in range(12):
-                ledgers[i].append_many([make_record() for _ in range(3)])
-                cps[i].create()
-                cps[i].create()  # twice at the same head: no second checkpoint of that size
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
+        for _ in range(12):
+            ledgers[i].append_many([make_record() for _ in range(3)])
+            cps[i].create()
+            cps[i].create()  # twice at the same head: no second checkpoint of that size
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(replicas))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
     try:
-        assert errors == []
+        assert raised(at_once([lambda i=i: work(i) for i in range(len(replicas))], timeout=120)) == []
         head = ledgers[0].head()
         assert head.size == 4 * 12 * 3
         seq = stored_checkpoints(database, signer.verifier)
