@@ -56,6 +56,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ThreadedServer:
+    """An ASGI app under uvicorn in a daemon thread of this process, on a free loopback port.
+
+    Started on construction; ``close()`` (or leaving the ``with`` block) stops it. ``lifespan``
+    is uvicorn's setting: "on" makes a failing start-up an error, "auto" tolerates apps without one.
+    """
+
+    def __init__(self, app: Any, *, lifespan: str = "auto", start_timeout_s: float = 60.0) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan=lifespan))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + start_timeout_s
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def __enter__(self) -> "ThreadedServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass
 class ServeConfig:
     """One gateway deployment on a data dir: the environment ``assay serve`` gets, and the same

@@ -42,9 +42,9 @@ from benchmarks.load import (  # noqa: E402
     ClientStats,
     ServeConfig,
     ServeProcess,
+    ThreadedServer,
     audit_run,
     client_loop,
-    free_port,
     lean_policy_dir,
     make_keys,
     pct,
@@ -83,29 +83,6 @@ class SlowPhotoBackend:
             with self._lock:
                 self.in_flight -= 1
                 self.served += 1
-
-
-class ThreadedServer:
-    """An ASGI app under uvicorn in a daemon thread of this process, on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="auto"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 class PhotoUpstream:

@@ -154,41 +154,10 @@ def auth(requester_key: str) -> dict[str, str]:
 
 
 # --- a real HTTP server on loopback ------------------------------------------------------------
-class LiveServer:
-    """Runs an ASGI app under uvicorn in a thread on a free loopback port."""
-
-    def __init__(self, app) -> None:  # noqa: ANN001
-        import socket
-        import threading
-
-        import uvicorn
-
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def live_server(app):  # noqa: ANN001, ANN201
-    with LiveServer(app) as srv:
+    """The app under uvicorn in a thread on a free loopback port (``.url``); start-up must succeed."""
+    from benchmarks.load import ThreadedServer
+
+    with ThreadedServer(app, lifespan="on") as srv:
         yield srv

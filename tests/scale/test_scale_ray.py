@@ -22,8 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.load import Accepted, audit_run, free_port, lean_policy_dir
-from benchmarks.scale import ThreadedServer
+from benchmarks.load import Accepted, ThreadedServer, audit_run, free_port, lean_policy_dir
 
 pytestmark = pytest.mark.slow
 
