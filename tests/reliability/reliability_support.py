@@ -23,16 +23,22 @@ def install_lean_policy(state: Any, tenant: str = "acme", *, prompt_storage: str
     The fault tests are about what the gateway does around a failing component; loading the
     content models of the default pack would only add minutes to each of them.
     """
+    limits = state.policies.get("default").limits.model_dump()
+    if default_size is not None:
+        limits["default_size"] = default_size
+    install_variant(state, "default", LEAN_POLICY, tenant, checks={"prompt": [], "input_image": [], "output_image": []},
+                    prompt_storage={"mode": prompt_storage, "retention_days": 180}, limits=limits)
+
+
+def install_variant(state: Any, of: str, policy_id: str, tenant: str = "acme", **changes: Any) -> None:
+    """Policy ``of`` with ``changes`` (top-level keys) as a new policy ``policy_id``, made ``tenant``'s."""
     from gateway.policy import Policy
 
-    base = state.policies.get("default").model_dump()
-    base.update(id=LEAN_POLICY, checks={"prompt": [], "input_image": [], "output_image": []},
-                prompt_storage={"mode": prompt_storage, "retention_days": 180})
-    if default_size is not None:
-        base["limits"]["default_size"] = default_size
+    base = state.policies.get(of).model_dump()
+    base.update(id=policy_id, **changes)
     state.policies.add(Policy.model_validate(base))
-    state.keys.ensure_tenant(tenant, LEAN_POLICY)
-    state.keys.set_policy(tenant, LEAN_POLICY)
+    state.keys.ensure_tenant(tenant, policy_id)
+    state.keys.set_policy(tenant, policy_id)
 
 
 def released_rows(state: Any, record_id: str | None = None) -> list[Any]:

@@ -250,16 +250,11 @@ class _RefusesInput:
 
 
 def _with_check(state, on: str) -> None:  # noqa: ANN001
-    from reliability_support import install_lean_policy
-
-    from gateway.policy import Policy
+    from reliability_support import install_lean_policy, install_variant
 
     install_lean_policy(state)
-    base = state.policies.get("lean").model_dump()
     spec = [{"name": "test.refuses_input"}]
-    base.update(id="lean-refuses", checks={"prompt": spec, "input_image": spec, "output_image": spec})
-    state.policies.add(Policy.model_validate(base))
-    state.keys.set_policy("acme", "lean-refuses")
+    install_variant(state, "lean", "lean-refuses", checks={"prompt": spec, "input_image": spec, "output_image": spec})
     state.checks.add(_RefusesInput(on))
 
 

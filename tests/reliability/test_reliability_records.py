@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from reliability_support import install_lean_policy, ledger_report, released_rows
+from reliability_support import install_lean_policy, install_variant, ledger_report, released_rows
 
-from gateway.policy import Policy
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -32,13 +31,10 @@ class _Flags:
 
 def _policy(state, *, block_images: bool) -> None:  # noqa: ANN001
     install_lean_policy(state, prompt_storage="digest")
-    base = state.policies.get("lean").model_dump()
-    base.update(id="lean-flags", checks={"prompt": [{"name": "test.flags"}], "input_image": [],
-                                         "output_image": [{"name": "test.flags",
-                                                           "options": {"block_images": block_images}}]})
     state.checks.add(_Flags())
-    state.policies.add(Policy.model_validate(base))
-    state.keys.set_policy("acme", "lean-flags")
+    install_variant(state, "lean", "lean-flags", checks={
+        "prompt": [{"name": "test.flags"}], "input_image": [],
+        "output_image": [{"name": "test.flags", "options": {"block_images": block_images}}]})
 
 
 def test_a_blocked_prompt_is_recorded_with_its_reasons_and_nothing_runs(client, auth, state, monkeypatch) -> None:

@@ -126,16 +126,11 @@ def test_a_check_that_echoes_the_prompt_does_not_put_it_in_logs_or_a_digest_only
     """Policy ``prompt_storage: digest``: the prompt may be neither logged nor kept in the record,
     even when a failing component quotes it in its error message (G2). The record still says what
     failed: the stage, the exception's class and its message with the prompt taken out."""
-    from reliability_support import install_lean_policy
-
-    from gateway.policy import Policy
+    from reliability_support import install_lean_policy, install_variant
 
     install_lean_policy(state, prompt_storage="digest")
-    base = state.policies.get("lean").model_dump()
-    base.update(id="lean-crashing", checks={"prompt": [{"name": "test.crashing"}], "input_image": [],
-                                            "output_image": []})
-    state.policies.add(Policy.model_validate(base))
-    state.keys.set_policy("acme", "lean-crashing")
+    install_variant(state, "lean", "lean-crashing",
+                    checks={"prompt": [{"name": "test.crashing"}], "input_image": [], "output_image": []})
     state.checks.add(_Crashing())
     caplog.set_level(logging.DEBUG)
     r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
@@ -164,15 +159,10 @@ class _EchoingMark:
 
 def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_recorded_without_it(
         client, state, auth, caplog, monkeypatch) -> None:
-    from reliability_support import install_lean_policy
-
-    from gateway.policy import Policy
+    from reliability_support import install_lean_policy, install_variant
 
     install_lean_policy(state, prompt_storage="digest")
-    base = state.policies.get("lean").model_dump()
-    base.update(id="lean-echo", marks=[{"name": "test.echoing"}], unsafe_allow_unmarked=True)
-    state.policies.add(Policy.model_validate(base))
-    state.keys.set_policy("acme", "lean-echo")
+    install_variant(state, "lean", "lean-echo", marks=[{"name": "test.echoing"}], unsafe_allow_unmarked=True)
     state.marks.add(_EchoingMark())
     caplog.set_level(logging.DEBUG)
     r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
