@@ -105,15 +105,6 @@ def release_row(
     return row
 
 
-def record_release(session: Session, record_id: str, content_id: str, image: Image.Image, **kwargs: Any
-                   ) -> ReleasedImage:
-    """Add :func:`release_row`'s row to ``session`` (the caller commits): tools and tests; the
-    pipeline stores its rows with the record instead."""
-    row = release_row(record_id, content_id, image, **kwargs)
-    session.add(row)
-    return row
-
-
 @dataclass(frozen=True)
 class PhashMatch:
     row: ReleasedImage

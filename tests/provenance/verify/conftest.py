@@ -17,7 +17,7 @@ from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.label.metadata import MetadataLabel
 from provenance.label.visible import VisibleLabel
 from provenance.marks import Artifact, MarkContext
-from provenance.released import record_release, system_name
+from provenance.released import release_row, system_name
 from provenance.tables import ReleasedImage
 from provenance.testing import TestPki, mark_context
 
@@ -91,8 +91,7 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
             art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
         art = signing_mark.apply(art, ctx)
         with index_db.session() as s:
-            record_release(
-                s,
+            s.add(release_row(
                 ctx.record_id,
                 ctx.content_id,
                 art.image,
@@ -101,7 +100,7 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
                 system=system_name(ctx.model),
                 watermark=art.facts.get("watermark"),
                 manifest_digest=art.facts["c2pa"]["manifest_digest"],
-            )
+            ))
         return Released(art.data, ctx, art.image, art.facts)
 
     return run

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from provenance.marks import Artifact
-from provenance.released import record_release, system_name
+from provenance.released import release_row, system_name
 from provenance.tables import ReleasedImage
 from provenance.testing import mark_context
 
@@ -57,15 +57,14 @@ def _marked(state, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
     for name in ("label.visible", "label.metadata", "c2pa"):
         art = state.marks.get(name).apply(art, ctx)
     with state.db.session() as s:
-        record_release(
-            s,
+        s.add(release_row(
             ctx.record_id,
             ctx.content_id,
             art.image,
             tenant="acme",
             created_at=ctx.created_at,
             system=system_name(ctx.model),
-        )
+        ))
     return art.data, ctx.record_id
 
 

@@ -16,7 +16,7 @@ from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.marks import Artifact
-from provenance.released import DEFAULT_RADIUS, bands, find_by_phash, record_release, to_unsigned
+from provenance.released import DEFAULT_RADIUS, bands, find_by_phash, release_row, to_unsigned
 from provenance.tables import ReleasedImage
 from provenance.testing import jpeg_bytes as jpeg
 from provenance.testing import mark_context
@@ -223,7 +223,7 @@ def _insert(session, content_id: str, h: int) -> None:  # noqa: ANN001
 def test_flat_images_are_not_phash_matched(verify_settings, index_db):
     grey = Image.new("RGB", (128, 128), (128, 128, 128))
     with index_db.session() as s:
-        record_release(s, "R1", "C1", grey, tenant="t", created_at=datetime(2026, 1, 1), system="s")
+        s.add(release_row("R1", "C1", grey, tenant="t", created_at=datetime(2026, 1, 1), system="s"))
     report = _verifier(verify_settings, index_db).verify(
         jpeg(Image.new("RGB", (128, 128), (127, 128, 129)), 95)
     )
