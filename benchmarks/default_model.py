@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import json
+import math
 import os
 import statistics
 import sys
@@ -115,8 +115,10 @@ def seed_diversity(pipe: AssayShapesPipeline, n_prompts: int = 24, n_seeds: int 
             readings = [analyse(img) for img in imgs]
             spread += int(len({r.position for r in readings}) > 1)
             for r in readings:
-                keep += int((r.colour, r.background, r.shape) == (asked.colour, asked.background, asked.shape)
-                            and (asked.position is None or r.position == asked.position))
+                keep += int(
+                    (r.colour, r.background, r.shape) == (asked.colour, asked.background, asked.shape)
+                    and (asked.position is None or r.position == asked.position)
+                )
         out[f"{mode}_mean_pixel_distance"] = statistics.fmean(dists)
         out[f"{mode}_kept_attributes"] = keep / (n_prompts * n_seeds)
         if mode == "open":
@@ -128,17 +130,30 @@ def timing(pipe: AssayShapesPipeline, runs: int) -> dict[str, float]:
     times = []
     for i in range(runs + 2):
         t0 = time.perf_counter()
-        pipe("a red circle on a white background", generator=torch.Generator().manual_seed(i), height=512, width=512)
+        pipe(
+            "a red circle on a white background",
+            generator=torch.Generator().manual_seed(i),
+            height=512,
+            width=512,
+        )
         if i >= 2:  # two warm-up calls
             times.append(time.perf_counter() - t0)
     times.sort()
-    return {"p50_s": statistics.median(times), "p90_s": times[max(0, math.ceil(0.9 * len(times)) - 1)], "runs": runs}
+    return {
+        "p50_s": statistics.median(times),
+        "p90_s": times[max(0, math.ceil(0.9 * len(times)) - 1)],
+        "runs": runs,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, default=WEIGHTS_DIR, help="pipeline folder (default: shipped weights)")
-    ap.add_argument("--n", type=int, default=240, help="prompts per language (>= 200 for the acceptance figure)")
+    ap.add_argument(
+        "--model", type=Path, default=WEIGHTS_DIR, help="pipeline folder (default: shipped weights)"
+    )
+    ap.add_argument(
+        "--n", type=int, default=240, help="prompts per language (>= 200 for the acceptance figure)"
+    )
     ap.add_argument("--timing-runs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -159,36 +174,62 @@ def main(argv: list[str] | None = None) -> int:
     speed = timing(pipe, args.timing_runs)
     wall = time.perf_counter() - t0
 
-    print(f"model: {args.model}  steps: {state.get('step', '?')}  "
-          f"training wall time: {state.get('elapsed_s', 0) / 3600:.2f} h")
-    print(f"steps per image: {pipe.config.default_steps}, guidance {pipe.config.default_guidance}, "
-          f"native {pipe.native_size}px, threads {args.threads}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"model: {args.model}  steps: {state.get('step', '?')}  "
+        f"training wall time: {state.get('elapsed_s', 0) / 3600:.2f} h"
+    )
+    print(
+        f"steps per image: {pipe.config.default_steps}, guidance {pipe.config.default_guidance}, "
+        f"native {pipe.native_size}px, threads {args.threads}, load average {os.getloadavg()[0]:.1f}"
+    )
     print()
     print("| language | prompts | colour | background (clean) | clean bg | position | shape | all four |")
     print("|---|---|---|---|---|---|---|---|")
     for s in scores:
-        print(f"| {s.language} | {s.n} | {s.colour:.1%} | {s.background:.1%} | {s.background_clean:.1%} | "
-              f"{s.position:.1%} | {s.shape:.1%} | {s.all_four:.1%} |")
-    print(f"| target | | {TARGETS['colour']:.0%} | {TARGETS['background']:.0%} | | {TARGETS['position']:.0%} | "
-          f"{TARGETS['shape']:.0%} | |")
+        print(
+            f"| {s.language} | {s.n} | {s.colour:.1%} | {s.background:.1%} | {s.background_clean:.1%} | "
+            f"{s.position:.1%} | {s.shape:.1%} | {s.all_four:.1%} |"
+        )
+    print(
+        f"| target | | {TARGETS['colour']:.0%} | {TARGETS['background']:.0%} | | {TARGETS['position']:.0%} | "
+        f"{TARGETS['shape']:.0%} | |"
+    )
     print()
-    print(f"seed diversity, all attributes stated (24 prompts x 4 seeds): mean pixel distance "
-          f"{diversity['stated_mean_pixel_distance']:.1f}/255, images keeping all asked attributes "
-          f"{diversity['stated_kept_attributes']:.1%}")
-    print(f"seed diversity, size and position left open: mean pixel distance "
-          f"{diversity['open_mean_pixel_distance']:.1f}/255, images keeping colour, background and shape "
-          f"{diversity['open_kept_attributes']:.1%}, prompts whose seeds land in several positions "
-          f"{diversity['open_prompts_with_several_positions']:.0%}")
-    print(f"512x512 generation: p50 {speed['p50_s']:.3f} s, p90 {speed['p90_s']:.3f} s over {speed['runs']} runs")
+    print(
+        f"seed diversity, all attributes stated (24 prompts x 4 seeds): mean pixel distance "
+        f"{diversity['stated_mean_pixel_distance']:.1f}/255, images keeping all asked attributes "
+        f"{diversity['stated_kept_attributes']:.1%}"
+    )
+    print(
+        f"seed diversity, size and position left open: mean pixel distance "
+        f"{diversity['open_mean_pixel_distance']:.1f}/255, images keeping colour, background and shape "
+        f"{diversity['open_kept_attributes']:.1%}, prompts whose seeds land in several positions "
+        f"{diversity['open_prompts_with_several_positions']:.0%}"
+    )
+    print(
+        f"512x512 generation: p50 {speed['p50_s']:.3f} s, p90 {speed['p90_s']:.3f} s over {speed['runs']} runs"
+    )
     print(f"benchmark wall time {wall:.0f} s")
     met = all(getattr(s, k) >= v for s in scores for k, v in TARGETS.items()) and speed["p50_s"] <= 1.0
     print("targets met" if met else "targets NOT met")
     if args.json:
-        args.json.write_text(json.dumps({"model": str(args.model), "training": state,
-                                         "steps": pipe.config.default_steps, "guidance": pipe.config.default_guidance,
-                                         "threads": args.threads, "load": round(os.getloadavg()[0], 1),
-                                         "scores": [asdict(s) for s in scores], "diversity": diversity,
-                                         "timing": speed, "targets_met": met}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "training": state,
+                    "steps": pipe.config.default_steps,
+                    "guidance": pipe.config.default_guidance,
+                    "threads": args.threads,
+                    "load": round(os.getloadavg()[0], 1),
+                    "scores": [asdict(s) for s in scores],
+                    "diversity": diversity,
+                    "timing": speed,
+                    "targets_met": met,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

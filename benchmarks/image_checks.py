@@ -21,8 +21,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from gateway.store import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,11 +45,13 @@ def _two_cores() -> str:
 
 def _percentiles(samples: list[float], cpu: list[float]) -> dict[str, float]:
     s = sorted(samples)
-    return {"p50_ms": round(statistics.median(s) * 1000, 1),
-            "p95_ms": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))] * 1000, 1),
-            "mean_ms": round(statistics.fmean(s) * 1000, 1),
-            # CPU time of the whole process (all threads) per call: robust to other load on the machine
-            "cpu_p50_ms": round(statistics.median(cpu) * 1000, 1)}
+    return {
+        "p50_ms": round(statistics.median(s) * 1000, 1),
+        "p95_ms": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))] * 1000, 1),
+        "mean_ms": round(statistics.fmean(s) * 1000, 1),
+        # CPU time of the whole process (all threads) per call: robust to other load on the machine
+        "cpu_p50_ms": round(statistics.median(cpu) * 1000, 1),
+    }
 
 
 def _time(fn: Callable[[Any], Any], make: Callable[[], Any], n: int, warm: int = 3) -> dict[str, float]:
@@ -76,7 +81,7 @@ def main() -> None:
     import skimage.data
     from PIL import Image
 
-    from gateway.store import Database
+    from core.store import Database
     from safety.check import CheckInput
     from safety.image.faces import FacesCheck, face_engine
     from safety.image.likeness import LikenessCheck, LikenessGallery
@@ -93,7 +98,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-"))
     db = Database(f"sqlite:///{tmp / 'bench.db'}")
-    db.migrate()
+    migrate(db)
     gallery = LikenessGallery(db, engine)
     hopper = (ROOT / "tests" / "safety" / "image" / "data" / "grace_hopper.jpg").read_bytes()
     gallery.enroll("bench", "Grace Hopper", hopper)
@@ -103,8 +108,10 @@ def main() -> None:
         gallery.add("bench", f"padding {i}", v / np.linalg.norm(v) * 0.8, f"{i:064d}")
     likeness = LikenessCheck(gallery)
 
-    photos = {"astronaut (face)": Image.fromarray(skimage.data.astronaut()),
-              "coffee (no face)": Image.fromarray(skimage.data.coffee())}
+    photos = {
+        "astronaut (face)": Image.fromarray(skimage.data.astronaut()),
+        "coffee (no face)": Image.fromarray(skimage.data.coffee()),
+    }
     stage = [(nsfw, {}), (faces, {}), (likeness, {})]
     rows: list[dict[str, Any]] = []
 
@@ -121,40 +128,63 @@ def main() -> None:
             figures = {
                 "image.nsfw": _time(lambda im: nsfw.run(item(im)), fresh, args.iterations),
                 "image.faces": _time(lambda im: faces.run(item(im)), fresh, args.iterations),
-                "image.likeness (gallery of %d)" % args.gallery_size:
-                    _time(lambda im: likeness.run(item(im)), fresh, args.iterations),
-                "image.likeness (empty gallery)": _time(lambda im: likeness.run(item(im, "nobody")), fresh,
-                                                        args.iterations),
-                "stage, sequential": _time(lambda im: [c.run(item(im)) for c, _ in stage], fresh, args.iterations),
+                "image.likeness (gallery of %d)" % args.gallery_size: _time(
+                    lambda im: likeness.run(item(im)), fresh, args.iterations
+                ),
+                "image.likeness (empty gallery)": _time(
+                    lambda im: likeness.run(item(im, "nobody")), fresh, args.iterations
+                ),
+                "stage, sequential": _time(
+                    lambda im: [c.run(item(im)) for c, _ in stage], fresh, args.iterations
+                ),
                 "stage, concurrent (run_image_checks)": _time(
                     lambda im: run_image_checks(stage, im, target=Target.output_image(0), tenant="bench"),
-                    fresh, args.iterations),
+                    fresh,
+                    args.iterations,
+                ),
                 "stage, concurrent, empty gallery": _time(
                     lambda im: run_image_checks(stage, im, target=Target.output_image(0), tenant="nobody"),
-                    fresh, args.iterations),
+                    fresh,
+                    args.iterations,
+                ),
             }
             for name, fig in figures.items():
                 rows.append({"size": size, "image": label, "what": name, **fig})
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    meta = {"cores": cores, "iterations": args.iterations, "model_load_s": round(load_s, 2),
-            "load_average_1_5_15": [round(x, 2) for x in load], "budget_ms_p50_512": BUDGET_MS}
+    meta = {
+        "cores": cores,
+        "iterations": args.iterations,
+        "model_load_s": round(load_s, 2),
+        "load_average_1_5_15": [round(x, 2) for x in load],
+        "budget_ms_p50_512": BUDGET_MS,
+    }
     if args.json:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
         return
-    print(f"image checks: {cores}, {args.iterations} iterations, models loaded in {load_s:.2f} s, "
-          f"load average {meta['load_average_1_5_15']}")
-    print(f"{'size':>5}  {'image':<17} {'what':<40} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'CPU p50':>8}")
+    print(
+        f"image checks: {cores}, {args.iterations} iterations, models loaded in {load_s:.2f} s, "
+        f"load average {meta['load_average_1_5_15']}"
+    )
+    print(
+        f"{'size':>5}  {'image':<17} {'what':<40} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'CPU p50':>8}"
+    )
     for r in rows:
-        print(f"{r['size']:>5}  {r['image']:<17} {r['what']:<40} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['mean_ms']:>8}"
-              f" {r['cpu_p50_ms']:>8}")
+        print(
+            f"{r['size']:>5}  {r['image']:<17} {r['what']:<40} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['mean_ms']:>8}"
+            f" {r['cpu_p50_ms']:>8}"
+        )
     worst = max(r["p50_ms"] for r in rows if r["size"] == 512 and r["what"].startswith("stage, concurrent"))
     if 512 in args.sizes:
-        print(f"whole image stage at 512x512, worst p50 {worst} ms vs budget {BUDGET_MS:.0f} ms: "
-              f"{worst / BUDGET_MS:.2f}x of budget ({'within' if worst <= BUDGET_MS else 'OVER'})")
+        print(
+            f"whole image stage at 512x512, worst p50 {worst} ms vs budget {BUDGET_MS:.0f} ms: "
+            f"{worst / BUDGET_MS:.2f}x of budget ({'within' if worst <= BUDGET_MS else 'OVER'})"
+        )
     if load[0] > 2.5:
-        print(f"note: the 1-minute load average was {load[0]:.1f} on {cores}: other work shared these cores, so"
-              " wall-clock figures are inflated; the CPU column is the work each call did")
+        print(
+            f"note: the 1-minute load average was {load[0]:.1f} on {cores}: other work shared these cores, so"
+            " wall-clock figures are inflated; the CPU column is the work each call did"
+        )
     db.dispose()
 
 

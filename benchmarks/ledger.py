@@ -44,7 +44,7 @@ from sqlmodel import SQLModel  # noqa: E402
 from ulid import ULID  # noqa: E402
 
 import provenance.ledger.tables  # noqa: E402,F401
-from gateway.store import Database  # noqa: E402
+from core.store import Database  # noqa: E402
 from provenance.ledger import Ledger, LedgerRecord, prompt_sha256  # noqa: E402
 from provenance.ledger.merkle import verify_inclusion  # noqa: E402
 from provenance.ledger.note import NoteSigner  # noqa: E402
@@ -63,20 +63,43 @@ def make_records(n: int, seed: int = 0) -> list[LedgerRecord]:
     out = []
     for i in range(n):
         prompt = f"a watercolour lighthouse at dusk, variation {rnd.randrange(10**6)}"
-        out.append(LedgerRecord(
-            record_id=str(ULID()), kind="generation", tenant=f"tenant-{i % 5}", requester=f"user-{i % 97}",
-            prompt=prompt, prompt_digest=prompt_sha256(prompt), decision=rnd.choice(["allow", "review", "block"]),
-            categories=rnd.sample(["sexual", "violence", "real_person", "pii"], rnd.randrange(3)),
-            model_id="assay-default", policy_id="default", policy_digest="sha256:" + "ab" * 32,
-            created_at=BASE + timedelta(milliseconds=i),
-            body={"verdicts": [{"check": "prompt.lexicon", "category": "sexual", "score": round(rnd.random(), 4),
-                                "evidence": {"term": None}},
-                               {"check": "image.nsfw", "category": "sexual", "score": round(rnd.random(), 4)}],
-                  "outputs": [{"index": 0, "sha256": secrets.token_hex(32), "watermark": "0x1a2b3c4d",
-                               "c2pa_manifest_sha256": secrets.token_hex(32)}],
-                  "model": {"model_id": "assay-default", "revision": "1", "seed": i, "steps": 4},
-                  "timings_ms": {"prompt_checks": 1.2, "backend": 80.5}},
-        ))
+        out.append(
+            LedgerRecord(
+                record_id=str(ULID()),
+                kind="generation",
+                tenant=f"tenant-{i % 5}",
+                requester=f"user-{i % 97}",
+                prompt=prompt,
+                prompt_digest=prompt_sha256(prompt),
+                decision=rnd.choice(["allow", "review", "block"]),
+                categories=rnd.sample(["sexual", "violence", "real_person", "pii"], rnd.randrange(3)),
+                model_id="assay-default",
+                policy_id="default",
+                policy_digest="sha256:" + "ab" * 32,
+                created_at=BASE + timedelta(milliseconds=i),
+                body={
+                    "verdicts": [
+                        {
+                            "check": "prompt.lexicon",
+                            "category": "sexual",
+                            "score": round(rnd.random(), 4),
+                            "evidence": {"term": None},
+                        },
+                        {"check": "image.nsfw", "category": "sexual", "score": round(rnd.random(), 4)},
+                    ],
+                    "outputs": [
+                        {
+                            "index": 0,
+                            "sha256": secrets.token_hex(32),
+                            "watermark": "0x1a2b3c4d",
+                            "c2pa_manifest_sha256": secrets.token_hex(32),
+                        }
+                    ],
+                    "model": {"model_id": "assay-default", "revision": "1", "seed": i, "steps": 4},
+                    "timings_ms": {"prompt_checks": 1.2, "backend": 80.5},
+                },
+            )
+        )
     return out
 
 
@@ -149,7 +172,7 @@ def bench_ledger(db: Database, records: list[LedgerRecord], writers: int, batch:
     def work(w: int) -> None:
         mine = shares[w]
         for i in range(0, len(mine), batch):
-            ledger.append_many(mine[i:i + batch])
+            ledger.append_many(mine[i : i + batch])
 
     secs, cpu = _run_threads(writers, work)
     head = ledger.head()
@@ -167,18 +190,35 @@ def plain_row(r: LedgerRecord, idx: int) -> dict:
     The requester lookup digest is filled as a plain audit table would need it for its requester
     filter; it is a query column, not tamper-evidence.
     """
-    return {"idx": idx, "record_id": r.record_id, "kind": r.kind, "tenant": r.tenant, "decision": r.decision,
-            "categories": encode_categories(r.categories), "model_id": r.model_id, "policy_id": r.policy_id,
-            "policy_digest": r.policy_digest, "subject_id": r.subject_id, "prompt_digest": r.prompt_digest,
-            "created_at": to_db_time(r.created_at), "appended_at": to_db_time(r.created_at),
-            "body": json.dumps(r.body, separators=(",", ":")), "requester": r.requester,
-            "requester_digest": requester_lookup_digest(r.tenant, r.requester) if r.requester else None,
-            "prompt": r.prompt, "salt": None, "requester_commit": None, "prompt_commit": None, "erased_at": None,
-            "leaf_hash": ""}
+    return {
+        "idx": idx,
+        "record_id": r.record_id,
+        "kind": r.kind,
+        "tenant": r.tenant,
+        "decision": r.decision,
+        "categories": encode_categories(r.categories),
+        "model_id": r.model_id,
+        "policy_id": r.policy_id,
+        "policy_digest": r.policy_digest,
+        "subject_id": r.subject_id,
+        "prompt_digest": r.prompt_digest,
+        "created_at": to_db_time(r.created_at),
+        "appended_at": to_db_time(r.created_at),
+        "body": json.dumps(r.body, separators=(",", ":")),
+        "requester": r.requester,
+        "requester_digest": requester_lookup_digest(r.tenant, r.requester) if r.requester else None,
+        "prompt": r.prompt,
+        "salt": None,
+        "requester_commit": None,
+        "prompt_commit": None,
+        "erased_at": None,
+        "leaf_hash": "",
+    }
 
 
-def bench_plain(db: Database, plain: Table, records: list[LedgerRecord], writers: int,
-                batch: int) -> tuple[float, float]:
+def bench_plain(
+    db: Database, plain: Table, records: list[LedgerRecord], writers: int, batch: int
+) -> tuple[float, float]:
     counter = itertools.count()
     lock = threading.Lock()
     shares = [records[w::writers] for w in range(writers)]
@@ -188,7 +228,7 @@ def bench_plain(db: Database, plain: Table, records: list[LedgerRecord], writers
         mine = shares[w]
         with db.engine.connect() as conn:  # one connection per writer, as the ledger's writer keeps one
             for i in range(0, len(mine), batch):
-                chunk = mine[i:i + batch]
+                chunk = mine[i : i + batch]
                 with lock:
                     ids = [next(counter) for _ in chunk]
                 with conn.begin():
@@ -215,13 +255,23 @@ def bench_appends(kind: str, scale: float, repeats: int) -> list[dict]:
                     runs_l.append(bench_ledger(db, recs, writers, batch))
                 plain_rate, plain_cpu = max(runs_p)
                 ledger_rate, ledger_cpu = max(runs_l)
-                row = {"db": kind, "writers": writers, "batch": batch, "records": n,
-                       "ledger_per_s": round(ledger_rate), "plain_per_s": round(plain_rate),
-                       "cost_factor": round(plain_rate / ledger_rate, 2),
-                       "ledger_cpu_us_per_record": round(ledger_cpu), "plain_cpu_us_per_record": round(plain_cpu)}
-                print(f"  {kind:<10} writers={writers} batch={batch:<3} n={n:<6} ledger {ledger_rate:8.0f}/s   "
-                      f"plain {plain_rate:8.0f}/s   cost x{plain_rate / ledger_rate:.2f}   "
-                      f"client CPU/record {ledger_cpu:6.0f} vs {plain_cpu:6.0f} us", flush=True)
+                row = {
+                    "db": kind,
+                    "writers": writers,
+                    "batch": batch,
+                    "records": n,
+                    "ledger_per_s": round(ledger_rate),
+                    "plain_per_s": round(plain_rate),
+                    "cost_factor": round(plain_rate / ledger_rate, 2),
+                    "ledger_cpu_us_per_record": round(ledger_cpu),
+                    "plain_cpu_us_per_record": round(plain_cpu),
+                }
+                print(
+                    f"  {kind:<10} writers={writers} batch={batch:<3} n={n:<6} ledger {ledger_rate:8.0f}/s   "
+                    f"plain {plain_rate:8.0f}/s   cost x{plain_rate / ledger_rate:.2f}   "
+                    f"client CPU/record {ledger_cpu:6.0f} vs {plain_cpu:6.0f} us",
+                    flush=True,
+                )
                 out.append(row)
     return out
 
@@ -239,14 +289,17 @@ def bench_proofs_and_verify(kind: str, proof_size: int, verify_size: int, sample
             n = min(chunk * 20, proof_size - built)
             recs = make_records(n, seed=built)
             for i in range(0, n, chunk):
-                ledger.append_many(recs[i:i + chunk])
+                ledger.append_many(recs[i : i + chunk])
             built += n
             if verify_s is None and built >= verify_size:
                 rep = verify_ledger(ledger, signer.verifier)
                 assert rep.ok, rep.summary()
                 verify_s = rep.seconds * 100_000 / rep.records
-                print(f"  {kind:<10} verify: {rep.records} records in {rep.seconds:.1f} s "
-                      f"= {verify_s:.1f} s per 100,000", flush=True)
+                print(
+                    f"  {kind:<10} verify: {rep.records} records in {rep.seconds:.1f} s "
+                    f"= {verify_s:.1f} s per 100,000",
+                    flush=True,
+                )
             print(f"  {kind:<10} built {built} records ({time.perf_counter() - t0:.0f} s)", flush=True)
         build_s = time.perf_counter() - t0
         head = ledger.head()
@@ -261,15 +314,21 @@ def bench_proofs_and_verify(kind: str, proof_size: int, verify_size: int, sample
             leaf = bytes.fromhex(ledger.get_index(idx).leaf_hash)
             verify_inclusion(idx, head.size, leaf, proof, head.root)
         times.sort()
-        res = {"db": kind, "records": head.size, "build_s": round(build_s, 1),
-               "proof_ms_p50": round(statistics.median(times), 3),
-               "proof_ms_p95": round(times[int(0.95 * len(times)) - 1], 3),
-               "proof_ms_mean": round(statistics.fmean(times), 3),
-               "proof_cpu_ms_mean": round(statistics.fmean(cpus), 3),
-               "verify_s_per_100k": round(verify_s, 2) if verify_s is not None else None}
-        print(f"  {kind:<10} inclusion proof among {head.size}: p50 {res['proof_ms_p50']} ms, "
-              f"p95 {res['proof_ms_p95']} ms, client CPU {res['proof_cpu_ms_mean']} ms (build {build_s:.0f} s)",
-              flush=True)
+        res = {
+            "db": kind,
+            "records": head.size,
+            "build_s": round(build_s, 1),
+            "proof_ms_p50": round(statistics.median(times), 3),
+            "proof_ms_p95": round(times[int(0.95 * len(times)) - 1], 3),
+            "proof_ms_mean": round(statistics.fmean(times), 3),
+            "proof_cpu_ms_mean": round(statistics.fmean(cpus), 3),
+            "verify_s_per_100k": round(verify_s, 2) if verify_s is not None else None,
+        }
+        print(
+            f"  {kind:<10} inclusion proof among {head.size}: p50 {res['proof_ms_p50']} ms, "
+            f"p95 {res['proof_ms_p95']} ms, client CPU {res['proof_cpu_ms_mean']} ms (build {build_s:.0f} s)",
+            flush=True,
+        )
         ledger.close()
         return res
 
@@ -280,7 +339,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the append run sizes")
     ap.add_argument("--proof-size", type=int, default=1_000_000)
     ap.add_argument("--verify-size", type=int, default=100_000)
-    ap.add_argument("--repeats", type=int, default=2, help="alternating runs per case; the best of each counts")
+    ap.add_argument(
+        "--repeats", type=int, default=2, help="alternating runs per case; the best of each counts"
+    )
     ap.add_argument("--skip-appends", action="store_true")
     ap.add_argument("--skip-proofs", action="store_true")
     ap.add_argument("--json", type=Path)
@@ -300,10 +361,16 @@ def main() -> None:
     for r in result["appends"]:
         floor = TARGETS["unbatched_per_s"] if r["batch"] == 1 else TARGETS["batched_per_s"]
         checks.append((f"{r['db']} w{r['writers']} b{r['batch']} >= {floor}/s", r["ledger_per_s"] >= floor))
-        checks.append((f"{r['db']} w{r['writers']} b{r['batch']} cost <= x{TARGETS['max_cost_factor']}",
-                       r["cost_factor"] <= TARGETS["max_cost_factor"]))
+        checks.append(
+            (
+                f"{r['db']} w{r['writers']} b{r['batch']} cost <= x{TARGETS['max_cost_factor']}",
+                r["cost_factor"] <= TARGETS["max_cost_factor"],
+            )
+        )
     for r in result["proofs"]:
-        checks.append((f"{r['db']} proof p95 <= {TARGETS['proof_ms']} ms", r["proof_ms_p95"] <= TARGETS["proof_ms"]))
+        checks.append(
+            (f"{r['db']} proof p95 <= {TARGETS['proof_ms']} ms", r["proof_ms_p95"] <= TARGETS["proof_ms"])
+        )
     print("targets:")
     for name, ok in checks:
         print(f"  {'PASS' if ok else 'MISS'}  {name}")

@@ -44,9 +44,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PROMPTS = ["a red circle on a white background", "a small blue star at the top", "白色背景上的红色圆形",
-           "a large green heart on the left", "a yellow triangle on a black background",
-           "a lighthouse on a cliff at dusk", "two orange squares side by side"]
+PROMPTS = [
+    "a red circle on a white background",
+    "a small blue star at the top",
+    "白色背景上的红色圆形",
+    "a large green heart on the left",
+    "a yellow triangle on a black background",
+    "a lighthouse on a cliff at dusk",
+    "two orange squares side by side",
+]
 
 
 # --- the server under test ------------------------------------------------------------------------
@@ -68,8 +74,9 @@ class ThreadedServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan=lifespan))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan=lifespan)
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + start_timeout_s
@@ -82,7 +89,7 @@ class ThreadedServer:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def __enter__(self) -> "ThreadedServer":
+    def __enter__(self) -> ThreadedServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -103,16 +110,25 @@ class ServeConfig:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
-        env.update({"ASSAY_DATA_DIR": str(self.data_dir), "ASSAY_POLICY_DIR": str(self.policy_dir),
-                    "ASSAY_MODEL": self.model, "ASSAY_PORT": str(self.port), "ASSAY_HOST": "127.0.0.1",
-                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                "ASSAY_DATA_DIR": str(self.data_dir),
+                "ASSAY_POLICY_DIR": str(self.policy_dir),
+                "ASSAY_MODEL": self.model,
+                "ASSAY_PORT": str(self.port),
+                "ASSAY_HOST": "127.0.0.1",
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def settings(self) -> Any:
-        from gateway.settings import Settings
+        from core.settings import Settings
 
-        extra = {k[len("ASSAY_"):].lower(): v for k, v in self.extra_env.items() if k.startswith("ASSAY_")}
+        extra = {k[len("ASSAY_") :].lower(): v for k, v in self.extra_env.items() if k.startswith("ASSAY_")}
         return Settings(data_dir=self.data_dir, policy_dir=self.policy_dir, model=self.model, **extra)
 
     @property
@@ -128,14 +144,23 @@ class ServeProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready_timeout_s: float = 600) -> "ServeProcess":
+    def start(self, ready_timeout_s: float = 600) -> ServeProcess:
         import httpx
 
-        cmd = [sys.executable, "-c", "from gateway.cli.main import run_cli; run_cli()", "serve",
-               "--port", str(self.config.port), "--workers", str(self.config.workers)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from gateway.cli.main import run_cli; run_cli()",
+            "serve",
+            "--port",
+            str(self.config.port),
+            "--workers",
+            str(self.config.workers),
+        ]
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.config.env(), stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=self.config.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
@@ -170,7 +195,7 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.kill9()
 
-    def __enter__(self) -> "ServeProcess":
+    def __enter__(self) -> ServeProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -185,7 +210,9 @@ def lean_policy_dir(folder: Path, source: Path = REPO / "policies") -> Path:
     for path in sorted(source.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         doc["checks"] = {"prompt": [], "input_image": [], "output_image": []}
-        (folder / path.name).write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        (folder / path.name).write_text(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
     return folder
 
 
@@ -224,14 +251,27 @@ class ClientStats:
                 self.accepted.append(accepted)
 
 
-def client_loop(url: str, key: str, stats: ClientStats, stop: threading.Event, *, size: str, seed0: int,
-                timeout_s: float = 600) -> None:
+def client_loop(
+    url: str,
+    key: str,
+    stats: ClientStats,
+    stop: threading.Event,
+    *,
+    size: str,
+    seed0: int,
+    timeout_s: float = 600,
+) -> None:
     import httpx
 
     i = 0
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s) as http:
         while not stop.is_set():
-            body = {"prompt": PROMPTS[(seed0 + i) % len(PROMPTS)], "size": size, "n": 1, "seed": seed0 * 1000 + i}
+            body = {
+                "prompt": PROMPTS[(seed0 + i) % len(PROMPTS)],
+                "size": size,
+                "n": 1,
+                "seed": seed0 * 1000 + i,
+            }
             i += 1
             t0 = time.perf_counter()
             try:
@@ -270,9 +310,15 @@ class RunAudit:
 
     @property
     def ok(self) -> bool:
-        return self.ledger_ok and not (self.missing_records or self.duplicated_records or self.not_released_records
-                                       or self.byte_mismatches or self.missing_blobs or self.index_without_record
-                                       or self.unverified)
+        return self.ledger_ok and not (
+            self.missing_records
+            or self.duplicated_records
+            or self.not_released_records
+            or self.byte_mismatches
+            or self.missing_blobs
+            or self.index_without_record
+            or self.unverified
+        )
 
 
 def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = True) -> RunAudit:
@@ -299,8 +345,11 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
         released_by_record: dict[str, set[str]] = {}
         for rid, rec in records.items():
             if rec.kind == "generation" and rec.body.get("status") == "released":
-                released_by_record[rid] = {o["content_id"] for o in rec.body.get("outputs", [])
-                                           if o.get("action") == "allow" and o.get("blob")}
+                released_by_record[rid] = {
+                    o["content_id"]
+                    for o in rec.body.get("outputs", [])
+                    if o.get("action") == "allow" and o.get("blob")
+                }
         for acc in accepted:
             rec = records.get(acc.record_id)
             if rec is None:
@@ -319,8 +368,9 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
         with state.db.session() as s:
             rows = list(s.exec(select(ReleasedImage)))
         out.released_images = len(rows)
-        out.index_without_record = sorted(r.content_id for r in rows
-                                          if r.content_id not in released_by_record.get(r.record_id, set()))
+        out.index_without_record = sorted(
+            r.content_id for r in rows if r.content_id not in released_by_record.get(r.record_id, set())
+        )
         if verify_images:
             from provenance.verify import verifier_for
 
@@ -328,14 +378,22 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
             for acc in accepted:
                 for img in acc.images:
                     rep = verifier.verify(img)
-                    methods = {m.method for hit in rep.records if hit.record_id == acc.record_id for m in hit.methods}
-                    good = (rep.record_id == acc.record_id and rep.c2pa.state == "trusted"
-                            and rep.watermark.detected and {"c2pa", "watermark"} <= methods)
+                    methods = {
+                        m.method for hit in rep.records if hit.record_id == acc.record_id for m in hit.methods
+                    }
+                    good = (
+                        rep.record_id == acc.record_id
+                        and rep.c2pa.state == "trusted"
+                        and rep.watermark.detected
+                        and {"c2pa", "watermark"} <= methods
+                    )
                     if good:
                         out.verified += 1
                     else:
-                        out.unverified.append(f"{acc.record_id}: {rep.summary} (c2pa {rep.c2pa.state}, "
-                                              f"watermark {'found' if rep.watermark.detected else 'not found'})")
+                        out.unverified.append(
+                            f"{acc.record_id}: {rep.summary} (c2pa {rep.c2pa.state}, "
+                            f"watermark {'found' if rep.watermark.detected else 'not found'})"
+                        )
         report = verify_ledger(state.ledger, load_verifier(state.settings))
         out.ledger_ok, out.ledger_summary = report.ok, report.summary()
     finally:
@@ -352,8 +410,12 @@ def pct(xs: list[float], q: float) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--duration", type=float, default=60.0, help="seconds during which clients start requests")
-    ap.add_argument("--grace", type=float, default=120.0, help="seconds in-flight requests may take after that")
+    ap.add_argument(
+        "--duration", type=float, default=60.0, help="seconds during which clients start requests"
+    )
+    ap.add_argument(
+        "--grace", type=float, default=120.0, help="seconds in-flight requests may take after that"
+    )
     ap.add_argument("--size", default="256x256")
     ap.add_argument("--model", default="assay-default", help="ASSAY_MODEL (default: the built-in model)")
     ap.add_argument("--policy-dir", type=Path, default=REPO / "policies")
@@ -372,12 +434,21 @@ def main() -> int:
         t_start = time.perf_counter()
         server = ServeProcess(config, tmp_path / "serve.log").start()
         startup_s = time.perf_counter() - t_start
-        print(f"assay serve ready in {startup_s:.1f} s on {config.url} (model {args.model}, "
-              f"policies {policy_dir}{', lean' if args.lean else ''})", flush=True)
+        print(
+            f"assay serve ready in {startup_s:.1f} s on {config.url} (model {args.model}, "
+            f"policies {policy_dir}{', lean' if args.lean else ''})",
+            flush=True,
+        )
         try:
-            threads = [threading.Thread(target=client_loop, args=(config.url, keys[i], stats, stop),
-                                        kwargs={"size": args.size, "seed0": i}, daemon=True)
-                       for i in range(args.clients)]
+            threads = [
+                threading.Thread(
+                    target=client_loop,
+                    args=(config.url, keys[i], stats, stop),
+                    kwargs={"size": args.size, "seed0": i},
+                    daemon=True,
+                )
+                for i in range(args.clients)
+            ]
             t0 = time.perf_counter()
             for t in threads:
                 t.start()
@@ -395,24 +466,39 @@ def main() -> int:
         lat = [a.latency_s for a in accepted]
         audit = audit_run(config.settings(), accepted, verify_images=not args.no_verify)
         result = {
-            "clients": args.clients, "duration_s": args.duration, "wall_s": round(wall, 2), "size": args.size,
-            "model": args.model, "lean": args.lean, "startup_s": round(startup_s, 1),
-            "statuses": statuses, "accepted": len(accepted), "clients_still_waiting": hung,
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "wall_s": round(wall, 2),
+            "size": args.size,
+            "model": args.model,
+            "lean": args.lean,
+            "startup_s": round(startup_s, 1),
+            "statuses": statuses,
+            "accepted": len(accepted),
+            "clients_still_waiting": hung,
             "throughput_rps": round(len(accepted) / wall, 3),
-            "latency_s": {"p50": round(pct(lat, 0.5), 3), "p95": round(pct(lat, 0.95), 3),
-                          "p99": round(pct(lat, 0.99), 3),
-                          "mean": round(statistics.fmean(lat), 3) if lat else None},
+            "latency_s": {
+                "p50": round(pct(lat, 0.5), 3),
+                "p95": round(pct(lat, 0.95), 3),
+                "p99": round(pct(lat, 0.99), 3),
+                "mean": round(statistics.fmean(lat), 3) if lat else None,
+            },
             "audit": {k: v for k, v in asdict(audit).items()} | {"ok": audit.ok},
-            "cpu_count": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
+            "cpu_count": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
         }
-    print(f"{len(accepted)} accepted of {sum(statuses.values())} sent by {args.clients} clients in {wall:.1f} s: "
-          f"{result['throughput_rps']} req/s; latency p50 {result['latency_s']['p50']} s, "
-          f"p95 {result['latency_s']['p95']} s, p99 {result['latency_s']['p99']} s; statuses {statuses}")
-    print(f"audit: {'OK' if audit.ok else 'FAILED'}: {audit.accepted} accepted, {audit.ledger_records} records, "
-          f"{audit.released_images} indexed images, {audit.verified} verified (C2PA trusted + watermark); "
-          f"missing {len(audit.missing_records)}, duplicated {len(audit.duplicated_records)}, "
-          f"byte mismatches {len(audit.byte_mismatches)}, index rows without record "
-          f"{len(audit.index_without_record)}, unverified {len(audit.unverified)}; {audit.ledger_summary}")
+    print(
+        f"{len(accepted)} accepted of {sum(statuses.values())} sent by {args.clients} clients in {wall:.1f} s: "
+        f"{result['throughput_rps']} req/s; latency p50 {result['latency_s']['p50']} s, "
+        f"p95 {result['latency_s']['p95']} s, p99 {result['latency_s']['p99']} s; statuses {statuses}"
+    )
+    print(
+        f"audit: {'OK' if audit.ok else 'FAILED'}: {audit.accepted} accepted, {audit.ledger_records} records, "
+        f"{audit.released_images} indexed images, {audit.verified} verified (C2PA trusted + watermark); "
+        f"missing {len(audit.missing_records)}, duplicated {len(audit.duplicated_records)}, "
+        f"byte mismatches {len(audit.byte_mismatches)}, index rows without record "
+        f"{len(audit.index_without_record)}, unverified {len(audit.unverified)}; {audit.ledger_summary}"
+    )
     for line in (audit.unverified + audit.missing_records + audit.index_without_record)[:10]:
         print("  ", line)
     if args.json:

@@ -58,7 +58,7 @@ def main() -> int:
         cv2.setNumThreads(2)
     except ImportError:  # pragma: no cover
         pass
-    from gateway.settings import Settings
+    from core.settings import Settings
     from provenance.mark_registry import BUILTIN_MARKS, MARK_ORDER, MarkRegistry
     from provenance.marks import Artifact
     from provenance.testing import mark_context

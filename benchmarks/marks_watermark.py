@@ -52,9 +52,25 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageEnhance  # noqa: E402
 
 SIZE = 512
-SOURCES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina", "immunohistochemistry",
-           "motorcycle_left", "motorcycle_right", "camera", "coins", "moon", "brick", "grass", "gravel",
-           "china", "flower")
+SOURCES = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "retina",
+    "immunohistochemistry",
+    "motorcycle_left",
+    "motorcycle_right",
+    "camera",
+    "coins",
+    "moon",
+    "brick",
+    "grass",
+    "gravel",
+    "china",
+    "flower",
+)
 
 
 # --- photographs ---------------------------------------------------------------------------------
@@ -66,8 +82,12 @@ def source_photos() -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     left, right = sd.stereo_motorcycle()[:2]
     sk = load_sample_images()
-    extra = {"motorcycle_left": left, "motorcycle_right": right,
-             "china": sk.images[0], "flower": sk.images[1]}
+    extra = {
+        "motorcycle_left": left,
+        "motorcycle_right": right,
+        "china": sk.images[0],
+        "flower": sk.images[1],
+    }
     for name in SOURCES:
         arr = extra[name] if name in extra else getattr(sd, name)()
         if arr.ndim == 2:
@@ -93,7 +113,7 @@ def photographs(n: int, seed: int = 20261125) -> list[tuple[str, np.ndarray]]:
         h, w = a.shape[:2]
         s = int(min(h, w) * rng.uniform(0.5, 1.0))
         y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
-        out.append((f"{name}[{y}:{y + s},{x}:{x + s}]", _fit(a[y:y + s, x:x + s], SIZE)))
+        out.append((f"{name}[{y}:{y + s},{x}:{x + s}]", _fit(a[y : y + s, x : x + s], SIZE)))
     return out
 
 
@@ -105,14 +125,17 @@ def unmarked_images(n: int, seed: int = 7) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = [np.full((512, 512, 3), v, np.uint8) for v in (0, 128, 255)]
     ramp = np.tile(np.linspace(0, 255, 512, dtype=np.float32), (512, 1))
-    out += [np.stack([ramp] * 3, -1).astype(np.uint8), np.stack([ramp.T] * 3, -1).astype(np.uint8),
-            rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)]
+    out += [
+        np.stack([ramp] * 3, -1).astype(np.uint8),
+        np.stack([ramp.T] * 3, -1).astype(np.uint8),
+        rng.integers(0, 256, (512, 512, 3), dtype=np.uint8),
+    ]
     while len(out) < n:
         a = src[SOURCES[int(rng.integers(len(SOURCES)))]]
         h, w = a.shape[:2]
         ch, cw = int(rng.integers(min(h, 200), h + 1)), int(rng.integers(min(w, 200), w + 1))
         y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        img = a[y:y + ch, x:x + cw]
+        img = a[y : y + ch, x : x + cw]
         side = int(rng.integers(256, 1025))
         img = cv2.resize(img, (side, max(200, int(side * ch / cw))), interpolation=cv2.INTER_AREA)
         kind = int(rng.integers(6))
@@ -151,7 +174,7 @@ def _crop(a: np.ndarray, keep: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     ch, cw = round(h * keep), round(w * keep)
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return np.ascontiguousarray(a[y:y + ch, x:x + cw])
+    return np.ascontiguousarray(a[y : y + ch, x : x + cw])
 
 
 def _bright(a: np.ndarray, f: float) -> np.ndarray:
@@ -283,8 +306,9 @@ class MethodResult:
     unmarked_decode_ms: float | None = None
 
 
-def evaluate(method: Method, photos: list[tuple[str, np.ndarray]], rng: np.random.Generator,
-             log: Callable[[str], None]) -> MethodResult:
+def evaluate(
+    method: Method, photos: list[tuple[str, np.ndarray]], rng: np.random.Generator, log: Callable[[str], None]
+) -> MethodResult:
     res = MethodResult(method.name, method.bits, len(photos))
     res.cells = {k: Cell() for k in ATTACKS}
     psnrs, emb, emb_cpu, dec = [], [], [], []
@@ -340,14 +364,23 @@ def false_payloads(n: int, log: Callable[[str], None]) -> tuple[int, int, float]
     return hits, n, 1e3 * float(np.median(times))
 
 
-def run(n_photos: int = 120, riva_photos: int = 20, n_unmarked: int = 1000, seed: int = 1,
-        log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[MethodResult]:
+def run(
+    n_photos: int = 120,
+    riva_photos: int = 20,
+    n_unmarked: int = 1000,
+    seed: int = 1,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> list[MethodResult]:
     """Measure every method on the same photographs; rivaGan on the first ``riva_photos``."""
     cv2.setNumThreads(2)
     photos = photographs(n_photos)
     results = []
-    for method, count in ((AssayWm(), n_photos), (ImWatermark("dwtDct"), n_photos),
-                          (ImWatermark("dwtDctSvd"), n_photos), (ImWatermark("rivaGan"), riva_photos)):
+    for method, count in (
+        (AssayWm(), n_photos),
+        (ImWatermark("dwtDct"), n_photos),
+        (ImWatermark("dwtDctSvd"), n_photos),
+        (ImWatermark("rivaGan"), riva_photos),
+    ):
         if count <= 0:
             continue
         log(f"{method.name}: {count} photos")
@@ -370,14 +403,29 @@ def markdown(results: list[MethodResult]) -> str:
             extra = f", {c.wrong} WRONG" if c.wrong else ""
             cells.append(f"{c.recovery:.1%} / {c.bit_acc:.3f}{extra}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append("| PSNR mean / min (dB) | " + " | ".join(f"{r.psnr_mean:.2f} / {r.psnr_min:.2f}" for r in results) + " |")
-    lines.append("| embed ms (wall / CPU), 512x512 | "
-                 + " | ".join(f"{r.embed_ms:.0f} / {r.embed_cpu_ms:.0f}" for r in results) + " |")
+    lines.append(
+        "| PSNR mean / min (dB) | "
+        + " | ".join(f"{r.psnr_mean:.2f} / {r.psnr_min:.2f}" for r in results)
+        + " |"
+    )
+    lines.append(
+        "| embed ms (wall / CPU), 512x512 | "
+        + " | ".join(f"{r.embed_ms:.0f} / {r.embed_cpu_ms:.0f}" for r in results)
+        + " |"
+    )
     lines.append("| decode ms (unattacked) | " + " | ".join(f"{r.decode_ms:.0f}" for r in results) + " |")
-    lines.append("| false payloads on unmarked | " + " | ".join(
-        (f"{r.false_payloads} / {r.unmarked} (median decode {r.unmarked_decode_ms:.0f} ms)"
-         if r.false_payloads is not None else "n/a (no check code: every image decodes to some bits)")
-        for r in results) + " |")
+    lines.append(
+        "| false payloads on unmarked | "
+        + " | ".join(
+            (
+                f"{r.false_payloads} / {r.unmarked} (median decode {r.unmarked_decode_ms:.0f} ms)"
+                if r.false_payloads is not None
+                else "n/a (no check code: every image decodes to some bits)"
+            )
+            for r in results
+        )
+        + " |"
+    )
     return "\n".join(lines) + "\n\ncells: payload recovery / mean bit accuracy\n"
 
 
@@ -392,17 +440,23 @@ def main() -> int:
     load0 = os.getloadavg()[0]
     results = run(args.photos, args.riva, args.unmarked)
     print(markdown(results))
-    print(f"machine: {os.cpu_count()} CPUs, load average {load0:.1f} at start and {os.getloadavg()[0]:.1f} at end "
-          "(wall times grow with the load; CPU times do not)")
-    print(f"photos: {args.photos} crops of {len(SOURCES)} real photographs ({', '.join(SOURCES)}), 512x512; "
-          f"rivaGan on the first {min(args.riva, args.photos)}; total {time.perf_counter() - t0:.0f} s")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load0:.1f} at start and {os.getloadavg()[0]:.1f} at end "
+        "(wall times grow with the load; CPU times do not)"
+    )
+    print(
+        f"photos: {args.photos} crops of {len(SOURCES)} real photographs ({', '.join(SOURCES)}), 512x512; "
+        f"rivaGan on the first {min(args.riva, args.photos)}; total {time.perf_counter() - t0:.0f} s"
+    )
     ours = results[0]
     acc = ours.cells["jpeg75_half"].recovery
-    ok = (acc >= 0.95 and ours.psnr_min >= 38.0 and (ours.false_payloads or 0) == 0)
-    print(f"acceptance (JPEG 75 + 0.5x recovery >= 95%, PSNR >= 38 dB, no false payloads): "
-          f"{'PASS' if ok else 'FAIL'} (recovery {acc:.1%}, PSNR min {ours.psnr_min:.2f} dB, "
-          f"false payloads {ours.false_payloads}/{ours.unmarked}); embed median {ours.embed_ms:.0f} ms "
-          f"wall, {ours.embed_cpu_ms:.0f} ms CPU (budget 60 ms)")
+    ok = acc >= 0.95 and ours.psnr_min >= 38.0 and (ours.false_payloads or 0) == 0
+    print(
+        f"acceptance (JPEG 75 + 0.5x recovery >= 95%, PSNR >= 38 dB, no false payloads): "
+        f"{'PASS' if ok else 'FAIL'} (recovery {acc:.1%}, PSNR min {ours.psnr_min:.2f} dB, "
+        f"false payloads {ours.false_payloads}/{ours.unmarked}); embed median {ours.embed_ms:.0f} ms "
+        f"wall, {ours.embed_cpu_ms:.0f} ms CPU (budget 60 ms)"
+    )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1, default=float))
     return 0 if ok else 1

@@ -64,7 +64,7 @@ def time_queries(fn, queries: np.ndarray) -> tuple[list[float], list[float], lis
     wall, cpu, results = [], [], []
     for i in range(len(queries)):
         t, c = time.perf_counter(), time.thread_time()
-        res = fn(queries[i:i + 1])
+        res = fn(queries[i : i + 1])
         cpu.append(time.thread_time() - c)
         wall.append(time.perf_counter() - t)
         results.append(res)
@@ -72,8 +72,10 @@ def time_queries(fn, queries: np.ndarray) -> tuple[list[float], list[float], lis
 
 
 def scale_benchmark(args: argparse.Namespace) -> bool:
-    print(f"== radius search: N={args.n:,} 64-bit codes, radius {args.radius}, {args.queries} single queries, "
-          f"{args.threads} FAISS thread(s), {os.cpu_count()} cores")
+    print(
+        f"== radius search: N={args.n:,} 64-bit codes, radius {args.radius}, {args.queries} single queries, "
+        f"{args.threads} FAISS thread(s), {os.cpu_count()} cores"
+    )
     faiss.omp_set_num_threads(args.threads)
     t = time.perf_counter()
     db, queries = make_data(args.n, args.queries, args.radius, args.seed)
@@ -128,33 +130,60 @@ def scale_benchmark(args: argparse.Namespace) -> bool:
     matches = sum(len(r) for r in r_ours)
     with_match = sum(1 for r in r_ours if r)
     load = os.getloadavg()[0]
-    print(f"\nload average while timing: {load:.1f} on {os.cpu_count()} cores"
-          + (" (shared machine: the CPU-time columns are the comparable figures)" if load > 1.5 else ""))
-    print(f"{'method':<44}{'build s':>9}{'+MB':>8}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'cpu p95':>9}{'queries':>9}")
-    rows = [(f"Assay: {ours.kind} (b={'/'.join(map(str, MIH_WIDTHS))}, nflip<={MIH_NFLIP})", ours_build, ours_mem,
-             t_ours, c_ours),
-            ("faiss IndexBinaryFlat", flat_build, flat_mem, t_flat, c_flat)]
+    print(
+        f"\nload average while timing: {load:.1f} on {os.cpu_count()} cores"
+        + (" (shared machine: the CPU-time columns are the comparable figures)" if load > 1.5 else "")
+    )
+    print(
+        f"{'method':<44}{'build s':>9}{'+MB':>8}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'cpu p95':>9}{'queries':>9}"
+    )
+    rows = [
+        (
+            f"Assay: {ours.kind} (b={'/'.join(map(str, MIH_WIDTHS))}, nflip<={MIH_NFLIP})",
+            ours_build,
+            ours_mem,
+            t_ours,
+            c_ours,
+        ),
+        ("faiss IndexBinaryFlat", flat_build, flat_mem, t_flat, c_flat),
+    ]
     if fmih is not None:
         rows.append(("faiss IndexBinaryMultiHash (3, 21, nflip 2)", fmih_build, fmih_mem, t_fm, c_fm))
     rows.append(("numpy bitwise_count scan", 0.0, 0.0, t_np, c_np))
     for label, build_s, mem, wall, cpu in rows:
-        print(f"{label:<44}{build_s:>9.1f}{mem:>8.0f}{pct(wall, 50):>9.3f}{pct(wall, 95):>9.3f}"
-              f"{pct(cpu, 50):>9.3f}{pct(cpu, 95):>9.3f}{len(wall):>9}")
+        print(
+            f"{label:<44}{build_s:>9.1f}{mem:>8.0f}{pct(wall, 50):>9.3f}{pct(wall, 95):>9.3f}"
+            f"{pct(cpu, 50):>9.3f}{pct(cpu, 95):>9.3f}{len(wall):>9}"
+        )
     speedup, cpu_speedup = pct(t_flat, 50) / pct(t_ours, 50), pct(c_flat, 50) / pct(c_ours, 50)
-    print(f"\nmatches: {matches} in {with_match}/{args.queries} queries; identical to IndexBinaryFlat: {same_flat}; "
-          f"identical to numpy scan (first {nq_np}): {same_np}"
-          + (f"; faiss multi-hash identical: {r_fm == r_flat}" if fmih is not None else ""))
-    print(f"speed-up over IndexBinaryFlat (p50): {speedup:.2f}x wall, {cpu_speedup:.2f}x CPU; "
-          f"over numpy: {pct(t_np, 50) / pct(t_ours, 50):.1f}x wall")
+    print(
+        f"\nmatches: {matches} in {with_match}/{args.queries} queries; identical to IndexBinaryFlat: {same_flat}; "
+        f"identical to numpy scan (first {nq_np}): {same_np}"
+        + (f"; faiss multi-hash identical: {r_fm == r_flat}" if fmih is not None else "")
+    )
+    print(
+        f"speed-up over IndexBinaryFlat (p50): {speedup:.2f}x wall, {cpu_speedup:.2f}x CPU; "
+        f"over numpy: {pct(t_np, 50) / pct(t_ours, 50):.1f}x wall"
+    )
     exact = same_flat and same_np
     ok = True
     if args.radius <= MIH_EXACT_RADIUS:
-        checks = [("exact (identical to brute force)", exact),
-                  (f"p50 <= 2 ms (wall {pct(t_ours, 50):.3f}, CPU {pct(c_ours, 50):.3f})",
-                   pct(t_ours, 50) <= 2.0 or (load > 1.5 and pct(c_ours, 50) <= 2.0)),
-                  (f">= 3x faster than IndexBinaryFlat (wall {speedup:.2f}x, CPU {cpu_speedup:.2f}x)",
-                   speedup >= 3.0 or (load > 1.5 and cpu_speedup >= 3.0))]
-        scale = "at this N" if args.n >= 10_000_000 else f"(acceptance is judged at N=10,000,000; this is N={args.n:,})"
+        checks = [
+            ("exact (identical to brute force)", exact),
+            (
+                f"p50 <= 2 ms (wall {pct(t_ours, 50):.3f}, CPU {pct(c_ours, 50):.3f})",
+                pct(t_ours, 50) <= 2.0 or (load > 1.5 and pct(c_ours, 50) <= 2.0),
+            ),
+            (
+                f">= 3x faster than IndexBinaryFlat (wall {speedup:.2f}x, CPU {cpu_speedup:.2f}x)",
+                speedup >= 3.0 or (load > 1.5 and cpu_speedup >= 3.0),
+            ),
+        ]
+        scale = (
+            "at this N"
+            if args.n >= 10_000_000
+            else f"(acceptance is judged at N=10,000,000; this is N={args.n:,})"
+        )
         print(f"acceptance {scale} (on a shared machine, CPU time is accepted in place of wall time):")
         for label, passed in checks:
             print(f"  [{'PASS' if passed else 'FAIL'}] {label}")
@@ -180,8 +209,10 @@ def check_latency(ours: HammingSearcher, radius: int) -> None:
         for q in codes.values():  # the benchmark index stands in for both code types' indexes
             ours.search(q, radius)
         ts.append(time.perf_counter() - t)
-    print(f"per 512x512 image (pHash + dHash, image + mirror): hashing p50 {pct(th, 50):.2f} ms, "
-          f"4 lookups p50 {pct(ts, 50):.2f} ms, total p50 {pct([a + b for a, b in zip(th, ts)], 50):.2f} ms")
+    print(
+        f"per 512x512 image (pHash + dHash, image + mirror): hashing p50 {pct(th, 50):.2f} ms, "
+        f"4 lookups p50 {pct(ts, 50):.2f} ms, total p50 {pct([a + b for a, b in zip(th, ts)], 50):.2f} ms"
+    )
 
 
 def robustness(args: argparse.Namespace) -> bool:
@@ -191,8 +222,10 @@ def robustness(args: argparse.Namespace) -> bool:
     from safety.neardup.store import IndexStore
     from safety.neardup.testing import ALTERATIONS, INDEXED_PHOTOS, evaluate_robustness, photo
 
-    print(f"\n== robustness: index of {len(INDEXED_PHOTOS)} real photographs (scikit-image), radius {args.radius}, "
-          f"pHash + dHash, mirrored query on")
+    print(
+        f"\n== robustness: index of {len(INDEXED_PHOTOS)} real photographs (scikit-image), radius {args.radius}, "
+        f"pHash + dHash, mirrored query on"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "photos"
         src.mkdir()
@@ -200,7 +233,9 @@ def robustness(args: argparse.Namespace) -> bool:
             photo(name).save(src / f"{name}.png", compress_level=1)
         store = IndexStore(Path(tmp) / "indexes")
         build_index(store, "photos", read_source(src), workers=1)
-        report = evaluate_robustness(LoadedIndex.open(store, "photos"), radius=min(args.radius, MIH_EXACT_RADIUS))
+        report = evaluate_robustness(
+            LoadedIndex.open(store, "photos"), radius=min(args.radius, MIH_EXACT_RADIUS)
+        )
     alts = list(ALTERATIONS)
     print("cells: found? pHash/dHash distance to the original (the closer of image and mirror)")
     print(f"{'photo':<22}" + "".join(f"{a:>18}" for a in alts))
@@ -209,26 +244,37 @@ def robustness(args: argparse.Namespace) -> bool:
         cells = []
         for a in alts:
             r = by[(name, a)]
-            cells.append(f"{'yes' if r.found and not r.wrong_matches else 'NO'} {r.phash_distance:>2}/{r.dhash_distance:<2}")
+            cells.append(
+                f"{'yes' if r.found and not r.wrong_matches else 'NO'} {r.phash_distance:>2}/{r.dhash_distance:<2}"
+            )
         print(f"{name:<22}" + "".join(f"{c:>18}" for c in cells))
     found = sum(r.found for r in report.rows)
-    print(f"altered copies found: {found}/{len(report.rows)}; wrong matches: "
-          f"{sum(len(r.wrong_matches) for r in report.rows)}")
-    print(f"unrelated photos (+ their alterations) and noise: {report.unrelated_queries} queries, "
-          f"{len(report.false_positives)} matched {report.false_positives[:5] if report.false_positives else ''}")
+    print(
+        f"altered copies found: {found}/{len(report.rows)}; wrong matches: "
+        f"{sum(len(r.wrong_matches) for r in report.rows)}"
+    )
+    print(
+        f"unrelated photos (+ their alterations) and noise: {report.unrelated_queries} queries, "
+        f"{len(report.false_positives)} matched {report.false_positives[:5] if report.false_positives else ''}"
+    )
     return report.found_all() and not report.false_positives
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=1_000_000, help="synthetic codes (10,000,000 for the acceptance)")
+    ap.add_argument(
+        "--n", type=int, default=1_000_000, help="synthetic codes (10,000,000 for the acceptance)"
+    )
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--numpy-queries", type=int, default=200, help="queries also run through the numpy scan")
     ap.add_argument("--radius", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1, help="FAISS OpenMP threads (the gateway uses 1)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--faiss-multihash", action="store_true",
-                    help="also time FAISS IndexBinaryMultiHash (the structure Assay used before; slow to build)")
+    ap.add_argument(
+        "--faiss-multihash",
+        action="store_true",
+        help="also time FAISS IndexBinaryMultiHash (the structure Assay used before; slow to build)",
+    )
     ap.add_argument("--skip-robustness", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()

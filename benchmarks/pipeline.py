@@ -21,8 +21,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PROMPTS = ["a red circle on a white background", "a small blue star at the top", "白色背景上的红色圆形",
-           "a large green heart on the left", "a yellow triangle on a black background"]
+PROMPTS = [
+    "a red circle on a white background",
+    "a small blue star at the top",
+    "白色背景上的红色圆形",
+    "a large green heart on the left",
+    "a yellow triangle on a black background",
+]
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -42,9 +47,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(2)
+    from core.settings import Settings
     from gateway.auth import Principal, Role
     from gateway.pipeline import PipelineRequest
-    from gateway.settings import Settings
     from gateway.state import AppState
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,13 +59,17 @@ def main() -> None:
         state = AppState(Settings(**kw))
         t0 = time.perf_counter()
         state.preload()
-        print(f"start-up (model, checks, marks): {time.perf_counter() - t0:.1f} s; model {state.backend.info.model_id}"
-              + (" [PLACEHOLDER]" if state.backend.info.placeholder else ""))
+        print(
+            f"start-up (model, checks, marks): {time.perf_counter() - t0:.1f} s; model {state.backend.info.model_id}"
+            + (" [PLACEHOLDER]" if state.backend.info.placeholder else "")
+        )
         principal = Principal(key_id="bench", tenant="bench", role=Role.REQUESTER)
         rows: list[dict[str, float]] = []
         statuses: dict[str, int] = {}
         for i in range(args.warmup + args.runs):
-            req = PipelineRequest(prompt=PROMPTS[i % len(PROMPTS)], principal=principal, size=args.size, seed=i)
+            req = PipelineRequest(
+                prompt=PROMPTS[i % len(PROMPTS)], principal=principal, size=args.size, seed=i
+            )
             t = time.perf_counter()
             try:
                 res = state.pipeline.run(req)
@@ -78,7 +87,16 @@ def main() -> None:
     if not rows:
         print("no run completed:", statuses)
         sys.exit(1)
-    stages = ["validate", "prompt_checks", "input_checks", "backend", "output_checks", "marks", "store", "ledger"]
+    stages = [
+        "validate",
+        "prompt_checks",
+        "input_checks",
+        "backend",
+        "output_checks",
+        "marks",
+        "store",
+        "ledger",
+    ]
     print(f"\npipeline at {args.size}, policy {args.policy}, {len(rows)} runs (outcomes: {statuses})")
     print(f"{'stage':<22}{'p50 ms':>10}{'p95 ms':>10}")
     for name in [f"{s}_s" for s in stages] + ["compliance_path_s", "total_s"]:

@@ -51,11 +51,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.settings import Settings  # noqa: E402
 from gateway.decision import decide  # noqa: E402
 from gateway.policy import Action, load_policy  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
 from safety.check import CheckInput  # noqa: E402
-from safety.prompt.normalize import get_normalizer  # noqa: E402
 from safety.prompt.stage import run_prompt_checks  # noqa: E402
 from safety.registry import CheckRegistry  # noqa: E402
 from safety.verdict import Target  # noqa: E402
@@ -81,8 +80,10 @@ def clear_caches(*checks: object) -> None:
 
 
 DATA = ROOT / "tests" / "data" / "prompts"
-DEFAULT_SETS = {"dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl", DATA / "test_a.jsonl"],
-                "heldout": [DATA / "test_b.jsonl"]}
+DEFAULT_SETS = {
+    "dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl", DATA / "test_a.jsonl"],
+    "heldout": [DATA / "test_b.jsonl"],
+}
 
 
 def parse_set(value: str) -> tuple[str, list[Path]]:
@@ -133,16 +134,22 @@ def evaluate(rows: list[dict], specs, policy, names: list[str]) -> dict:
 def report(name: str, paths: list[Path], ev: dict, names: list[str]) -> bool:
     table, fam = ev["table"], ev["fam"]
     n = len(ev["results"])
-    print(f"\n## set {name}: {n} prompts from {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}")
-    print("\n| lang | category | recall (review or block) | blocked | false blocks | benign held for review |")
+    print(
+        f"\n## set {name}: {n} prompts from {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}"
+    )
+    print(
+        "\n| lang | category | recall (review or block) | blocked | false blocks | benign held for review |"
+    )
     print("|---|---|---|---|---|---|")
-    for (lang, cat) in sorted(table, key=lambda k: (k[0], k[1] == "ALL", k[1])):
+    for lang, cat in sorted(table, key=lambda k: (k[0], k[1] == "ALL", k[1])):
         c = table[(lang, cat)]
-        print(f"| {lang} | {cat} | {ratio(c['caught'], c['risky'])} | {ratio(c['blocked'], c['risky'])} | "
-              f"{ratio(c['fblock'], c['benign'])} | {ratio(c['freview'], c['benign'])} |")
+        print(
+            f"| {lang} | {cat} | {ratio(c['caught'], c['risky'])} | {ratio(c['blocked'], c['risky'])} | "
+            f"{ratio(c['fblock'], c['benign'])} | {ratio(c['freview'], c['benign'])} |"
+        )
     print("\n| lang | evasion | recall |")
     print("|---|---|---|")
-    for (lang, evasion) in sorted(fam):
+    for lang, evasion in sorted(fam):
         f = fam[(lang, evasion)]
         print(f"| {lang} | {evasion} | {ratio(f['caught'], f['n'])} |")
     print("\n| check | risky prompts it caught | caught by it alone |")
@@ -157,8 +164,10 @@ def report(name: str, paths: list[Path], ev: dict, names: list[str]) -> bool:
         fb = c["fblock"] / c["benign"] if c["benign"] else 0.0
         good = recall >= 0.95 and fb <= 0.02
         ok &= good
-        print(f"acceptance [{name}] {lang}: recall {recall:.3f} (>= 0.95), false blocks {fb:.3f} (<= 0.02): "
-              f"{'PASS' if good else 'FAIL'}")
+        print(
+            f"acceptance [{name}] {lang}: recall {recall:.3f} (>= 0.95), false blocks {fb:.3f} (<= 0.02): "
+            f"{'PASS' if good else 'FAIL'}"
+        )
     return ok
 
 
@@ -180,14 +189,24 @@ def list_misses(name: str, results) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.yaml")
-    ap.add_argument("--set", dest="sets", type=parse_set, action="append",
-                    help="NAME=PATH[,PATH...] (repeatable; default: dev and heldout, see above)")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        type=parse_set,
+        action="append",
+        help="NAME=PATH[,PATH...] (repeatable; default: dev and heldout, see above)",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timing passes (0: no timing)")
     ap.add_argument("--latency-n", type=int, default=200, help="prompts timed per pass (0: all)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
-    ap.add_argument("--misses", action="store_true", help="list missed risky prompts and false blocks of dev sets")
-    ap.add_argument("--misses-heldout", action="store_true",
-                    help="also list them for the held-out sets (this spends them: they become dev)")
+    ap.add_argument(
+        "--misses", action="store_true", help="list missed risky prompts and false blocks of dev sets"
+    )
+    ap.add_argument(
+        "--misses-heldout",
+        action="store_true",
+        help="also list them for the held-out sets (this spends them: they become dev)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
 
@@ -196,8 +215,15 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     policy = load_policy(args.policy)
     sets = dict(args.sets) if args.sets else DEFAULT_SETS
-    rows_of = {name: [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines()
-                      if line.strip()] for name, paths in sets.items()}
+    rows_of = {
+        name: [
+            json.loads(line)
+            for p in paths
+            for line in p.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        for name, paths in sets.items()
+    }
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(os.environ.get("ASSAY_DATA_DIR", tmp)))
         registry = CheckRegistry(settings)
@@ -205,8 +231,10 @@ def main() -> int:
         specs = [(registry.get(s.name), s.options) for s in policy.checks.prompt]
         load_s = time.perf_counter() - t0
         names = [s.name for s in policy.checks.prompt]
-        print(f"policy {policy.id} ({policy.digest[:19]}…), checks: {', '.join(names)}; "
-              f"checks built in {load_s:.1f} s; torch threads {torch.get_num_threads()}")
+        print(
+            f"policy {policy.id} ({policy.digest[:19]}…), checks: {', '.join(names)}; "
+            f"checks built in {load_s:.1f} s; torch threads {torch.get_num_threads()}"
+        )
 
         # --- quality, per set ----------------------------------------------------------------------
         ok = True
@@ -230,7 +258,11 @@ def main() -> int:
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
             for r in sample:
-                for label, check in (("lexicon path", lex), ("semantic path", sem), ("all prompt checks", None)):
+                for label, check in (
+                    ("lexicon path", lex),
+                    ("semantic path", sem),
+                    ("all prompt checks", None),
+                ):
                     if label != "all prompt checks" and check is None:
                         continue
                     clear_caches(sem)
@@ -238,37 +270,65 @@ def main() -> int:
                     if check is None:
                         run_prompt_checks(specs, r["text"], tenant="bench")
                     else:
-                        check.run(CheckInput(target=Target.prompt(), tenant="bench", prompt=r["text"],
-                                             options=opts[check.name]))
+                        check.run(
+                            CheckInput(
+                                target=Target.prompt(),
+                                tenant="bench",
+                                prompt=r["text"],
+                                options=opts[check.name],
+                            )
+                        )
                     wall[label].append((time.perf_counter() - t0) * 1000)
                     cpu[label].append((time.process_time() - c0) * 1000)
         if wall:
-            print(f"\n| path | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms | n |  (cold caches; "
-                  f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)")
+            print(
+                f"\n| path | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms | n |  (cold caches; "
+                f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)"
+            )
             print("|---|---|---|---|---|---|")
             for label, v in wall.items():
-                print(f"| {label} | {statistics.median(v):.2f} | {pct(v, 95):.2f} | {statistics.median(cpu[label]):.2f} | "
-                      f"{pct(cpu[label], 95):.2f} | {len(v)} |")
+                print(
+                    f"| {label} | {statistics.median(v):.2f} | {pct(v, 95):.2f} | {statistics.median(cpu[label]):.2f} | "
+                    f"{pct(cpu[label], 95):.2f} | {len(v)} |"
+                )
             p95_lex, p95_sem = pct(wall.get("lexicon path", []), 95), pct(wall.get("semantic path", []), 95)
             good = p95_lex <= 2 and p95_sem <= 20
             ok &= good
-            print(f"\nacceptance latency (wall): lexicon p95 {p95_lex:.2f} ms (<= 2), semantic p95 {p95_sem:.2f} ms "
-                  f"(<= 20): {'PASS' if good else 'FAIL'}")
+            print(
+                f"\nacceptance latency (wall): lexicon p95 {p95_lex:.2f} ms (<= 2), semantic p95 {p95_sem:.2f} ms "
+                f"(<= 20): {'PASS' if good else 'FAIL'}"
+            )
 
         for name, ev in evals.items():
             if name.startswith("dev") and args.misses or not name.startswith("dev") and args.misses_heldout:
                 list_misses(name, ev["results"])
         if args.json:
-            args.json.write_text(json.dumps({
-                "policy": policy.id,
-                "sets": {name: {"paths": [str(p) for p in sets[name]], "n": len(ev["results"]),
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "policy": policy.id,
+                        "sets": {
+                            name: {
+                                "paths": [str(p) for p in sets[name]],
+                                "n": len(ev["results"]),
                                 "quality": {f"{k[0]}/{k[1]}": dict(v) for k, v in ev["table"].items()},
-                                "evasion": {f"{k[0]}/{k[1]}": dict(v) for k, v in ev["fam"].items()}}
-                         for name, ev in evals.items()},
-                "latency_ms": {k: {"wall_p50": statistics.median(v), "wall_p95": pct(v, 95),
-                                   "cpu_p50": statistics.median(cpu[k]), "cpu_p95": pct(cpu[k], 95)}
-                               for k, v in wall.items()},
-            }, indent=2))
+                                "evasion": {f"{k[0]}/{k[1]}": dict(v) for k, v in ev["fam"].items()},
+                            }
+                            for name, ev in evals.items()
+                        },
+                        "latency_ms": {
+                            k: {
+                                "wall_p50": statistics.median(v),
+                                "wall_p95": pct(v, 95),
+                                "cpu_p50": statistics.median(cpu[k]),
+                                "cpu_p95": pct(cpu[k], 95),
+                            }
+                            for k, v in wall.items()
+                        },
+                    },
+                    indent=2,
+                )
+            )
     return 0 if ok else 1
 
 

@@ -53,28 +53,83 @@ def fill(state, n: int, tenants: list[str]) -> None:  # noqa: ANN001
     for i in range(n):
         cat = rng.choice(cats)
         score = round(rng.uniform(0.5, 0.95), 3)
-        v_img = Verdict(check="image.faces", category=Category(cat), score=score, target=Target.output_image(0),
-                        reason="1 face detected", evidence={"faces": [{"box": [40, 50, 120, 140], "score": score}]})
-        v_txt = Verdict(check="prompt.persons", category=Category.REAL_PERSON, score=0.6, target=Target.prompt(),
-                        reason="names a person", evidence={"start": 20, "end": 32, "text": "Ada Lovelace"})
-        reason = Reason(action=Action.REVIEW, category=cat, check="image.faces", target="output_image[0]", score=score,
-                        threshold=0.5, text=f"{cat} score {score:.2f} on output_image[0] reached the review threshold")
+        v_img = Verdict(
+            check="image.faces",
+            category=Category(cat),
+            score=score,
+            target=Target.output_image(0),
+            reason="1 face detected",
+            evidence={"faces": [{"box": [40, 50, 120, 140], "score": score}]},
+        )
+        v_txt = Verdict(
+            check="prompt.persons",
+            category=Category.REAL_PERSON,
+            score=0.6,
+            target=Target.prompt(),
+            reason="names a person",
+            evidence={"start": 20, "end": 32, "text": "Ada Lovelace"},
+        )
+        reason = Reason(
+            action=Action.REVIEW,
+            category=cat,
+            check="image.faces",
+            target="output_image[0]",
+            score=score,
+            threshold=0.5,
+            text=f"{cat} score {score:.2f} on output_image[0] reached the review threshold",
+        )
         rid = str(ULID())
-        payload = HeldPayload(mode="txt2img", output_format="png", created_at=now, prompt_digest="0" * 64,
-                              images=[HeldImage(index=0, content_id=f"{rid}-0", blob="sha256/" + "0" * 64,
-                                                decision_action="review", reasons=[reason])],
-                              verdicts=[v_img, v_txt], reasons=[reason], model={"backend": "x", "model_id": "bench"})
+        payload = HeldPayload(
+            mode="txt2img",
+            output_format="png",
+            created_at=now,
+            prompt_digest="0" * 64,
+            images=[
+                HeldImage(
+                    index=0,
+                    content_id=f"{rid}-0",
+                    blob="sha256/" + "0" * 64,
+                    decision_action="review",
+                    reasons=[reason],
+                )
+            ],
+            verdicts=[v_img, v_txt],
+            reasons=[reason],
+            model={"backend": "x", "model_id": "bench"},
+        )
         created = now - timedelta(minutes=rng.randint(0, 3000))
         item_id = str(ULID())
         batch_p.append({"review_id": item_id, "payload": payload.model_dump_json(), "released": None})
-        batch.append({"id": item_id, "tenant": tenants[i % len(tenants)], "record_id": rid, "policy_id": "default",
-                      "policy_digest": "sha256:" + "1" * 64, "state": "pending", "priority": round(score * 100),
-                      "categories": f",{cat},", "created_at": created, "due_at": created + timedelta(hours=24),
-                      "requester_key_id": "01BENCHREQUESTER0000000000", "requester_user": None,
-                      "prompt": "a portrait photo of Ada Lovelace reading in a library", "approvals_needed": 1,
-                      "first_approver": None, "first_approved_at": None, "escalated": False, "claimed_by": None,
-                      "claimed_at": None, "lease_until": None, "decided_by": None, "decided_at": None,
-                      "reason_code": None, "comment": None, "release_record_id": None, "version": 0})
+        batch.append(
+            {
+                "id": item_id,
+                "tenant": tenants[i % len(tenants)],
+                "record_id": rid,
+                "policy_id": "default",
+                "policy_digest": "sha256:" + "1" * 64,
+                "state": "pending",
+                "priority": round(score * 100),
+                "categories": f",{cat},",
+                "created_at": created,
+                "due_at": created + timedelta(hours=24),
+                "requester_key_id": "01BENCHREQUESTER0000000000",
+                "requester_user": None,
+                "prompt": "a portrait photo of Ada Lovelace reading in a library",
+                "approvals_needed": 1,
+                "first_approver": None,
+                "first_approved_at": None,
+                "escalated": False,
+                "claimed_by": None,
+                "claimed_at": None,
+                "lease_until": None,
+                "decided_by": None,
+                "decided_at": None,
+                "reason_code": None,
+                "comment": None,
+                "release_record_id": None,
+                "version": 0,
+            }
+        )
         if len(batch) == 1000 or i == n - 1:
             with state.db.engine.begin() as c:
                 c.execute(table.insert(), batch)
@@ -93,8 +148,8 @@ def main() -> None:
 
     from fastapi.testclient import TestClient
 
+    from core.settings import Settings
     from gateway.app import create_app
-    from gateway.settings import Settings
     from gateway.state import AppState
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,8 +162,10 @@ def main() -> None:
             state.keys.ensure_tenant(t, "default")
         t0 = time.perf_counter()
         fill(state, args.items, tenants)
-        print(f"queue filled: {args.items} pending items over {len(tenants)} tenants on {state.db.dialect} "
-              f"({time.perf_counter() - t0:.1f} s)")
+        print(
+            f"queue filled: {args.items} pending items over {len(tenants)} tenants on {state.db.dialect} "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
         admin_key, _ = state.keys.create("ops", "admin", name="bench-admin")
         reviewer_key, _ = state.keys.create(tenants[0], "reviewer", name="bench-reviewer")
         app = create_app(state=state)
@@ -135,18 +192,25 @@ def main() -> None:
                     assert r.status_code == 200
                 client.cookies.clear()
                 total = r.json()["total"]
-                figures[who] = {"items_visible": total, "server_ms_p50": round(pct(server, 0.5), 1),
-                                "server_ms_p95": round(pct(server, 0.95), 1), "http_ms_p50": round(pct(wall, 0.5), 1),
-                                "api_ms_p50": round(pct(api, 0.5), 1)}
+                figures[who] = {
+                    "items_visible": total,
+                    "server_ms_p50": round(pct(server, 0.5), 1),
+                    "server_ms_p95": round(pct(server, 0.95), 1),
+                    "http_ms_p50": round(pct(wall, 0.5), 1),
+                    "api_ms_p50": round(pct(api, 0.5), 1),
+                }
                 f = figures[who]
                 ok = "OK" if f["server_ms_p95"] <= BUDGET_MS else "OVER BUDGET"
-                print(f"{who:<22} {total:>6} items: /review/queue first page server p50 {f['server_ms_p50']:.1f} ms, "
-                      f"p95 {f['server_ms_p95']:.1f} ms (budget {BUDGET_MS:.0f} ms: {ok}); in-process HTTP p50 "
-                      f"{f['http_ms_p50']:.1f} ms; GET /v1/reviews p50 {f['api_ms_p50']:.1f} ms")
+                print(
+                    f"{who:<22} {total:>6} items: /review/queue first page server p50 {f['server_ms_p50']:.1f} ms, "
+                    f"p95 {f['server_ms_p95']:.1f} ms (budget {BUDGET_MS:.0f} ms: {ok}); in-process HTTP p50 "
+                    f"{f['http_ms_p50']:.1f} ms; GET /v1/reviews p50 {f['api_ms_p50']:.1f} ms"
+                )
         state.close()
         if args.json:
-            Path(args.json).write_text(json.dumps({"items": args.items, "dialect": state.db.dialect,
-                                                   "figures": figures}, indent=2))
+            Path(args.json).write_text(
+                json.dumps({"items": args.items, "dialect": state.db.dialect, "figures": figures}, indent=2)
+            )
         worst = max(f["server_ms_p95"] for f in figures.values())
         if worst > BUDGET_MS:
             sys.exit(1)

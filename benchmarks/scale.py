@@ -119,7 +119,7 @@ def fresh_schema(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A new PostgreSQL schema (dropped afterwards); yields a URL whose connections see only it."""
     from sqlalchemy import text
 
-    from gateway.store import Database
+    from core.store import Database
 
     admin = Database(admin_url)
     schema = f"scale_{secrets.token_hex(5)}"
@@ -145,22 +145,34 @@ class Cluster:
     """N ``assay serve`` processes sharing one data dir (blob store, keys) and one database;
     ``workers[i]`` is replica i's ``--workers`` (default 1)."""
 
-    def __init__(self, n: int, folder: Path, database_url: str, upstream: PhotoUpstream,
-                 extra_env: dict[str, str] | None = None, workers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        folder: Path,
+        database_url: str,
+        upstream: PhotoUpstream,
+        extra_env: dict[str, str] | None = None,
+        workers: list[int] | None = None,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         policy_dir = lean_policy_dir(folder / "policies")
         env = {"ASSAY_DATABASE_URL": database_url, "ASSAY_BACKEND_RETRIES": "0", **(extra_env or {})}
         self.replicas = []
         for i in range(n):
-            cfg = ServeConfig(data_dir=folder / "data", policy_dir=policy_dir, model=upstream.url(i), extra_env=env,
-                              workers=workers[i] if workers else 1)
+            cfg = ServeConfig(
+                data_dir=folder / "data",
+                policy_dir=policy_dir,
+                model=upstream.url(i),
+                extra_env=env,
+                workers=workers[i] if workers else 1,
+            )
             self.replicas.append(Replica(i, cfg, ServeProcess(cfg, folder / f"serve-{i}.log")))
 
     @property
     def settings(self) -> Any:
         return self.replicas[0].config.settings()
 
-    def start(self, ready_timeout_s: float = 300) -> "Cluster":
+    def start(self, ready_timeout_s: float = 300) -> Cluster:
         """Start every replica at once (they migrate a new database and elect a leader among themselves)."""
         errors: list[BaseException] = []
 
@@ -195,12 +207,17 @@ class Load:
     def __init__(self, urls: list[str], keys: list[str], *, size: str, timeout_s: float = 120) -> None:
         self.stats = [ClientStats() for _ in urls]
         self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=client_loop, args=(urls[i % len(urls)], key, self.stats[i % len(urls)],
-                                                                   self.stop_event),
-                                         kwargs={"size": size, "seed0": i, "timeout_s": timeout_s}, daemon=True)
-                        for i, key in enumerate(keys)]
+        self.threads = [
+            threading.Thread(
+                target=client_loop,
+                args=(urls[i % len(urls)], key, self.stats[i % len(urls)], self.stop_event),
+                kwargs={"size": size, "seed0": i, "timeout_s": timeout_s},
+                daemon=True,
+            )
+            for i, key in enumerate(keys)
+        ]
 
-    def start(self) -> "Load":
+    def start(self) -> Load:
         for t in self.threads:
             t.start()
         return self
@@ -232,7 +249,7 @@ class Load:
 
 
 def ledger_size(settings: Any) -> int:
-    from gateway.store import Database
+    from core.store import Database
     from provenance.ledger import Ledger
 
     db = Database(settings.db_url)
@@ -284,8 +301,13 @@ class CpuMeter:
 
     def _read(self) -> dict[str, float]:
         busy, total = cpu_busy()
-        return {"host": busy, "total": total, "replicas": sum(process_cpu_s(p) for p in self.replica_pids),
-                "postgres": 0.0, "generator": time.process_time()}
+        return {
+            "host": busy,
+            "total": total,
+            "replicas": sum(process_cpu_s(p) for p in self.replica_pids),
+            "postgres": 0.0,
+            "generator": time.process_time(),
+        }
 
     def stop(self) -> dict[str, float]:
         """Each share in cores (CPU seconds per wall second); ``host`` is every process together.
@@ -293,7 +315,10 @@ class CpuMeter:
         end = self._read()
         end["postgres"] = sum(process_cpu_s(p) - self.pg_start.get(p, 0.0) for p in postgres_pids())
         wall = (end["total"] - self.start["total"]) / (os.cpu_count() or 1)
-        used = {k: (end[k] - self.start[k]) / max(wall, 1e-9) for k in ("host", "replicas", "postgres", "generator")}
+        used = {
+            k: (end[k] - self.start[k]) / max(wall, 1e-9)
+            for k in ("host", "replicas", "postgres", "generator")
+        }
         used["other"] = max(0.0, used["host"] - used["replicas"] - used["postgres"] - used["generator"])
         return used
 
@@ -328,19 +353,33 @@ def run_round(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         upstream.close()
     cores = os.cpu_count() or 1
     return {
-        "replicas": n, "clients": args.clients, "startup_s": round(startup, 1), "wall_s": round(wall, 2),
-        "accepted": len(accepted), "statuses": load.statuses(), "clients_still_waiting": hung,
+        "replicas": n,
+        "clients": args.clients,
+        "startup_s": round(startup, 1),
+        "wall_s": round(wall, 2),
+        "accepted": len(accepted),
+        "statuses": load.statuses(),
+        "clients_still_waiting": hung,
         "per_replica": [len(load.accepted(i)) for i in range(n)],
         "throughput_rps": round(len(accepted) / wall, 2),
-        "p50_s": round(pct(lat, 0.5), 3), "p95_s": round(pct(lat, 0.95), 3),
+        "p50_s": round(pct(lat, 0.5), 3),
+        "p95_s": round(pct(lat, 0.95), 3),
         "ledger_appends_per_s": round((size1 - size0) / wall, 2),
         "host_cpu_busy_pct": round(100 * cores_used["host"] / cores, 1),
-        "cores_used": {k: round(v, 2) for k, v in cores_used.items()}, "cores": cores,
+        "cores_used": {k: round(v, 2) for k, v in cores_used.items()},
+        "cores": cores,
         "replica_cpu_ms_per_request": round(1000 * cores_used["replicas"] * wall / max(len(accepted), 1), 1),
         "postgres_cpu_ms_per_request": round(1000 * cores_used["postgres"] * wall / max(len(accepted), 1), 1),
-        "audit_ok": audit.ok, "audit": audit.ledger_summary,
-        "audit_problems": (audit.missing_records + audit.duplicated_records + audit.not_released_records
-                           + audit.byte_mismatches + audit.index_without_record + audit.unverified)[:10],
+        "audit_ok": audit.ok,
+        "audit": audit.ledger_summary,
+        "audit_problems": (
+            audit.missing_records
+            + audit.duplicated_records
+            + audit.not_released_records
+            + audit.byte_mismatches
+            + audit.index_without_record
+            + audit.unverified
+        )[:10],
     }
 
 
@@ -348,12 +387,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replicas", default="1,2,4", help="comma-separated replica counts, one round each")
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients (the same in every round)")
-    ap.add_argument("--duration", type=float, default=20.0, help="seconds during which clients start requests")
+    ap.add_argument(
+        "--duration", type=float, default=20.0, help="seconds during which clients start requests"
+    )
     ap.add_argument("--grace", type=float, default=60.0)
     ap.add_argument("--size", default="256x256")
-    ap.add_argument("--upstream-delay", type=float, default=0.05, help="seconds the stand-in GPU worker takes")
+    ap.add_argument(
+        "--upstream-delay", type=float, default=0.05, help="seconds the stand-in GPU worker takes"
+    )
     ap.add_argument("--database-url", default=PG_ADMIN_URL, help="PostgreSQL (a fresh schema per round)")
-    ap.add_argument("--verify", action="store_true", help="also verify every released image (C2PA + watermark)")
+    ap.add_argument(
+        "--verify", action="store_true", help="also verify every released image (C2PA + watermark)"
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     try:
@@ -369,37 +414,56 @@ def main() -> int:
             print(f"round: {n} replica(s), {args.clients} clients, {args.duration:.0f} s ...", flush=True)
             rows.append(run_round(n, args, Path(tmp)))
     print()
-    print(f"{'replicas':>8} {'accepted':>8} {'req/s':>7} {'p50 s':>7} {'p95 s':>7} {'ledger rec/s':>12} "
-          f"{'cores: replicas':>15} {'postgres':>8} {'clients':>7} {'other':>6} {'host busy':>9} {'audit':>6}")
+    print(
+        f"{'replicas':>8} {'accepted':>8} {'req/s':>7} {'p50 s':>7} {'p95 s':>7} {'ledger rec/s':>12} "
+        f"{'cores: replicas':>15} {'postgres':>8} {'clients':>7} {'other':>6} {'host busy':>9} {'audit':>6}"
+    )
     for r in rows:
         c = r["cores_used"]
-        print(f"{r['replicas']:>8} {r['accepted']:>8} {r['throughput_rps']:>7} {r['p50_s']:>7} {r['p95_s']:>7} "
-              f"{r['ledger_appends_per_s']:>12} {c['replicas']:>15} {c['postgres']:>8} {c['generator']:>7} "
-              f"{c['other']:>6} {r['host_cpu_busy_pct']:>8}% {'ok' if r['audit_ok'] else 'FAILED':>6}")
+        print(
+            f"{r['replicas']:>8} {r['accepted']:>8} {r['throughput_rps']:>7} {r['p50_s']:>7} {r['p95_s']:>7} "
+            f"{r['ledger_appends_per_s']:>12} {c['replicas']:>15} {c['postgres']:>8} {c['generator']:>7} "
+            f"{c['other']:>6} {r['host_cpu_busy_pct']:>8}% {'ok' if r['audit_ok'] else 'FAILED':>6}"
+        )
     cores = rows[0]["cores"]
-    print(f"\n{cores} CPU cores. 'cores' columns: CPU seconds per second used by the gateway replicas, the "
-          "PostgreSQL server, this process (clients + stand-in worker) and everything else on the host.")
+    print(
+        f"\n{cores} CPU cores. 'cores' columns: CPU seconds per second used by the gateway replicas, the "
+        "PostgreSQL server, this process (clients + stand-in worker) and everything else on the host."
+    )
     for prev, cur in zip(rows, rows[1:]):
         gain = cur["throughput_rps"] / prev["throughput_rps"] if prev["throughput_rps"] else float("nan")
-        print(f"{prev['replicas']} -> {cur['replicas']} replicas: throughput x{gain:.2f}, "
-              f"replicas' CPU {prev['cores_used']['replicas']} -> {cur['cores_used']['replicas']} cores")
+        print(
+            f"{prev['replicas']} -> {cur['replicas']} replicas: throughput x{gain:.2f}, "
+            f"replicas' CPU {prev['cores_used']['replicas']} -> {cur['cores_used']['replicas']} cores"
+        )
     per_req = [round(r["replica_cpu_ms_per_request"] + r["postgres_cpu_ms_per_request"], 1) for r in rows]
     cost = min(per_req)
-    print("CPU per accepted request (replicas + PostgreSQL): " + ", ".join(f"{x} ms" for x in per_req)
-          + f"; at {cost} ms, {cores} otherwise idle cores top out near {1000 * cores / cost:.0f} req/s "
-          "of compliance path (less what the load generator needs).")
-    plateau = next((prev for prev, cur in zip(rows, rows[1:])
-                    if cur["throughput_rps"] < prev["throughput_rps"] * 1.10), None)
+    print(
+        "CPU per accepted request (replicas + PostgreSQL): "
+        + ", ".join(f"{x} ms" for x in per_req)
+        + f"; at {cost} ms, {cores} otherwise idle cores top out near {1000 * cores / cost:.0f} req/s "
+        "of compliance path (less what the load generator needs)."
+    )
+    plateau = next(
+        (prev for prev, cur in zip(rows, rows[1:]) if cur["throughput_rps"] < prev["throughput_rps"] * 1.10),
+        None,
+    )
     if plateau is not None and plateau["host_cpu_busy_pct"] >= 90:
-        print(f"CPU limit: {plateau['replicas']} replica(s), {plateau['throughput_rps']} req/s: the host's {cores} "
-              f"cores were {plateau['host_cpu_busy_pct']}% busy ({plateau['cores_used']['other']} cores of it other "
-              "work on the host), and more replicas added no throughput, only processes competing for the same CPUs.")
+        print(
+            f"CPU limit: {plateau['replicas']} replica(s), {plateau['throughput_rps']} req/s: the host's {cores} "
+            f"cores were {plateau['host_cpu_busy_pct']}% busy ({plateau['cores_used']['other']} cores of it other "
+            "work on the host), and more replicas added no throughput, only processes competing for the same CPUs."
+        )
     elif plateau is not None:
-        print(f"Throughput stopped rising at {plateau['replicas']} replica(s) with the host's CPUs only "
-              f"{plateau['host_cpu_busy_pct']}% busy: the limit there is not the CPU (the clients? the database?).")
+        print(
+            f"Throughput stopped rising at {plateau['replicas']} replica(s) with the host's CPUs only "
+            f"{plateau['host_cpu_busy_pct']}% busy: the limit there is not the CPU (the clients? the database?)."
+        )
     else:
-        print(f"Throughput still rose at {rows[-1]['replicas']} replicas: the CPU limit was not reached "
-              f"(host CPUs {rows[-1]['host_cpu_busy_pct']}% busy).")
+        print(
+            f"Throughput still rose at {rows[-1]['replicas']} replicas: the CPU limit was not reached "
+            f"(host CPUs {rows[-1]['host_cpu_busy_pct']}% busy)."
+        )
     for r in rows:
         if not r["audit_ok"]:
             print(f"audit FAILED at {r['replicas']} replicas: {r['audit']} {r['audit_problems']}")

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.plugins import import_optional
+from core.settings import Settings
 from gateway.api import errors as api_errors
 from gateway.api.errors import error_body
-from gateway.plugins import import_optional
-from gateway.settings import Settings
 from gateway.state import AppState
 
 log = logging.getLogger("assay")
 
 #: routers included when their module exists (capabilities add theirs here)
-ROUTERS = ["gateway.api.health", "gateway.api.images", "gateway.api.verify", "gateway.api.audit",
-           "gateway.api.reviews", "gateway.api.review_page"]
+ROUTERS = [
+    "gateway.api.health",
+    "gateway.api.images",
+    "gateway.api.verify",
+    "gateway.api.audit",
+    "gateway.api.reviews",
+    "gateway.api.review_page",
+]
 
 
 class BodyLimit:
@@ -67,8 +74,10 @@ class BodyLimit:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        resp = JSONResponse(error_body(413, f"request body exceeds {self.limit} bytes", code="payload_too_large"),
-                            status_code=413)
+        resp = JSONResponse(
+            error_body(413, f"request body exceeds {self.limit} bytes", code="payload_too_large"),
+            status_code=413,
+        )
         await resp({"type": "http"}, _empty_receive, send)
 
 
@@ -80,8 +89,13 @@ async def _empty_receive() -> Message:  # pragma: no cover
     return {"type": "http.disconnect"}
 
 
-def create_app(settings: Settings | None = None, *, state: AppState | None = None, preload: bool = False,
-               **state_kwargs: Any) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    state: AppState | None = None,
+    preload: bool = False,
+    **state_kwargs: Any,
+) -> FastAPI:
     settings = settings or (state.settings if state else Settings())
     app_state = state or AppState(settings, **state_kwargs)
 
@@ -92,8 +106,12 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         yield
         app_state.close()
 
-    app = FastAPI(title="Assay", version="0.1.0", lifespan=lifespan,
-                  description="Compliance and provenance gateway for AI image generation.")
+    app = FastAPI(
+        title="Assay",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Compliance and provenance gateway for AI image generation.",
+    )
     app.state.assay = app_state
     api_errors.install(app)
     for name in ROUTERS:
@@ -105,8 +123,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     async def count(request, call_next):  # noqa: ANN001, ANN202
         response = await call_next(request)
         route = request.scope.get("route")
-        app_state.metrics.requests.labels(getattr(route, "path", "unmatched"), request.method,
-                                          str(response.status_code)).inc()
+        app_state.metrics.requests.labels(
+            getattr(route, "path", "unmatched"), request.method, str(response.status_code)
+        ).inc()
         return response
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from gateway.errors import NotFound, StoreError
+from core.errors import NotFound, StoreError
 
 
 class BlobStore(Protocol):

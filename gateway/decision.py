@@ -47,8 +47,15 @@ def _reason(v: Verdict, action: Action, threshold: float) -> Reason:
     what = f"{v.category.value} score {v.score:.2f} on {v.target} reached the {action.value} threshold {threshold:.2f} (check {v.check})"
     if v.reason:
         what += f": {v.reason}"
-    return Reason(action=action, category=v.category.value, check=v.check, target=str(v.target),
-                  score=round(v.score, 4), threshold=threshold, text=what)
+    return Reason(
+        action=action,
+        category=v.category.value,
+        check=v.check,
+        target=str(v.target),
+        score=round(v.score, 4),
+        threshold=threshold,
+        text=what,
+    )
 
 
 def decide(verdicts: Iterable[Verdict], policy: Policy) -> Decision:

@@ -22,16 +22,31 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("assay_http_requests_total", "HTTP requests", ["route", "method", "status"],
-                                registry=self.registry)
-        self.decisions = Counter("assay_decisions_total", "Generation outcomes", ["status"], registry=self.registry)
-        self.categories = Counter("assay_decision_categories_total", "Categories in decisions", ["category"],
-                                  registry=self.registry)
-        self.stage = Histogram("assay_stage_seconds", "Pipeline stage latency", ["stage"], buckets=_BUCKETS,
-                               registry=self.registry)
-        self.check = Histogram("assay_check_seconds", "Check latency", ["check"], buckets=_BUCKETS,
-                               registry=self.registry)
-        self.mark = Histogram("assay_mark_seconds", "Mark latency", ["mark"], buckets=_BUCKETS, registry=self.registry)
+        self.requests = Counter(
+            "assay_http_requests_total",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "assay_decisions_total", "Generation outcomes", ["status"], registry=self.registry
+        )
+        self.categories = Counter(
+            "assay_decision_categories_total", "Categories in decisions", ["category"], registry=self.registry
+        )
+        self.stage = Histogram(
+            "assay_stage_seconds",
+            "Pipeline stage latency",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.check = Histogram(
+            "assay_check_seconds", "Check latency", ["check"], buckets=_BUCKETS, registry=self.registry
+        )
+        self.mark = Histogram(
+            "assay_mark_seconds", "Mark latency", ["mark"], buckets=_BUCKETS, registry=self.registry
+        )
 
     def decision(self, status: str, categories: list[str]) -> None:
         self.decisions.labels(status).inc()

@@ -31,10 +31,18 @@ from typing import TYPE_CHECKING, Any
 
 from ulid import ULID
 
+from core.errors import (
+    AssayError,
+    BackendTimeout,
+    CheckFailed,
+    ComponentError,
+    ContentBlocked,
+    InvalidRequest,
+    MarkError,
+    PayloadTooLarge,
+)
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
-from gateway.errors import (AssayError, BackendTimeout, CheckFailed, ComponentError, ContentBlocked,
-                            InvalidRequest, MarkError, PayloadTooLarge)
 from gateway.policy import Action, Policy
 from gateway.redaction import PromptRedactor, describe, frames
 from models.base import GenerationMode, GenerationRequest, ModelInfo
@@ -99,7 +107,7 @@ class OutputImage:
     sha256: str | None = None
     blob_key: str | None = None  # released bytes, or the unmarked held image for review
     facts: dict[str, Any] = field(default_factory=dict)
-    released_image: "Image.Image | None" = None  # the marked pixels (for the released-image index)
+    released_image: Image.Image | None = None  # the marked pixels (for the released-image index)
 
 
 @dataclass
@@ -139,7 +147,7 @@ class GenerationFailed(ComponentError):
 
 # --- the pipeline ---------------------------------------------------------------------------------
 class Pipeline:
-    def __init__(self, state: "AppState") -> None:
+    def __init__(self, state: AppState) -> None:
         self.state = state
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assay-check")
 
@@ -153,8 +161,9 @@ class Pipeline:
         policy = req.policy_override or self.state.policy_for(req.principal.tenant)
         timings: dict[str, float] = {}
         verdicts: list[Verdict] = []
-        ctx = _RunContext(record_id=record_id, created=created, policy=policy, req=req, timings=timings,
-                          verdicts=verdicts)
+        ctx = _RunContext(
+            record_id=record_id, created=created, policy=policy, req=req, timings=timings, verdicts=verdicts
+        )
         try:
             with self._stage(ctx, "validate"):
                 gen_req, inputs = self.validate(req, policy)
@@ -165,9 +174,14 @@ class Pipeline:
             before = decide(verdicts, policy)
             if before.action is Action.BLOCK:
                 self.record(ctx, decision=before, status="blocked")
-                raise ContentBlocked(f"request blocked by policy {policy.id}: {before.explain()}",
-                                     details={"record_id": record_id, "categories": before.categories,
-                                              "reasons": [r.model_dump(mode="json") for r in before.reasons]})
+                raise ContentBlocked(
+                    f"request blocked by policy {policy.id}: {before.explain()}",
+                    details={
+                        "record_id": record_id,
+                        "categories": before.categories,
+                        "reasons": [r.model_dump(mode="json") for r in before.reasons],
+                    },
+                )
             with self._stage(ctx, "backend"):
                 result = self.generate(gen_req)
             ctx.model = result.model
@@ -181,8 +195,13 @@ class Pipeline:
             with self._stage(ctx, "store"):
                 self.store(ctx, outputs, result.images)
             decision = combine([o.decision for o in outputs])  # each already includes `before`
-            status = ("released" if any(o.action is Action.ALLOW for o in outputs) else
-                      "held" if any(o.action is Action.REVIEW for o in outputs) else "blocked")
+            status = (
+                "released"
+                if any(o.action is Action.ALLOW for o in outputs)
+                else "held"
+                if any(o.action is Action.REVIEW for o in outputs)
+                else "blocked"
+            )
             ctx.outputs = outputs
             with self._stage(ctx, "ledger"):
                 self.record(ctx, decision=decision, status=status)
@@ -194,66 +213,109 @@ class Pipeline:
             raise self._fail(ctx, exc) from exc
         except Exception as exc:  # noqa: BLE001 - anything unforeseen fails closed, recorded
             # the traceback's frames and a redacted message: the exception's own text may quote the prompt
-            log.error("pipeline stage %s raised %s\n%s", ctx.stage, describe(exc, _redactor(req)), frames(exc))
+            log.error(
+                "pipeline stage %s raised %s\n%s", ctx.stage, describe(exc, _redactor(req)), frames(exc)
+            )
             err = ComponentError(f"internal failure in stage {ctx.stage}: {exc.__class__.__name__}")
             err.__cause__ = exc  # the record's error type names the class that failed
             raise self._fail(ctx, err) from exc
         self.state.metrics.decision(status, decision.categories)
-        result_obj = PipelineResult(record_id=record_id, status=status, decision=decision, images=outputs,
-                                    model=result.model, policy=policy, verdicts=list(verdicts),
-                                    timings=dict(timings), created_at=created)
+        result_obj = PipelineResult(
+            record_id=record_id,
+            status=status,
+            decision=decision,
+            images=outputs,
+            model=result.model,
+            policy=policy,
+            verdicts=list(verdicts),
+            timings=dict(timings),
+            created_at=created,
+        )
         if status == "blocked":
-            raise ContentBlocked(f"every output was blocked by policy {policy.id}: {decision.explain()}",
-                                 details={"record_id": record_id, "categories": decision.categories,
-                                          "reasons": [r.model_dump(mode="json") for r in decision.reasons]})
+            raise ContentBlocked(
+                f"every output was blocked by policy {policy.id}: {decision.explain()}",
+                details={
+                    "record_id": record_id,
+                    "categories": decision.categories,
+                    "reasons": [r.model_dump(mode="json") for r in decision.reasons],
+                },
+            )
         if result_obj.held:
             result_obj.review_id = self.state.hold_for_review(result_obj, req)
         return result_obj
 
     # Stage 1: validate the request against the policy's limits and decode uploads -------------
-    def validate(self, req: PipelineRequest, policy: Policy) -> tuple[GenerationRequest, list["Image.Image"]]:
+    def validate(self, req: PipelineRequest, policy: Policy) -> tuple[GenerationRequest, list[Image.Image]]:
         lim = policy.limits
         if not isinstance(req.prompt, str) or not req.prompt.strip():
             raise InvalidRequest("prompt is empty", param="prompt")
         if len(req.prompt) > lim.max_prompt_chars:
-            raise InvalidRequest(f"prompt has {len(req.prompt)} characters; policy {policy.id} allows "
-                                 f"{lim.max_prompt_chars}", param="prompt")
+            raise InvalidRequest(
+                f"prompt has {len(req.prompt)} characters; policy {policy.id} allows {lim.max_prompt_chars}",
+                param="prompt",
+            )
         if _CONTROL.search(req.prompt):
             raise InvalidRequest("prompt contains control characters", param="prompt")
         try:
             req.prompt.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidRequest("prompt is not valid Unicode text (lone surrogates)", param="prompt") from None
+            raise InvalidRequest(
+                "prompt is not valid Unicode text (lone surrogates)", param="prompt"
+            ) from None
         if not 1 <= req.n <= lim.max_n:
-            raise InvalidRequest(f"n={req.n} is outside 1..{lim.max_n} allowed by policy {policy.id}", param="n")
+            raise InvalidRequest(
+                f"n={req.n} is outside 1..{lim.max_n} allowed by policy {policy.id}", param="n"
+            )
         size = req.size or lim.default_size
         if size not in lim.sizes:
-            raise InvalidRequest(f"size {size!r} is not allowed by policy {policy.id}",
-                                 param="size", hint=f"allowed sizes: {', '.join(lim.sizes)}")
+            raise InvalidRequest(
+                f"size {size!r} is not allowed by policy {policy.id}",
+                param="size",
+                hint=f"allowed sizes: {', '.join(lim.sizes)}",
+            )
         width, height = (int(x) for x in size.split("x"))
         if req.output_format not in ("png", "jpeg", "webp"):
-            raise InvalidRequest(f"output_format {req.output_format!r} is not png, jpeg or webp", param="output_format")
+            raise InvalidRequest(
+                f"output_format {req.output_format!r} is not png, jpeg or webp", param="output_format"
+            )
         if not 0.0 < req.strength <= 1.0:
             raise InvalidRequest("strength must be in (0, 1]", param="strength")
         if req.steps is not None and not 1 <= req.steps <= 150:
             raise InvalidRequest("steps must be in 1..150", param="steps")
         if req.guidance is not None and not 0.0 <= req.guidance <= 50.0:
             raise InvalidRequest("guidance must be in 0..50", param="guidance")
-        limits = DecodeLimits(max_bytes=lim.max_upload_bytes, max_pixels=lim.max_input_pixels,
-                              max_side=lim.max_input_side, animated=lim.animated)
+        limits = DecodeLimits(
+            max_bytes=lim.max_upload_bytes,
+            max_pixels=lim.max_input_pixels,
+            max_side=lim.max_input_side,
+            animated=lim.animated,
+        )
         if len(req.images) > 1:
             raise InvalidRequest("one input image per edit is supported", param="image")
         inputs = []
         for i, up in enumerate(req.images):
             if len(up.data) > lim.max_upload_bytes:
-                raise PayloadTooLarge(f"{up.name}: {len(up.data)} bytes exceeds policy {policy.id}'s limit of "
-                                      f"{lim.max_upload_bytes} bytes", param="image")
+                raise PayloadTooLarge(
+                    f"{up.name}: {len(up.data)} bytes exceeds policy {policy.id}'s limit of "
+                    f"{lim.max_upload_bytes} bytes",
+                    param="image",
+                )
             inputs.append(decode_image(up.data, limits=limits, name=up.name or f"image[{i}]"))
         mask = decode_image(req.mask.data, limits=limits, name="mask", mode="L") if req.mask else None
-        gen = GenerationRequest(prompt=req.prompt, width=width, height=height, n=req.n, seed=req.seed,
-                                steps=req.steps, guidance=req.guidance, negative_prompt=req.negative_prompt,
-                                mode=req.mode, image=inputs[0] if inputs else None, mask=mask,
-                                strength=req.strength)
+        gen = GenerationRequest(
+            prompt=req.prompt,
+            width=width,
+            height=height,
+            n=req.n,
+            seed=req.seed,
+            steps=req.steps,
+            guidance=req.guidance,
+            negative_prompt=req.negative_prompt,
+            mode=req.mode,
+            image=inputs[0] if inputs else None,
+            mask=mask,
+            strength=req.strength,
+        )
         self.state.backend.check_request(gen)
         return gen, inputs
 
@@ -261,21 +323,28 @@ class Pipeline:
     def check_prompt(self, req: PipelineRequest, policy: Policy) -> list[Verdict]:
         out: list[Verdict] = []
         for spec in policy.checks.prompt:
-            item = CheckInput(target=Target.prompt(), tenant=req.principal.tenant, prompt=req.prompt,
-                              options=spec.options)
+            item = CheckInput(
+                target=Target.prompt(), tenant=req.principal.tenant, prompt=req.prompt, options=spec.options
+            )
             out += self._run_check(spec.name, item)
         return out
 
     # Stages 3 and 5: images, all (check, image) pairs concurrently -----------------------------
-    def check_images(self, images: list["Image.Image"], kind: TargetKind, req: PipelineRequest,
-                     policy: Policy) -> list[Verdict]:
+    def check_images(
+        self, images: list[Image.Image], kind: TargetKind, req: PipelineRequest, policy: Policy
+    ) -> list[Verdict]:
         specs = policy.checks.for_target(kind)
         jobs: list[Future[list[Verdict]]] = []
         for i, img in enumerate(images):
             target = Target(kind=kind, index=i)
             for spec in specs:
-                item = CheckInput(target=target, tenant=req.principal.tenant, image=img, options=spec.options,
-                                  context_prompt=req.prompt)
+                item = CheckInput(
+                    target=target,
+                    tenant=req.principal.tenant,
+                    image=img,
+                    options=spec.options,
+                    context_prompt=req.prompt,
+                )
                 jobs.append(self._pool.submit(self._run_check, spec.name, item))
         out: list[Verdict] = []
         errors: list[AssayError] = []
@@ -298,12 +367,16 @@ class Pipeline:
                 raise
             if isinstance(exc, InvalidRequest) and item.target.kind is not TargetKind.OUTPUT_IMAGE:
                 raise  # the client's prompt or upload is at fault: a 4xx (still recorded, nothing released)
-            raise CheckFailed(f"check {name} failed on {item.target}: {exc.message}", details={"check": name}) from exc
+            raise CheckFailed(
+                f"check {name} failed on {item.target}: {exc.message}", details={"check": name}
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - a check that cannot do its job fails closed
             # the type and the message without the prompt (third-party messages often quote their input)
-            raise CheckFailed(f"check {name} failed on {item.target}: "
-                              f"{describe(exc, PromptRedactor([item.prompt, item.context_prompt]))}",
-                              details={"check": name}) from exc
+            raise CheckFailed(
+                f"check {name} failed on {item.target}: "
+                f"{describe(exc, PromptRedactor([item.prompt, item.context_prompt]))}",
+                details={"check": name},
+            ) from exc
         finally:
             self.state.metrics.check_latency(name, time.perf_counter() - t0)
         for v in verdicts:
@@ -325,8 +398,14 @@ class Pipeline:
         return result
 
     # Stage 6: one decision per output image ---------------------------------------------------
-    def decide_outputs(self, record_id: str, images: list["Image.Image"], verdicts: list[Verdict],
-                       before: Decision, policy: Policy) -> list[OutputImage]:
+    def decide_outputs(
+        self,
+        record_id: str,
+        images: list[Image.Image],
+        verdicts: list[Verdict],
+        before: Decision,
+        policy: Policy,
+    ) -> list[OutputImage]:
         outputs = []
         for i, _img in enumerate(images):
             own = [v for v in verdicts if v.target.index == i]
@@ -335,21 +414,38 @@ class Pipeline:
         return outputs
 
     # Stage 7: marks, in the fixed order, on released images only -------------------------------
-    def mark(self, ctx: "_RunContext", outputs: list[OutputImage], images: list["Image.Image"],
-             inputs: list["Image.Image"]) -> None:
+    def mark(
+        self,
+        ctx: _RunContext,
+        outputs: list[OutputImage],
+        images: list[Image.Image],
+        inputs: list[Image.Image],
+    ) -> None:
         policy = ctx.policy
         specs = {m.name: m for m in policy.marks}
         order = [n for n in MARK_ORDER if n in specs] + [n for n in specs if n not in MARK_ORDER]
-        summary = {"verdicts": len(ctx.verdicts), "categories": sorted({v.category.value for v in ctx.verdicts})}
+        summary = {
+            "verdicts": len(ctx.verdicts),
+            "categories": sorted({v.category.value for v in ctx.verdicts}),
+        }
         for out in outputs:
             if out.action is not Action.ALLOW:
                 continue
             art = Artifact(image=images[out.index].copy(), format=ctx.req.output_format)
-            mctx_base = dict(record_id=ctx.record_id, content_id=out.content_id, image_index=out.index,
-                             tenant=ctx.req.principal.tenant, policy_id=policy.id, policy_digest=policy.digest,
-                             model=ctx.model, created_at=ctx.created, edit=ctx.req.mode is not GenerationMode.TXT2IMG,
-                             input_image=inputs[0] if inputs else None, check_summary=summary,
-                             prompt=ctx.req.prompt if policy.prompt_in_manifest else None)
+            mctx_base = dict(
+                record_id=ctx.record_id,
+                content_id=out.content_id,
+                image_index=out.index,
+                tenant=ctx.req.principal.tenant,
+                policy_id=policy.id,
+                policy_digest=policy.digest,
+                model=ctx.model,
+                created_at=ctx.created,
+                edit=ctx.req.mode is not GenerationMode.TXT2IMG,
+                input_image=inputs[0] if inputs else None,
+                check_summary=summary,
+                prompt=ctx.req.prompt if policy.prompt_in_manifest else None,
+            )
             for name in order:
                 mark = self.state.marks.get(name)
                 t0 = time.perf_counter()
@@ -372,7 +468,7 @@ class Pipeline:
     # Stage 8: bytes to the blob store (released images, and held ones for the reviewer), and the
     # rows of the released-image index that `verify` searches (content id, watermark payload,
     # pHash); the rows are written with the record, in the ledger's transaction (stage 9) --------
-    def store(self, ctx: "_RunContext", outputs: list[OutputImage], images: list["Image.Image"]) -> None:
+    def store(self, ctx: _RunContext, outputs: list[OutputImage], images: list[Image.Image]) -> None:
         import io
 
         from provenance.released import release_row, system_name
@@ -381,10 +477,18 @@ class Pipeline:
         for out in outputs:
             if out.action is Action.ALLOW and out.data is not None:
                 out.blob_key = self.state.blobs.put(out.data)
-                rows.append(release_row(ctx.record_id, out.content_id, out.released_image or images[out.index],
-                                        tenant=ctx.req.principal.tenant, created_at=ctx.created,
-                                        system=system_name(ctx.model), watermark=out.facts.get("watermark"),
-                                        manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest")))
+                rows.append(
+                    release_row(
+                        ctx.record_id,
+                        out.content_id,
+                        out.released_image or images[out.index],
+                        tenant=ctx.req.principal.tenant,
+                        created_at=ctx.created,
+                        system=system_name(ctx.model),
+                        watermark=out.facts.get("watermark"),
+                        manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest"),
+                    )
+                )
             elif out.action is Action.REVIEW:
                 buf = io.BytesIO()
                 images[out.index].save(buf, format="PNG")
@@ -392,36 +496,66 @@ class Pipeline:
         ctx.index_rows = rows
 
     # Stage 9: the record -------------------------------------------------------------------------
-    def record(self, ctx: "_RunContext", *, decision: Decision, status: str, error: AssayError | None = None) -> str:
+    def record(
+        self, ctx: _RunContext, *, decision: Decision, status: str, error: AssayError | None = None
+    ) -> str:
         req, policy = ctx.req, ctx.policy
         prompt_text = stored_prompt(req.prompt, policy, ctx.verdicts) if _digest_or_none(req.prompt) else None
         body: dict[str, Any] = {
             "status": status,
-            "request": {"mode": req.mode.value, "n": req.n, "size": req.size or policy.limits.default_size,
-                        "seed": req.seed, "steps": req.steps, "guidance": req.guidance,
-                        "inputs": [hashlib.sha256(u.data).hexdigest() for u in req.images],
-                        "prompt_storage": policy.prompt_storage.mode},
-            "decision": {"action": decision.action.value, "reasons": [r.model_dump(mode="json") for r in decision.reasons]},
+            "request": {
+                "mode": req.mode.value,
+                "n": req.n,
+                "size": req.size or policy.limits.default_size,
+                "seed": req.seed,
+                "steps": req.steps,
+                "guidance": req.guidance,
+                "inputs": [hashlib.sha256(u.data).hexdigest() for u in req.images],
+                "prompt_storage": policy.prompt_storage.mode,
+            },
+            "decision": {
+                "action": decision.action.value,
+                "reasons": [r.model_dump(mode="json") for r in decision.reasons],
+            },
             "verdicts": [v.model_dump(mode="json") for v in ctx.verdicts],
             "model": ctx.model.model_dump(mode="json") if ctx.model else None,
-            "outputs": [{"index": o.index, "content_id": o.content_id, "action": o.action.value, "sha256": o.sha256,
-                         "blob": o.blob_key, "media_type": o.media_type, "marks": o.facts} for o in ctx.outputs],
+            "outputs": [
+                {
+                    "index": o.index,
+                    "content_id": o.content_id,
+                    "action": o.action.value,
+                    "sha256": o.sha256,
+                    "blob": o.blob_key,
+                    "media_type": o.media_type,
+                    "marks": o.facts,
+                }
+                for o in ctx.outputs
+            ],
             "unsafe_allow_unmarked": policy.unsafe_allow_unmarked,
             "timings_ms": {k: round(v * 1000, 2) for k, v in ctx.timings.items()},
             "key_id": req.principal.key_id,
         }
         if error is not None:  # the message is the redacted one (see _fail)
-            body["error"] = {"stage": ctx.stage, "code": error.code, "type": _error_type(error),
-                             "message": error.message}
+            body["error"] = {
+                "stage": ctx.stage,
+                "code": error.code,
+                "type": _error_type(error),
+                "message": error.message,
+            }
         rec = LedgerRecord(
-            record_id=ctx.record_id, kind="generation", tenant=req.principal.tenant,
+            record_id=ctx.record_id,
+            kind="generation",
+            tenant=req.principal.tenant,
             requester=req.user or req.principal.key_id,
             prompt=prompt_text,
             prompt_digest=_digest_or_none(req.prompt),
             decision=status if status in ("failed", "invalid") else decision.action.value,
             categories=sorted({v.category.value for v in ctx.verdicts}),
             model_id=ctx.model.model_id if ctx.model else None,
-            policy_id=policy.id, policy_digest=policy.digest, created_at=ctx.created, body=body,
+            policy_id=policy.id,
+            policy_digest=policy.digest,
+            created_at=ctx.created,
+            body=body,
         )
         # the released-image index rows go in with the record (one transaction): a crash between
         # the two cannot leave an indexed image without its record
@@ -429,7 +563,7 @@ class Pipeline:
         return ctx.record_id
 
     # Failure path -------------------------------------------------------------------------------
-    def _fail(self, ctx: "_RunContext", exc: AssayError) -> GenerationFailed:
+    def _fail(self, ctx: _RunContext, exc: AssayError) -> GenerationFailed:
         """Record the failure (when the store is reachable) and return the error to raise.
 
         The message that goes into the record, the logs and the response has the prompt taken out:
@@ -451,7 +585,7 @@ class Pipeline:
         return GenerationFailed(exc, recorded, ctx.stage)
 
     @contextmanager
-    def _stage(self, ctx: "_RunContext", name: str) -> Iterator[None]:
+    def _stage(self, ctx: _RunContext, name: str) -> Iterator[None]:
         ctx.stage = name
         t0 = time.perf_counter()
         try:
@@ -462,9 +596,19 @@ class Pipeline:
             self.state.metrics.stage_latency(name, dt)
 
     # Release of a held generation, after a moderator approved it (gateway.review) ---------------
-    def release_held(self, *, record_id: str, created: datetime, req: PipelineRequest, policy: Policy,
-                     model: ModelInfo, verdicts: list[Verdict], held: dict[int, "Image.Image"],
-                     decisions: dict[int, Decision], record: LedgerRecord) -> list[OutputImage]:
+    def release_held(
+        self,
+        *,
+        record_id: str,
+        created: datetime,
+        req: PipelineRequest,
+        policy: Policy,
+        model: ModelInfo,
+        verdicts: list[Verdict],
+        held: dict[int, Image.Image],
+        decisions: dict[int, Decision],
+        record: LedgerRecord,
+    ) -> list[OutputImage]:
         """Run the marks and the store stages on the approved images of generation ``record_id``,
         then append ``record`` (the review record; its body gains the released outputs).
 
@@ -472,11 +616,21 @@ class Pipeline:
         and the C2PA ingredient). The same rule as :meth:`run`: nothing is returned before the
         record is in the ledger (with the index rows, in its transaction), and a failure releases nothing.
         """
-        ctx = _RunContext(record_id=record_id, created=created, policy=policy, req=req, timings={},
-                          verdicts=list(verdicts), model=model, stage="marks")
+        ctx = _RunContext(
+            record_id=record_id,
+            created=created,
+            policy=policy,
+            req=req,
+            timings={},
+            verdicts=list(verdicts),
+            model=model,
+            stage="marks",
+        )
         images: list[Any] = [held.get(i) for i in range(max(held) + 1)] if held else []
-        outputs = [OutputImage(index=i, content_id=f"{record_id}-{i}", action=Action.ALLOW, decision=decisions[i])
-                   for i in sorted(held)]
+        outputs = [
+            OutputImage(index=i, content_id=f"{record_id}-{i}", action=Action.ALLOW, decision=decisions[i])
+            for i in sorted(held)
+        ]
         ctx.outputs = outputs
         try:
             inputs = [decode_image(u.data, limits=DecodeLimits(), name=u.name) for u in req.images]
@@ -484,9 +638,20 @@ class Pipeline:
                 self.mark(ctx, outputs, images, inputs)
             with self._stage(ctx, "store"):
                 self.store(ctx, outputs, images)
-            body = {**record.body, "outputs": [
-                {"index": o.index, "content_id": o.content_id, "sha256": o.sha256, "blob": o.blob_key,
-                 "media_type": o.media_type, "marks": o.facts} for o in outputs]}
+            body = {
+                **record.body,
+                "outputs": [
+                    {
+                        "index": o.index,
+                        "content_id": o.content_id,
+                        "sha256": o.sha256,
+                        "blob": o.blob_key,
+                        "media_type": o.media_type,
+                        "marks": o.facts,
+                    }
+                    for o in outputs
+                ],
+            }
             with self._stage(ctx, "ledger"):
                 self.state.ledger.append(record.model_copy(update={"body": body}), with_rows=ctx.index_rows)
         except Exception as exc:
@@ -495,8 +660,13 @@ class Pipeline:
             if isinstance(exc, AssayError):
                 _redacted(exc, _redactor(req))
                 raise
-            log.error("release of held generation %s failed in stage %s: %s\n%s", record_id, ctx.stage,
-                      describe(exc, _redactor(req)), frames(exc))
+            log.error(
+                "release of held generation %s failed in stage %s: %s\n%s",
+                record_id,
+                ctx.stage,
+                describe(exc, _redactor(req)),
+                frames(exc),
+            )
             raise ComponentError(f"release failed in stage {ctx.stage}: {exc.__class__.__name__}") from exc
         return outputs
 
@@ -536,8 +706,11 @@ def _redacted(exc: AssayError, redact: PromptRedactor) -> AssayError:
 def _error_type(exc: AssayError) -> str:
     """The class that failed: the foreign exception an Assay error wraps, else the Assay error's own."""
     cause = exc.__cause__
-    return cause.__class__.__name__ if cause is not None and not isinstance(cause, AssayError) else \
-        exc.__class__.__name__
+    return (
+        cause.__class__.__name__
+        if cause is not None and not isinstance(cause, AssayError)
+        else exc.__class__.__name__
+    )
 
 
 def _digest_or_none(prompt: object) -> str | None:
@@ -554,9 +727,16 @@ def stored_prompt(prompt: str, policy: Policy, verdicts: list[Verdict]) -> str |
         return None
     if mode == "plain":
         return prompt
-    spans = sorted({(int(v.evidence["start"]), int(v.evidence["end"])) for v in verdicts
-                    if v.target.kind is TargetKind.PROMPT and v.category.value in _REDACT_CATEGORIES
-                    and isinstance(v.evidence.get("start"), int) and isinstance(v.evidence.get("end"), int)})
+    spans = sorted(
+        {
+            (int(v.evidence["start"]), int(v.evidence["end"]))
+            for v in verdicts
+            if v.target.kind is TargetKind.PROMPT
+            and v.category.value in _REDACT_CATEGORIES
+            and isinstance(v.evidence.get("start"), int)
+            and isinstance(v.evidence.get("end"), int)
+        }
+    )
     out, pos = [], 0
     for start, end in spans:
         if start < pos:
@@ -566,4 +746,3 @@ def stored_prompt(prompt: str, policy: Policy, verdicts: list[Verdict]) -> str |
         pos = end
     out.append(prompt[pos:])
     return "".join(out)
-

@@ -16,16 +16,28 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from gateway.errors import PolicyError
+from core.errors import PolicyError
 from safety.verdict import Category, TargetKind
+
+if TYPE_CHECKING:  # pragma: no cover
+    from provenance.ledger.retention import RetentionRules
 
 
 class Action(StrEnum):
@@ -49,7 +61,7 @@ class CategoryRule(_Strict):
     block_at: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "CategoryRule":
+    def _ordered(self) -> CategoryRule:
         if self.review_at is not None and self.block_at is not None and self.review_at > self.block_at:
             raise ValueError("review_at must not exceed block_at")
         return self
@@ -98,7 +110,7 @@ class Limits(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _default_listed(self) -> "Limits":
+    def _default_listed(self) -> Limits:
         if self.default_size not in self.sizes:
             raise ValueError(f"default_size {self.default_size!r} is not among sizes {self.sizes}")
         return self
@@ -110,8 +122,11 @@ class Checks(_Strict):
     output_image: list[StepSpec] = Field(default_factory=list)
 
     def for_target(self, kind: TargetKind) -> list[StepSpec]:
-        return {TargetKind.PROMPT: self.prompt, TargetKind.INPUT_IMAGE: self.input_image,
-                TargetKind.OUTPUT_IMAGE: self.output_image}[kind]
+        return {
+            TargetKind.PROMPT: self.prompt,
+            TargetKind.INPUT_IMAGE: self.input_image,
+            TargetKind.OUTPUT_IMAGE: self.output_image,
+        }[kind]
 
     def names(self) -> list[str]:
         return sorted({s.name for s in (*self.prompt, *self.input_image, *self.output_image)})
@@ -164,7 +179,7 @@ class Policy(_Strict):
     _source: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
-    def _marks_required(self) -> "Policy":
+    def _marks_required(self) -> Policy:
         names = {m.name for m in self.marks}
         if not self.unsafe_allow_unmarked and not {"c2pa", "watermark", "label.metadata"} <= names:
             missing = sorted({"c2pa", "watermark", "label.metadata"} - names)
@@ -174,7 +189,7 @@ class Policy(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _records_kept_long_enough(self) -> "Policy":
+    def _records_kept_long_enough(self) -> Policy:
         """No retention rule may erase part of a record before ``retention.records_min_days``.
 
         The ledger leaves are never deleted; what retention erases is the personal data a record
@@ -186,13 +201,24 @@ class Policy(_Strict):
         minimum = self.retention.records_min_days
         rules = [(("retention", "personal_data_days"), self.retention.personal_data_days, "the requester")]
         if self.prompt_storage.mode != "digest":
-            rules.append((("prompt_storage", "retention_days"), self.prompt_storage.retention_days, "the prompt text"))
-        problems = [[list(loc), f"{days} days is shorter than retention.records_min_days ({minimum}): {what} would be "
-                                f"erased from records that must be kept whole for {minimum} days"]
-                    for loc, days, what in rules if days is not None and days < minimum]
+            rules.append(
+                (("prompt_storage", "retention_days"), self.prompt_storage.retention_days, "the prompt text")
+            )
+        problems = [
+            [
+                list(loc),
+                f"{days} days is shorter than retention.records_min_days ({minimum}): {what} would be "
+                f"erased from records that must be kept whole for {minimum} days",
+            ]
+            for loc, days, what in rules
+            if days is not None and days < minimum
+        ]
         if problems:
-            raise PydanticCustomError(_CROSS_KEY, "; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems),
-                                      {"problems": problems})
+            raise PydanticCustomError(
+                _CROSS_KEY,
+                "; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems),
+                {"problems": problems},
+            )
         return self
 
     @property
@@ -256,7 +282,9 @@ def _option_problems(where: str, model: Any, options: dict[str, Any]) -> list[st
     try:
         model.model_validate(options)
     except ValidationError as exc:
-        return [f"{where}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        return [
+            f"{where}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        ]
     return []
 
 
@@ -266,9 +294,14 @@ def _validate_options(policy: Policy) -> list[str]:
     from safety.registry import BUILTIN_CHECKS, options_model
 
     problems = []
-    steps = [(f"checks.{kind.value}.{i}", spec, "check", BUILTIN_CHECKS, options_model)
-             for kind in TargetKind for i, spec in enumerate(policy.checks.for_target(kind))]
-    steps += [(f"marks.{i}", spec, "mark", BUILTIN_MARKS, mark_options_model) for i, spec in enumerate(policy.marks)]
+    steps = [
+        (f"checks.{kind.value}.{i}", spec, "check", BUILTIN_CHECKS, options_model)
+        for kind in TargetKind
+        for i, spec in enumerate(policy.checks.for_target(kind))
+    ]
+    steps += [
+        (f"marks.{i}", spec, "mark", BUILTIN_MARKS, mark_options_model) for i, spec in enumerate(policy.marks)
+    ]
     for where, spec, kind, known, model_of in steps:
         if spec.name not in known:
             problems.append(f"{where}: unknown {kind} {spec.name!r} (known: {', '.join(sorted(known))})")
@@ -296,12 +329,15 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
             for loc, msg in _error_lines(err):
                 key = ".".join(str(p) for p in loc) or "(top level)"
                 lines.append(f"{source}:{_line_of(node, loc) or '?'}: {key}: {msg}")
-        raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines),
-                          details={"errors": lines}) from exc
+        raise PolicyError(
+            f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines}
+        ) from exc
     problems = _validate_options(policy)
     if problems:
-        lines = [f"{source}:{_line_of(node, tuple(int(p) if p.isdigit() else p for p in pr.split(':')[0].split('.'))) or '?'}: {pr}"
-                 for pr in problems]
+        lines = [
+            f"{source}:{_line_of(node, tuple(int(p) if p.isdigit() else p for p in pr.split(':')[0].split('.'))) or '?'}: {pr}"
+            for pr in problems
+        ]
         raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines})
     policy._source = source
     return policy
@@ -329,7 +365,7 @@ class PolicySet:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_dir(cls, folder: str | Path) -> "PolicySet":
+    def from_dir(cls, folder: str | Path) -> PolicySet:
         folder = Path(folder)
         if not folder.is_dir():
             raise PolicyError(f"policy folder not found: {folder}")
@@ -350,7 +386,9 @@ class PolicySet:
         try:
             return self._policies[policy_id]
         except KeyError:
-            raise PolicyError(f"unknown policy {policy_id!r}", hint=f"known: {', '.join(sorted(self._policies))}") from None
+            raise PolicyError(
+                f"unknown policy {policy_id!r}", hint=f"known: {', '.join(sorted(self._policies))}"
+            ) from None
 
     def ids(self) -> list[str]:
         return sorted(self._policies)
@@ -358,5 +396,19 @@ class PolicySet:
     def all(self) -> list[Policy]:
         return [self._policies[k] for k in sorted(self._policies)]
 
-    def check_names(self) -> list[str]:
-        return sorted({n for p in self._policies.values() for n in p.checks.names()})
+    def retention_rules(self, default_policy: str) -> Callable[[str | None], RetentionRules]:
+        """``rules_for`` for :func:`~provenance.ledger.retention.apply_retention`: the rules of the
+        policy a record was decided under, or of the default policy for a retired one."""
+        from provenance.ledger.retention import RetentionRules  # the ledger only when retention runs
+
+        def rules_for(policy_id: str | None) -> RetentionRules:
+            try:
+                pol = self.get(policy_id or default_policy)
+            except PolicyError:
+                pol = self.get(default_policy)
+            return RetentionRules(
+                prompt_days=pol.prompt_storage.retention_days,
+                personal_data_days=pol.retention.personal_data_days,
+            )
+
+        return rules_for

@@ -31,8 +31,8 @@ from sqlalchemy import Column, Float, String, and_, case, delete, insert, litera
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
-from gateway.errors import RateLimited, StoreError
-from gateway.store import Database
+from core.errors import RateLimited, StoreError
+from core.store import Database
 
 RPM = "rpm"
 QUOTA = "quota"
@@ -60,11 +60,11 @@ class Limit:
     what: str  # for the error message: "requests per minute", ...
 
     @classmethod
-    def per_minute(cls, n: int, scope: str = RPM, what: str = "requests") -> "Limit | None":
+    def per_minute(cls, n: int, scope: str = RPM, what: str = "requests") -> Limit | None:
         return cls(scope, float(n), n / 60.0, f"{n} {what} per minute") if n > 0 else None
 
     @classmethod
-    def per_day(cls, n: int) -> "Limit | None":
+    def per_day(cls, n: int) -> Limit | None:
         return cls(QUOTA, float(n), n / 86400.0, f"{n} generation requests per day") if n > 0 else None
 
 
@@ -86,29 +86,43 @@ class RateLimiter:
         if limit is None:
             return
         if cost > limit.capacity:
-            raise RateLimited(f"this request costs {cost:g} of a limit of {limit.what}; it can never pass",
-                              retry_after=86400.0)
+            raise RateLimited(
+                f"this request costs {cost:g} of a limit of {limit.what}; it can never pass",
+                retry_after=86400.0,
+            )
         now = self.clock()
         for _attempt in range(2):
             with self.db.session() as s:
                 conn = s.connection()
                 if conn.execute(_take(key_id, limit, cost, now)).rowcount == 1:
                     return
-                row = conn.execute(select(_t.c.tokens, _t.c.updated_at)
-                                .where(_t.c.key_id == key_id, _t.c.scope == limit.scope)).first()
+                row = conn.execute(
+                    select(_t.c.tokens, _t.c.updated_at).where(
+                        _t.c.key_id == key_id, _t.c.scope == limit.scope
+                    )
+                ).first()
             if row is not None:
                 level = min(limit.capacity, row.tokens + max(0.0, now - row.updated_at) * limit.per_second)
                 wait = (cost - level) / limit.per_second
-                raise RateLimited(f"{who} is over its limit of {limit.what}; retry in {wait:.0f} s",
-                                  retry_after=max(wait, 0.001),
-                                  hint="slow down, or ask the operator for a higher limit")
+                raise RateLimited(
+                    f"{who} is over its limit of {limit.what}; retry in {wait:.0f} s",
+                    retry_after=max(wait, 0.001),
+                    hint="slow down, or ask the operator for a higher limit",
+                )
             try:
                 with self.db.session() as s:
                     conn = s.connection()
-                    conn.execute(delete(_t).where(_t.c.scope == limit.scope,
-                                                  _t.c.updated_at < now - limit.capacity / limit.per_second))
-                    conn.execute(insert(_t).values(key_id=key_id, scope=limit.scope,
-                                                   tokens=limit.capacity - cost, updated_at=now))
+                    conn.execute(
+                        delete(_t).where(
+                            _t.c.scope == limit.scope,
+                            _t.c.updated_at < now - limit.capacity / limit.per_second,
+                        )
+                    )
+                    conn.execute(
+                        insert(_t).values(
+                            key_id=key_id, scope=limit.scope, tokens=limit.capacity - cost, updated_at=now
+                        )
+                    )
                 return
             except StoreError as exc:  # another replica inserted it first: charge that row
                 if not isinstance(exc.__cause__, IntegrityError):
@@ -121,10 +135,13 @@ def _take(key_id: str, limit: Limit, cost: float, now: float):  # noqa: ANN202 -
     elapsed = case((_t.c.updated_at < now, literal(now) - _t.c.updated_at), else_=literal(0.0))
     refilled = _t.c.tokens + elapsed * limit.per_second
     level = case((refilled > limit.capacity, literal(limit.capacity)), else_=refilled)
-    return (update(_t)
-            .where(and_(_t.c.key_id == key_id, _t.c.scope == limit.scope, level >= cost))
-            .values(tokens=level - cost,
-                    updated_at=case((_t.c.updated_at < now, literal(now)), else_=_t.c.updated_at)))
+    return (
+        update(_t)
+        .where(and_(_t.c.key_id == key_id, _t.c.scope == limit.scope, level >= cost))
+        .values(
+            tokens=level - cost, updated_at=case((_t.c.updated_at < now, literal(now)), else_=_t.c.updated_at)
+        )
+    )
 
 
 def limits_from_settings(settings) -> tuple[Limit | None, Limit | None]:  # noqa: ANN001

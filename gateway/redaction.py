@@ -41,9 +41,16 @@ def _is_cjk(ch: str) -> bool:
 
 
 def _forms(prompt: str) -> set[str]:
-    forms = {prompt, prompt.strip(), " ".join(prompt.split()), unicodedata.normalize("NFKC", prompt),
-             prompt.casefold(), repr(prompt)[1:-1], json.dumps(prompt)[1:-1],
-             json.dumps(prompt, ensure_ascii=False)[1:-1]}
+    forms = {
+        prompt,
+        prompt.strip(),
+        " ".join(prompt.split()),
+        unicodedata.normalize("NFKC", prompt),
+        prompt.casefold(),
+        repr(prompt)[1:-1],
+        json.dumps(prompt)[1:-1],
+        json.dumps(prompt, ensure_ascii=False)[1:-1],
+    }
     try:  # what the prompt checks see (and may quote): the normaliser's views
         from safety.prompt.normalize import get_normalizer
 
@@ -62,8 +69,9 @@ class PromptRedactor:
     """
 
     def __init__(self, prompts: Iterable[str | None]) -> None:
-        self._prompts = [p for p in prompts if isinstance(p, str) and 2 <= len(p.strip()) and
-                         len(p) <= MAX_PROMPT_CHARS]
+        self._prompts = [
+            p for p in prompts if isinstance(p, str) and 2 <= len(p.strip()) and len(p) <= MAX_PROMPT_CHARS
+        ]
         self._forms: list[str] | None = None
 
     def _folded_forms(self) -> list[str]:
@@ -85,7 +93,7 @@ class PromptRedactor:
         for form in forms:  # the whole prompt, in any form, wherever it occurs
             start = folded.find(form)
             while start >= 0:
-                hidden[start:start + len(form)] = [True] * len(form)
+                hidden[start : start + len(form)] = [True] * len(form)
                 start = folded.find(form, start + 1)
         i = 0
         while i < len(text):  # fragments: the longest run from i that is part of some form
@@ -93,11 +101,11 @@ class PromptRedactor:
                 i += 1
                 continue
             length = 0
-            while i + length < len(text) and any(folded[i:i + length + 1] in f for f in forms):
+            while i + length < len(text) and any(folded[i : i + length + 1] in f for f in forms):
                 length += 1
-            run = text[i:i + length]
+            run = text[i : i + length]
             if len(run) >= MIN_FRAGMENT or sum(map(_is_cjk, run)) >= 2:
-                hidden[i:i + length] = [True] * length
+                hidden[i : i + length] = [True] * length
                 i += length
             else:
                 i += 1

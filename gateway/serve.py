@@ -4,8 +4,8 @@ import os
 
 from fastapi import FastAPI
 
+from core.settings import Settings
 from gateway.app import create_app
-from gateway.settings import Settings
 
 
 def make_app() -> FastAPI:

@@ -12,13 +12,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from core.errors import AssayError
+from core.settings import Settings
+from core.store import Database
 from gateway.auth import KeyStore
 from gateway.blobs import BlobStore, FileBlobStore
-from gateway.errors import AssayError
 from gateway.metrics import Metrics
 from gateway.policy import Policy, PolicySet
-from gateway.settings import Settings
-from gateway.store import Database
+from gateway.store import migrate
 from models.base import Backend
 from provenance.ledger import Ledger
 from provenance.mark_registry import MarkRegistry
@@ -31,13 +32,20 @@ log = logging.getLogger("assay")
 
 
 class AppState:
-    def __init__(self, settings: Settings, *, backend: Backend | None = None, db: Database | None = None,
-                 blobs: BlobStore | None = None, policies: PolicySet | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backend: Backend | None = None,
+        db: Database | None = None,
+        blobs: BlobStore | None = None,
+        policies: PolicySet | None = None,
+    ) -> None:
         self.settings = settings
         settings.ensure_dirs()
         self.db = db or Database(settings.db_url)
         if settings.auto_migrate:
-            self.db.migrate()
+            migrate(self.db)
         self.keys = KeyStore(self.db)
         self.ledger = Ledger(self.db)
         self.policies = policies or PolicySet.from_dir(settings.policy_dir)
@@ -76,7 +84,11 @@ class AppState:
         from safety.verdict import TargetKind
 
         info = self.backend.info
-        log.warning("model %s%s", info.model_id, " (PLACEHOLDER: untrained random weights)" if info.placeholder else "")
+        log.warning(
+            "model %s%s",
+            info.model_id,
+            " (PLACEHOLDER: untrained random weights)" if info.placeholder else "",
+        )
         for pol in self.policies.all():
             self.marks.preload(pol.mark_names())
             for kind in TargetKind:
@@ -89,7 +101,7 @@ class AppState:
         row = self.keys.tenant(tenant)
         return self.policies.get(row.policy_id if row is not None else self.settings.default_policy)
 
-    def hold_for_review(self, result: "PipelineResult", req: "PipelineRequest") -> str | None:
+    def hold_for_review(self, result: PipelineResult, req: PipelineRequest) -> str | None:
         if self.review_queue is None:
             return None
         return self.review_queue.hold(result, req)
@@ -119,14 +131,19 @@ class AppState:
             comps["marks"] = exc.message
         signer = self.marks.peek("c2pa")
         if signer is not None and getattr(signer, "development", False):
-            warnings.append("C2PA signing uses a generated DEVELOPMENT certificate: set ASSAY_SIGNING_CERT/KEY")
+            warnings.append(
+                "C2PA signing uses a generated DEVELOPMENT certificate: set ASSAY_SIGNING_CERT/KEY"
+            )
         if not self.settings.is_production:
             warnings.append("ASSAY_ENV=development")
         for pol in self.policies.all():
             if pol.unsafe_allow_unmarked:
                 warnings.append(f"policy {pol.id} allows unmarked images (unsafe_allow_unmarked)")
-        report: dict[str, Any] = {"ready": all(v == "ok" for v in comps.values()), "components": comps,
-                                  "warnings": warnings}
+        report: dict[str, Any] = {
+            "ready": all(v == "ok" for v in comps.values()),
+            "components": comps,
+            "warnings": warnings,
+        }
         if self.schedule_leader is not None:  # which replica signs the scheduled checkpoints
             report["schedule_leader"] = self.schedule_leader.held
         return report

@@ -38,8 +38,8 @@ class GenerationRequest:
     guidance: float | None = None
     negative_prompt: str | None = None
     mode: GenerationMode = GenerationMode.TXT2IMG
-    image: "Image.Image | None" = None  # img2img / inpaint input (decoded safely upstream)
-    mask: "Image.Image | None" = None  # inpaint mask: white = repaint
+    image: Image.Image | None = None  # img2img / inpaint input (decoded safely upstream)
+    mask: Image.Image | None = None  # inpaint mask: white = repaint
     strength: float = 0.75  # img2img / inpaint strength
     timeout_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +72,7 @@ class ModelInfo(BaseModel):
 
 @dataclass
 class GenerationResult:
-    images: list["Image.Image"]
+    images: list[Image.Image]
     model: ModelInfo
     #: seconds the backend itself took (reported apart from the compliance path)
     elapsed_s: float = 0.0
@@ -87,6 +87,6 @@ class Backend(Protocol):
     def info(self) -> ModelInfo: ...
 
     def check_request(self, request: GenerationRequest) -> None:
-        """Raise :class:`gateway.errors.InvalidRequest` for what this backend cannot do (size, mode)."""
+        """Raise :class:`core.errors.InvalidRequest` for what this backend cannot do (size, mode)."""
 
     def generate(self, request: GenerationRequest) -> GenerationResult: ...

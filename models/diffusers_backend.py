@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.plugins import import_path
-from gateway.errors import AssayError, BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
+from core.errors import AssayError, BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
+from core.plugins import import_path
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
 from models.default import PIPELINE_CLASSES
 from models.digest import folder_digest
@@ -57,8 +57,10 @@ def resolve_model_path(model: str, *, revision: str | None = None) -> tuple[Path
     p = Path(model).expanduser()
     if p.exists():
         if not (p / "model_index.json").is_file():
-            raise UnknownModel(f"{p} is not a diffusers pipeline folder (no model_index.json)",
-                               hint="point ASSAY_MODEL at a folder saved with pipeline.save_pretrained()")
+            raise UnknownModel(
+                f"{p} is not a diffusers pipeline folder (no model_index.json)",
+                hint="point ASSAY_MODEL at a folder saved with pipeline.save_pretrained()",
+            )
         return p.resolve(), None
     if model.count("/") != 1 or model.startswith((".", "/")):
         raise UnknownModel(f"model {model!r} is neither a local folder nor a hub id (owner/name)")
@@ -93,9 +95,19 @@ class DiffusersBackend:
 
     name = "diffusers"
 
-    def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", revision: str | None = None,
-                 default_steps: int | None = None, model_id: str | None = None, placeholder: bool = False,
-                 cache_dir: Path | None = None, notes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        revision: str | None = None,
+        default_steps: int | None = None,
+        model_id: str | None = None,
+        placeholder: bool = False,
+        cache_dir: Path | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
         import torch
         from diffusers.utils import logging as dlogging
 
@@ -131,7 +143,9 @@ class DiffusersBackend:
             revision=revision or hub_revision or digest.split(":")[1][:12],
             weights_digest=digest,
             pipeline_class=type(pipe).__name__,
-            scheduler=type(getattr(pipe, "scheduler", None)).__name__ if getattr(pipe, "scheduler", None) else None,
+            scheduler=type(getattr(pipe, "scheduler", None)).__name__
+            if getattr(pipe, "scheduler", None)
+            else None,
             device=self.device,
             dtype=str(self.dtype).replace("torch.", ""),
             native_size=getattr(pipe, "native_size", None),
@@ -157,7 +171,8 @@ class DiffusersBackend:
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise InvalidRequest(
                 f"model {self._info.model_id} ({self._info.pipeline_class}) does not support {mode.value}",
-                param="image") from exc
+                param="image",
+            ) from exc
         if hasattr(variant, "set_progress_bar_config"):
             variant.set_progress_bar_config(disable=True)
         self._variants[mode] = variant
@@ -176,16 +191,20 @@ class DiffusersBackend:
     def check_request(self, request: GenerationRequest) -> None:
         multiple = 8
         if request.width % multiple or request.height % multiple:
-            raise InvalidRequest(f"size {request.width}x{request.height} is not supported by {self._info.model_id}: "
-                                 f"width and height must be multiples of {multiple}", param="size")
+            raise InvalidRequest(
+                f"size {request.width}x{request.height} is not supported by {self._info.model_id}: "
+                f"width and height must be multiples of {multiple}",
+                param="size",
+            )
         if request.mode is not GenerationMode.TXT2IMG:
             if request.image is None:
                 raise InvalidRequest(f"{request.mode.value} needs an input image", param="image")
             if request.mode is GenerationMode.INPAINT and request.mask is None:
                 raise InvalidRequest("inpainting needs a mask", param="mask")
             if not self.supports(request.mode):
-                raise InvalidRequest(f"model {self._info.model_id} does not support {request.mode.value}",
-                                     param="image")
+                raise InvalidRequest(
+                    f"model {self._info.model_id} does not support {request.mode.value}", param="image"
+                )
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> GenerationResult:
@@ -207,9 +226,18 @@ class DiffusersBackend:
             except AssayError as exc:
                 outcomes[i] = exc
                 continue
-            key: tuple[Any, ...] = (i,) if req.mode is not GenerationMode.TXT2IMG else (
-                "txt2img", req.width, req.height, req.steps or self.default_steps, req.guidance,
-                bool(req.negative_prompt))
+            key: tuple[Any, ...] = (
+                (i,)
+                if req.mode is not GenerationMode.TXT2IMG
+                else (
+                    "txt2img",
+                    req.width,
+                    req.height,
+                    req.steps or self.default_steps,
+                    req.guidance,
+                    bool(req.negative_prompt),
+                )
+            )
             groups.setdefault(key, []).append(i)
         for members in groups.values():
             try:
@@ -266,8 +294,10 @@ class DiffusersBackend:
             raise BackendError(f"diffusers pipeline failed: {exc.__class__.__name__}: {exc}") from exc
         elapsed = time.perf_counter() - t0
         images = [im.convert("RGB") for im in out.images]
-        images = [im if im.size == (first.width, first.height) else
-                  im.resize((first.width, first.height)) for im in images]
+        images = [
+            im if im.size == (first.width, first.height) else im.resize((first.width, first.height))
+            for im in images
+        ]
         sched = getattr(pipe, "scheduler", None)
         call_notes = list(getattr(out, "notes", None) or [])
         results: list[GenerationResult] = []
@@ -279,16 +309,22 @@ class DiffusersBackend:
             else:  # never another request's notes: they may quote its prompt
                 notes += _request_notes(pipe, request, call_notes)
                 notes.append(f"generated in one pipeline call with {len(requests) - 1} other request(s)")
-            info = self._info.model_copy(update={
-                "pipeline_class": type(pipe).__name__,
-                "scheduler": type(sched).__name__ if sched is not None else None,
-                "seed": ss[0], "seeds": ss,
-                "steps": steps or _default_steps(pipe), "guidance": first.guidance if first.guidance is not None
-                else _default_guidance(pipe),
-                "width": first.width, "height": first.height,
-                "notes": list(dict.fromkeys(notes)),
-            })
-            results.append(GenerationResult(images=images[start:start + request.n], model=info, elapsed_s=elapsed))
+            info = self._info.model_copy(
+                update={
+                    "pipeline_class": type(pipe).__name__,
+                    "scheduler": type(sched).__name__ if sched is not None else None,
+                    "seed": ss[0],
+                    "seeds": ss,
+                    "steps": steps or _default_steps(pipe),
+                    "guidance": first.guidance if first.guidance is not None else _default_guidance(pipe),
+                    "width": first.width,
+                    "height": first.height,
+                    "notes": list(dict.fromkeys(notes)),
+                }
+            )
+            results.append(
+                GenerationResult(images=images[start : start + request.n], model=info, elapsed_s=elapsed)
+            )
             start += request.n
         if start != len(images):
             raise BackendError(f"the pipeline returned {len(images)} images for {start} asked for")

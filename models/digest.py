@@ -11,7 +11,18 @@ import hashlib
 import json
 from pathlib import Path
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".gguf", ".json", ".txt", ".model")
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".onnx",
+    ".gguf",
+    ".json",
+    ".txt",
+    ".model",
+)
 
 
 def _file_sha256(path: Path) -> str:
@@ -30,8 +41,13 @@ def folder_digest(folder: Path, cache_file: Path | None = None) -> str:
             cache = json.loads(cache_file.read_text())
         except (OSError, ValueError):
             cache = {}
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix in WEIGHT_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     outer = hashlib.sha256()
     changed = False
     for p in files:

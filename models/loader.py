@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gateway.errors import ConfigError
-from gateway.settings import BUILTIN_MODEL, Settings
+from core.errors import ConfigError
+from core.settings import BUILTIN_MODEL, Settings
 from models.base import Backend
 
 log = logging.getLogger("assay.models")
@@ -31,20 +31,40 @@ def load_backend(settings: Settings) -> Backend:
     if model.startswith(("http://", "https://")):
         from models.remote import RemoteBackend
 
-        return RemoteBackend(model, model=settings.remote_model, api_key=settings.remote_api_key,
-                             timeout_s=settings.backend_timeout_s, retries=settings.backend_retries)
+        return RemoteBackend(
+            model,
+            model=settings.remote_model,
+            api_key=settings.remote_api_key,
+            timeout_s=settings.backend_timeout_s,
+            retries=settings.backend_retries,
+        )
     from models.diffusers_backend import DiffusersBackend
 
     if model == BUILTIN_MODEL:
         folder, placeholder = builtin_model_folder(settings)
         notes = ["PLACEHOLDER: untrained random weights; not a real model"] if placeholder else []
-        return DiffusersBackend(str(folder), device=settings.device, dtype=settings.dtype,
-                                default_steps=settings.default_steps, model_id=BUILTIN_MODEL,
-                                placeholder=placeholder, cache_dir=settings.models_dir, notes=notes)
+        return DiffusersBackend(
+            str(folder),
+            device=settings.device,
+            dtype=settings.dtype,
+            default_steps=settings.default_steps,
+            model_id=BUILTIN_MODEL,
+            placeholder=placeholder,
+            cache_dir=settings.models_dir,
+            notes=notes,
+        )
     if model.startswith("ray://"):
-        raise ConfigError(f"ASSAY_MODEL={model}: gateways reach Ray Serve workers over HTTP, not the Ray client",
-                          param="ASSAY_MODEL",
-                          hint="serve the model with `assay worker` and set ASSAY_MODEL to the http://HOST:PORT/v1 "
-                               "it prints (see docs/deployment.md)")
-    return DiffusersBackend(model, device=settings.device, dtype=settings.dtype, revision=settings.model_revision,
-                            default_steps=settings.default_steps, cache_dir=settings.models_dir)
+        raise ConfigError(
+            f"ASSAY_MODEL={model}: gateways reach Ray Serve workers over HTTP, not the Ray client",
+            param="ASSAY_MODEL",
+            hint="serve the model with `assay worker` and set ASSAY_MODEL to the http://HOST:PORT/v1 "
+            "it prints (see docs/deployment.md)",
+        )
+    return DiffusersBackend(
+        model,
+        device=settings.device,
+        dtype=settings.dtype,
+        revision=settings.model_revision,
+        default_steps=settings.default_steps,
+        cache_dir=settings.models_dir,
+    )

@@ -28,8 +28,9 @@ class PhotoBackend:
     Needs scikit-image (the ``dev`` extra).
     """
 
-    def __init__(self, *, photos: tuple[str, ...] = ("astronaut", "coffee", "chelsea"),
-                 model_id: str = "test-photo") -> None:
+    def __init__(
+        self, *, photos: tuple[str, ...] = ("astronaut", "coffee", "chelsea"), model_id: str = "test-photo"
+    ) -> None:
         from PIL import Image
         from skimage import data
 
@@ -37,15 +38,17 @@ class PhotoBackend:
         self._photos = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in photos]
 
     @property
-    def info(self) -> "ModelInfo":
+    def info(self) -> ModelInfo:
         from models.base import ModelInfo
 
-        return ModelInfo(backend="test", model_id=self.model_id, revision="1", weights_digest="sha256:" + "0" * 64)
+        return ModelInfo(
+            backend="test", model_id=self.model_id, revision="1", weights_digest="sha256:" + "0" * 64
+        )
 
-    def check_request(self, request: "GenerationRequest") -> None:
+    def check_request(self, request: GenerationRequest) -> None:
         return None
 
-    def generate(self, request: "GenerationRequest") -> "GenerationResult":
+    def generate(self, request: GenerationRequest) -> GenerationResult:
         from PIL import Image, ImageEnhance
 
         from models.base import GenerationMode, GenerationResult
@@ -61,14 +64,24 @@ class PhotoBackend:
             else:
                 img = ImageEnhance.Color(request.image.convert("RGB")).enhance(0.5 + 0.1 * i)
             images.append(img.resize((request.width, request.height), Image.Resampling.BICUBIC))
-        model = self.info.model_copy(update={"seed": seed, "seeds": [seed + i for i in range(request.n)],
-                                             "width": request.width, "height": request.height})
+        model = self.info.model_copy(
+            update={
+                "seed": seed,
+                "seeds": [seed + i for i in range(request.n)],
+                "width": request.width,
+                "height": request.height,
+            }
+        )
         return GenerationResult(images=images, model=model, elapsed_s=0.0)
 
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP's reversible byte -> printable character table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -104,26 +117,62 @@ def save_tiny_sd(folder: str | Path, *, seed: int = 0, inpaint_channels: bool = 
     folder = Path(folder)
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=9 if inpaint_channels else 4,
-        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16, norm_num_groups=4,
-        attention_head_dim=2)
-    vae = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), latent_channels=4,
-                        norm_num_groups=4, sample_size=32)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=2, hidden_size=16, intermediate_size=32, layer_norm_eps=1e-05,
-        num_attention_heads=2, num_hidden_layers=2, pad_token_id=1, vocab_size=len(_byte_vocab()),
-        max_position_embeddings=77))
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=9 if inpaint_channels else 4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16,
+        norm_num_groups=4,
+        attention_head_dim=2,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=32,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=2,
+            hidden_size=16,
+            intermediate_size=32,
+            layer_norm_eps=1e-05,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            pad_token_id=1,
+            vocab_size=len(_byte_vocab()),
+            max_position_embeddings=77,
+        )
+    )
     tok_dir = folder / "_tok"
     save_tiny_tokenizer(tok_dir)
     tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionPipeline(
+        unet=unet,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(folder)
     import shutil
 

@@ -22,7 +22,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger("assay.signing")
 
@@ -106,5 +106,10 @@ def check_key_file_mode(path: Path, *, env: str | None, what: str = "private key
             hint=f"chmod 600 {path} (or 0440 with a dedicated group), and rotate the key if others could read it",
         )
     if mode & 0o040:
-        log.warning("the %s %s is readable by its group (mode %04o); make sure only the gateway's "
-                    "group is its group, or chmod 600 it", what, path, mode)
+        log.warning(
+            "the %s %s is readable by its group (mode %04o); make sure only the gateway's "
+            "group is its group, or chmod 600 it",
+            what,
+            path,
+            mode,
+        )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugins import Entry, Registry
-from gateway.plugins import options_model as _options_model
+from core.plugins import Entry, Registry
+from core.plugins import options_model as _options_model
 from provenance.marks import Mark
 
 #: a registry entry for a mark (``factory(settings) -> Mark``)
@@ -14,17 +14,30 @@ MarkEntry = Entry
 
 #: Built-in marks, in the order the pipeline applies them when a policy lists them.
 BUILTIN_MARKS: dict[str, MarkEntry] = {
-    "label.visible": MarkEntry("label.visible", "provenance.label.visible:build",
-                               "provenance.label.visible:VisibleLabelOptions",
-                               "visible 'AI生成'/'AI-generated' label, glyphs >= 5% of the shorter side"),
-    "label.metadata": MarkEntry("label.metadata", "provenance.label.metadata:build",
-                                "provenance.label.metadata:MetadataLabelOptions",
-                                "XMP TC260:AIGC (GB 45438 Annex E) + IPTC DigitalSourceType"),
-    "watermark": MarkEntry("watermark", "provenance.watermark.mark:build",
-                           "provenance.watermark.mark:WatermarkOptions",
-                           "invisible 64-bit watermark (assay-wm1) that leads back to the ledger record"),
-    "c2pa": MarkEntry("c2pa", "provenance.c2pa_sign.mark:build", "provenance.c2pa_sign.mark:C2paOptions",
-                      "C2PA manifest signed with the operator's certificate (last step)"),
+    "label.visible": MarkEntry(
+        "label.visible",
+        "provenance.label.visible:build",
+        "provenance.label.visible:VisibleLabelOptions",
+        "visible 'AI生成'/'AI-generated' label, glyphs >= 5% of the shorter side",
+    ),
+    "label.metadata": MarkEntry(
+        "label.metadata",
+        "provenance.label.metadata:build",
+        "provenance.label.metadata:MetadataLabelOptions",
+        "XMP TC260:AIGC (GB 45438 Annex E) + IPTC DigitalSourceType",
+    ),
+    "watermark": MarkEntry(
+        "watermark",
+        "provenance.watermark.mark:build",
+        "provenance.watermark.mark:WatermarkOptions",
+        "invisible 64-bit watermark (assay-wm1) that leads back to the ledger record",
+    ),
+    "c2pa": MarkEntry(
+        "c2pa",
+        "provenance.c2pa_sign.mark:build",
+        "provenance.c2pa_sign.mark:C2paOptions",
+        "C2PA manifest signed with the operator's certificate (last step)",
+    ),
 }
 MARK_ORDER = ["label.visible", "label.metadata", "watermark", "c2pa"]
 

@@ -5,7 +5,7 @@ invisible watermark, signed C2PA manifest) in a fixed order, switched on per pol
 `Mark` that transforms an `Artifact`. Pixel steps (visible label, watermark) edit ``image``;
 metadata steps add to ``xmp``; the signing step encodes the file into ``data`` last. Every step
 reports what the ledger must remember (watermark payload, manifest digest) into ``facts``. A step
-that cannot do its job raises :class:`gateway.errors.MarkError`; the pipeline then fails closed.
+that cannot do its job raises :class:`core.errors.MarkError`; the pipeline then fails closed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from provenance.label.embed import encode_image
+from provenance.label.xmp import build_packet
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -30,10 +33,10 @@ class MarkContext:
     tenant: str
     policy_id: str
     policy_digest: str
-    model: "ModelInfo"
+    model: ModelInfo
     created_at: datetime
     edit: bool = False  # img2img / inpaint: compositeWithTrainedAlgorithmicMedia, c2pa.opened
-    input_image: "Image.Image | None" = None  # the edit's input (C2PA ingredient)
+    input_image: Image.Image | None = None  # the edit's input (C2PA ingredient)
     check_summary: dict[str, Any] = field(default_factory=dict)
     prompt: str | None = None  # only when the policy allows prompt text in manifests
     options: dict[str, Any] = field(default_factory=dict)  # this mark's options from the policy
@@ -43,7 +46,7 @@ class MarkContext:
 class Artifact:
     """An image on its way out: pixels, pending metadata, and finally the encoded file."""
 
-    image: "Image.Image"
+    image: Image.Image
     format: str = "png"  # png | jpeg | webp
     xmp: dict[str, str] = field(default_factory=dict)  # qualified property -> value, e.g. "TC260:AIGC"
     data: bytes | None = None  # the encoded file, once a step (or `encode`) produced it
@@ -54,10 +57,15 @@ class Artifact:
         return {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}[self.format]
 
     def encode(self) -> bytes:
-        """The file bytes: ``data`` if a step encoded it, else pixels + ``xmp`` encoded now."""
-        from provenance.label.embed import encode_artifact
+        """The file bytes: ``data`` if a step encoded it, else pixels + ``xmp`` encoded now.
 
-        return encode_artifact(self)
+        The pipeline calls this (not a plain ``Image.save``) for the released bytes, so the
+        metadata label survives in policies whose last mark is not ``c2pa``.
+        """
+        if self.data is None:
+            packet = build_packet(self.xmp) if self.xmp else None
+            self.data = encode_image(self.image, self.format, packet)
+        return self.data
 
     def invalidate(self) -> None:
         """A pixel step changed ``image``: any earlier encoding is stale."""

@@ -9,7 +9,7 @@ process dies between the two; :mod:`provenance.verify` calls the finders. See :m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import imagehash
@@ -65,7 +65,7 @@ def system_name(model: Any) -> str:
 
 
 def _naive_utc(t: datetime) -> datetime:
-    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def release_row(

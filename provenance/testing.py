@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.errors import SigningError
+from core.errors import SigningError
 from models.base import ModelInfo
 from provenance.c2pa_sign.credentials import _pem_cert, _pem_key, _write_private, make_ca, make_leaf
 from provenance.c2pa_sign.signer import PemFileSigner
@@ -29,10 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 ORG = "Assay Test PKI"
-FIXED_TIME = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.timezone.utc)
+FIXED_TIME = dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=dt.UTC)
 
 
-def jpeg_bytes(image: "Image.Image", quality: int) -> bytes:
+def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
     """``image`` as a JPEG file without metadata (what a re-upload to a social network leaves)."""
     buf = io.BytesIO()
     image.convert("RGB").save(buf, "JPEG", quality=quality)
@@ -78,7 +78,7 @@ class TestPki:
     def __init__(self, folder: Path, now: dt.datetime | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.now = now or dt.datetime.now(dt.UTC)
         self.ca, self.ca_key = make_ca("Assay Test Root CA", now=self.now, organization=ORG)
         self.ca_pem = self.folder / "test-ca.pem"
         self.ca_pem.write_bytes(_pem_cert(self.ca))

@@ -22,15 +22,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from provenance.c2pa_sign.manifest import ASSAY_ASSERTION, SOFT_BINDING
 from provenance.c2pa_sign.sdk import ManifestReader, ManifestReading
 from provenance.label.embed import read_xmp, sniff_format

@@ -29,7 +29,7 @@ class CheckInput:
     target: Target
     tenant: str
     prompt: str | None = None
-    image: "Image.Image | None" = None
+    image: Image.Image | None = None
     options: dict[str, Any] = field(default_factory=dict)
     #: the prompt that accompanies an image (lets an image check explain itself); may be None
     context_prompt: str | None = None

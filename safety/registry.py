@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.plugins import Entry, Registry
-from gateway.plugins import options_model as _options_model
+from core.plugins import Entry, Registry
+from core.plugins import options_model as _options_model
 from safety.check import Check
 
 #: a registry entry for a check (``factory(settings) -> Check``)
@@ -42,31 +42,87 @@ class CheckRegistry(Registry[Check]):
 
 
 # --- image checks (safety/image) ---------------------------------------------------------------
-register(CheckEntry("image.nsfw", "safety.image.nsfw:build_nsfw_check", "safety.image.nsfw:NsfwOptions",
-                    "NudeNet ONNX detector: exposed/covered intimate body parts -> sexual, with boxes"))
-register(CheckEntry("image.faces", "safety.image.faces:build_faces_check", "safety.image.faces:FaceOptions",
-                    "dlib face detector (HOG, or CNN): faces -> real_person, with boxes and count"))
-register(CheckEntry("image.likeness", "safety.image.likeness:build_likeness_check",
-                    "safety.image.likeness:LikenessOptions",
-                    "dlib 128-d face descriptors matched against the tenant's protected-likeness gallery"))
-register(CheckEntry("image.concepts", "safety.image.concepts:build_concepts_check",
-                    "safety.image.concepts:ConceptOptions",
-                    "diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder"))
+register(
+    CheckEntry(
+        "image.nsfw",
+        "safety.image.nsfw:build_nsfw_check",
+        "safety.image.nsfw:NsfwOptions",
+        "NudeNet ONNX detector: exposed/covered intimate body parts -> sexual, with boxes",
+    )
+)
+register(
+    CheckEntry(
+        "image.faces",
+        "safety.image.faces:build_faces_check",
+        "safety.image.faces:FaceOptions",
+        "dlib face detector (HOG, or CNN): faces -> real_person, with boxes and count",
+    )
+)
+register(
+    CheckEntry(
+        "image.likeness",
+        "safety.image.likeness:build_likeness_check",
+        "safety.image.likeness:LikenessOptions",
+        "dlib 128-d face descriptors matched against the tenant's protected-likeness gallery",
+    )
+)
+register(
+    CheckEntry(
+        "image.concepts",
+        "safety.image.concepts:build_concepts_check",
+        "safety.image.concepts:ConceptOptions",
+        "diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder",
+    )
+)
 
 # --- near-duplicate checks (safety/neardup) ----------------------------------------------------
-register(CheckEntry("neardup.hash", "safety.neardup.check:hash_check", "safety.neardup.options:HashCheckOptions",
-                    "pHash + dHash exact Hamming radius search in training-data / protected-works indexes -> copyright"))
-register(CheckEntry("neardup.clip", "safety.neardup.check:clip_check", "safety.neardup.options:ClipCheckOptions",
-                    "open_clip image-embedding cosine threshold search in the same indexes -> copyright"))
+register(
+    CheckEntry(
+        "neardup.hash",
+        "safety.neardup.check:hash_check",
+        "safety.neardup.options:HashCheckOptions",
+        "pHash + dHash exact Hamming radius search in training-data / protected-works indexes -> copyright",
+    )
+)
+register(
+    CheckEntry(
+        "neardup.clip",
+        "safety.neardup.check:clip_check",
+        "safety.neardup.options:ClipCheckOptions",
+        "open_clip image-embedding cosine threshold search in the same indexes -> copyright",
+    )
+)
 
 # --- prompt checks (safety/prompt) -------------------------------------------------------------
-register(CheckEntry("prompt.lexicon", "safety.prompt.lexicon:build_lexicon_check", "safety.prompt.lexicon:LexiconOptions",
-                    "EN/ZH term lists (Aho-Corasick) over evasion-normalised views; co-occurrence rules; spans"))
-register(CheckEntry("prompt.semantic", "safety.prompt.semantic:build_semantic_check",
-                    "safety.prompt.semantic:SemanticOptions",
-                    "MiniLM sentence embeddings vs per-category exemplars (benign near-misses discount)"))
-register(CheckEntry("prompt.pii", "safety.prompt.pii:build_pii_check", "safety.prompt.pii:PiiOptions",
-                    "phone, e-mail, CN resident ID (check digit), bank card (Luhn + issuer), US SSN -> pii"))
-register(CheckEntry("prompt.persons", "safety.prompt.persons:build_persons_check",
-                    "safety.prompt.persons:PersonsOptions",
-                    "protected-persons list (names/aliases EN+ZH, tenant-scoped) -> real_person"))
+register(
+    CheckEntry(
+        "prompt.lexicon",
+        "safety.prompt.lexicon:build_lexicon_check",
+        "safety.prompt.lexicon:LexiconOptions",
+        "EN/ZH term lists (Aho-Corasick) over evasion-normalised views; co-occurrence rules; spans",
+    )
+)
+register(
+    CheckEntry(
+        "prompt.semantic",
+        "safety.prompt.semantic:build_semantic_check",
+        "safety.prompt.semantic:SemanticOptions",
+        "MiniLM sentence embeddings vs per-category exemplars (benign near-misses discount)",
+    )
+)
+register(
+    CheckEntry(
+        "prompt.pii",
+        "safety.prompt.pii:build_pii_check",
+        "safety.prompt.pii:PiiOptions",
+        "phone, e-mail, CN resident ID (check digit), bank card (Luhn + issuer), US SSN -> pii",
+    )
+)
+register(
+    CheckEntry(
+        "prompt.persons",
+        "safety.prompt.persons:build_persons_check",
+        "safety.prompt.persons:PersonsOptions",
+        "protected-persons list (names/aliases EN+ZH, tenant-scoped) -> real_person",
+    )
+)

@@ -51,19 +51,19 @@ class Target(BaseModel):
     index: int | None = None
 
     @classmethod
-    def prompt(cls) -> "Target":
+    def prompt(cls) -> Target:
         return cls(kind=TargetKind.PROMPT)
 
     @classmethod
-    def input_image(cls, i: int) -> "Target":
+    def input_image(cls, i: int) -> Target:
         return cls(kind=TargetKind.INPUT_IMAGE, index=i)
 
     @classmethod
-    def output_image(cls, i: int) -> "Target":
+    def output_image(cls, i: int) -> Target:
         return cls(kind=TargetKind.OUTPUT_IMAGE, index=i)
 
     @classmethod
-    def parse(cls, text: str) -> "Target":
+    def parse(cls, text: str) -> Target:
         m = _TARGET_RE.match(text)
         if not m:
             raise ValueError(f"not a target: {text!r} (expected prompt, input_image[i] or output_image[i])")

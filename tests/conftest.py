@@ -13,7 +13,11 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for _k in [k for k in os.environ if k.startswith("ASSAY_") and k not in ("ASSAY_REQUIRE_POSTGRES", "ASSAY_TEST_PG_URL")]:
+for _k in [
+    k
+    for k in os.environ
+    if k.startswith("ASSAY_") and k not in ("ASSAY_REQUIRE_POSTGRES", "ASSAY_TEST_PG_URL")
+]:
     del os.environ[_k]  # tests never inherit a developer's gateway settings
 
 import secrets  # noqa: E402
@@ -23,7 +27,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from gateway.store import Database  # noqa: E402
+from core.store import Database  # noqa: E402
+from gateway.store import migrate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -88,7 +93,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def database(db_url: str) -> Iterator[Database]:
     """A migrated database (Alembic, as in production) on SQLite and on PostgreSQL."""
     db = Database(db_url)
-    db.migrate()
+    migrate(db)
     yield db
     db.dispose()
 
@@ -112,10 +117,15 @@ def tiny_backend(tiny_sd_folder: Path):  # noqa: ANN201
 # --- gateway ---------------------------------------------------------------------------------
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str):  # noqa: ANN201
-    from gateway.settings import Settings
+    from core.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", database_url=db_url, policy_dir=REPO / "policies",
-                    default_steps=2, backend_timeout_s=900)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        policy_dir=REPO / "policies",
+        default_steps=2,
+        backend_timeout_s=900,
+    )
 
 
 @pytest.fixture

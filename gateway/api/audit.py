@@ -24,16 +24,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
+from core.errors import InvalidRequest, NotFound
+from core.store.locks import Leadership
 from gateway.api.deps import AuditorDep, StateDep
 from gateway.auth import Principal, validate_tenant_id
-from gateway.errors import InvalidRequest, NotFound
 from gateway.state import AppState
-from gateway.store.locks import Leadership
 from provenance.ledger import StoredRecord
 from provenance.ledger.checkpoint import Checkpoint, Checkpoints, CheckpointScheduler, load_signer
 from provenance.ledger.export import export_csv, export_jsonl
 from provenance.ledger.query import MAX_PAGE, AuditQuery, page
-from provenance.ledger.retention import ErasureResult, apply_retention, policy_lookup
+from provenance.ledger.retention import ErasureResult, apply_retention
 from provenance.ledger.schedule import Periodic
 
 #: retention runs every six hours (and a minute after start-up)
@@ -42,7 +42,7 @@ RETENTION_INTERVAL_S = 6 * 3600.0
 SCHEDULE_LEADER = "ledger-schedules"
 
 _lock = threading.Lock()
-_checkpoints: "weakref.WeakKeyDictionary[AppState, Checkpoints]" = weakref.WeakKeyDictionary()
+_checkpoints: weakref.WeakKeyDictionary[AppState, Checkpoints] = weakref.WeakKeyDictionary()
 
 
 def checkpoints_for(state: AppState) -> Checkpoints:
@@ -57,7 +57,7 @@ def checkpoints_for(state: AppState) -> Checkpoints:
 
 def retention_run(state: AppState) -> ErasureResult:
     """Apply each record's policy retention now (the policy it was decided under, else the default)."""
-    return apply_retention(state.ledger, policy_lookup(state.policies, state.settings.default_policy))
+    return apply_retention(state.ledger, state.policies.retention_rules(state.settings.default_policy))
 
 
 @asynccontextmanager
@@ -68,9 +68,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     leader.acquire()  # elected at start-up (when free), so /readyz says at once which replica leads
     state.schedule_leader = leader
     schedules = [
-        CheckpointScheduler(checkpoints_for(state), interval_s=interval, leader=leader),  # a missing key fails start-up
-        Periodic("ledger-retention", lambda: retention_run(state), RETENTION_INTERVAL_S, first_delay_s=60.0,
-                 leader=leader),
+        CheckpointScheduler(
+            checkpoints_for(state), interval_s=interval, leader=leader
+        ),  # a missing key fails start-up
+        Periodic(
+            "ledger-retention",
+            lambda: retention_run(state),
+            RETENTION_INTERVAL_S,
+            first_delay_s=60.0,
+            leader=leader,
+        ),
     ]
     for sched in schedules:
         sched.start()
@@ -129,8 +136,15 @@ class ConsistencyProofOut(BaseModel):
 
 
 def _cp_out(cp: Checkpoint, cps: Checkpoints) -> CheckpointOut:
-    return CheckpointOut(origin=cp.origin, tree_size=cp.size, root=cp.root_b64, root_hex=cp.root.hex(),
-                         note=cp.note, public_key=cps.verifier.vkey(), created_at=cp.created_at)
+    return CheckpointOut(
+        origin=cp.origin,
+        tree_size=cp.size,
+        root=cp.root_b64,
+        root_hex=cp.root.hex(),
+        note=cp.note,
+        public_key=cps.verifier.vkey(),
+        created_at=cp.created_at,
+    )
 
 
 # --- scope ---------------------------------------------------------------------------------------
@@ -164,7 +178,9 @@ class _Filters(BaseModel):
 
 
 def _filters(
-    tenant: Annotated[str | None, Query(max_length=64, description="a tenant id: a-z, 0-9, '-', '_', '.'")] = None,
+    tenant: Annotated[
+        str | None, Query(max_length=64, description="a tenant id: a-z, 0-9, '-', '_', '.'")
+    ] = None,
     since: Annotated[datetime | None, Query(description="created at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Query(description="created before (RFC 3339)")] = None,
     requester: Annotated[str | None, Query(max_length=256)] = None,
@@ -177,8 +193,18 @@ def _filters(
 ) -> _Filters:
     if tenant is not None:
         validate_tenant_id(tenant)  # 400 naming the field; also keeps the export's file name ASCII
-    return _Filters(tenant=tenant, since=since, until=until, requester=requester, decision=decision,
-                    category=category, kind=kind, model=model, policy=policy, subject_id=subject_id)
+    return _Filters(
+        tenant=tenant,
+        since=since,
+        until=until,
+        requester=requester,
+        decision=decision,
+        category=category,
+        kind=kind,
+        model=model,
+        policy=policy,
+        subject_id=subject_id,
+    )
 
 
 FiltersDep = Annotated[_Filters, Depends(_filters)]
@@ -198,10 +224,14 @@ def _query(principal: Principal, f: _Filters, order: str) -> AuditQuery:
 
 # --- endpoints -----------------------------------------------------------------------------------
 @router.get("/records", response_model=RecordList)
-def list_records(state: StateDep, principal: AuditorDep, filters: FiltersDep,
-                 order: Literal["asc", "desc"] = "desc",
-                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-                 cursor: Annotated[str | None, Query(max_length=512)] = None) -> RecordList:
+def list_records(
+    state: StateDep,
+    principal: AuditorDep,
+    filters: FiltersDep,
+    order: Literal["asc", "desc"] = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> RecordList:
     """Records matching the filters, newest first by default; follow ``next_cursor`` for more."""
     q = _query(principal, filters, order)
     p = page(state.ledger, q, limit=limit, cursor=cursor)
@@ -214,14 +244,22 @@ def get_record(record_id: str, state: StateDep, principal: AuditorDep) -> Stored
 
 
 @router.get("/records/{record_id}/proof", response_model=InclusionProofOut)
-def record_proof(record_id: str, state: StateDep, principal: AuditorDep, cps: CheckpointsDep) -> InclusionProofOut:
+def record_proof(
+    record_id: str, state: StateDep, principal: AuditorDep, cps: CheckpointsDep
+) -> InclusionProofOut:
     """The record's inclusion proof against a signed checkpoint that covers it."""
     rec = _record(state, principal, record_id)
     cp = cps.covering(rec.index + 1)
     proof = state.ledger.inclusion_proof(rec.index, cp.size)
-    return InclusionProofOut(record_id=rec.record_id, index=rec.index, tree_size=cp.size, leaf_hash=rec.leaf_hash,
-                             leaf=state.ledger.leaf_text(rec.index), proof=[p.hex() for p in proof],
-                             checkpoint=_cp_out(cp, cps))
+    return InclusionProofOut(
+        record_id=rec.record_id,
+        index=rec.index,
+        tree_size=cp.size,
+        leaf_hash=rec.leaf_hash,
+        leaf=state.ledger.leaf_text(rec.index),
+        proof=[p.hex() for p in proof],
+        checkpoint=_cp_out(cp, cps),
+    )
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)
@@ -231,27 +269,45 @@ def checkpoint(principal: AuditorDep, cps: CheckpointsDep) -> CheckpointOut:
 
 
 @router.get("/consistency", response_model=ConsistencyProofOut)
-def consistency(principal: AuditorDep, state: StateDep, cps: CheckpointsDep,
-                first: Annotated[int, Query(ge=1, description="the older tree size")],
-                second: Annotated[int | None, Query(ge=1, description="the newer size (default: a new checkpoint)")]
-                = None) -> ConsistencyProofOut:
+def consistency(
+    principal: AuditorDep,
+    state: StateDep,
+    cps: CheckpointsDep,
+    first: Annotated[int, Query(ge=1, description="the older tree size")],
+    second: Annotated[
+        int | None, Query(ge=1, description="the newer size (default: a new checkpoint)")
+    ] = None,
+) -> ConsistencyProofOut:
     """Proof that the log at ``second`` records extends the log at ``first`` (nothing rewritten)."""
     cp = cps.create() if second is None else cps.covering(second)
     size2 = cp.size if second is None else second
     if first > size2:
         raise InvalidRequest(f"first ({first}) is larger than second ({size2})", param="first")
     if size2 != cp.size:
-        raise InvalidRequest(f"no checkpoint of size {size2}; use the size of a published checkpoint "
-                             f"(the newest is {cp.size})", param="second")
+        raise InvalidRequest(
+            f"no checkpoint of size {size2}; use the size of a published checkpoint "
+            f"(the newest is {cp.size})",
+            param="second",
+        )
     proof = state.ledger.consistency_proof(first, size2)
-    return ConsistencyProofOut(first=first, second=size2, first_root=state.ledger.root_at(first).hex(),
-                               proof=[p.hex() for p in proof], checkpoint=_cp_out(cp, cps))
+    return ConsistencyProofOut(
+        first=first,
+        second=size2,
+        first_root=state.ledger.root_at(first).hex(),
+        proof=[p.hex() for p in proof],
+        checkpoint=_cp_out(cp, cps),
+    )
 
 
 @router.get("/export")
-async def export(state: StateDep, principal: AuditorDep, cps: CheckpointsDep, filters: FiltersDep,
-                 format: Literal["jsonl", "csv"] = "jsonl",
-                 personal_data: bool = True) -> StreamingResponse:
+async def export(
+    state: StateDep,
+    principal: AuditorDep,
+    cps: CheckpointsDep,
+    filters: FiltersDep,
+    format: Literal["jsonl", "csv"] = "jsonl",
+    personal_data: bool = True,
+) -> StreamingResponse:
     """Stream the matching records as JSONL (self-verifying: checkpoint + proofs) or CSV."""
     q = _query(principal, filters, "asc")
     if format == "jsonl":
@@ -263,8 +319,9 @@ async def export(state: StateDep, principal: AuditorDep, cps: CheckpointsDep, fi
         lines = export_csv(state.ledger, q, include_personal=personal_data)
         media, ext = "text/csv; charset=utf-8", "csv"
     name = f"assay-audit-{q.tenant or 'all'}.{ext}"
-    return StreamingResponse(_iterate(lines), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return StreamingResponse(
+        _iterate(lines), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 async def _iterate(lines):  # noqa: ANN001, ANN202 - sync DB reads run off the event loop

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from core.errors import AuthError, Forbidden
 from gateway.auth import Principal, Role
-from gateway.errors import AuthError, Forbidden
 from gateway.ratelimit import RateLimiter, limits_from_settings
 from gateway.state import AppState
 
@@ -38,15 +38,18 @@ def require_roles(*roles: Role):  # noqa: ANN201 - returns a dependency
 
     def dep(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(f"role {principal.role.value} may not do this; needs one of "
-                            f"{', '.join(sorted(r.value for r in allowed))}")
+            raise Forbidden(
+                f"role {principal.role.value} may not do this; needs one of "
+                f"{', '.join(sorted(r.value for r in allowed))}"
+            )
         return principal
 
     return dep
 
 
-def requester_within_quota(principal: Annotated[Principal, Depends(require_roles(Role.REQUESTER))],
-                           state: StateDep) -> Principal:
+def requester_within_quota(
+    principal: Annotated[Principal, Depends(require_roles(Role.REQUESTER))], state: StateDep
+) -> Principal:
     """A requester (generations, edits), charged one request against the key's daily quota."""
     RateLimiter(state.db).charge(principal.key_id, limits_from_settings(state.settings)[1])
     return principal

@@ -13,19 +13,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import AssayError, RateLimited
+from core.errors import AssayError, RateLimited
 
 log = logging.getLogger("assay.api")
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 413: "invalid_request_error", 415: "invalid_request_error",
-          429: "rate_limit_error"}
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
-def error_body(status: int, message: str, *, code: str, param: str | None = None, extra: dict | None = None) -> dict:
-    body = {"error": {"message": message, "type": _TYPES.get(status, "server_error" if status >= 500 else
-                                                           "invalid_request_error"),
-                      "param": param, "code": code}}
+def error_body(
+    status: int, message: str, *, code: str, param: str | None = None, extra: dict | None = None
+) -> dict:
+    body = {
+        "error": {
+            "message": message,
+            "type": _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            "param": param,
+            "code": code,
+        }
+    }
     if extra:
         body["assay"] = extra
     return body
@@ -46,8 +59,11 @@ def assay_error_response(exc: AssayError) -> JSONResponse:
         headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(error_body(exc.status, exc.message, code=exc.code, param=exc.param, extra=extra or None),
-                        status_code=exc.status, headers=headers)
+    return JSONResponse(
+        error_body(exc.status, exc.message, code=exc.code, param=exc.param, extra=extra or None),
+        status_code=exc.status,
+        headers=headers,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -62,15 +78,21 @@ def install(app: FastAPI) -> None:
         errs = exc.errors()
         first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
-        msg = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
-                        for e in errs[:5])
-        return JSONResponse(error_body(400, msg, code="invalid_request", param=".".join(loc) or None),
-                            status_code=400)
+        msg = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            for e in errs[:5]
+        )
+        return JSONResponse(
+            error_body(400, msg, code="invalid_request", param=".".join(loc) or None), status_code=400
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(exc.status_code, str(exc.detail), code="http_error"),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(exc.status_code, str(exc.detail), code="http_error"),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_req: Request, exc: Exception) -> JSONResponse:

@@ -22,10 +22,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 
+from core.errors import InvalidRequest, NotFound, UnknownModel
+from core.settings import BUILTIN_MODEL
 from gateway.api.deps import RequesterDep, StateDep
-from gateway.errors import InvalidRequest, NotFound, UnknownModel
 from gateway.pipeline import PipelineRequest, PipelineResult, Upload
-from gateway.settings import BUILTIN_MODEL
 from gateway.state import AppState
 
 router = APIRouter(tags=["images"])
@@ -58,8 +58,11 @@ def _check_model(state: AppState, model: str | None) -> None:
     if model in (None, "", BUILTIN_MODEL):
         return
     if model != state.backend.info.model_id:
-        raise UnknownModel(f"model {model!r} is not served here", param="model",
-                           hint=f"this gateway serves {state.backend.info.model_id!r}")
+        raise UnknownModel(
+            f"model {model!r} is not served here",
+            param="model",
+            hint=f"this gateway serves {state.backend.info.model_id!r}",
+        )
 
 
 def _url_secret(state: AppState) -> bytes:
@@ -75,7 +78,7 @@ def _url_secret(state: AppState) -> bytes:
     return secret
 
 
-_url_secrets: "weakref.WeakKeyDictionary[AppState, bytes]" = weakref.WeakKeyDictionary()
+_url_secrets: weakref.WeakKeyDictionary[AppState, bytes] = weakref.WeakKeyDictionary()
 
 
 def _sign(state: AppState, content_id: str, expires: int) -> str:
@@ -89,8 +92,12 @@ def _render(state: AppState, request: Request, result: PipelineResult, response_
         if response_format == "url":
             expires = int(time.time()) + URL_TTL_S
             sig = _sign(state, im.content_id, expires)
-            data.append({"url": f"{base}/v1/images/content/{im.content_id}?expires={expires}&sig={sig}",
-                         "revised_prompt": None})
+            data.append(
+                {
+                    "url": f"{base}/v1/images/content/{im.content_id}?expires={expires}&sig={sig}",
+                    "revised_prompt": None,
+                }
+            )
         else:
             data.append({"b64_json": base64.b64encode(im.data or b"").decode(), "revised_prompt": None})
     body = {
@@ -103,8 +110,15 @@ def _render(state: AppState, request: Request, result: PipelineResult, response_
             "categories": result.decision.categories,
             "reasons": [r.text for r in result.decision.reasons],
             "review_id": result.review_id,
-            "images": [{"index": im.index, "content_id": im.content_id, "action": im.action.value,
-                        "sha256": im.sha256} for im in result.images],
+            "images": [
+                {
+                    "index": im.index,
+                    "content_id": im.content_id,
+                    "action": im.action.value,
+                    "sha256": im.sha256,
+                }
+                for im in result.images
+            ],
             "model": result.model.model_id if result.model else None,
             "policy": {"id": result.policy.id, "digest": result.policy.digest},
         },
@@ -114,11 +128,22 @@ def _render(state: AppState, request: Request, result: PipelineResult, response_
 
 
 @router.post("/v1/images/generations", summary="Create images (OpenAI-compatible)")
-async def create_images(body: GenerationBody, request: Request, principal: RequesterDep, state: StateDep) -> JSONResponse:
+async def create_images(
+    body: GenerationBody, request: Request, principal: RequesterDep, state: StateDep
+) -> JSONResponse:
     _check_model(state, body.model)
-    req = PipelineRequest(prompt=body.prompt, principal=principal, n=body.n, size=body.size, seed=body.seed,
-                          steps=body.steps, guidance=body.guidance, negative_prompt=body.negative_prompt,
-                          output_format=body.output_format, user=body.user)
+    req = PipelineRequest(
+        prompt=body.prompt,
+        principal=principal,
+        n=body.n,
+        size=body.size,
+        seed=body.seed,
+        steps=body.steps,
+        guidance=body.guidance,
+        negative_prompt=body.negative_prompt,
+        output_format=body.output_format,
+        user=body.user,
+    )
     result = await run_in_threadpool(state.pipeline.run, req)
     return _render(state, request, result, body.response_format)
 
@@ -157,23 +182,41 @@ async def _upload(v: Any, name: str, limit: int) -> Upload:
         raise InvalidRequest(f"{name} must be a file upload", param=name)
     data = await v.read(limit + 1)
     if len(data) > limit:
-        from gateway.errors import PayloadTooLarge
+        from core.errors import PayloadTooLarge
 
         raise PayloadTooLarge(f"{name}: upload exceeds {limit} bytes", param=name)
     return Upload(data=data, name=name)
 
 
-@router.post("/v1/images/edits", summary="Edit an image (img2img / inpainting; OpenAI-compatible)",
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["image", "prompt"],
-                 "properties": {"image": {"type": "string", "format": "binary"},
-                                "mask": {"type": "string", "format": "binary"},
-                                "prompt": {"type": "string"}, "model": {"type": "string"},
-                                "n": {"type": "integer", "minimum": 1, "maximum": 16},
-                                "size": {"type": "string"},
-                                "response_format": {"type": "string", "enum": ["b64_json", "url"]},
-                                "user": {"type": "string"}, "seed": {"type": "integer"},
-                                "strength": {"type": "number"}}}}}}})
+@router.post(
+    "/v1/images/edits",
+    summary="Edit an image (img2img / inpainting; OpenAI-compatible)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image", "prompt"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "mask": {"type": "string", "format": "binary"},
+                            "prompt": {"type": "string"},
+                            "model": {"type": "string"},
+                            "n": {"type": "integer", "minimum": 1, "maximum": 16},
+                            "size": {"type": "string"},
+                            "response_format": {"type": "string", "enum": ["b64_json", "url"]},
+                            "user": {"type": "string"},
+                            "seed": {"type": "integer"},
+                            "strength": {"type": "number"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def edit_images(request: Request, principal: RequesterDep, state: StateDep) -> JSONResponse:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
@@ -198,19 +241,33 @@ async def edit_images(request: Request, principal: RequesterDep, state: StateDep
     output_format = _form_str(form, "output_format", "png")
     _check_model(state, _form_str(form, "model"))
     req = PipelineRequest(
-        prompt=prompt, principal=principal, n=_form_int(form, "n", 1) or 1, size=_form_str(form, "size"),
-        seed=_form_int(form, "seed", None), steps=_form_int(form, "steps", None),
-        guidance=_form_float(form, "guidance", None), images=uploads, mask=mask,
-        strength=_form_float(form, "strength", 0.75) or 0.75, output_format=output_format or "png",
-        user=_form_str(form, "user"))
+        prompt=prompt,
+        principal=principal,
+        n=_form_int(form, "n", 1) or 1,
+        size=_form_str(form, "size"),
+        seed=_form_int(form, "seed", None),
+        steps=_form_int(form, "steps", None),
+        guidance=_form_float(form, "guidance", None),
+        images=uploads,
+        mask=mask,
+        strength=_form_float(form, "strength", 0.75) or 0.75,
+        output_format=output_format or "png",
+        user=_form_str(form, "user"),
+    )
     result = await run_in_threadpool(state.pipeline.run, req)
     return _render(state, request, result, response_format)
 
 
-@router.get("/v1/images/content/{content_id}", summary="Fetch a released image by signed URL",
-            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/v1/images/content/{content_id}",
+    summary="Fetch a released image by signed URL",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
 async def image_content(content_id: str, expires: int, sig: str, state: StateDep) -> Response:
-    if expires < time.time() or not hmac.compare_digest(sig.encode(), _sign(state, content_id, expires).encode()):
+    if expires < time.time() or not hmac.compare_digest(
+        sig.encode(), _sign(state, content_id, expires).encode()
+    ):
         raise NotFound("no such image, or the link expired")
     record_id, _, idx = content_id.rpartition("-")
     stored = await run_in_threadpool(state.ledger.get, record_id)
@@ -218,6 +275,9 @@ async def image_content(content_id: str, expires: int, sig: str, state: StateDep
     for out in body.get("outputs", []):
         if out.get("content_id") == content_id and out.get("action") == "allow" and out.get("blob"):
             data = await run_in_threadpool(state.blobs.get, out["blob"])
-            return Response(data, media_type=out.get("media_type") or "image/png",
-                            headers={"Cache-Control": "private, max-age=3600"})
+            return Response(
+                data,
+                media_type=out.get("media_type") or "image/png",
+                headers={"Cache-Control": "private, max-age=3600"},
+            )
     raise NotFound("no such image, or the link expired")

@@ -19,8 +19,9 @@ import functools
 import inspect
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -29,9 +30,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from core.errors import AssayError, AuthError, Forbidden, InvalidRequest, NotFound
 from gateway.api.deps import StateDep
 from gateway.auth import Role
-from gateway.errors import AssayError, AuthError, Forbidden, InvalidRequest, NotFound
 from gateway.review import evidence
 from gateway.review.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
 from gateway.review.models import REASON_CODES, DecisionIn, QueueFilter, ReviewState
@@ -43,17 +44,36 @@ from safety.verdict import Category, TargetKind
 router = APIRouter(prefix="/review", include_in_schema=False)
 
 _PKG = Path(__file__).resolve().parent.parent / "review"
-_ENV = Environment(loader=FileSystemLoader(str(_PKG / "templates")), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+_ENV = Environment(
+    loader=FileSystemLoader(str(_PKG / "templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
 _STATIC = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
-_CSP = ("default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
-_HEADERS = {"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 _ACTIONS = ("claim", "unclaim", "approve", "reject", "escalate", "comment")
-_DONE = {"claim": "done_claimed", "unclaim": "done_unclaimed", "approve": "done_approved",
-         "reject": "done_rejected", "escalate": "done_escalated", "comment": "done_commented",
-         "approved_first": "done_approved_first", "no_next": "no_next"}
+_DONE = {
+    "claim": "done_claimed",
+    "unclaim": "done_unclaimed",
+    "approve": "done_approved",
+    "reject": "done_rejected",
+    "escalate": "done_escalated",
+    "comment": "done_commented",
+    "approved_first": "done_approved_first",
+    "no_next": "no_next",
+}
 _STATE_CHOICES = ["open", "pending", "claimed", "escalated", "approved", "rejected", "all"]
 
 
@@ -98,8 +118,15 @@ def _to_login() -> RedirectResponse:
 
 def _error(request: Request, exc: AssayError, session: PageSession | None = None) -> HTMLResponse:
     status = exc.status if 400 <= exc.status < 600 else 500
-    return _render(request, "error.html", status=status, message=exc.message, hint=exc.hint,
-                   me=session.principal if session else None, csrf=session.csrf if session else "")
+    return _render(
+        request,
+        "error.html",
+        status=status,
+        message=exc.message,
+        hint=exc.hint,
+        me=session.principal if session else None,
+        csrf=session.csrf if session else "",
+    )
 
 
 def page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
@@ -136,25 +163,34 @@ def _require_csrf(session: PageSession, form: dict[str, str]) -> None:
 
 
 # --- static files, language, login ---------------------------------------------------------------
-_FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
-            b'fill="#1d5fd1"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>')
+_FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+    b'fill="#1d5fd1"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
 
 
 @router.get("/static/{name}")
 async def static(name: str) -> Response:
     if name == "favicon.svg":
-        return Response(_FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            _FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
     if name not in _STATIC:
         raise NotFound("no such file")
-    return Response((_PKG / "static" / name).read_bytes(), media_type=_STATIC[name],
-                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        (_PKG / "static" / name).read_bytes(),
+        media_type=_STATIC[name],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/lang/{code}")
 async def set_lang(code: str, back: str | None = None) -> RedirectResponse:
     resp = RedirectResponse(_local(back), status_code=303)
     if code in LANGS:
-        resp.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, path="/review", samesite="strict", httponly=True)
+        resp.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 86400, path="/review", samesite="strict", httponly=True
+        )
     return resp
 
 
@@ -167,8 +203,15 @@ async def root() -> RedirectResponse:
 async def login_form(request: Request, state: StateDep) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
     resp = _render(request, "login.html", csrf=token, me=None, failed=False)
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=1800, path="/review", httponly=True, samesite="strict",
-                    secure=_secure(request, state))
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=1800,
+        path="/review",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, state),
+    )
     return resp
 
 
@@ -176,14 +219,23 @@ async def login_form(request: Request, state: StateDep) -> HTMLResponse:
 async def login(request: Request, state: StateDep) -> Response:
     form = await _form(request)
     if not csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf")):
-        return _error(request, Forbidden("the sign-in form's security token is missing or wrong; reload the page"))
+        return _error(
+            request, Forbidden("the sign-in form's security token is missing or wrong; reload the page")
+        )
     try:
         token, _session = await run_in_threadpool(_sessions(state).login, form.get("key", ""))
     except (AuthError, Forbidden):
         return _render(request, "login.html", status=401, csrf=form.get("csrf"), me=None, failed=True)
     resp = RedirectResponse("/review/queue", status_code=303, headers=_HEADERS)
-    resp.set_cookie(COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), path="/review", httponly=True,
-                    samesite="strict", secure=_secure(request, state))
+    resp.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        path="/review",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, state),
+    )
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/review")
     return resp
 
@@ -204,16 +256,31 @@ async def logout(request: Request, state: StateDep, session: PageSession) -> Res
 async def queue_page(request: Request, state: StateDep, session: PageSession) -> Response:
     p = request.query_params
     try:
-        flt = QueueFilter(state=p.get("state") or "open", tenant=p.get("tenant") or None,
-                          category=p.get("category") or None, policy=p.get("policy") or None,
-                          overdue=p.get("overdue") == "1", mine=p.get("mine") == "1",
-                          offset=int(p.get("offset") or 0), limit=50)
+        flt = QueueFilter(
+            state=p.get("state") or "open",
+            tenant=p.get("tenant") or None,
+            category=p.get("category") or None,
+            policy=p.get("policy") or None,
+            overdue=p.get("overdue") == "1",
+            mine=p.get("mine") == "1",
+            offset=int(p.get("offset") or 0),
+            limit=50,
+        )
     except (ValidationError, ValueError) as exc:
         raise InvalidRequest(f"bad filter: {exc}") from None
     result = await run_in_threadpool(_queue(state).page, session.principal, flt)
-    base = {k: v for k, v in {"state": flt.state, "tenant": flt.tenant, "category": flt.category,
-                              "policy": flt.policy, "overdue": "1" if flt.overdue else None,
-                              "mine": "1" if flt.mine else None}.items() if v}
+    base = {
+        k: v
+        for k, v in {
+            "state": flt.state,
+            "tenant": flt.tenant,
+            "category": flt.category,
+            "policy": flt.policy,
+            "overdue": "1" if flt.overdue else None,
+            "mine": "1" if flt.mine else None,
+        }.items()
+        if v
+    }
 
     def link(**over: Any) -> str:
         q = {**base, **{k: v for k, v in over.items() if v is not None}}
@@ -221,16 +288,31 @@ async def queue_page(request: Request, state: StateDep, session: PageSession) ->
 
     prev_link = link(offset=max(0, flt.offset - flt.limit)) if flt.offset > 0 else None
     next_link = link(offset=flt.offset + flt.limit) if flt.offset + flt.limit < result.total else None
-    return _render(request, "queue.html", me=session.principal, csrf=session.csrf, page=result, flt=flt,
-                   states=_STATE_CHOICES, categories=[c.value for c in Category], link=link, prev_link=prev_link,
-                   next_link=next_link, flash=_DONE.get(p.get("done", "")))
+    return _render(
+        request,
+        "queue.html",
+        me=session.principal,
+        csrf=session.csrf,
+        page=result,
+        flt=flt,
+        states=_STATE_CHOICES,
+        categories=[c.value for c in Category],
+        link=link,
+        prev_link=prev_link,
+        next_link=next_link,
+        flash=_DONE.get(p.get("done", "")),
+    )
 
 
 @router.get("/next")
 @page
 async def next_item(request: Request, state: StateDep, session: PageSession) -> Response:
-    nxt = await run_in_threadpool(_queue(state).next_item, session.principal, request.query_params.get("after"))
-    return RedirectResponse(f"/review/items/{quote(nxt)}" if nxt else "/review/queue?done=no_next", status_code=303)
+    nxt = await run_in_threadpool(
+        _queue(state).next_item, session.principal, request.query_params.get("after")
+    )
+    return RedirectResponse(
+        f"/review/items/{quote(nxt)}" if nxt else "/review/queue?done=no_next", status_code=303
+    )
 
 
 # --- one item ----------------------------------------------------------------------------------------
@@ -238,7 +320,14 @@ def _figure(data: bytes, url: str, verdicts: list, kind: TargetKind, index: int)
     # decoded as the checks saw it (EXIF orientation applied), so the boxes land where they were found
     size = evidence.decoded_size(data)
     ev = evidence.image_evidence(verdicts, kind, index, size)
-    return {"index": index, "url": url, "w": size[0], "h": size[1], "boxes": ev.boxes, "findings": ev.findings}
+    return {
+        "index": index,
+        "url": url,
+        "w": size[0],
+        "h": size[1],
+        "boxes": ev.boxes,
+        "findings": ev.findings,
+    }
 
 
 def _item_view(state: AppState, session: PageSession, review_id: str) -> dict[str, Any]:
@@ -249,30 +338,61 @@ def _item_view(state: AppState, session: PageSession, review_id: str) -> dict[st
     figures, inputs = [], []
     for h in payload.images:
         if h.blob and state.blobs.exists(h.blob):
-            figures.append(_figure(state.blobs.get(h.blob), f"/review/items/{review_id}/images/{h.index}",
-                                   payload.verdicts, TargetKind.OUTPUT_IMAGE, h.index))
+            figures.append(
+                _figure(
+                    state.blobs.get(h.blob),
+                    f"/review/items/{review_id}/images/{h.index}",
+                    payload.verdicts,
+                    TargetKind.OUTPUT_IMAGE,
+                    h.index,
+                )
+            )
     for n, key in enumerate(payload.inputs):
         if key and state.blobs.exists(key):
-            inputs.append(_figure(state.blobs.get(key), f"/review/items/{review_id}/inputs/{n}", payload.verdicts,
-                                  TargetKind.INPUT_IMAGE, n))
+            inputs.append(
+                _figure(
+                    state.blobs.get(key),
+                    f"/review/items/{review_id}/inputs/{n}",
+                    payload.verdicts,
+                    TargetKind.INPUT_IMAGE,
+                    n,
+                )
+            )
     st = detail.state
     requester = me.key_id in (item.requester_key_id, item.requester_user)
     mine = st is ReviewState.CLAIMED and detail.claimed_by == me.key_id
-    can_claim = (not requester and st in (ReviewState.PENDING, ReviewState.ESCALATED)
-                 and (st is ReviewState.PENDING or me.role is Role.ADMIN) and detail.first_approver != me.key_id)
-    return {"item": detail, "figures": figures, "inputs": inputs,
-            "segments": evidence.prompt_segments(detail.prompt, payload.verdicts),
-            "neardups": evidence.near_duplicates(payload.verdicts), "mine": mine, "can_claim": can_claim,
-            "requester": requester, "codes": {k: [c.value for c in v] for k, v in REASON_CODES.items()},
-            "policy_digest": item.policy_digest}
+    can_claim = (
+        not requester
+        and st in (ReviewState.PENDING, ReviewState.ESCALATED)
+        and (st is ReviewState.PENDING or me.role is Role.ADMIN)
+        and detail.first_approver != me.key_id
+    )
+    return {
+        "item": detail,
+        "figures": figures,
+        "inputs": inputs,
+        "segments": evidence.prompt_segments(detail.prompt, payload.verdicts),
+        "neardups": evidence.near_duplicates(payload.verdicts),
+        "mine": mine,
+        "can_claim": can_claim,
+        "requester": requester,
+        "codes": {k: [c.value for c in v] for k, v in REASON_CODES.items()},
+        "policy_digest": item.policy_digest,
+    }
 
 
 @router.get("/items/{review_id}")
 @page
 async def item_page(request: Request, state: StateDep, session: PageSession, review_id: str) -> Response:
     view = await run_in_threadpool(_item_view, state, session, review_id)
-    return _render(request, "item.html", me=session.principal, csrf=session.csrf,
-                   flash=_DONE.get(request.query_params.get("done", "")), **view)
+    return _render(
+        request,
+        "item.html",
+        me=session.principal,
+        csrf=session.csrf,
+        flash=_DONE.get(request.query_params.get("done", "")),
+        **view,
+    )
 
 
 def _png(data: bytes) -> Response:
@@ -281,20 +401,26 @@ def _png(data: bytes) -> Response:
 
 @router.get("/items/{review_id}/images/{index}")
 @page
-async def item_image(request: Request, state: StateDep, session: PageSession, review_id: str, index: int) -> Response:
+async def item_image(
+    request: Request, state: StateDep, session: PageSession, review_id: str, index: int
+) -> Response:
     return _png(await run_in_threadpool(_queue(state).held_image, session.principal, review_id, index))
 
 
 @router.get("/items/{review_id}/inputs/{n}")
 @page
-async def item_input(request: Request, state: StateDep, session: PageSession, review_id: str, n: int) -> Response:
+async def item_input(
+    request: Request, state: StateDep, session: PageSession, review_id: str, n: int
+) -> Response:
     data = await run_in_threadpool(_queue(state).input_image, session.principal, review_id, n)
     return _png(await run_in_threadpool(evidence.as_png, data))
 
 
 @router.get("/items/{review_id}/neardup/{k}")
 @page
-async def item_neardup(request: Request, state: StateDep, session: PageSession, review_id: str, k: int) -> Response:
+async def item_neardup(
+    request: Request, state: StateDep, session: PageSession, review_id: str, k: int
+) -> Response:
     def load() -> bytes:
         _item, payload = _queue(state).payload(session.principal, review_id)
         matches = evidence.near_duplicates(payload.verdicts)
@@ -307,7 +433,9 @@ async def item_neardup(request: Request, state: StateDep, session: PageSession, 
 
 @router.post("/items/{review_id}/{action}")
 @page
-async def act(request: Request, state: StateDep, session: PageSession, review_id: str, action: str) -> Response:
+async def act(
+    request: Request, state: StateDep, session: PageSession, review_id: str, action: str
+) -> Response:
     if action not in _ACTIONS:
         raise NotFound(f"no action {action!r}")
     form = await _form(request)
@@ -323,7 +451,9 @@ async def act(request: Request, state: StateDep, session: PageSession, review_id
         await run_in_threadpool(q.comment, me, review_id, form.get("comment", ""))
     else:
         try:
-            decision = DecisionIn(reason_code=form.get("reason_code") or "", comment=form.get("comment") or None)
+            decision = DecisionIn(
+                reason_code=form.get("reason_code") or "", comment=form.get("comment") or None
+            )
         except ValidationError as exc:
             msg = exc.errors()[0].get("msg", "invalid decision")
             raise InvalidRequest(f"{action}: {msg}", param="reason_code") from None
@@ -331,4 +461,6 @@ async def act(request: Request, state: StateDep, session: PageSession, review_id
         detail = await run_in_threadpool(fn, me, review_id, decision)
         if action == "approve" and detail.state is not ReviewState.APPROVED:
             done = "approved_first"
-    return RedirectResponse(f"/review/items/{quote(review_id)}?done={done}", status_code=303, headers=_HEADERS)
+    return RedirectResponse(
+        f"/review/items/{quote(review_id)}?done={done}", status_code=303, headers=_HEADERS
+    )

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from core.errors import InvalidRequest
 from gateway.api.deps import StateDep, get_principal
 from gateway.auth import Principal, Role
-from gateway.errors import InvalidRequest
 from gateway.ratelimit import PUBLIC_VERIFY, Limit, RateLimiter
 from provenance.verify import VerifyReport, to_public, verifier_for
 
@@ -78,9 +78,12 @@ async def verify_image(request: Request, state: StateDep) -> JSONResponse:
     public = state.settings.public_verify and not request.headers.get("authorization")
     principal = None if public else get_principal(request, state)
     if principal is None:  # charged before the upload is read: a refused caller costs no parsing
-        limit = Limit.per_minute(state.settings.public_verify_per_minute, PUBLIC_VERIFY, "public verify requests")
-        await run_in_threadpool(RateLimiter(state.db).charge, _client_bucket(request), limit,
-                                who="this client address")
+        limit = Limit.per_minute(
+            state.settings.public_verify_per_minute, PUBLIC_VERIFY, "public verify requests"
+        )
+        await run_in_threadpool(
+            RateLimiter(state.db).charge, _client_bucket(request), limit, who="this client address"
+        )
     data = await _upload(request)
     verifier = verifier_for(state)
     report = await run_in_threadpool(verifier.verify, data)

@@ -16,9 +16,9 @@ from enum import StrEnum
 from sqlmodel import select
 from ulid import ULID
 
+from core.errors import AuthError, InvalidRequest, NotFound
+from core.store import Database
 from gateway.auth.tables import ApiKey, ApiKeyPublic, Tenant
-from gateway.errors import AuthError, InvalidRequest, NotFound
-from gateway.store import Database
 
 KEY_PREFIX = "ask_"
 
@@ -55,7 +55,7 @@ def _now() -> datetime:
 def _parse_key(key: str) -> tuple[str, str]:
     if not key.startswith(KEY_PREFIX):
         raise AuthError("invalid API key")
-    body = key[len(KEY_PREFIX):]
+    body = key[len(KEY_PREFIX) :]
     key_id, sep, secret = body.partition("_")
     if not sep or len(key_id) != 26 or not secret:
         raise AuthError("invalid API key")
@@ -67,8 +67,9 @@ _TENANT_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 def validate_tenant_id(tenant: str) -> str:
     if not tenant or len(tenant) > 64 or not set(tenant) <= _TENANT_CHARS:
-        raise InvalidRequest(f"tenant id {tenant!r} must be 1-64 characters of a-z, 0-9, '-', '_', '.'",
-                             param="tenant")
+        raise InvalidRequest(
+            f"tenant id {tenant!r} must be 1-64 characters of a-z, 0-9, '-', '_', '.'", param="tenant"
+        )
     return tenant
 
 
@@ -106,15 +107,17 @@ class KeyStore:
             return list(s.exec(select(Tenant).order_by(Tenant.id)))
 
     # keys ------------------------------------------------------------------------------------
-    def create(self, tenant: str, role: Role | str, *, name: str | None = None,
-               policy_id: str = "default") -> tuple[str, ApiKeyPublic]:
+    def create(
+        self, tenant: str, role: Role | str, *, name: str | None = None, policy_id: str = "default"
+    ) -> tuple[str, ApiKeyPublic]:
         """Create a key; returns (the full key — shown once, the public row)."""
         role = Role(role)
         self.ensure_tenant(tenant, policy_id)
         key_id = str(ULID())
         secret = secrets.token_urlsafe(32)
-        row = ApiKey(id=key_id, tenant=tenant, role=role.value, name=name, secret_hash=_hash(secret),
-                     created_at=_now())
+        row = ApiKey(
+            id=key_id, tenant=tenant, role=role.value, name=name, secret_hash=_hash(secret), created_at=_now()
+        )
         with self.db.session() as s:
             s.add(row)
         return f"{KEY_PREFIX}{key_id}_{secret}", ApiKeyPublic.model_validate(row, from_attributes=True)
@@ -151,5 +154,7 @@ class KeyStore:
             expected = row.secret_hash if row is not None else _hash("x" * 43)
             ok = hmac.compare_digest(expected, _hash(secret))
             if row is None or not ok or row.revoked_at is not None:
-                raise AuthError("invalid API key", hint="check the key, or create one with `assay keys create`")
+                raise AuthError(
+                    "invalid API key", hint="check the key, or create one with `assay keys create`"
+                )
             return Principal(key_id=row.id, tenant=row.tenant, role=Role(row.role), name=row.name)

@@ -13,25 +13,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 
-from gateway.errors import ConfigError, InvalidRequest
+from core.errors import ConfigError, InvalidRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from gateway.state import AppState
     from provenance.ledger.checkpoint import Checkpoints
     from provenance.ledger.query import AuditQuery
 
-app = typer.Typer(help="The tamper-evident audit ledger: records, proofs, checkpoints, verification.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The tamper-evident audit ledger: records, proofs, checkpoints, verification.", no_args_is_help=True
+)
 
 
 @contextmanager
-def _state() -> Iterator["AppState"]:
-    from gateway.settings import Settings
+def _state() -> Iterator[AppState]:
+    from core.settings import Settings
     from gateway.state import AppState
 
     state = AppState(Settings())
@@ -42,7 +43,7 @@ def _state() -> Iterator["AppState"]:
         state.close()
 
 
-def _checkpoints(state: "AppState") -> "Checkpoints":
+def _checkpoints(state: AppState) -> Checkpoints:
     from provenance.ledger.checkpoint import Checkpoints, load_signer
 
     return Checkpoints(state.ledger, load_signer(state.settings))
@@ -52,18 +53,38 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str) if as_json else text)
 
 
-def _query(tenant: str | None, since: datetime | None, until: datetime | None, requester: str | None,
-           decision: str | None, category: str | None, kind: str | None, model: str | None, policy: str | None,
-           order: str = "desc") -> "AuditQuery":
+def _query(
+    tenant: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    requester: str | None,
+    decision: str | None,
+    category: str | None,
+    kind: str | None,
+    model: str | None,
+    policy: str | None,
+    order: str = "desc",
+) -> AuditQuery:
     from provenance.ledger.query import AuditQuery
 
     try:
-        return AuditQuery(tenant=tenant, since=since, until=until, requester=requester, decision=decision,
-                          category=category, kind=kind, model=model, policy=policy, order=order)
+        return AuditQuery(
+            tenant=tenant,
+            since=since,
+            until=until,
+            requester=requester,
+            decision=decision,
+            category=category,
+            kind=kind,
+            model=model,
+            policy=policy,
+            order=order,
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise InvalidRequest(f"bad filter: {err.get('msg')}",
-                             param=".".join(str(p) for p in err.get("loc", ())) or None) from None
+        raise InvalidRequest(
+            f"bad filter: {err.get('msg')}", param=".".join(str(p) for p in err.get("loc", ())) or None
+        ) from None
 
 
 _TENANT = typer.Option(None, help="Only this tenant (default: every tenant)")
@@ -78,31 +99,47 @@ _POLICY = typer.Option(None, help="Policy id")
 
 
 @app.command("list")
-def list_(tenant: Optional[str] = _TENANT, since: Optional[datetime] = _SINCE, until: Optional[datetime] = _UNTIL,
-          requester: Optional[str] = _REQUESTER, decision: Optional[str] = _DECISION,
-          category: Optional[str] = _CATEGORY, kind: Optional[str] = _KIND, model: Optional[str] = _MODEL,
-          policy: Optional[str] = _POLICY, limit: int = typer.Option(50, min=1, max=500),
-          cursor: Optional[str] = typer.Option(None, help="next_cursor of the previous page"),
-          as_json: bool = typer.Option(False, "--json")) -> None:
+def list_(
+    tenant: str | None = _TENANT,
+    since: datetime | None = _SINCE,
+    until: datetime | None = _UNTIL,
+    requester: str | None = _REQUESTER,
+    decision: str | None = _DECISION,
+    category: str | None = _CATEGORY,
+    kind: str | None = _KIND,
+    model: str | None = _MODEL,
+    policy: str | None = _POLICY,
+    limit: int = typer.Option(50, min=1, max=500),
+    cursor: str | None = typer.Option(None, help="next_cursor of the previous page"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """List records, newest first."""
     from provenance.ledger.query import page
 
     q = _query(tenant, since, until, requester, decision, category, kind, model, policy)
     with _state() as state:
         p = page(state.ledger, q, limit=limit, cursor=cursor)
-        lines = [f"{r.index:>8}  {r.record_id}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.tenant:<14} {r.kind:<10} "
-                 f"{r.decision or '-':<9} {','.join(r.categories) or '-'}" for r in p.records]
+        lines = [
+            f"{r.index:>8}  {r.record_id}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.tenant:<14} {r.kind:<10} "
+            f"{r.decision or '-':<9} {','.join(r.categories) or '-'}"
+            for r in p.records
+        ]
         if p.next_cursor:
             lines.append(f"more: --cursor {p.next_cursor}")
-        _emit({"data": [r.model_dump(mode="json") for r in p.records], "next_cursor": p.next_cursor}, as_json,
-              "\n".join(lines) or "(no records)")
+        _emit(
+            {"data": [r.model_dump(mode="json") for r in p.records], "next_cursor": p.next_cursor},
+            as_json,
+            "\n".join(lines) or "(no records)",
+        )
 
 
 @app.command()
-def show(record_id: str = typer.Argument(..., help="The record's id (a ULID)"),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+def show(
+    record_id: str = typer.Argument(..., help="The record's id (a ULID)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Show one record in full."""
-    from gateway.errors import NotFound
+    from core.errors import NotFound
 
     with _state() as state:
         rec = state.ledger.get(record_id)
@@ -113,13 +150,20 @@ def show(record_id: str = typer.Argument(..., help="The record's id (a ULID)"),
 
 
 @app.command()
-def export(output: Path = typer.Option(Path("-"), "-o", "--output", help="File to write ('-': stdout)"),
-           fmt: str = typer.Option("jsonl", "--format", help="jsonl (self-verifying) | csv"),
-           personal_data: bool = typer.Option(True, help="Include prompt text and requester ids"),
-           tenant: Optional[str] = _TENANT, since: Optional[datetime] = _SINCE, until: Optional[datetime] = _UNTIL,
-           requester: Optional[str] = _REQUESTER, decision: Optional[str] = _DECISION,
-           category: Optional[str] = _CATEGORY, kind: Optional[str] = _KIND, model: Optional[str] = _MODEL,
-           policy: Optional[str] = _POLICY) -> None:
+def export(
+    output: Path = typer.Option(Path("-"), "-o", "--output", help="File to write ('-': stdout)"),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl (self-verifying) | csv"),
+    personal_data: bool = typer.Option(True, help="Include prompt text and requester ids"),
+    tenant: str | None = _TENANT,
+    since: datetime | None = _SINCE,
+    until: datetime | None = _UNTIL,
+    requester: str | None = _REQUESTER,
+    decision: str | None = _DECISION,
+    category: str | None = _CATEGORY,
+    kind: str | None = _KIND,
+    model: str | None = _MODEL,
+    policy: str | None = _POLICY,
+) -> None:
     """Export records (streamed). A JSONL export verifies offline with `assay audit verify --offline`."""
     from provenance.ledger.export import export_csv, export_jsonl
 
@@ -127,8 +171,11 @@ def export(output: Path = typer.Option(Path("-"), "-o", "--output", help="File t
         raise InvalidRequest(f"unknown format {fmt!r}", param="format", hint="jsonl or csv")
     q = _query(tenant, since, until, requester, decision, category, kind, model, policy, order="asc")
     with _state() as state:
-        lines = (export_jsonl(state.ledger, _checkpoints(state), q, include_personal=personal_data)
-                 if fmt == "jsonl" else export_csv(state.ledger, q, include_personal=personal_data))
+        lines = (
+            export_jsonl(state.ledger, _checkpoints(state), q, include_personal=personal_data)
+            if fmt == "jsonl"
+            else export_csv(state.ledger, q, include_personal=personal_data)
+        )
         fh = sys.stdout if str(output) == "-" else output.open("w", encoding="utf-8", newline="")
         try:
             for line in lines:
@@ -141,13 +188,16 @@ def export(output: Path = typer.Option(Path("-"), "-o", "--output", help="File t
 
 
 @app.command()
-def proof(record_id: Optional[str] = typer.Argument(None, help="Record to prove the inclusion of"),
-          first: Optional[int] = typer.Option(None, "--from", min=1,
-                                              help="Instead: consistency proof from this tree size ..."),
-          second: Optional[int] = typer.Option(None, "--to", min=1, help="... to this size (default: now)"),
-          as_json: bool = typer.Option(False, "--json")) -> None:
+def proof(
+    record_id: str | None = typer.Argument(None, help="Record to prove the inclusion of"),
+    first: int | None = typer.Option(
+        None, "--from", min=1, help="Instead: consistency proof from this tree size ..."
+    ),
+    second: int | None = typer.Option(None, "--to", min=1, help="... to this size (default: now)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """An inclusion proof of a record (or a consistency proof between two sizes) with its checkpoint."""
-    from gateway.errors import NotFound
+    from core.errors import NotFound
 
     if (record_id is None) == (first is None):
         raise InvalidRequest("give a RECORD_ID, or --from SIZE for a consistency proof", param="record_id")
@@ -159,17 +209,28 @@ def proof(record_id: Optional[str] = typer.Argument(None, help="Record to prove 
                 raise NotFound(f"no audit record {record_id!r}", param="record_id")
             cp = cps.covering(rec.index + 1)
             nodes = state.ledger.inclusion_proof(rec.index, cp.size)
-            data = {"record_id": rec.record_id, "index": rec.index, "tree_size": cp.size,
-                    "leaf_hash": rec.leaf_hash, "leaf": state.ledger.leaf_text(rec.index),
-                    "proof": [n.hex() for n in nodes], "checkpoint": cp.note}
+            data = {
+                "record_id": rec.record_id,
+                "index": rec.index,
+                "tree_size": cp.size,
+                "leaf_hash": rec.leaf_hash,
+                "leaf": state.ledger.leaf_text(rec.index),
+                "proof": [n.hex() for n in nodes],
+                "checkpoint": cp.note,
+            }
         else:
             assert first is not None
             cp = cps.covering(second) if second else cps.create()
             size2 = second or cp.size
             nodes = state.ledger.consistency_proof(first, size2)
-            data = {"first": first, "second": size2, "first_root": state.ledger.root_at(first).hex(),
-                    "second_root": state.ledger.root_at(size2).hex(), "proof": [n.hex() for n in nodes],
-                    "checkpoint": cp.note}
+            data = {
+                "first": first,
+                "second": size2,
+                "first_root": state.ledger.root_at(first).hex(),
+                "second_root": state.ledger.root_at(size2).hex(),
+                "proof": [n.hex() for n in nodes],
+                "checkpoint": cp.note,
+            }
         text = "\n".join(f"{k}: {v}" for k, v in data.items() if k not in ("proof", "checkpoint", "leaf"))
         text += "\nproof:\n" + "\n".join(f"  {n}" for n in data["proof"]) + "\ncheckpoint:\n" + cp.note
         _emit(data, as_json, text)
@@ -181,16 +242,29 @@ def checkpoint(as_json: bool = typer.Option(False, "--json")) -> None:
     with _state() as state:
         cps = _checkpoints(state)
         cp = cps.create()
-        _emit({"origin": cp.origin, "tree_size": cp.size, "root": cp.root_b64, "note": cp.note,
-               "public_key": cps.verifier.vkey()}, as_json, cp.note.rstrip("\n"))
+        _emit(
+            {
+                "origin": cp.origin,
+                "tree_size": cp.size,
+                "root": cp.root_b64,
+                "note": cp.note,
+                "public_key": cps.verifier.vkey(),
+            },
+            as_json,
+            cp.note.rstrip("\n"),
+        )
 
 
 @app.command()
-def verify(offline: Optional[Path] = typer.Option(None, "--offline", help="Verify this JSONL export instead "
-                                                                         "(no database needed)"),
-           public_key: Optional[str] = typer.Option(None, "--public-key",
-                                                    help="Verifier key (vkey) or a file holding it"),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+def verify(
+    offline: Path | None = typer.Option(
+        None, "--offline", help="Verify this JSONL export instead (no database needed)"
+    ),
+    public_key: str | None = typer.Option(
+        None, "--public-key", help="Verifier key (vkey) or a file holding it"
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Recompute every leaf, rebuild the tree, check every checkpoint; exit 1 naming the first bad index."""
     from provenance.ledger.note import NoteVerifier
 
@@ -205,8 +279,11 @@ def verify(offline: Optional[Path] = typer.Option(None, "--offline", help="Verif
         from provenance.ledger.verify import verify_ledger
 
         with _state() as state:
-            report = verify_ledger(state.ledger, key or load_verifier(state.settings),
-                                   progress=lambda n: typer.echo(f"... {n} records", err=True))
+            report = verify_ledger(
+                state.ledger,
+                key or load_verifier(state.settings),
+                progress=lambda n: typer.echo(f"... {n} records", err=True),
+            )
     _emit(report.model_dump(mode="json") | {"ok": report.ok}, as_json, report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -220,7 +297,7 @@ def _verify_offline(path: Path, key):  # noqa: ANN001, ANN202
     if not path.is_file():
         raise InvalidRequest(f"no export file at {path}", param="offline")
     if key is None:
-        from gateway.settings import Settings
+        from core.settings import Settings
 
         vfile = Settings().keys_dir / VKEY_FILE
         if vfile.is_file():
@@ -231,17 +308,21 @@ def _verify_offline(path: Path, key):  # noqa: ANN001, ANN202
             if not header.get("public_key"):
                 raise ConfigError("no public key: pass --public-key (the operator's .vkey)")
             key = NoteVerifier.from_vkey(header["public_key"])
-            typer.echo("warning: verifying with the key inside the export itself; pass --public-key with the "
-                       "operator's published key to rule out a re-signed export", err=True)
+            typer.echo(
+                "warning: verifying with the key inside the export itself; pass --public-key with the "
+                "operator's published key to rule out a re-signed export",
+                err=True,
+            )
     with path.open(encoding="utf-8") as fh:
         return verify_export(fh, key)
 
 
 @app.command()
-def keygen(origin: Optional[str] = typer.Option(None, help="The log's name (default: <host>/assay-ledger/<random>)"),
-           ) -> None:
+def keygen(
+    origin: str | None = typer.Option(None, help="The log's name (default: <host>/assay-ledger/<random>)"),
+) -> None:
     """Create the operator's checkpoint signing key in the keys dir (never overwrites one)."""
-    from gateway.settings import Settings
+    from core.settings import Settings
     from provenance.ledger.checkpoint import SKEY_FILE, VKEY_FILE, new_origin, write_key
     from provenance.ledger.note import NoteSigner
 
@@ -250,19 +331,27 @@ def keygen(origin: Optional[str] = typer.Option(None, help="The log's name (defa
     try:
         write_key(signer, settings.keys_dir)
     except FileExistsError:
-        raise ConfigError(f"a checkpoint key already exists at {settings.keys_dir / SKEY_FILE}",
-                          hint="rotating the key starts a new log identity; move the old key away first") from None
-    typer.echo(f"wrote {settings.keys_dir / SKEY_FILE} (secret) and {settings.keys_dir / VKEY_FILE} (publish it)",
-               err=True)
+        raise ConfigError(
+            f"a checkpoint key already exists at {settings.keys_dir / SKEY_FILE}",
+            hint="rotating the key starts a new log identity; move the old key away first",
+        ) from None
+    typer.echo(
+        f"wrote {settings.keys_dir / SKEY_FILE} (secret) and {settings.keys_dir / VKEY_FILE} (publish it)",
+        err=True,
+    )
     typer.echo(signer.verifier.vkey())
 
 
 @app.command()
 def retention(as_json: bool = typer.Option(False, "--json")) -> None:
     """Erase personal data past each record's policy retention now (run it daily, e.g. from cron)."""
-    from provenance.ledger.retention import apply_retention, policy_lookup
+    from provenance.ledger.retention import apply_retention
 
     with _state() as state:
-        res = apply_retention(state.ledger, policy_lookup(state.policies, state.settings.default_policy))
-        _emit(res.model_dump(), as_json, f"erased personal data of {res.erased_records} record(s); "
-              f"erasure records: {', '.join(res.erasure_record_ids) or 'none'}")
+        res = apply_retention(state.ledger, state.policies.retention_rules(state.settings.default_policy))
+        _emit(
+            res.model_dump(),
+            as_json,
+            f"erased personal data of {res.erased_records} record(s); "
+            f"erasure records: {', '.join(res.erasure_record_ids) or 'none'}",
+        )

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
+from gateway.store import migrate
 
 if TYPE_CHECKING:  # pragma: no cover
+    from core.settings import Settings
     from gateway.decision import Decision
     from gateway.policy import Policy
-    from gateway.settings import Settings
     from safety.image.likeness import LikenessGallery
     from safety.verdict import Verdict
 
 app = typer.Typer(help="Run the image checks (NSFW, faces, likeness) on an image file.", no_args_is_help=True)
-likeness_app = typer.Typer(help="The tenant's protected-likeness gallery: people who must not be depicted.",
-                           no_args_is_help=True)
+likeness_app = typer.Typer(
+    help="The tenant's protected-likeness gallery: people who must not be depicted.", no_args_is_help=True
+)
 
 
 def _read(path: Path, param: str) -> bytes:
@@ -36,15 +38,15 @@ def _read(path: Path, param: str) -> bytes:
         raise InvalidRequest(f"{path}: cannot read: {exc.strerror or exc}", param=param) from None
 
 
-def _settings() -> "Settings":
-    from gateway.settings import Settings
+def _settings() -> Settings:
+    from core.settings import Settings
 
     s = Settings()
     s.ensure_dirs()
     return s
 
 
-def describe_verdict(v: "Verdict") -> str:
+def describe_verdict(v: Verdict) -> str:
     """One line a person reads: what was found, where, how sure."""
     ev = v.evidence
     if v.check == "image.faces":
@@ -59,20 +61,38 @@ def describe_verdict(v: "Verdict") -> str:
     return f"{v.check}: {v.category.value} {v.score:.2f}" + (f" — {v.reason}" if v.reason else "")
 
 
-def _report(image_path: Path, policy: "Policy", names: list[str], verdicts: list["Verdict"],
-            decision: "Decision", target: str) -> dict[str, Any]:
-    return {"image": str(image_path), "policy": policy.id, "policy_digest": policy.digest, "target": target,
-            "checks": names, "verdicts": [v.model_dump(mode="json") for v in verdicts],
-            "decision": decision.action.value, "reasons": [r.text for r in decision.reasons]}
+def _report(
+    image_path: Path,
+    policy: Policy,
+    names: list[str],
+    verdicts: list[Verdict],
+    decision: Decision,
+    target: str,
+) -> dict[str, Any]:
+    return {
+        "image": str(image_path),
+        "policy": policy.id,
+        "policy_digest": policy.digest,
+        "target": target,
+        "checks": names,
+        "verdicts": [v.model_dump(mode="json") for v in verdicts],
+        "decision": decision.action.value,
+        "reasons": [r.text for r in decision.reasons],
+    }
 
 
 @app.command("check")
-def check(image: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, GIF, BMP, TIFF)"),
-          policy_file: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML (default: the tenant's policy)"),
-          as_input: bool = typer.Option(False, "--as-input",
-                                        help="Check it as an uploaded edit input (the policy's input_image checks)"),
-          tenant: str = typer.Option("local", help="Tenant whose policy and likeness gallery apply"),
-          as_json: bool = typer.Option(False, "--json", help="Print verdicts and decision as JSON")) -> None:
+def check(
+    image: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, GIF, BMP, TIFF)"),
+    policy_file: Path | None = typer.Option(
+        None, "--policy", help="Policy YAML (default: the tenant's policy)"
+    ),
+    as_input: bool = typer.Option(
+        False, "--as-input", help="Check it as an uploaded edit input (the policy's input_image checks)"
+    ),
+    tenant: str = typer.Option("local", help="Tenant whose policy and likeness gallery apply"),
+    as_json: bool = typer.Option(False, "--json", help="Print verdicts and decision as JSON"),
+) -> None:
     """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision; exit 1 if blocked."""
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
@@ -86,7 +106,9 @@ def check(image: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, G
         policy = load_policy(policy_file) if policy_file else state.policy_for(tenant)
         kind = TargetKind.INPUT_IMAGE if as_input else TargetKind.OUTPUT_IMAGE
         target = Target(kind=kind, index=0)
-        img = decode_image(_read(image, "image"), limits=DecodeLimits.from_policy(policy.limits), name=str(image))
+        img = decode_image(
+            _read(image, "image"), limits=DecodeLimits.from_policy(policy.limits), name=str(image)
+        )
         specs = policy.checks.for_target(kind)
         checks = [(state.checks.get(s.name), s.options) for s in specs]
         verdicts = run_image_checks(checks, img, target=target, tenant=tenant)
@@ -94,8 +116,13 @@ def check(image: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, G
         state.close()
     decision = decide(verdicts, policy)
     if as_json:
-        typer.echo(json.dumps(_report(image, policy, [s.name for s in specs], verdicts, decision, str(target)),
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                _report(image, policy, [s.name for s in specs], verdicts, decision, str(target)),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         typer.echo(f"{image}: {img.width}x{img.height}, policy {policy.id}, checked as {target}")
         for spec in specs:
@@ -110,22 +137,24 @@ def check(image: Path = typer.Argument(..., help="Image file (PNG, JPEG, WebP, G
 
 
 # --- likeness gallery ---------------------------------------------------------------------------
-def _gallery() -> "LikenessGallery":
-    from gateway.store import Database
+def _gallery() -> LikenessGallery:
+    from core.store import Database
     from safety.image.likeness import LikenessGallery
 
     settings = _settings()
     db = Database(settings.db_url)
     if settings.auto_migrate:
-        db.migrate()
+        migrate(db)
     return LikenessGallery(db)
 
 
 @likeness_app.command("add")
-def likeness_add(photos: list[Path] = typer.Argument(..., help="One or more photos of the person, one face each"),
-                 name: str = typer.Option(..., help="The person's name, as verdicts will show it"),
-                 tenant: str = typer.Option(..., help="Tenant whose gallery the person joins"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+def likeness_add(
+    photos: list[Path] = typer.Argument(..., help="One or more photos of the person, one face each"),
+    name: str = typer.Option(..., help="The person's name, as verdicts will show it"),
+    tenant: str = typer.Option(..., help="Tenant whose gallery the person joins"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Enrol a protected person from PHOTO(s): one embedding per photo (the photos are not kept)."""
     gallery = _gallery()
     try:
@@ -140,9 +169,11 @@ def likeness_add(photos: list[Path] = typer.Argument(..., help="One or more phot
 
 
 @likeness_app.command("list")
-def likeness_list(tenant: str = typer.Option(..., help="Tenant whose gallery to list"),
-                  name: Optional[str] = typer.Option(None, help="Only this person"),
-                  as_json: bool = typer.Option(False, "--json")) -> None:
+def likeness_list(
+    tenant: str = typer.Option(..., help="Tenant whose gallery to list"),
+    name: str | None = typer.Option(None, help="Only this person"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """List gallery entries (ids, names, photo digests; never the embeddings)."""
     gallery = _gallery()
     try:
@@ -152,14 +183,21 @@ def likeness_list(tenant: str = typer.Option(..., help="Tenant whose gallery to 
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     else:
-        typer.echo("\n".join(f"{r.id}  {r.name:<30} {r.created_at:%Y-%m-%d}  photo sha256 {r.source_sha256[:16]}"
-                             for r in rows) or "(no entries)")
+        typer.echo(
+            "\n".join(
+                f"{r.id}  {r.name:<30} {r.created_at:%Y-%m-%d}  photo sha256 {r.source_sha256[:16]}"
+                for r in rows
+            )
+            or "(no entries)"
+        )
 
 
 @likeness_app.command("remove")
-def likeness_remove(entry_id: Optional[str] = typer.Argument(None, help="Entry id (from `list`)"),
-                    name: Optional[str] = typer.Option(None, help="Remove every entry of this person instead"),
-                    tenant: str = typer.Option(..., help="Tenant whose gallery to change")) -> None:
+def likeness_remove(
+    entry_id: str | None = typer.Argument(None, help="Entry id (from `list`)"),
+    name: str | None = typer.Option(None, help="Remove every entry of this person instead"),
+    tenant: str = typer.Option(..., help="Tenant whose gallery to change"),
+) -> None:
     """Delete an entry, or all of a person's entries: the embeddings are erased, not hidden."""
     if (entry_id is None) == (name is None):
         raise InvalidRequest("give an entry id or --name, not both", param="entry_id")

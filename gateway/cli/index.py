@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
+from gateway.store import migrate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gateway.settings import Settings
+    from core.settings import Settings
     from safety.neardup.builder import ChangeReport, IndexChange
     from safety.neardup.store import IndexStore
 
-app = typer.Typer(help="Near-duplicate indexes: build, add, remove (take-downs), query, list.", no_args_is_help=True)
+app = typer.Typer(
+    help="Near-duplicate indexes: build, add, remove (take-downs), query, list.", no_args_is_help=True
+)
 
 #: the ledger's tenant for operator-level changes that belong to no customer tenant
 OPERATOR_TENANT = "operator"
@@ -33,15 +37,15 @@ OPERATOR_TENANT = "operator"
 MAX_IDS_IN_RECORD = 1000
 
 
-def _settings() -> "Settings":
-    from gateway.settings import Settings
+def _settings() -> Settings:
+    from core.settings import Settings
 
     s = Settings()
     s.ensure_dirs()
     return s
 
 
-def _store(settings: "Settings") -> "IndexStore":
+def _store(settings: Settings) -> IndexStore:
     from safety.neardup.store import IndexStore
 
     return IndexStore(settings.index_dir)
@@ -55,14 +59,17 @@ def _codes(text: str) -> list:
         try:
             out.append(CodeType(part))
         except ValueError:
-            raise InvalidRequest(f"unknown code type {part!r}", param="codes",
-                                 hint=f"choose from {', '.join(c.value for c in CodeType)}") from None
+            raise InvalidRequest(
+                f"unknown code type {part!r}",
+                param="codes",
+                hint=f"choose from {', '.join(c.value for c in CodeType)}",
+            ) from None
     if not out:
         raise InvalidRequest("--codes names no code type", param="codes", hint="e.g. --codes phash,dhash")
     return out
 
 
-def ledger_body(change: "IndexChange", source: str | None) -> dict:
+def ledger_body(change: IndexChange, source: str | None) -> dict:
     """The ``body`` of the ledger record for one index change."""
     body = change.to_dict()
     ids = body.pop("removed_ids")
@@ -75,17 +82,20 @@ def ledger_body(change: "IndexChange", source: str | None) -> dict:
     return body
 
 
-def _recorder(settings: "Settings", *, skip: bool, tenant: str, actor: str | None,
-              source: str | None) -> Callable[["IndexChange"], None] | None:
+def _recorder(
+    settings: Settings, *, skip: bool, tenant: str, actor: str | None, source: str | None
+) -> Callable[[IndexChange], None] | None:
     """The hook that appends the change to the ledger (before the new generation is switched on)."""
     if skip:
-        typer.echo("warning: --unsafe-skip-ledger: this index change is NOT recorded in the audit ledger", err=True)
+        typer.echo(
+            "warning: --unsafe-skip-ledger: this index change is NOT recorded in the audit ledger", err=True
+        )
         return None
 
-    def record(change: "IndexChange") -> None:
+    def record(change: IndexChange) -> None:
         from ulid import ULID
 
-        from gateway.store import Database
+        from core.store import Database
         from provenance.ledger import Ledger, LedgerRecord
         from provenance.ledger.record import now_utc
 
@@ -93,11 +103,20 @@ def _recorder(settings: "Settings", *, skip: bool, tenant: str, actor: str | Non
         ledger = None
         try:
             if settings.auto_migrate:
-                db.migrate()
+                migrate(db)
             ledger = Ledger(db)
-            entry = ledger.append(LedgerRecord(
-                record_id=str(ULID()), kind="index", tenant=tenant, requester=actor, decision=change.op,
-                categories=["copyright"], created_at=now_utc(), body=ledger_body(change, source)))
+            entry = ledger.append(
+                LedgerRecord(
+                    record_id=str(ULID()),
+                    kind="index",
+                    tenant=tenant,
+                    requester=actor,
+                    decision=change.op,
+                    categories=["copyright"],
+                    created_at=now_utc(),
+                    body=ledger_body(change, source),
+                )
+            )
             typer.echo(f"ledger: index change recorded as entry {entry.index} ({entry.record_id})", err=True)
         finally:
             if ledger is not None:
@@ -107,14 +126,23 @@ def _recorder(settings: "Settings", *, skip: bool, tenant: str, actor: str | Non
     return record
 
 
-def _print_report(report: "ChangeReport", as_json: bool, what: str) -> None:
+def _print_report(report: ChangeReport, as_json: bool, what: str) -> None:
     change = report.change
     if as_json:
-        typer.echo(json.dumps({
-            "change": change.to_dict() if change else None,
-            "skipped": [s.__dict__ for s in report.skipped], "already_indexed": report.already_indexed,
-            "not_found": report.not_found, "ignored": report.ignored, "resumed_at": report.resumed_at,
-        }, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "change": change.to_dict() if change else None,
+                    "skipped": [s.__dict__ for s in report.skipped],
+                    "already_indexed": report.already_indexed,
+                    "not_found": report.not_found,
+                    "ignored": report.ignored,
+                    "resumed_at": report.resumed_at,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     if report.resumed_at:
         typer.echo(f"resumed an interrupted {what} after {report.resumed_at} files", err=True)
@@ -125,16 +153,20 @@ def _print_report(report: "ChangeReport", as_json: bool, what: str) -> None:
     if report.ignored:
         typer.echo(f"ignored {len(report.ignored)} files that are not images (by suffix)", err=True)
     if report.already_indexed:
-        typer.echo(f"{len(report.already_indexed)} ids were already indexed and were left as they are", err=True)
+        typer.echo(
+            f"{len(report.already_indexed)} ids were already indexed and were left as they are", err=True
+        )
     for i in report.not_found[:20]:
         typer.echo(f"not in the index: {i}", err=True)
     if change is None:
         typer.echo("no change")
         return
-    typer.echo(f"index {change.name}: {change.op} +{change.added} -{change.removed} -> {change.count} works "
-               f"({', '.join(change.code_types)}{', clip' if change.embedding_model else ''}); "
-               f"{change.skipped} unreadable files skipped; {change.seconds:.1f} s\n"
-               f"digest {change.digest}")
+    typer.echo(
+        f"index {change.name}: {change.op} +{change.added} -{change.removed} -> {change.count} works "
+        f"({', '.join(change.code_types)}{', clip' if change.embedding_model else ''}); "
+        f"{change.skipped} unreadable files skipped; {change.seconds:.1f} s\n"
+        f"digest {change.digest}"
+    )
 
 
 _NAME = typer.Option(..., "--name", help="Index name (a-z, 0-9, '.', '_', '-')")
@@ -146,18 +178,28 @@ _ACTOR = typer.Option(None, "--actor", help="Who asked for the change (recorded 
 
 
 @app.command("build")
-def build(source: Path = typer.Argument(..., help="A folder of images, or a .csv/.jsonl manifest (path, id, licence, owner)"),
-          name: str = _NAME,
-          codes: str = typer.Option("phash,dhash", help="Perceptual codes to compute (comma separated)"),
-          clip_model: Optional[Path] = typer.Option(None, "--clip-model", help="open_clip model folder: also store image embeddings"),
-          licence: Optional[str] = typer.Option(None, help="Licence for works whose manifest row names none"),
-          owner: Optional[str] = typer.Option(None, help="Owner for works whose manifest row names none"),
-          workers: Optional[int] = _WORKERS,
-          replace: bool = typer.Option(False, "--replace", help="Rebuild an existing index from scratch"),
-          restart: bool = typer.Option(False, "--restart", help="Discard an interrupted build instead of resuming it"),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
-          unsafe_skip_ledger: bool = _SKIP, tenant: str = _TENANT, actor: Optional[str] = _ACTOR,
-          as_json: bool = _JSON) -> None:
+def build(
+    source: Path = typer.Argument(
+        ..., help="A folder of images, or a .csv/.jsonl manifest (path, id, licence, owner)"
+    ),
+    name: str = _NAME,
+    codes: str = typer.Option("phash,dhash", help="Perceptual codes to compute (comma separated)"),
+    clip_model: Path | None = typer.Option(
+        None, "--clip-model", help="open_clip model folder: also store image embeddings"
+    ),
+    licence: str | None = typer.Option(None, help="Licence for works whose manifest row names none"),
+    owner: str | None = typer.Option(None, help="Owner for works whose manifest row names none"),
+    workers: int | None = _WORKERS,
+    replace: bool = typer.Option(False, "--replace", help="Rebuild an existing index from scratch"),
+    restart: bool = typer.Option(
+        False, "--restart", help="Discard an interrupted build instead of resuming it"
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+    unsafe_skip_ledger: bool = _SKIP,
+    tenant: str = _TENANT,
+    actor: str | None = _ACTOR,
+    as_json: bool = _JSON,
+) -> None:
     """Build an index; an interrupted build resumes when run again with the same source."""
     from safety.neardup.builder import build_index
     from safety.neardup.sources import read_source
@@ -166,23 +208,42 @@ def build(source: Path = typer.Argument(..., help="A folder of images, or a .csv
     check_name(name)
     s = _settings()
     listing = read_source(source, licence=licence, owner=owner)
-    report = build_index(_store(s), name, listing, code_types=_codes(codes), clip_model=clip_model, workers=workers,
-                         replace=replace, restart=restart, progress=not quiet and not as_json,
-                         on_change=_recorder(s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor,
-                                             source=str(listing.origin)))
+    report = build_index(
+        _store(s),
+        name,
+        listing,
+        code_types=_codes(codes),
+        clip_model=clip_model,
+        workers=workers,
+        replace=replace,
+        restart=restart,
+        progress=not quiet and not as_json,
+        on_change=_recorder(
+            s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor, source=str(listing.origin)
+        ),
+    )
     _print_report(report, as_json, "build")
 
 
 @app.command("add")
-def add(source: Path = typer.Argument(..., help="A folder of images, or a .csv/.jsonl manifest"),
-        name: str = _NAME,
-        clip_model: Optional[Path] = typer.Option(None, "--clip-model", help="Model folder if it moved since the build"),
-        licence: Optional[str] = typer.Option(None), owner: Optional[str] = typer.Option(None),
-        workers: Optional[int] = _WORKERS,
-        restart: bool = typer.Option(False, "--restart", help="Discard an interrupted add instead of resuming it"),
-        quiet: bool = typer.Option(False, "--quiet"),
-        unsafe_skip_ledger: bool = _SKIP, tenant: str = _TENANT, actor: Optional[str] = _ACTOR,
-        as_json: bool = _JSON) -> None:
+def add(
+    source: Path = typer.Argument(..., help="A folder of images, or a .csv/.jsonl manifest"),
+    name: str = _NAME,
+    clip_model: Path | None = typer.Option(
+        None, "--clip-model", help="Model folder if it moved since the build"
+    ),
+    licence: str | None = typer.Option(None),
+    owner: str | None = typer.Option(None),
+    workers: int | None = _WORKERS,
+    restart: bool = typer.Option(
+        False, "--restart", help="Discard an interrupted add instead of resuming it"
+    ),
+    quiet: bool = typer.Option(False, "--quiet"),
+    unsafe_skip_ledger: bool = _SKIP,
+    tenant: str = _TENANT,
+    actor: str | None = _ACTOR,
+    as_json: bool = _JSON,
+) -> None:
     """Add works to an index (ids already in it are left as they are)."""
     from safety.neardup.builder import add_to_index
     from safety.neardup.sources import read_source
@@ -191,19 +252,31 @@ def add(source: Path = typer.Argument(..., help="A folder of images, or a .csv/.
     store = _store(s)
     store.manifest(name)  # a missing index fails before the source is read
     listing = read_source(source, licence=licence, owner=owner)
-    report = add_to_index(store, name, listing, clip_model=clip_model, workers=workers, restart=restart,
-                          progress=not quiet and not as_json,
-                          on_change=_recorder(s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor,
-                                              source=str(listing.origin)))
+    report = add_to_index(
+        store,
+        name,
+        listing,
+        clip_model=clip_model,
+        workers=workers,
+        restart=restart,
+        progress=not quiet and not as_json,
+        on_change=_recorder(
+            s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor, source=str(listing.origin)
+        ),
+    )
     _print_report(report, as_json, "add")
 
 
 @app.command("remove")
-def remove(ids: Optional[list[str]] = typer.Argument(None, help="Source ids to take down"),
-           name: str = _NAME,
-           from_file: Optional[Path] = typer.Option(None, "--from-file", help="A file with one id per line"),
-           unsafe_skip_ledger: bool = _SKIP, tenant: str = _TENANT, actor: Optional[str] = _ACTOR,
-           as_json: bool = _JSON) -> None:
+def remove(
+    ids: list[str] | None = typer.Argument(None, help="Source ids to take down"),
+    name: str = _NAME,
+    from_file: Path | None = typer.Option(None, "--from-file", help="A file with one id per line"),
+    unsafe_skip_ledger: bool = _SKIP,
+    tenant: str = _TENANT,
+    actor: str | None = _ACTOR,
+    as_json: bool = _JSON,
+) -> None:
     """Remove works from an index (a rights holder's take-down); exits 2 if none of the ids is indexed."""
     from safety.neardup.builder import remove_from_index
 
@@ -215,24 +288,34 @@ def remove(ids: Optional[list[str]] = typer.Argument(None, help="Source ids to t
             raise InvalidRequest(f"cannot read {from_file}: {exc}", param="from-file") from exc
     s = _settings()
     store = _store(s)
-    report = remove_from_index(store, name, wanted,
-                               on_change=_recorder(s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor, source=None))
+    report = remove_from_index(
+        store,
+        name,
+        wanted,
+        on_change=_recorder(s, skip=unsafe_skip_ledger, tenant=tenant, actor=actor, source=None),
+    )
     _print_report(report, as_json, "remove")
     if report.change is None:
-        raise InvalidRequest(f"none of the {len(report.not_found)} ids is in index {name!r}; nothing was removed",
-                             hint=f"ids are shown by `assay index query --name {name} IMAGE`")
+        raise InvalidRequest(
+            f"none of the {len(report.not_found)} ids is in index {name!r}; nothing was removed",
+            hint=f"ids are shown by `assay index query --name {name} IMAGE`",
+        )
 
 
 @app.command("query")
-def query(image: Path = typer.Argument(..., help="Image file to look up"),
-          name: str = _NAME,
-          radius: int = typer.Option(8, min=0, max=32, help="Hamming radius in bits (<= 8: multi-hash index)"),
-          codes: Optional[str] = typer.Option(None, help="Code types to search (default: all the index holds)"),
-          clip: bool = typer.Option(False, "--clip", help="Search the image embeddings instead of the codes"),
-          clip_model: Optional[Path] = typer.Option(None, "--clip-model", help="Model folder (default: the index's)"),
-          threshold: float = typer.Option(0.9, min=0.0, max=1.0, help="Cosine similarity threshold for --clip"),
-          mirror: bool = typer.Option(True, help="Also look up the mirrored image"),
-          as_json: bool = _JSON) -> None:
+def query(
+    image: Path = typer.Argument(..., help="Image file to look up"),
+    name: str = _NAME,
+    radius: int = typer.Option(8, min=0, max=32, help="Hamming radius in bits (<= 8: multi-hash index)"),
+    codes: str | None = typer.Option(None, help="Code types to search (default: all the index holds)"),
+    clip: bool = typer.Option(False, "--clip", help="Search the image embeddings instead of the codes"),
+    clip_model: Path | None = typer.Option(
+        None, "--clip-model", help="Model folder (default: the index's)"
+    ),
+    threshold: float = typer.Option(0.9, min=0.0, max=1.0, help="Cosine similarity threshold for --clip"),
+    mirror: bool = typer.Option(True, help="Also look up the mirrored image"),
+    as_json: bool = _JSON,
+) -> None:
     """Print the indexed works an image is a near-duplicate of (source id, distance, licence, owner)."""
     from safety.image.decode import decode_image
     from safety.neardup.query import LoadedIndex
@@ -252,7 +335,9 @@ def query(image: Path = typer.Argument(..., help="Image file to look up"),
             loaded.data.embeddings()  # raises: the index holds no embeddings
         matches = loaded.match_image_embedding(img, ClipEmbedder(folder), threshold=threshold, mirror=mirror)
     else:
-        matches = loaded.match_image(img, code_types=_codes(codes) if codes else None, radius=radius, mirror=mirror)
+        matches = loaded.match_image(
+            img, code_types=_codes(codes) if codes else None, radius=radius, mirror=mirror
+        )
     if as_json:
         typer.echo(json.dumps([m.to_dict() for m in matches], ensure_ascii=False, indent=2))
         return
@@ -260,8 +345,10 @@ def query(image: Path = typer.Argument(..., help="Image file to look up"),
         typer.echo(f"no near-duplicate in index {name} ({loaded.data.count} works)")
     for m in matches:
         how = f"similarity {m.similarity:.3f}" if m.similarity is not None else f"distance {int(m.distance)}"
-        typer.echo(f"{m.source_id}\t{m.method} {how}{' (mirrored)' if m.mirrored else ''}\t"
-                   f"licence={m.licence or '-'}\towner={m.owner or '-'}")
+        typer.echo(
+            f"{m.source_id}\t{m.method} {how}{' (mirrored)' if m.mirrored else ''}\t"
+            f"licence={m.licence or '-'}\towner={m.owner or '-'}"
+        )
 
 
 @app.command("list")
@@ -274,10 +361,18 @@ def list_(as_json: bool = _JSON) -> None:
     for n in store.names():
         try:
             m = store.manifest(n)
-            rows.append({"name": n, "ok": True, "count": m.count, "code_types": [c.value for c in m.code_types],
-                         "embedding": m.embedding.model_digest if m.embedding else None,
-                         "updated_at": m.updated_at.isoformat(), "last_operation": m.last_operation.op,
-                         "digest": m.digest})
+            rows.append(
+                {
+                    "name": n,
+                    "ok": True,
+                    "count": m.count,
+                    "code_types": [c.value for c in m.code_types],
+                    "embedding": m.embedding.model_digest if m.embedding else None,
+                    "updated_at": m.updated_at.isoformat(),
+                    "last_operation": m.last_operation.op,
+                    "digest": m.digest,
+                }
+            )
         except (IndexCorrupt, CodeTypeMismatch) as exc:
             rows.append({"name": n, "ok": False, "error": exc.message})
     if as_json:
@@ -287,7 +382,9 @@ def list_(as_json: bool = _JSON) -> None:
         typer.echo(f"(no indexes in {store.root})")
     for r in rows:
         if r["ok"]:
-            typer.echo(f"{r['name']:<24} {r['count']:>10} works  {','.join(r['code_types'])}"
-                       f"{'+clip' if r['embedding'] else ''}  {r['last_operation']} {r['updated_at']}  {r['digest']}")
+            typer.echo(
+                f"{r['name']:<24} {r['count']:>10} works  {','.join(r['code_types'])}"
+                f"{'+clip' if r['embedding'] else ''}  {r['last_operation']} {r['updated_at']}  {r['digest']}"
+            )
         else:
             typer.echo(f"{r['name']:<24} UNUSABLE: {r['error']}")

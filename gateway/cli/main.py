@@ -11,13 +11,13 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 import typer.core
 
-from gateway.errors import AssayError, ContentBlocked, InvalidRequest
-
+from core.errors import AssayError, ContentBlocked, InvalidRequest
+from gateway.store import migrate
 
 
 class _AssayGroup(typer.core.TyperGroup):
@@ -32,8 +32,14 @@ class _AssayGroup(typer.core.TyperGroup):
             ctx.exit(exc.exit_code)
 
 
-app = typer.Typer(name="assay", help="Assay: compliance and provenance gateway for AI image generation.",
-                  cls=_AssayGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    name="assay",
+    help="Assay: compliance and provenance gateway for AI image generation.",
+    cls=_AssayGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants and their policy packs.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy packs.", no_args_is_help=True)
@@ -58,7 +64,7 @@ GROUPS = [
 
 
 def _add_groups() -> None:
-    from gateway.plugins import import_optional
+    from core.plugins import import_optional
 
     for module_name, attr, name in GROUPS:
         module = import_optional(module_name)
@@ -80,7 +86,7 @@ def out(data: Any, as_json: bool, text: str | None = None) -> None:
 
 
 def state_from_env(**kw: Any):  # noqa: ANN201
-    from gateway.settings import Settings
+    from core.settings import Settings
     from gateway.state import AppState
 
     return AppState(Settings(), **kw)
@@ -88,14 +94,16 @@ def state_from_env(**kw: Any):  # noqa: ANN201
 
 # --- serve ------------------------------------------------------------------------------------
 @app.command()
-def serve(host: Optional[str] = typer.Option(None, help="Bind address (default ASSAY_HOST, 127.0.0.1)"),
-          port: Optional[int] = typer.Option(None, help="Port (default ASSAY_PORT, 8000)"),
-          workers: int = typer.Option(1, min=1, max=64, help="Worker processes"),
-          preload: bool = typer.Option(True, help="Load the model, checks and marks before accepting requests")) -> None:
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default ASSAY_HOST, 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="Port (default ASSAY_PORT, 8000)"),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes"),
+    preload: bool = typer.Option(True, help="Load the model, checks and marks before accepting requests"),
+) -> None:
     """Serve the gateway over HTTP."""
     import uvicorn
 
-    from gateway.settings import Settings
+    from core.settings import Settings
 
     settings = Settings()
     state = state_from_env()  # migrates the database once, before any worker starts
@@ -113,8 +121,14 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default A
         folder = tempfile.mkdtemp(prefix="assay-metrics-")
         os.environ[MULTIPROC_ENV] = folder
     try:
-        uvicorn.run("gateway.serve:make_app", factory=True, host=host or settings.host,
-                    port=port or settings.port, workers=workers, log_level="info")
+        uvicorn.run(
+            "gateway.serve:make_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level="info",
+        )
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -122,7 +136,7 @@ def serve(host: Optional[str] = typer.Option(None, help="Bind address (default A
 
 def _dev_key(state) -> None:  # noqa: ANN001
     """In development, the first start creates an admin key for tenant ``demo`` and prints it once."""
-    from gateway.store.locks import exclusive
+    from core.store.locks import exclusive
     from provenance.keys import write_private
 
     s = state.settings
@@ -139,14 +153,19 @@ def _dev_key(state) -> None:  # noqa: ANN001
 
 # --- generate ---------------------------------------------------------------------------------
 @app.command()
-def generate(prompt: str = typer.Argument(..., help="What to draw"),
-             output: Path = typer.Option(..., "-o", "--output", help="Output file; with --n > 1, -1, -2 ... are added"),
-             size: Optional[str] = typer.Option(None, help="WIDTHxHEIGHT (default: the policy's default size)"),
-             seed: Optional[int] = typer.Option(None, min=0), n: int = typer.Option(1, "--n", min=1),
-             steps: Optional[int] = typer.Option(None, min=1),
-             policy: Optional[Path] = typer.Option(None, help="Use this policy file instead of the tenant's"),
-             tenant: str = typer.Option("local", help="Tenant the generation is recorded under"),
-             as_json: bool = typer.Option(False, "--json", help="Print the result as JSON")) -> None:
+def generate(
+    prompt: str = typer.Argument(..., help="What to draw"),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Output file; with --n > 1, -1, -2 ... are added"
+    ),
+    size: str | None = typer.Option(None, help="WIDTHxHEIGHT (default: the policy's default size)"),
+    seed: int | None = typer.Option(None, min=0),
+    n: int = typer.Option(1, "--n", min=1),
+    steps: int | None = typer.Option(None, min=1),
+    policy: Path | None = typer.Option(None, help="Use this policy file instead of the tenant's"),
+    tenant: str = typer.Option("local", help="Tenant the generation is recorded under"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
+) -> None:
     """Generate images through the whole compliance path; prints the record id."""
     from gateway.auth import Principal, Role
     from gateway.pipeline import PipelineRequest
@@ -158,19 +177,44 @@ def generate(prompt: str = typer.Argument(..., help="What to draw"),
         raise InvalidRequest(f"output {output} must end in .png, .jpg, .jpeg or .webp", param="output")
     state = state_from_env()
     try:
-        req = PipelineRequest(prompt=prompt, principal=Principal(key_id="cli", tenant=tenant, role=Role.ADMIN),
-                              n=n, size=size, seed=seed, steps=steps, policy_override=pol, output_format=fmt)
+        req = PipelineRequest(
+            prompt=prompt,
+            principal=Principal(key_id="cli", tenant=tenant, role=Role.ADMIN),
+            n=n,
+            size=size,
+            seed=seed,
+            steps=steps,
+            policy_override=pol,
+            output_format=fmt,
+        )
         res = state.pipeline.run(req)
         files = []
         for im in res.released:
-            path = output if len(res.images) == 1 else output.with_name(f"{output.stem}-{im.index + 1}{output.suffix}")
+            path = (
+                output
+                if len(res.images) == 1
+                else output.with_name(f"{output.stem}-{im.index + 1}{output.suffix}")
+            )
             path.write_bytes(im.data or b"")
             files.append(str(path))
-        data = {"record_id": res.record_id, "status": res.status, "decision": res.decision.action.value,
-                "files": files, "review_id": res.review_id, "reasons": [r.text for r in res.decision.reasons],
-                "model": res.model.model_dump(mode="json") if res.model else None}
-        out(data, as_json, "\n".join([f"record {res.record_id}: {res.status}"] + [f"wrote {f}" for f in files]
-                                     + [f"  {r.text}" for r in res.decision.reasons]))
+        data = {
+            "record_id": res.record_id,
+            "status": res.status,
+            "decision": res.decision.action.value,
+            "files": files,
+            "review_id": res.review_id,
+            "reasons": [r.text for r in res.decision.reasons],
+            "model": res.model.model_dump(mode="json") if res.model else None,
+        }
+        out(
+            data,
+            as_json,
+            "\n".join(
+                [f"record {res.record_id}: {res.status}"]
+                + [f"wrote {f}" for f in files]
+                + [f"  {r.text}" for r in res.decision.reasons]
+            ),
+        )
         if res.status != "released":
             raise typer.Exit(1)
     except ContentBlocked as exc:
@@ -182,19 +226,24 @@ def generate(prompt: str = typer.Argument(..., help="What to draw"),
 
 # --- keys and tenants -------------------------------------------------------------------------
 @keys_app.command("create")
-def keys_create(tenant: str = typer.Option(..., help="Tenant the key acts for"),
-                role: str = typer.Option("requester", help="requester | reviewer | auditor | admin"),
-                name: Optional[str] = typer.Option(None, help="A label for the key"),
-                policy: Optional[str] = typer.Option(None, help="Policy id for a new tenant (default: ASSAY_DEFAULT_POLICY)"),
-                as_json: bool = typer.Option(False, "--json")) -> None:
+def keys_create(
+    tenant: str = typer.Option(..., help="Tenant the key acts for"),
+    role: str = typer.Option("requester", help="requester | reviewer | auditor | admin"),
+    name: str | None = typer.Option(None, help="A label for the key"),
+    policy: str | None = typer.Option(
+        None, help="Policy id for a new tenant (default: ASSAY_DEFAULT_POLICY)"
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Create an API key; the key is printed once and never stored."""
     from gateway.auth import Role
 
     try:
         r = Role(role)
     except ValueError:
-        raise InvalidRequest(f"unknown role {role!r}", param="role",
-                             hint="one of requester, reviewer, auditor, admin") from None
+        raise InvalidRequest(
+            f"unknown role {role!r}", param="role", hint="one of requester, reviewer, auditor, admin"
+        ) from None
     state = state_from_env()
     try:
         pol = policy or state.settings.default_policy
@@ -202,22 +251,33 @@ def keys_create(tenant: str = typer.Option(..., help="Tenant the key acts for"),
         key, row = state.keys.create(tenant, r, name=name, policy_id=pol)
         out({"key": key, **row.model_dump(mode="json")}, as_json, key)
         if not as_json:
-            typer.echo(f"key id {row.id}, tenant {row.tenant}, role {row.role}: store it now, it is not shown again",
-                       err=True)
+            typer.echo(
+                f"key id {row.id}, tenant {row.tenant}, role {row.role}: store it now, it is not shown again",
+                err=True,
+            )
     finally:
         state.close()
 
 
 @keys_app.command("list")
-def keys_list(tenant: Optional[str] = typer.Option(None), all_: bool = typer.Option(False, "--all", help="Include revoked"),
-              as_json: bool = typer.Option(False, "--json")) -> None:
+def keys_list(
+    tenant: str | None = typer.Option(None),
+    all_: bool = typer.Option(False, "--all", help="Include revoked"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """List API keys (ids, tenants, roles; never the secrets)."""
     state = state_from_env()
     try:
         rows = state.keys.list(tenant, include_revoked=all_)
-        out([r.model_dump(mode="json") for r in rows], as_json,
-            "\n".join(f"{r.id}  {r.tenant:<16} {r.role:<10} {r.name or ''}{'  REVOKED' if r.revoked_at else ''}"
-                      for r in rows) or "(no keys)")
+        out(
+            [r.model_dump(mode="json") for r in rows],
+            as_json,
+            "\n".join(
+                f"{r.id}  {r.tenant:<16} {r.role:<10} {r.name or ''}{'  REVOKED' if r.revoked_at else ''}"
+                for r in rows
+            )
+            or "(no keys)",
+        )
     finally:
         state.close()
 
@@ -238,8 +298,11 @@ def tenants_list(as_json: bool = typer.Option(False, "--json")) -> None:
     state = state_from_env()
     try:
         rows = state.keys.tenants()
-        out([{"id": t.id, "policy_id": t.policy_id} for t in rows], as_json,
-            "\n".join(f"{t.id:<20} {t.policy_id}" for t in rows) or "(no tenants)")
+        out(
+            [{"id": t.id, "policy_id": t.policy_id} for t in rows],
+            as_json,
+            "\n".join(f"{t.id:<20} {t.policy_id}" for t in rows) or "(no tenants)",
+        )
     finally:
         state.close()
 
@@ -259,10 +322,12 @@ def tenants_set_policy(tenant: str, policy_id: str) -> None:
 
 # --- policy and db ------------------------------------------------------------------------------
 @policy_app.command("check")
-def policy_check(files: list[Path] = typer.Argument(..., help="Policy YAML files"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+def policy_check(
+    files: list[Path] = typer.Argument(..., help="Policy YAML files"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Validate policy files; exit 2 naming file, key and line on the first bad one."""
-    from gateway.errors import PolicyError
+    from core.errors import PolicyError
     from gateway.policy import load_policy
 
     results, failed = [], False
@@ -286,13 +351,13 @@ def policy_check(files: list[Path] = typer.Argument(..., help="Policy YAML files
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (Alembic) up to the newest schema."""
-    from gateway.settings import Settings
-    from gateway.store import Database
+    from core.settings import Settings
+    from core.store import Database
 
     s = Settings()
     s.ensure_dirs()
     db = Database(s.db_url)
-    db.migrate()
+    migrate(db)
     typer.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
 
 

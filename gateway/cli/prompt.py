@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from gateway.policy import Policy
     from safety.verdict import Verdict
 
-app = typer.Typer(help="Run the prompt checks (lexicon, semantic, PII, protected persons) on a prompt.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run the prompt checks (lexicon, semantic, PII, protected persons) on a prompt.",
+    no_args_is_help=True,
+)
 
 
 @app.callback()
@@ -29,12 +31,12 @@ def _group() -> None:
     """Prompt checks (a command group, so that `assay prompt check` keeps its name)."""
 
 
-def describe_verdict(v: "Verdict", prompt: str) -> str:
+def describe_verdict(v: Verdict, prompt: str) -> str:
     """One line a person reads: category, score, where in the prompt, and what fired."""
     ev = v.evidence
     where = ""
     if isinstance(ev.get("start"), int) and isinstance(ev.get("end"), int):
-        shown = ev.get("text", prompt[ev["start"]:ev["end"]])
+        shown = ev.get("text", prompt[ev["start"] : ev["end"]])
         where = f" at [{ev['start']}:{ev['end']}] {shown!r}"
     if "exemplar" in ev:
         what = f"close to {ev['exemplar']!r} (similarity {ev['similarity']:.2f}, benign {ev['benign_similarity']:.2f})"
@@ -49,23 +51,34 @@ def describe_verdict(v: "Verdict", prompt: str) -> str:
     return f"{v.category.value} {v.score:.2f} [{v.check}]{where}: {what}"
 
 
-def report(prompt: str, policy: "Policy", verdicts: list["Verdict"], decision: "Decision",
-           checks: list[str]) -> dict[str, Any]:
-    return {"decision": decision.action.value, "categories": decision.categories,
-            "policy": policy.id, "policy_digest": policy.digest, "checks": checks,
-            "reasons": [r.text for r in decision.reasons],
-            "verdicts": [v.model_dump(mode="json") for v in verdicts], "prompt_chars": len(prompt)}
+def report(
+    prompt: str, policy: Policy, verdicts: list[Verdict], decision: Decision, checks: list[str]
+) -> dict[str, Any]:
+    return {
+        "decision": decision.action.value,
+        "categories": decision.categories,
+        "policy": policy.id,
+        "policy_digest": policy.digest,
+        "checks": checks,
+        "reasons": [r.text for r in decision.reasons],
+        "verdicts": [v.model_dump(mode="json") for v in verdicts],
+        "prompt_chars": len(prompt),
+    }
 
 
 @app.command("check")
-def check(prompt: str = typer.Argument(..., help="The prompt to check (quote it)"),
-          policy_file: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML (default: the default pack)"),
-          tenant: str = typer.Option("local", help="Tenant (scopes the protected-persons list)"),
-          as_json: bool = typer.Option(False, "--json", help="Print the decision and verdicts as JSON")) -> None:
+def check(
+    prompt: str = typer.Argument(..., help="The prompt to check (quote it)"),
+    policy_file: Path | None = typer.Option(
+        None, "--policy", help="Policy YAML (default: the default pack)"
+    ),
+    tenant: str = typer.Option("local", help="Tenant (scopes the protected-persons list)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision and verdicts as JSON"),
+) -> None:
     """Check PROMPT with the policy's prompt checks; print the decision and evidence; exit 1 if blocked."""
+    from core.settings import Settings
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
-    from gateway.settings import Settings
     from safety.prompt.stage import run_prompt_checks
     from safety.registry import CheckRegistry
 
@@ -76,8 +89,13 @@ def check(prompt: str = typer.Argument(..., help="The prompt to check (quote it)
     verdicts = run_prompt_checks([(registry.get(s.name), s.options) for s in specs], prompt, tenant=tenant)
     decision = decide(verdicts, policy)
     if as_json:
-        typer.echo(json.dumps(report(prompt, policy, verdicts, decision, [s.name for s in specs]),
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                report(prompt, policy, verdicts, decision, [s.name for s in specs]),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         typer.echo(f"decision: {decision.action.value}")
         typer.echo(f"categories: {', '.join(decision.categories) or '(none)'}")

@@ -10,28 +10,34 @@ the caller does not hold it yet. Errors leave through the CLI's one exit path
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from gateway.auth import Principal
     from gateway.review.models import ReviewDetail
     from gateway.state import AppState
 
-app = typer.Typer(help="The moderation review queue: list, show, approve, reject held generations.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The moderation review queue: list, show, approve, reject held generations.", no_args_is_help=True
+)
 
-_KEY = typer.Option(..., "--key", envvar="ASSAY_REVIEWER_KEY", help="Reviewer or admin API key "
-                    "(or ASSAY_REVIEWER_KEY)", show_default=False)
+_KEY = typer.Option(
+    ...,
+    "--key",
+    envvar="ASSAY_REVIEWER_KEY",
+    help="Reviewer or admin API key (or ASSAY_REVIEWER_KEY)",
+    show_default=False,
+)
 _JSON = typer.Option(False, "--json", help="Print JSON")
 
 
-def _open(key: str) -> tuple["AppState", "Principal"]:
-    from gateway.settings import Settings
+def _open(key: str) -> tuple[AppState, Principal]:
+    from core.settings import Settings
     from gateway.state import AppState
 
     state = AppState(Settings())
@@ -55,40 +61,54 @@ def _decision(reason: str, comment: str | None):  # noqa: ANN202
         raise InvalidRequest(f"--reason/--comment: {exc.errors()[0]['msg']}", param="reason") from None
 
 
-def _describe(d: "ReviewDetail") -> str:
-    lines = [f"review {d.id}  [{d.state.value}]  tenant {d.tenant}  policy {d.policy_id}",
-             f"  generation record {d.record_id}, priority {d.priority}, due {d.due_at:%Y-%m-%d %H:%M} UTC"
-             + (" (OVERDUE)" if d.overdue else ""),
-             f"  approvals {d.approvals}/{d.approvals_needed}" + (f", first by {d.first_approver}" if d.first_approver
-                                                                  else "")
-             + (f", claimed by {d.claimed_by} until {d.lease_until:%H:%M:%S} UTC" if d.claimed_by else ""),
-             f"  prompt: {d.prompt!r}" if d.prompt is not None else "  prompt: (not stored)",
-             "  why held:"]
+def _describe(d: ReviewDetail) -> str:
+    lines = [
+        f"review {d.id}  [{d.state.value}]  tenant {d.tenant}  policy {d.policy_id}",
+        f"  generation record {d.record_id}, priority {d.priority}, due {d.due_at:%Y-%m-%d %H:%M} UTC"
+        + (" (OVERDUE)" if d.overdue else ""),
+        f"  approvals {d.approvals}/{d.approvals_needed}"
+        + (f", first by {d.first_approver}" if d.first_approver else "")
+        + (f", claimed by {d.claimed_by} until {d.lease_until:%H:%M:%S} UTC" if d.claimed_by else ""),
+        f"  prompt: {d.prompt!r}" if d.prompt is not None else "  prompt: (not stored)",
+        "  why held:",
+    ]
     lines += [f"    - {r.text}" for r in d.reasons]
     lines.append("  findings:")
     lines += [f"    - {v.summary()}" for v in d.verdicts]
     lines.append("  history:")
-    lines += [f"    {e.at:%Y-%m-%d %H:%M:%S} {e.action:<14} {e.actor} ({e.actor_role})"
-              + (f" {e.reason_code}" if e.reason_code else "") + (f": {e.comment}" if e.comment else "")
-              for e in d.events]
+    lines += [
+        f"    {e.at:%Y-%m-%d %H:%M:%S} {e.action:<14} {e.actor} ({e.actor_role})"
+        + (f" {e.reason_code}" if e.reason_code else "")
+        + (f": {e.comment}" if e.comment else "")
+        for e in d.events
+    ]
     if d.decided_at:
-        lines.append(f"  decided {d.state.value} by {d.decided_by} ({d.reason_code}) at {d.decided_at:%Y-%m-%d %H:%M}")
+        lines.append(
+            f"  decided {d.state.value} by {d.decided_by} ({d.reason_code}) at {d.decided_at:%Y-%m-%d %H:%M}"
+        )
     return "\n".join(lines)
 
 
 @app.command("list")
-def list_(key: str = _KEY, state_: str = typer.Option("open", "--state", help="open | pending | claimed | "
-                                                      "escalated | approved | rejected | all"),
-          tenant: Optional[str] = typer.Option(None, help="Only this tenant"),
-          category: Optional[str] = typer.Option(None, help="Only items held for this category"),
-          overdue: bool = typer.Option(False, "--overdue", help="Only items past their SLA"),
-          limit: int = typer.Option(50, min=1, max=200), offset: int = typer.Option(0, min=0),
-          as_json: bool = _JSON) -> None:
+def list_(
+    key: str = _KEY,
+    state_: str = typer.Option(
+        "open", "--state", help="open | pending | claimed | escalated | approved | rejected | all"
+    ),
+    tenant: str | None = typer.Option(None, help="Only this tenant"),
+    category: str | None = typer.Option(None, help="Only items held for this category"),
+    overdue: bool = typer.Option(False, "--overdue", help="Only items past their SLA"),
+    limit: int = typer.Option(50, min=1, max=200),
+    offset: int = typer.Option(0, min=0),
+    as_json: bool = _JSON,
+) -> None:
     """List the queue (priority first), with counts per state."""
     from gateway.review.models import QueueFilter
 
     try:
-        flt = QueueFilter(state=state_, tenant=tenant, category=category, overdue=overdue, limit=limit, offset=offset)
+        flt = QueueFilter(
+            state=state_, tenant=tenant, category=category, overdue=overdue, limit=limit, offset=offset
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InvalidRequest(f"bad filter {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
@@ -98,11 +118,15 @@ def list_(key: str = _KEY, state_: str = typer.Option("open", "--state", help="o
     finally:
         state.close()
     c = page.counts
-    text = [f"pending {c.pending} · claimed {c.claimed} · escalated {c.escalated} · approved {c.approved} · "
-            f"rejected {c.rejected} · overdue {c.overdue}   ({page.total} match)"]
-    text += [f"{r.id}  {r.state.value:<9} p{r.priority:<4} {r.tenant:<12} {','.join(r.categories):<20} "
-             f"due {r.due_at:%Y-%m-%d %H:%M}{' LATE' if r.overdue else ''}  {r.approvals}/{r.approvals_needed}"
-             for r in page.data]
+    text = [
+        f"pending {c.pending} · claimed {c.claimed} · escalated {c.escalated} · approved {c.approved} · "
+        f"rejected {c.rejected} · overdue {c.overdue}   ({page.total} match)"
+    ]
+    text += [
+        f"{r.id}  {r.state.value:<9} p{r.priority:<4} {r.tenant:<12} {','.join(r.categories):<20} "
+        f"due {r.due_at:%Y-%m-%d %H:%M}{' LATE' if r.overdue else ''}  {r.approvals}/{r.approvals_needed}"
+        for r in page.data
+    ]
     _emit(page.model_dump(mode="json"), as_json, "\n".join(text))
 
 
@@ -142,22 +166,37 @@ _COMMENT = typer.Option(None, "--comment", help="Why (required with --reason oth
 
 
 @app.command()
-def approve(review_id: str, key: str = _KEY, reason: str = _REASON, comment: Optional[str] = _COMMENT,
-            as_json: bool = _JSON) -> None:
+def approve(
+    review_id: str,
+    key: str = _KEY,
+    reason: str = _REASON,
+    comment: str | None = _COMMENT,
+    as_json: bool = _JSON,
+) -> None:
     """Approve (claims first if needed). The last approval releases the marked image."""
     _decide("approve", review_id, key, reason, comment, as_json)
 
 
 @app.command()
-def reject(review_id: str, key: str = _KEY, reason: str = _REASON, comment: Optional[str] = _COMMENT,
-           as_json: bool = _JSON) -> None:
+def reject(
+    review_id: str,
+    key: str = _KEY,
+    reason: str = _REASON,
+    comment: str | None = _COMMENT,
+    as_json: bool = _JSON,
+) -> None:
     """Reject (claims first if needed). The held image is discarded unless the policy keeps it."""
     _decide("reject", review_id, key, reason, comment, as_json)
 
 
 @app.command()
-def escalate(review_id: str, key: str = _KEY, reason: str = _REASON, comment: Optional[str] = _COMMENT,
-             as_json: bool = _JSON) -> None:
+def escalate(
+    review_id: str,
+    key: str = _KEY,
+    reason: str = _REASON,
+    comment: str | None = _COMMENT,
+    as_json: bool = _JSON,
+) -> None:
     """Hand the item to an admin."""
     _decide("escalate", review_id, key, reason, comment, as_json)
 
@@ -172,8 +211,12 @@ def codes() -> None:
 
 
 @app.command()
-def assign(reviewer_key_id: str, tenant: str, key: str = _KEY,
-           remove: bool = typer.Option(False, "--remove", help="Take the assignment away")) -> None:
+def assign(
+    reviewer_key_id: str,
+    tenant: str,
+    key: str = _KEY,
+    remove: bool = typer.Option(False, "--remove", help="Take the assignment away"),
+) -> None:
     """(admin) Let a reviewer key work a tenant's queue."""
     state, me = _open(key)
     try:
@@ -188,13 +231,18 @@ def assign(reviewer_key_id: str, tenant: str, key: str = _KEY,
 
 
 @app.command()
-def webhook(tenant: str, url: Optional[str] = typer.Argument(None, help="https URL (omit with --remove)"),
-            secret: Optional[str] = typer.Option(None, "--secret", envvar="ASSAY_WEBHOOK_SECRET",
-                                                 help="HMAC key, 16+ characters"),
-            remove: bool = typer.Option(False, "--remove"), key: str = _KEY) -> None:
+def webhook(
+    tenant: str,
+    url: str | None = typer.Argument(None, help="https URL (omit with --remove)"),
+    secret: str | None = typer.Option(
+        None, "--secret", envvar="ASSAY_WEBHOOK_SECRET", help="HMAC key, 16+ characters"
+    ),
+    remove: bool = typer.Option(False, "--remove"),
+    key: str = _KEY,
+) -> None:
     """(admin) Set or remove a tenant's decision webhook."""
+    from core.errors import Forbidden
     from gateway.auth import Role
-    from gateway.errors import Forbidden
 
     state, me = _open(key)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from gateway.errors import AssayError, InvalidRequest
+from core.errors import AssayError, InvalidRequest
 
 
 def _text(report) -> str:  # noqa: ANN001 - a VerifyReport

@@ -5,11 +5,34 @@ the page (:mod:`gateway.api.review_page`) and the CLI (:mod:`gateway.cli.review`
 """
 
 from gateway.review.errors import ReviewConflict
-from gateway.review.models import (DecisionIn, QueueFilter, QueuePage, ReasonCode, ReleasedOutput, ReviewAction,
-                                   ReviewDetail, ReviewState, ReviewStatus, ReviewSummary)
+from gateway.review.models import (
+    DecisionIn,
+    QueueFilter,
+    QueuePage,
+    ReasonCode,
+    ReleasedOutput,
+    ReviewAction,
+    ReviewDetail,
+    ReviewState,
+    ReviewStatus,
+    ReviewSummary,
+)
 from gateway.review.queue import ReviewQueue
 from gateway.review.webhooks import Webhooks, verify_signature
 
-__all__ = ["DecisionIn", "QueueFilter", "QueuePage", "ReasonCode", "ReleasedOutput", "ReviewAction", "ReviewConflict",
-           "ReviewDetail", "ReviewQueue", "ReviewState", "ReviewStatus", "ReviewSummary", "Webhooks",
-           "verify_signature"]
+__all__ = [
+    "DecisionIn",
+    "QueueFilter",
+    "QueuePage",
+    "ReasonCode",
+    "ReleasedOutput",
+    "ReviewAction",
+    "ReviewConflict",
+    "ReviewDetail",
+    "ReviewQueue",
+    "ReviewState",
+    "ReviewStatus",
+    "ReviewSummary",
+    "Webhooks",
+    "verify_signature",
+]

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from sqlmodel import delete, select
 from ulid import ULID
 
+from core.errors import Forbidden, InvalidRequest, NotFound
+from core.store import Database
 from gateway.auth import Principal, Role
 from gateway.auth.tables import ApiKey, Tenant
-from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.review.tables import ReviewerTenant
-from gateway.store import Database
 from provenance.ledger import Ledger, LedgerRecord
 
 REVIEW_ROLES = (Role.REVIEWER, Role.ADMIN)
@@ -57,16 +57,24 @@ class ReviewerAssignments:
             if key is None or key.revoked_at is not None:
                 raise NotFound(f"no active API key {key_id!r}")
             if key.role != Role.REVIEWER.value:
-                raise InvalidRequest(f"key {key_id} has role {key.role}; only reviewer keys are assigned to tenants",
-                                     param="key_id")
+                raise InvalidRequest(
+                    f"key {key_id} has role {key.role}; only reviewer keys are assigned to tenants",
+                    param="key_id",
+                )
             if s.get(Tenant, tenant) is None:
                 raise NotFound(f"unknown tenant {tenant!r}", hint="create it with `assay tenants set-policy`")
-            row = s.exec(select(ReviewerTenant).where(ReviewerTenant.key_id == key_id,
-                                                      ReviewerTenant.tenant == tenant)).first()
+            row = s.exec(
+                select(ReviewerTenant).where(ReviewerTenant.key_id == key_id, ReviewerTenant.tenant == tenant)
+            ).first()
             if row is not None:
                 return row
-            row = ReviewerTenant(id=str(ULID()), key_id=key_id, tenant=tenant, assigned_by=admin.key_id,
-                                 assigned_at=datetime.now(UTC))
+            row = ReviewerTenant(
+                id=str(ULID()),
+                key_id=key_id,
+                tenant=tenant,
+                assigned_by=admin.key_id,
+                assigned_at=datetime.now(UTC),
+            )
             s.add(row)
         try:
             self._record(admin, "assigned", key_id, tenant)
@@ -79,8 +87,9 @@ class ReviewerAssignments:
     def unassign(self, admin: Principal, key_id: str, tenant: str) -> bool:
         self._require_admin(admin)
         with self.db.session() as s:
-            row = s.exec(select(ReviewerTenant).where(ReviewerTenant.key_id == key_id,
-                                                      ReviewerTenant.tenant == tenant)).first()
+            row = s.exec(
+                select(ReviewerTenant).where(ReviewerTenant.key_id == key_id, ReviewerTenant.tenant == tenant)
+            ).first()
             if row is None:
                 return False
             s.delete(row)
@@ -98,7 +107,13 @@ class ReviewerAssignments:
             raise Forbidden("only an admin assigns reviewers to tenants")
 
     def _record(self, admin: Principal, action: str, key_id: str, tenant: str) -> None:
-        self.ledger.append(LedgerRecord(
-            record_id=str(ULID()), kind="reviewer", tenant=tenant, decision=action, created_at=datetime.now(UTC),
-            body={"reviewer_key_id": key_id, "tenant": tenant, "by": admin.key_id},
-        ))
+        self.ledger.append(
+            LedgerRecord(
+                record_id=str(ULID()),
+                kind="reviewer",
+                tenant=tenant,
+                decision=action,
+                created_at=datetime.now(UTC),
+                body={"reviewer_key_id": key_id, "tenant": tenant, "by": admin.key_id},
+            )
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import AssayError
+from core.errors import AssayError
 
 
 class ReviewConflict(AssayError):

@@ -36,8 +36,12 @@ class Box:
     label: str
 
     def pct(self, width: int, height: int) -> dict[str, float]:
-        return {"x": 100 * self.x / width, "y": 100 * self.y / height, "w": 100 * self.w / width,
-                "h": 100 * self.h / height}
+        return {
+            "x": 100 * self.x / width,
+            "y": 100 * self.y / height,
+            "w": 100 * self.w / width,
+            "h": 100 * self.h / height,
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,9 @@ def _box(raw: Any, width: int, height: int, kind: str, label: str) -> Box | None
     return Box(x, y, w, h, kind, label)
 
 
-def image_evidence(verdicts: list[Verdict], kind: TargetKind, index: int, size: tuple[int, int]) -> ImageEvidence:
+def image_evidence(
+    verdicts: list[Verdict], kind: TargetKind, index: int, size: tuple[int, int]
+) -> ImageEvidence:
     """Boxes and findings for image ``index`` of ``kind`` (output or input), clipped to ``size``."""
     width, height = size
     out = ImageEvidence()
@@ -95,7 +101,9 @@ def image_evidence(verdicts: list[Verdict], kind: TargetKind, index: int, size: 
         default_kind = _KIND_BY_CATEGORY.get(v.category.value, "other")
         ev = v.evidence or {}
         if "box" in ev:
-            label = f"{v.category.value} {v.score:.2f}" + (f" {ev['name']}" if isinstance(ev.get("name"), str) else "")
+            label = f"{v.category.value} {v.score:.2f}" + (
+                f" {ev['name']}" if isinstance(ev.get("name"), str) else ""
+            )
             b = _box(ev["box"], width, height, default_kind, label)
             if b:
                 out.boxes.append(b)
@@ -154,11 +162,20 @@ def near_duplicates(verdicts: list[Verdict]) -> list[NearDuplicate]:
         ev = v.evidence or {}
         if "source_id" not in ev:
             continue
-        out.append(NearDuplicate(target=str(v.target), source_id=str(ev["source_id"]),
-                                 index=str(ev["index"]) if ev.get("index") is not None else None,
-                                 method=str(ev["method"]) if ev.get("method") else None,
-                                 distance=_num(ev, "distance"), similarity=_num(ev, "similarity"), licence=ev.get("licence"), owner=ev.get("owner"),
-                                 path=str(ev["path"]) if ev.get("path") else None, number=len(out)))
+        out.append(
+            NearDuplicate(
+                target=str(v.target),
+                source_id=str(ev["source_id"]),
+                index=str(ev["index"]) if ev.get("index") is not None else None,
+                method=str(ev["method"]) if ev.get("method") else None,
+                distance=_num(ev, "distance"),
+                similarity=_num(ev, "similarity"),
+                licence=ev.get("licence"),
+                owner=ev.get("owner"),
+                path=str(ev["path"]) if ev.get("path") else None,
+                number=len(out),
+            )
+        )
     return out
 
 
@@ -184,7 +201,7 @@ def as_png(data: bytes, *, max_side: int | None = None) -> bytes:
 
 def source_png(path: str, *, max_side: int = 512) -> bytes:
     """The indexed source image a near-duplicate matched (a local file named by the operator's index)."""
-    from gateway.errors import NotFound
+    from core.errors import NotFound
 
     p = Path(path)
     if not p.is_file():

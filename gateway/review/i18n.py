@@ -17,7 +17,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "logout": ("Sign out", "退出"),
     "signed_in_as": ("Signed in as", "当前用户"),
     "language": ("中文", "English"),
-    "shortcuts": ("Keys: a approve · r reject · c claim · e escalate · n next", "快捷键：a 通过 · r 拒绝 · c 认领 · e 升级 · n 下一条"),
+    "shortcuts": (
+        "Keys: a approve · r reject · c claim · e escalate · n next",
+        "快捷键：a 通过 · r 拒绝 · c 认领 · e 升级 · n 下一条",
+    ),
     # login
     "login_title": ("Sign in with a reviewer key", "使用审核员密钥登录"),
     "api_key": ("API key", "API 密钥"),
@@ -57,7 +60,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "generated_image": ("Held image", "待审图片"),
     "input_image": ("Input image", "输入图片"),
     "prompt": ("Prompt", "提示词"),
-    "prompt_hidden": ("The prompt is not stored (policy: digest only).", "提示词未保存（策略：仅保存摘要）。"),
+    "prompt_hidden": (
+        "The prompt is not stored (policy: digest only).",
+        "提示词未保存（策略：仅保存摘要）。",
+    ),
     "why_held": ("Why it was held", "拦截原因"),
     "rule_fired": ("Policy rule", "触发的策略规则"),
     "findings": ("Findings", "检测结果"),
@@ -95,7 +101,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "decided": ("Decided", "已决定"),
     "done_claimed": ("You claimed this item.", "已认领。"),
     "done_unclaimed": ("You gave the item back.", "已放弃认领。"),
-    "done_approved_first": ("First approval recorded; a second reviewer must approve.", "已记录第一次批准；需另一位审核员批准。"),
+    "done_approved_first": (
+        "First approval recorded; a second reviewer must approve.",
+        "已记录第一次批准；需另一位审核员批准。",
+    ),
     "done_approved": ("Approved and released.", "已通过并发布。"),
     "done_rejected": ("Rejected.", "已拒绝。"),
     "done_escalated": ("Escalated.", "已升级。"),

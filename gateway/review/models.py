@@ -69,10 +69,25 @@ class ReasonCode(StrEnum):
 
 #: which reason codes each decision takes ("other" always needs a comment)
 REASON_CODES: dict[str, tuple[ReasonCode, ...]] = {
-    "approve": (ReasonCode.NO_VIOLATION, ReasonCode.FALSE_POSITIVE, ReasonCode.CONSENT_ON_FILE,
-                ReasonCode.LICENSED, ReasonCode.PUBLIC_INTEREST, ReasonCode.OTHER),
-    "reject": (ReasonCode.REAL_PERSON, ReasonCode.LIKENESS, ReasonCode.SEXUAL, ReasonCode.MINORS,
-               ReasonCode.VIOLENCE, ReasonCode.HATE, ReasonCode.COPYRIGHT, ReasonCode.PII, ReasonCode.OTHER),
+    "approve": (
+        ReasonCode.NO_VIOLATION,
+        ReasonCode.FALSE_POSITIVE,
+        ReasonCode.CONSENT_ON_FILE,
+        ReasonCode.LICENSED,
+        ReasonCode.PUBLIC_INTEREST,
+        ReasonCode.OTHER,
+    ),
+    "reject": (
+        ReasonCode.REAL_PERSON,
+        ReasonCode.LIKENESS,
+        ReasonCode.SEXUAL,
+        ReasonCode.MINORS,
+        ReasonCode.VIOLENCE,
+        ReasonCode.HATE,
+        ReasonCode.COPYRIGHT,
+        ReasonCode.PII,
+        ReasonCode.OTHER,
+    ),
     "escalate": (ReasonCode.UNSURE, ReasonCode.LEGAL, ReasonCode.POLICY_GAP, ReasonCode.OTHER),
 }
 
@@ -221,7 +236,7 @@ class DecisionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
     @model_validator(mode="after")
-    def _other_needs_comment(self) -> "DecisionIn":
+    def _other_needs_comment(self) -> DecisionIn:
         if self.reason_code is ReasonCode.OTHER and not (self.comment or "").strip():
             raise ValueError("reason code 'other' needs a comment saying why")
         return self

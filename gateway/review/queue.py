@@ -33,14 +33,27 @@ from sqlalchemy import and_, case, func, update
 from sqlmodel import delete, select
 from ulid import ULID
 
+from core.errors import Forbidden, InvalidRequest, NotFound
 from gateway.auth import Principal, Role
-from gateway.errors import Forbidden, InvalidRequest, NotFound
 from gateway.policy import Action
 from gateway.review.access import ReviewerAssignments
 from gateway.review.errors import ReviewConflict
-from gateway.review.models import (REASON_CODES, DecisionIn, HeldImage, HeldPayload, QueueCounts, QueueFilter,
-                                   QueuePage, ReleasedOutput, ReviewAction, ReviewDetail, ReviewEventOut,
-                                   ReviewState, ReviewStatus, ReviewSummary)
+from gateway.review.models import (
+    REASON_CODES,
+    DecisionIn,
+    HeldImage,
+    HeldPayload,
+    QueueCounts,
+    QueueFilter,
+    QueuePage,
+    ReleasedOutput,
+    ReviewAction,
+    ReviewDetail,
+    ReviewEventOut,
+    ReviewState,
+    ReviewStatus,
+    ReviewSummary,
+)
 from gateway.review.tables import ReviewBlob, ReviewDelivery, ReviewEvent, ReviewItem, ReviewPayload
 from gateway.review.webhooks import WebhookDispatcher, Webhooks
 from provenance.ledger import LedgerRecord, prompt_sha256
@@ -54,23 +67,43 @@ log = logging.getLogger("assay.review")
 _t = ReviewItem.__table__
 OPEN_STATES = (ReviewState.PENDING, ReviewState.CLAIMED, ReviewState.RELEASING, ReviewState.ESCALATED)
 #: added to an item's priority by the categories that held it (the worst one counts)
-CATEGORY_WEIGHT = {"minors": 60, "sexual": 40, "likeness": 40, "violence": 30, "hate": 30, "extremism": 30,
-                   "self_harm": 30, "illegal": 30, "pii": 20, "real_person": 10, "copyright": 10}
+CATEGORY_WEIGHT = {
+    "minors": 60,
+    "sexual": 40,
+    "likeness": 40,
+    "violence": 30,
+    "hate": 30,
+    "extremism": 30,
+    "self_harm": 30,
+    "illegal": 30,
+    "pii": 20,
+    "real_person": 10,
+    "copyright": 10,
+}
 ESCALATION_BOOST = 200
 
 
 def effective_state(item: ReviewItem, now: datetime) -> ReviewState:
     """The state as a reviewer must see it: a claim whose lease ran out is free again."""
     st = ReviewState(item.state)
-    if st in (ReviewState.CLAIMED, ReviewState.RELEASING) and item.lease_until is not None and item.lease_until < now:
+    if (
+        st in (ReviewState.CLAIMED, ReviewState.RELEASING)
+        and item.lease_until is not None
+        and item.lease_until < now
+    ):
         return ReviewState.ESCALATED if item.escalated else ReviewState.PENDING
     return st
 
 
 def _effective_sql(now: datetime):  # noqa: ANN202 - a SQL expression
-    expired = and_(_t.c.state.in_((ReviewState.CLAIMED.value, ReviewState.RELEASING.value)), _t.c.lease_until < now)
-    return case((and_(expired, _t.c.escalated.is_(True)), ReviewState.ESCALATED.value),
-                (expired, ReviewState.PENDING.value), else_=_t.c.state)
+    expired = and_(
+        _t.c.state.in_((ReviewState.CLAIMED.value, ReviewState.RELEASING.value)), _t.c.lease_until < now
+    )
+    return case(
+        (and_(expired, _t.c.escalated.is_(True)), ReviewState.ESCALATED.value),
+        (expired, ReviewState.PENDING.value),
+        else_=_t.c.state,
+    )
 
 
 def _cats(text: str) -> list[str]:
@@ -94,7 +127,7 @@ def _sha(text: str | None) -> str | None:
 class ReviewQueue:
     """The queue service; one per :class:`gateway.state.AppState` (``state.review_queue``)."""
 
-    def __init__(self, state: "AppState", *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, state: AppState, *, clock: Callable[[], datetime] | None = None) -> None:
         self.state = state
         self.db = state.db
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
@@ -107,7 +140,7 @@ class ReviewQueue:
         return timedelta(seconds=float(self.state.settings.review_lease_s))
 
     # --- holding ------------------------------------------------------------------------------
-    def hold(self, result: "PipelineResult", req: "PipelineRequest") -> str:
+    def hold(self, result: PipelineResult, req: PipelineRequest) -> str:
         """Queue the held images of ``result`` (called by the pipeline after its record); returns the id."""
         policy = result.policy
         now = self.clock()
@@ -117,20 +150,41 @@ class ReviewQueue:
         four_eyes = bool({c.value for c in policy.review.four_eyes} & set(cats))
         blobs = self.state.blobs
         payload = HeldPayload(
-            mode=req.mode.value, output_format=req.output_format, created_at=result.created_at,
+            mode=req.mode.value,
+            output_format=req.output_format,
+            created_at=result.created_at,
             prompt_digest=prompt_sha256(req.prompt),
-            images=[HeldImage(index=im.index, content_id=im.content_id, blob=im.blob_key,
-                              decision_action=im.action.value, reasons=list(im.decision.reasons)) for im in held],
-            inputs=[blobs.put(u.data) for u in req.images], mask=blobs.put(req.mask.data) if req.mask else None,
-            verdicts=list(result.verdicts), reasons=list(result.decision.reasons),
+            images=[
+                HeldImage(
+                    index=im.index,
+                    content_id=im.content_id,
+                    blob=im.blob_key,
+                    decision_action=im.action.value,
+                    reasons=list(im.decision.reasons),
+                )
+                for im in held
+            ],
+            inputs=[blobs.put(u.data) for u in req.images],
+            mask=blobs.put(req.mask.data) if req.mask else None,
+            verdicts=list(result.verdicts),
+            reasons=list(result.decision.reasons),
             model=result.model.model_dump(mode="json") if result.model else None,
         )
         item = ReviewItem(
-            id=str(ULID()), tenant=req.principal.tenant, record_id=result.record_id, policy_id=policy.id,
-            policy_digest=policy.digest, state=ReviewState.PENDING.value, priority=priority_of(reasons),
-            categories="," + "".join(c + "," for c in cats), created_at=now,
-            due_at=now + timedelta(hours=policy.review.sla_hours), requester_key_id=req.principal.key_id,
-            requester_user=req.user, prompt=req.prompt, approvals_needed=2 if four_eyes else 1,
+            id=str(ULID()),
+            tenant=req.principal.tenant,
+            record_id=result.record_id,
+            policy_id=policy.id,
+            policy_digest=policy.digest,
+            state=ReviewState.PENDING.value,
+            priority=priority_of(reasons),
+            categories="," + "".join(c + "," for c in cats),
+            created_at=now,
+            due_at=now + timedelta(hours=policy.review.sla_hours),
+            requester_key_id=req.principal.key_id,
+            requester_user=req.user,
+            prompt=req.prompt,
+            approvals_needed=2 if four_eyes else 1,
         )
         ledger_id = str(ULID())
         keys = _blob_keys(payload)
@@ -139,13 +193,29 @@ class ReviewQueue:
             s.add(ReviewPayload(review_id=item.id, payload=payload.model_dump_json()))
             for key in keys:
                 s.add(ReviewBlob(review_id=item.id, blob=key))
-            s.add(self._event(item, req.principal, ReviewAction.QUEUED, ledger_id, None, ReviewState.PENDING, now))
+            s.add(
+                self._event(
+                    item, req.principal, ReviewAction.QUEUED, ledger_id, None, ReviewState.PENDING, now
+                )
+            )
         try:
-            self.state.ledger.append(self._record(
-                item, req.principal, ReviewAction.QUEUED, ledger_id, now, None, ReviewState.PENDING,
-                extra={"priority": item.priority, "due_at": item.due_at.isoformat(),
-                       "approvals_needed": item.approvals_needed,
-                       "images": [im.content_id for im in payload.images]}))
+            self.state.ledger.append(
+                self._record(
+                    item,
+                    req.principal,
+                    ReviewAction.QUEUED,
+                    ledger_id,
+                    now,
+                    None,
+                    ReviewState.PENDING,
+                    extra={
+                        "priority": item.priority,
+                        "due_at": item.due_at.isoformat(),
+                        "approvals_needed": item.approvals_needed,
+                        "images": [im.content_id for im in payload.images],
+                    },
+                )
+            )
         except Exception:
             with self.db.session() as s:
                 for table in (ReviewEvent, ReviewBlob, ReviewPayload):
@@ -182,12 +252,21 @@ class ReviewQueue:
         st = effective_state(item, now)
         live_claim = st in (ReviewState.CLAIMED, ReviewState.RELEASING)
         return ReviewSummary(
-            id=item.id, tenant=item.tenant, record_id=item.record_id, policy_id=item.policy_id, state=st,
-            priority=item.priority, categories=_cats(item.categories), created_at=item.created_at,
-            due_at=item.due_at, overdue=st in OPEN_STATES and item.due_at < now,
+            id=item.id,
+            tenant=item.tenant,
+            record_id=item.record_id,
+            policy_id=item.policy_id,
+            state=st,
+            priority=item.priority,
+            categories=_cats(item.categories),
+            created_at=item.created_at,
+            due_at=item.due_at,
+            overdue=st in OPEN_STATES and item.due_at < now,
             approvals=(1 if item.first_approver else 0) + (1 if st is ReviewState.APPROVED else 0),
-            approvals_needed=item.approvals_needed, escalated=item.escalated,
-            claimed_by=item.claimed_by if live_claim else None, lease_until=item.lease_until if live_claim else None,
+            approvals_needed=item.approvals_needed,
+            escalated=item.escalated,
+            claimed_by=item.claimed_by if live_claim else None,
+            lease_until=item.lease_until if live_claim else None,
         )
 
     def detail(self, principal: Principal, review_id: str) -> ReviewDetail:
@@ -207,13 +286,24 @@ class ReviewQueue:
     def _detail(self, item: ReviewItem) -> ReviewDetail:
         payload = self._held(item.id)
         with self.db.session() as s:
-            events = list(s.exec(select(ReviewEvent).where(ReviewEvent.review_id == item.id).order_by(ReviewEvent.id)))
+            events = list(
+                s.exec(select(ReviewEvent).where(ReviewEvent.review_id == item.id).order_by(ReviewEvent.id))
+            )
         return ReviewDetail(
-            **self.summary(item).model_dump(), prompt=item.prompt, prompt_digest=payload.prompt_digest,
-            mode=payload.mode, model_id=(payload.model or {}).get("model_id"),
-            images=[h.index for h in payload.images], inputs=len(payload.inputs), verdicts=payload.verdicts,
-            reasons=payload.reasons, first_approver=item.first_approver, decided_by=item.decided_by,
-            decided_at=item.decided_at, reason_code=item.reason_code, comment=item.comment,
+            **self.summary(item).model_dump(),
+            prompt=item.prompt,
+            prompt_digest=payload.prompt_digest,
+            mode=payload.mode,
+            model_id=(payload.model or {}).get("model_id"),
+            images=[h.index for h in payload.images],
+            inputs=len(payload.inputs),
+            verdicts=payload.verdicts,
+            reasons=payload.reasons,
+            first_approver=item.first_approver,
+            decided_by=item.decided_by,
+            decided_at=item.decided_at,
+            reason_code=item.reason_code,
+            comment=item.comment,
             requester_user=item.requester_user,
             events=[ReviewEventOut.model_validate(e, from_attributes=True) for e in events],
         )
@@ -265,11 +355,20 @@ class ReviewQueue:
                 total = sum(getattr(counts, v.value) for v in ReviewState)
             else:
                 total = getattr(counts, ReviewState(flt.state).value)
-            rows = s.exec(select(ReviewItem).where(*where)
-                          .order_by(_t.c.priority.desc(), _t.c.due_at, _t.c.id)
-                          .offset(flt.offset).limit(flt.limit)).all()
-        return QueuePage(data=[self.summary(r, now) for r in rows], counts=counts, total=total, limit=flt.limit,
-                         offset=flt.offset)
+            rows = s.exec(
+                select(ReviewItem)
+                .where(*where)
+                .order_by(_t.c.priority.desc(), _t.c.due_at, _t.c.id)
+                .offset(flt.offset)
+                .limit(flt.limit)
+            ).all()
+        return QueuePage(
+            data=[self.summary(r, now) for r in rows],
+            counts=counts,
+            total=total,
+            limit=flt.limit,
+            offset=flt.offset,
+        )
 
     def next_item(self, principal: Principal, after: str | None = None) -> str | None:
         """The first item the caller could work on now (claimable, or claimed by them), not ``after``."""
@@ -277,8 +376,9 @@ class ReviewQueue:
         for row in page.data:
             if row.id == after:
                 continue
-            if row.state is ReviewState.PENDING or (row.state is ReviewState.CLAIMED
-                                                    and row.claimed_by == principal.key_id):
+            if row.state is ReviewState.PENDING or (
+                row.state is ReviewState.CLAIMED and row.claimed_by == principal.key_id
+            ):
                 return row.id
             if row.state is ReviewState.ESCALATED and principal.role is Role.ADMIN:
                 return row.id
@@ -289,9 +389,14 @@ class ReviewQueue:
         item = self._load(principal, review_id)
         st = ReviewState(item.state)
         shown = st.value if st.terminal else "pending"
-        return ReviewStatus(id=item.id, record_id=item.record_id, status=shown, created_at=item.created_at,  # type: ignore[arg-type]
-                            decided_at=item.decided_at if st.terminal else None,
-                            reason_code=item.reason_code if st.terminal else None)
+        return ReviewStatus(
+            id=item.id,
+            record_id=item.record_id,
+            status=shown,
+            created_at=item.created_at,  # type: ignore[arg-type]
+            decided_at=item.decided_at if st.terminal else None,
+            reason_code=item.reason_code if st.terminal else None,
+        )
 
     def released_images(self, principal: Principal, review_id: str) -> list[tuple[ReleasedOutput, bytes]]:
         item = self._load(principal, review_id)
@@ -322,21 +427,29 @@ class ReviewQueue:
 
     # --- acting -------------------------------------------------------------------------------
     def _check_not_requester(self, principal: Principal, item: ReviewItem) -> None:
-        if principal.key_id == item.requester_key_id or (item.requester_user and principal.key_id == item.requester_user):
-            raise Forbidden("you requested this generation; a requester never reviews their own request",
-                            hint="another reviewer must take it")
+        if principal.key_id == item.requester_key_id or (
+            item.requester_user and principal.key_id == item.requester_user
+        ):
+            raise Forbidden(
+                "you requested this generation; a requester never reviews their own request",
+                hint="another reviewer must take it",
+            )
 
     def _check_claim(self, principal: Principal, item: ReviewItem, now: datetime) -> None:
         st = effective_state(item, now)
         if st is ReviewState.CLAIMED and item.claimed_by == principal.key_id:
             return
         if st is ReviewState.CLAIMED:
-            raise ReviewConflict(f"review {item.id} is claimed by another reviewer until {item.lease_until:%H:%M:%S} UTC")
+            raise ReviewConflict(
+                f"review {item.id} is claimed by another reviewer until {item.lease_until:%H:%M:%S} UTC"
+            )
         if st.terminal:
             raise ReviewConflict(f"review {item.id} is already {st.value}")
         if item.claimed_by == principal.key_id and st in (ReviewState.PENDING, ReviewState.ESCALATED):
-            raise ReviewConflict(f"your claim on review {item.id} expired; claim it again",
-                                 hint=f"a claim holds an item for {self.lease.total_seconds():.0f} s")
+            raise ReviewConflict(
+                f"your claim on review {item.id} expired; claim it again",
+                hint=f"a claim holds an item for {self.lease.total_seconds():.0f} s",
+            )
         raise ReviewConflict(f"review {item.id} is {st.value}; claim it before deciding")
 
     def claim(self, principal: Principal, review_id: str) -> ReviewDetail:
@@ -348,8 +461,9 @@ class ReviewQueue:
         if st.terminal:
             raise ReviewConflict(f"review {item.id} is already {st.value}")
         if st in (ReviewState.CLAIMED, ReviewState.RELEASING) and item.claimed_by != principal.key_id:
-            raise ReviewConflict(f"review {item.id} is claimed by another reviewer until "
-                                 f"{item.lease_until:%H:%M:%S} UTC")
+            raise ReviewConflict(
+                f"review {item.id} is claimed by another reviewer until {item.lease_until:%H:%M:%S} UTC"
+            )
         if st is ReviewState.RELEASING:
             raise ReviewConflict(f"review {item.id} is being released")
         if st is ReviewState.ESCALATED and principal.role is not Role.ADMIN:
@@ -357,11 +471,24 @@ class ReviewQueue:
         if item.first_approver == principal.key_id:
             raise Forbidden("you gave the first approval; four-eyes needs a second, different reviewer")
         renew = st is ReviewState.CLAIMED
-        self._transition(principal, item, ReviewAction.CLAIMED, now, ReviewState.CLAIMED,
-                         {"state": ReviewState.CLAIMED.value, "claimed_by": principal.key_id, "claimed_at": now,
-                          "lease_until": now + self.lease},
-                         extra={"lease_until": (now + self.lease).isoformat(), "renewed": renew,
-                                "took_over_expired": item.claimed_by not in (None, principal.key_id)})
+        self._transition(
+            principal,
+            item,
+            ReviewAction.CLAIMED,
+            now,
+            ReviewState.CLAIMED,
+            {
+                "state": ReviewState.CLAIMED.value,
+                "claimed_by": principal.key_id,
+                "claimed_at": now,
+                "lease_until": now + self.lease,
+            },
+            extra={
+                "lease_until": (now + self.lease).isoformat(),
+                "renewed": renew,
+                "took_over_expired": item.claimed_by not in (None, principal.key_id),
+            },
+        )
         return self._detail(self._get(item.id))
 
     def unclaim(self, principal: Principal, review_id: str) -> ReviewDetail:
@@ -369,8 +496,14 @@ class ReviewQueue:
         now = self.clock()
         self._check_claim(principal, item, now)
         back = ReviewState.ESCALATED if item.escalated else ReviewState.PENDING
-        self._transition(principal, item, ReviewAction.UNCLAIMED, now, back,
-                         {"state": back.value, "claimed_by": None, "claimed_at": None, "lease_until": None})
+        self._transition(
+            principal,
+            item,
+            ReviewAction.UNCLAIMED,
+            now,
+            back,
+            {"state": back.value, "claimed_by": None, "claimed_at": None, "lease_until": None},
+        )
         return self._detail(self._get(item.id))
 
     def approve(self, principal: Principal, review_id: str, decision: DecisionIn) -> ReviewDetail:
@@ -383,10 +516,23 @@ class ReviewQueue:
             raise Forbidden("you gave the first approval; four-eyes needs a second, different reviewer")
         if item.approvals_needed > 1 and item.first_approver is None:
             back = ReviewState.ESCALATED if item.escalated else ReviewState.PENDING
-            self._transition(principal, item, ReviewAction.APPROVED_FIRST, now, back,
-                             {"state": back.value, "first_approver": principal.key_id, "first_approved_at": now,
-                              "claimed_by": None, "claimed_at": None, "lease_until": None},
-                             decision=decision, extra={"approvals": 1, "approvals_needed": item.approvals_needed})
+            self._transition(
+                principal,
+                item,
+                ReviewAction.APPROVED_FIRST,
+                now,
+                back,
+                {
+                    "state": back.value,
+                    "first_approver": principal.key_id,
+                    "first_approved_at": now,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                    "lease_until": None,
+                },
+                decision=decision,
+                extra={"approvals": 1, "approvals_needed": item.approvals_needed},
+            )
         else:
             self._release(principal, item, decision, now)
         return self._detail(self._get(item.id))
@@ -402,16 +548,35 @@ class ReviewQueue:
         payload = self._held(item.id)
         keys = _blob_keys(payload)
         if not keep:
-            payload = payload.model_copy(update={
-                "images": [h.model_copy(update={"blob": None}) for h in payload.images],
-                "inputs": [None for _ in payload.inputs], "mask": None})
-        self._transition(principal, item, ReviewAction.REJECTED, now, ReviewState.REJECTED,
-                         {"state": ReviewState.REJECTED.value, "decided_by": principal.key_id, "decided_at": now,
-                          "reason_code": decision.reason_code.value, "comment": decision.comment,
-                          "claimed_by": None, "claimed_at": None, "lease_until": None,
-                          "prompt": self._stored_prompt(item, payload)},
-                         decision=decision, webhook=True, payload=None if keep else payload,
-                         extra={"images_kept": keep, "images": [h.content_id for h in payload.images]})
+            payload = payload.model_copy(
+                update={
+                    "images": [h.model_copy(update={"blob": None}) for h in payload.images],
+                    "inputs": [None for _ in payload.inputs],
+                    "mask": None,
+                }
+            )
+        self._transition(
+            principal,
+            item,
+            ReviewAction.REJECTED,
+            now,
+            ReviewState.REJECTED,
+            {
+                "state": ReviewState.REJECTED.value,
+                "decided_by": principal.key_id,
+                "decided_at": now,
+                "reason_code": decision.reason_code.value,
+                "comment": decision.comment,
+                "claimed_by": None,
+                "claimed_at": None,
+                "lease_until": None,
+                "prompt": self._stored_prompt(item, payload),
+            },
+            decision=decision,
+            webhook=True,
+            payload=None if keep else payload,
+            extra={"images_kept": keep, "images": [h.content_id for h in payload.images]},
+        )
         if not keep:
             self._discard(item.id, keys)
         return self._detail(self._get(item.id))
@@ -424,10 +589,22 @@ class ReviewQueue:
         self._check_code("escalate", decision)
         if item.escalated:
             raise ReviewConflict(f"review {item.id} is already escalated; an admin decides it")
-        self._transition(principal, item, ReviewAction.ESCALATED, now, ReviewState.ESCALATED,
-                         {"state": ReviewState.ESCALATED.value, "escalated": True,
-                          "priority": item.priority + ESCALATION_BOOST, "claimed_by": None, "claimed_at": None,
-                          "lease_until": None}, decision=decision)
+        self._transition(
+            principal,
+            item,
+            ReviewAction.ESCALATED,
+            now,
+            ReviewState.ESCALATED,
+            {
+                "state": ReviewState.ESCALATED.value,
+                "escalated": True,
+                "priority": item.priority + ESCALATION_BOOST,
+                "claimed_by": None,
+                "claimed_at": None,
+                "lease_until": None,
+            },
+            decision=decision,
+        )
         return self._detail(self._get(item.id))
 
     def comment(self, principal: Principal, review_id: str, text: str) -> ReviewDetail:
@@ -446,8 +623,11 @@ class ReviewQueue:
     def _check_code(kind: str, decision: DecisionIn) -> None:
         allowed = REASON_CODES[kind]
         if decision.reason_code not in allowed:
-            raise InvalidRequest(f"reason code {decision.reason_code.value!r} does not fit '{kind}'",
-                                 param="reason_code", hint="one of: " + ", ".join(c.value for c in allowed))
+            raise InvalidRequest(
+                f"reason code {decision.reason_code.value!r} does not fit '{kind}'",
+                param="reason_code",
+                hint="one of: " + ", ".join(c.value for c in allowed),
+            )
 
     def _get(self, review_id: str) -> ReviewItem:
         with self.db.session() as s:
@@ -456,32 +636,86 @@ class ReviewQueue:
             raise NotFound(f"no review {review_id!r}")
         return item
 
-    def _event(self, item: ReviewItem, principal: Principal, action: ReviewAction, ledger_id: str,
-               state_from: ReviewState | None, state_to: ReviewState | None, now: datetime,
-               reason_code: str | None = None, comment: str | None = None) -> ReviewEvent:
-        return ReviewEvent(id=str(ULID()), review_id=item.id, tenant=item.tenant, actor=principal.key_id,
-                           actor_role=principal.role.value, action=action.value,
-                           state_from=state_from.value if state_from else None,
-                           state_to=state_to.value if state_to else None, reason_code=reason_code,
-                           comment=comment, ledger_record_id=ledger_id, at=now)
+    def _event(
+        self,
+        item: ReviewItem,
+        principal: Principal,
+        action: ReviewAction,
+        ledger_id: str,
+        state_from: ReviewState | None,
+        state_to: ReviewState | None,
+        now: datetime,
+        reason_code: str | None = None,
+        comment: str | None = None,
+    ) -> ReviewEvent:
+        return ReviewEvent(
+            id=str(ULID()),
+            review_id=item.id,
+            tenant=item.tenant,
+            actor=principal.key_id,
+            actor_role=principal.role.value,
+            action=action.value,
+            state_from=state_from.value if state_from else None,
+            state_to=state_to.value if state_to else None,
+            reason_code=reason_code,
+            comment=comment,
+            ledger_record_id=ledger_id,
+            at=now,
+        )
 
-    def _record(self, item: ReviewItem, principal: Principal, action: ReviewAction, ledger_id: str, now: datetime,
-                state_from: ReviewState | None, state_to: ReviewState | None, *, reason_code: str | None = None,
-                comment: str | None = None, extra: dict[str, Any] | None = None) -> LedgerRecord:
+    def _record(
+        self,
+        item: ReviewItem,
+        principal: Principal,
+        action: ReviewAction,
+        ledger_id: str,
+        now: datetime,
+        state_from: ReviewState | None,
+        state_to: ReviewState | None,
+        *,
+        reason_code: str | None = None,
+        comment: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> LedgerRecord:
         body: dict[str, Any] = {
-            "review_id": item.id, "action": action.value, "actor": principal.key_id, "actor_role": principal.role.value,
-            "from": state_from.value if state_from else None, "to": state_to.value if state_to else None,
-            "reason_code": reason_code, "comment_sha256": _sha(comment),
+            "review_id": item.id,
+            "action": action.value,
+            "actor": principal.key_id,
+            "actor_role": principal.role.value,
+            "from": state_from.value if state_from else None,
+            "to": state_to.value if state_to else None,
+            "reason_code": reason_code,
+            "comment_sha256": _sha(comment),
         }
         body.update(extra or {})
-        return LedgerRecord(record_id=ledger_id, kind="review", tenant=item.tenant, decision=action.value,
-                            categories=_cats(item.categories), policy_id=item.policy_id,
-                            policy_digest=item.policy_digest, subject_id=item.record_id, created_at=now, body=body)
+        return LedgerRecord(
+            record_id=ledger_id,
+            kind="review",
+            tenant=item.tenant,
+            decision=action.value,
+            categories=_cats(item.categories),
+            policy_id=item.policy_id,
+            policy_digest=item.policy_digest,
+            subject_id=item.record_id,
+            created_at=now,
+            body=body,
+        )
 
-    def _transition(self, principal: Principal, item: ReviewItem, action: ReviewAction, now: datetime,
-                    state_to: ReviewState, values: dict[str, Any], *, decision: DecisionIn | None = None,
-                    comment: str | None = None, webhook: bool = False, payload: HeldPayload | None = None,
-                    extra: dict[str, Any] | None = None) -> None:
+    def _transition(
+        self,
+        principal: Principal,
+        item: ReviewItem,
+        action: ReviewAction,
+        now: datetime,
+        state_to: ReviewState,
+        values: dict[str, Any],
+        *,
+        decision: DecisionIn | None = None,
+        comment: str | None = None,
+        webhook: bool = False,
+        payload: HeldPayload | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Apply ``values`` (and a new ``payload``) if the row is still at ``item.version``; record it;
         undo all of it if the record cannot be appended."""
         state_from = effective_state(item, now)
@@ -493,28 +727,58 @@ class ReviewQueue:
         old_payload = None
         delivery_id = None
         with self.db.session() as s:
-            res = s.execute(update(_t).where(_t.c.id == item.id, _t.c.version == item.version)
-                            .values(**values, version=new_version))
+            res = s.execute(
+                update(_t)
+                .where(_t.c.id == item.id, _t.c.version == item.version)
+                .values(**values, version=new_version)
+            )
             if res.rowcount != 1:
-                raise ReviewConflict(f"review {item.id} changed while you were acting on it (someone else was "
-                                     "faster); nothing was changed", hint="reload the item")
+                raise ReviewConflict(
+                    f"review {item.id} changed while you were acting on it (someone else was "
+                    "faster); nothing was changed",
+                    hint="reload the item",
+                )
             if payload is not None:
                 row = s.get(ReviewPayload, item.id)
                 old_payload, row.payload = row.payload, payload.model_dump_json()
                 s.add(row)
-            s.add(self._event(item, principal, action, ledger_id, state_from, state_to, now, reason_code, comment))
+            s.add(
+                self._event(
+                    item, principal, action, ledger_id, state_from, state_to, now, reason_code, comment
+                )
+            )
             if webhook:
-                delivery_id = self.webhooks.enqueue(s, tenant=item.tenant, review_id=item.id,
-                                                    event=self._webhook_event(item, state_to, now, reason_code,
-                                                                              ledger_id))
+                delivery_id = self.webhooks.enqueue(
+                    s,
+                    tenant=item.tenant,
+                    review_id=item.id,
+                    event=self._webhook_event(item, state_to, now, reason_code, ledger_id),
+                )
         try:
-            self.state.ledger.append(self._record(item, principal, action, ledger_id, now, state_from, state_to,
-                                                  reason_code=reason_code, comment=comment, extra=extra))
+            self.state.ledger.append(
+                self._record(
+                    item,
+                    principal,
+                    action,
+                    ledger_id,
+                    now,
+                    state_from,
+                    state_to,
+                    reason_code=reason_code,
+                    comment=comment,
+                    extra=extra,
+                )
+            )
         except Exception:
-            log.warning("review %s: the ledger refused the %s record; undoing the change", item.id, action.value)
+            log.warning(
+                "review %s: the ledger refused the %s record; undoing the change", item.id, action.value
+            )
             with self.db.session() as s:
-                s.execute(update(_t).where(_t.c.id == item.id, _t.c.version == new_version)
-                          .values(**old, version=new_version + 1))
+                s.execute(
+                    update(_t)
+                    .where(_t.c.id == item.id, _t.c.version == new_version)
+                    .values(**old, version=new_version + 1)
+                )
                 s.exec(delete(ReviewEvent).where(ReviewEvent.ledger_record_id == ledger_id))  # type: ignore[call-overload]
                 if delivery_id:
                     s.exec(delete(ReviewDelivery).where(ReviewDelivery.id == delivery_id))  # type: ignore[call-overload]
@@ -527,11 +791,19 @@ class ReviewQueue:
             self.dispatcher.kick()
 
     @staticmethod
-    def _webhook_event(item: ReviewItem, state: ReviewState, now: datetime, reason_code: str | None,
-                       ledger_id: str) -> dict[str, Any]:
-        return {"type": f"review.{state.value}", "review_id": item.id, "record_id": item.record_id,
-                "review_record_id": ledger_id, "tenant": item.tenant, "status": state.value,
-                "reason_code": reason_code, "decided_at": now.isoformat()}
+    def _webhook_event(
+        item: ReviewItem, state: ReviewState, now: datetime, reason_code: str | None, ledger_id: str
+    ) -> dict[str, Any]:
+        return {
+            "type": f"review.{state.value}",
+            "review_id": item.id,
+            "record_id": item.record_id,
+            "review_record_id": ledger_id,
+            "tenant": item.tenant,
+            "status": state.value,
+            "reason_code": reason_code,
+            "decided_at": now.isoformat(),
+        }
 
     def _stored_prompt(self, item: ReviewItem, payload: HeldPayload) -> str | None:
         """After the decision the queue keeps only what the policy lets the ledger keep."""
@@ -551,7 +823,9 @@ class ReviewQueue:
             s.exec(delete(ReviewBlob).where(ReviewBlob.review_id == review_id))  # type: ignore[call-overload]
         for key in dict.fromkeys(keys):
             with self.db.session() as s:
-                shared = s.exec(select(func.count()).select_from(ReviewBlob).where(ReviewBlob.blob == key)).one()
+                shared = s.exec(
+                    select(func.count()).select_from(ReviewBlob).where(ReviewBlob.blob == key)
+                ).one()
             if shared:
                 continue
             try:
@@ -564,12 +838,21 @@ class ReviewQueue:
         release_id = item.release_record_id or str(ULID())
         v1 = item.version + 1
         with self.db.session() as s:
-            res = s.execute(update(_t).where(_t.c.id == item.id, _t.c.version == item.version).values(
-                state=ReviewState.RELEASING.value, release_record_id=release_id, lease_until=now + self.lease,
-                version=v1))
+            res = s.execute(
+                update(_t)
+                .where(_t.c.id == item.id, _t.c.version == item.version)
+                .values(
+                    state=ReviewState.RELEASING.value,
+                    release_record_id=release_id,
+                    lease_until=now + self.lease,
+                    version=v1,
+                )
+            )
             if res.rowcount != 1:
-                raise ReviewConflict(f"review {item.id} changed while you were approving it; nothing was released",
-                                     hint="reload the item")
+                raise ReviewConflict(
+                    f"review {item.id} changed while you were approving it; nothing was released",
+                    hint="reload the item",
+                )
         payload = self._held(item.id)
         state_from = effective_state(item, now)
         existing = self.state.ledger.get(release_id)
@@ -577,38 +860,84 @@ class ReviewQueue:
             if existing is not None:  # an earlier attempt appended the record and died before the update
                 outputs = [ReleasedOutput.model_validate(o) for o in existing.body.get("outputs", [])]
             else:
-                record = self._record(item, principal, ReviewAction.APPROVED, release_id, now, state_from,
-                                      ReviewState.APPROVED, reason_code=decision.reason_code.value,
-                                      comment=decision.comment,
-                                      extra={"approvals": item.approvals_needed,
-                                             "approvals_needed": item.approvals_needed,
-                                             "first_approver": item.first_approver})
+                record = self._record(
+                    item,
+                    principal,
+                    ReviewAction.APPROVED,
+                    release_id,
+                    now,
+                    state_from,
+                    ReviewState.APPROVED,
+                    reason_code=decision.reason_code.value,
+                    comment=decision.comment,
+                    extra={
+                        "approvals": item.approvals_needed,
+                        "approvals_needed": item.approvals_needed,
+                        "first_approver": item.first_approver,
+                    },
+                )
                 outputs = self._run_release(item, payload, record)
         except Exception:
             with self.db.session() as s:
-                s.execute(update(_t).where(_t.c.id == item.id, _t.c.version == v1).values(
-                    state=ReviewState.CLAIMED.value, lease_until=item.lease_until, version=v1 + 1))
+                s.execute(
+                    update(_t)
+                    .where(_t.c.id == item.id, _t.c.version == v1)
+                    .values(state=ReviewState.CLAIMED.value, lease_until=item.lease_until, version=v1 + 1)
+                )
             raise
         with self.db.session() as s:
-            res = s.execute(update(_t).where(_t.c.id == item.id, _t.c.state == ReviewState.RELEASING.value,
-                                             _t.c.release_record_id == release_id).values(
-                state=ReviewState.APPROVED.value, decided_by=principal.key_id, decided_at=now,
-                reason_code=decision.reason_code.value, comment=decision.comment, claimed_by=None,
-                lease_until=None, prompt=self._stored_prompt(item, payload), version=v1 + 1))
+            res = s.execute(
+                update(_t)
+                .where(
+                    _t.c.id == item.id,
+                    _t.c.state == ReviewState.RELEASING.value,
+                    _t.c.release_record_id == release_id,
+                )
+                .values(
+                    state=ReviewState.APPROVED.value,
+                    decided_by=principal.key_id,
+                    decided_at=now,
+                    reason_code=decision.reason_code.value,
+                    comment=decision.comment,
+                    claimed_by=None,
+                    lease_until=None,
+                    prompt=self._stored_prompt(item, payload),
+                    version=v1 + 1,
+                )
+            )
             if res.rowcount == 1:
                 row = s.get(ReviewPayload, item.id)
                 row.released = "[" + ",".join(o.model_dump_json() for o in outputs) + "]"
                 s.add(row)
-                s.add(self._event(item, principal, ReviewAction.APPROVED, release_id, state_from,
-                                  ReviewState.APPROVED, now, decision.reason_code.value, decision.comment))
-                delivery = self.webhooks.enqueue(s, tenant=item.tenant, review_id=item.id, event=self._webhook_event(
-                    item, ReviewState.APPROVED, now, decision.reason_code.value, release_id))
+                s.add(
+                    self._event(
+                        item,
+                        principal,
+                        ReviewAction.APPROVED,
+                        release_id,
+                        state_from,
+                        ReviewState.APPROVED,
+                        now,
+                        decision.reason_code.value,
+                        decision.comment,
+                    )
+                )
+                delivery = self.webhooks.enqueue(
+                    s,
+                    tenant=item.tenant,
+                    review_id=item.id,
+                    event=self._webhook_event(
+                        item, ReviewState.APPROVED, now, decision.reason_code.value, release_id
+                    ),
+                )
             else:
                 delivery = None  # another process finished the same release
         if delivery:
             self.dispatcher.kick()
 
-    def _run_release(self, item: ReviewItem, payload: HeldPayload, record: LedgerRecord) -> list[ReleasedOutput]:
+    def _run_release(
+        self, item: ReviewItem, payload: HeldPayload, record: LedgerRecord
+    ) -> list[ReleasedOutput]:
         from gateway.decision import Decision
         from gateway.pipeline import PipelineRequest, Upload
         from models.base import ModelInfo
@@ -616,23 +945,55 @@ class ReviewQueue:
 
         blobs = self.state.blobs
         policy = self.state.policies.get(item.policy_id)
-        held = {h.index: decode_image(blobs.get(h.blob), name=f"held image {h.index}")
-                for h in payload.images if h.blob}
+        held = {
+            h.index: decode_image(blobs.get(h.blob), name=f"held image {h.index}")
+            for h in payload.images
+            if h.blob
+        }
         if len(held) != len(payload.images):
-            raise NotFound(f"review {item.id}: a held image is missing from the blob store; nothing was released")
-        decisions = {h.index: Decision(action=Action(h.decision_action), reasons=h.reasons) for h in payload.images}
+            raise NotFound(
+                f"review {item.id}: a held image is missing from the blob store; nothing was released"
+            )
+        decisions = {
+            h.index: Decision(action=Action(h.decision_action), reasons=h.reasons) for h in payload.images
+        }
         uploads = [Upload(data=blobs.get(k), name=f"image[{i}]") for i, k in enumerate(payload.inputs) if k]
         mask = Upload(data=blobs.get(payload.mask), name="mask") if payload.mask else None
         requester = Principal(key_id=item.requester_key_id, tenant=item.tenant, role=Role.REQUESTER)
-        req = PipelineRequest(prompt=item.prompt or "", principal=requester, images=uploads, mask=mask,
-                              output_format=payload.output_format, user=item.requester_user)
-        model = ModelInfo.model_validate(payload.model) if payload.model else ModelInfo(backend="unknown",
-                                                                                         model_id="unknown")
-        outs = self.state.pipeline.release_held(record_id=item.record_id, created=payload.created_at, req=req,
-                                                policy=policy, model=model, verdicts=payload.verdicts, held=held,
-                                                decisions=decisions, record=record)
-        return [ReleasedOutput(index=o.index, content_id=o.content_id, blob=o.blob_key or "", sha256=o.sha256 or "",
-                               media_type=o.media_type or "image/png") for o in outs]
+        req = PipelineRequest(
+            prompt=item.prompt or "",
+            principal=requester,
+            images=uploads,
+            mask=mask,
+            output_format=payload.output_format,
+            user=item.requester_user,
+        )
+        model = (
+            ModelInfo.model_validate(payload.model)
+            if payload.model
+            else ModelInfo(backend="unknown", model_id="unknown")
+        )
+        outs = self.state.pipeline.release_held(
+            record_id=item.record_id,
+            created=payload.created_at,
+            req=req,
+            policy=policy,
+            model=model,
+            verdicts=payload.verdicts,
+            held=held,
+            decisions=decisions,
+            record=record,
+        )
+        return [
+            ReleasedOutput(
+                index=o.index,
+                content_id=o.content_id,
+                blob=o.blob_key or "",
+                sha256=o.sha256 or "",
+                media_type=o.media_type or "image/png",
+            )
+            for o in outs
+        ]
 
     def close(self) -> None:
         self.dispatcher.stop()

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import delete
 
+from core.errors import Forbidden
+from core.store import Database
 from gateway.auth import KeyStore, Principal, Role
 from gateway.auth.tables import ApiKey
-from gateway.errors import Forbidden
 from gateway.review.tables import ReviewSession
-from gateway.store import Database
 
 SESSION_TTL = timedelta(hours=8)
 COOKIE = "assay_review"
@@ -54,11 +54,18 @@ class PageSessions:
         """Check the key (reviewer or admin) and open a session; returns (cookie token, session)."""
         principal = self.keys.authenticate(api_key)
         if principal.role not in (Role.REVIEWER, Role.ADMIN):
-            raise Forbidden(f"a {principal.role.value} key cannot sign in to the review page; use a reviewer key")
+            raise Forbidden(
+                f"a {principal.role.value} key cannot sign in to the review page; use a reviewer key"
+            )
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        row = ReviewSession(token_hash=_hash(token), key_id=principal.key_id, csrf_token=secrets.token_urlsafe(32),
-                            created_at=now, expires_at=now + SESSION_TTL)
+        row = ReviewSession(
+            token_hash=_hash(token),
+            key_id=principal.key_id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
         with self.db.session() as s:
             s.exec(delete(ReviewSession).where(ReviewSession.expires_at < now))  # type: ignore[call-overload]
             s.add(row)
@@ -73,7 +80,11 @@ class PageSessions:
             if row is None or row.expires_at < self.clock():
                 return None
             key = s.get(ApiKey, row.key_id)
-            if key is None or key.revoked_at is not None or key.role not in (Role.REVIEWER.value, Role.ADMIN.value):
+            if (
+                key is None
+                or key.revoked_at is not None
+                or key.role not in (Role.REVIEWER.value, Role.ADMIN.value)
+            ):
                 return None
             principal = Principal(key_id=key.id, tenant=key.tenant, role=Role(key.role), name=key.name)
             return PageSession(principal, row.csrf_token, row.expires_at)

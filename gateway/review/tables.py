@@ -65,8 +65,13 @@ class ReviewItem(SQLModel, table=True):
 
 # the queue's order (priority, then due time): the first page is read in index order and stops at 50 rows
 Index("ix_review_items_order", ReviewItem.priority.desc(), ReviewItem.due_at, ReviewItem.id)  # type: ignore[attr-defined]
-Index("ix_review_items_tenant_order", ReviewItem.tenant, ReviewItem.priority.desc(),  # type: ignore[attr-defined]
-      ReviewItem.due_at, ReviewItem.id)
+Index(
+    "ix_review_items_tenant_order",
+    ReviewItem.tenant,
+    ReviewItem.priority.desc(),  # type: ignore[attr-defined]
+    ReviewItem.due_at,
+    ReviewItem.id,
+)
 
 
 class ReviewPayload(SQLModel, table=True):

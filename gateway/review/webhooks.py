@@ -36,10 +36,10 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 from ulid import ULID
 
+from core.errors import InvalidRequest, NotFound
+from core.store import Database
 from gateway.auth.tables import Tenant
-from gateway.errors import InvalidRequest, NotFound
 from gateway.review.tables import ReviewDelivery, ReviewWebhook
-from gateway.store import Database
 
 log = logging.getLogger("assay.review.webhooks")
 
@@ -72,8 +72,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, now: float | None = None,
-                     tolerance_s: int = DEFAULT_TOLERANCE_S) -> bool:
+def verify_signature(
+    secret: str, header: str, body: bytes, *, now: float | None = None, tolerance_s: int = DEFAULT_TOLERANCE_S
+) -> bool:
     """What a receiver runs: the MAC matches and the timestamp is within ``tolerance_s``."""
     fields = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     try:
@@ -94,8 +95,14 @@ def backoff_s(attempts: int) -> float:
 class Webhooks:
     """Webhook configuration per tenant, the outbox, and the sender."""
 
-    def __init__(self, db: Database, settings: Any, *, transport: httpx.BaseTransport | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Any,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.transport = transport
@@ -109,8 +116,9 @@ class Webhooks:
         with self.db.session() as s:
             if s.get(Tenant, tenant) is None:
                 raise NotFound(f"unknown tenant {tenant!r}")
-            row = s.get(ReviewWebhook, tenant) or ReviewWebhook(tenant=tenant, url=url, secret=secret,
-                                                                 updated_at=self.clock())
+            row = s.get(ReviewWebhook, tenant) or ReviewWebhook(
+                tenant=tenant, url=url, secret=secret, updated_at=self.clock()
+            )
             row.url, row.secret, row.updated_at = url, secret, self.clock()
             s.add(row)
 
@@ -130,8 +138,9 @@ class Webhooks:
             url = getattr(self.settings, "review_webhook_url", None)
             secret = getattr(self.settings, "review_webhook_secret", None)
             if url and secret:
-                return WebhookTarget(url, secret.get_secret_value() if hasattr(secret, "get_secret_value")
-                                     else str(secret))
+                return WebhookTarget(
+                    url, secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+                )
             return None
 
         if session is not None:
@@ -147,24 +156,51 @@ class Webhooks:
             return None
         now = self.clock()
         delivery_id = str(ULID())
-        body = json.dumps({"id": delivery_id, **event}, ensure_ascii=False, separators=(",", ":"), default=str)
-        session.add(ReviewDelivery(id=delivery_id, review_id=review_id, tenant=tenant, url=target.url, body=body,
-                                   next_attempt_at=now, created_at=now))
+        body = json.dumps(
+            {"id": delivery_id, **event}, ensure_ascii=False, separators=(",", ":"), default=str
+        )
+        session.add(
+            ReviewDelivery(
+                id=delivery_id,
+                review_id=review_id,
+                tenant=tenant,
+                url=target.url,
+                body=body,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
         return delivery_id
 
     def deliveries(self, review_id: str) -> list[ReviewDelivery]:
         with self.db.session() as s:
-            return list(s.exec(select(ReviewDelivery).where(ReviewDelivery.review_id == review_id)
-                               .order_by(ReviewDelivery.id)))
+            return list(
+                s.exec(
+                    select(ReviewDelivery)
+                    .where(ReviewDelivery.review_id == review_id)
+                    .order_by(ReviewDelivery.id)
+                )
+            )
 
     def run_due(self, limit: int = 20) -> int:
         """Send every due delivery (at most ``limit``); returns how many were attempted."""
         now = self.clock()
         with self.db.session() as s:
-            due = list(s.exec(select(ReviewDelivery.id).where(or_(
-                and_(ReviewDelivery.status == "pending", ReviewDelivery.next_attempt_at <= now),
-                and_(ReviewDelivery.status == "sending", ReviewDelivery.lease_until < now),  # a sender died
-            )).order_by(ReviewDelivery.next_attempt_at).limit(limit)))
+            due = list(
+                s.exec(
+                    select(ReviewDelivery.id)
+                    .where(
+                        or_(
+                            and_(ReviewDelivery.status == "pending", ReviewDelivery.next_attempt_at <= now),
+                            and_(
+                                ReviewDelivery.status == "sending", ReviewDelivery.lease_until < now
+                            ),  # a sender died
+                        )
+                    )
+                    .order_by(ReviewDelivery.next_attempt_at)
+                    .limit(limit)
+                )
+            )
         attempted = 0
         for delivery_id in due:
             row = self._claim(delivery_id, now)
@@ -175,10 +211,17 @@ class Webhooks:
 
     def _claim(self, delivery_id: str, now: datetime) -> ReviewDelivery | None:
         with self.db.session() as s:
-            res = s.execute(update(_t).where(_t.c.id == delivery_id, or_(
-                and_(_t.c.status == "pending", _t.c.next_attempt_at <= now),
-                and_(_t.c.status == "sending", _t.c.lease_until < now),
-            )).values(status="sending", lease_until=now + timedelta(seconds=SEND_LEASE_S)))
+            res = s.execute(
+                update(_t)
+                .where(
+                    _t.c.id == delivery_id,
+                    or_(
+                        and_(_t.c.status == "pending", _t.c.next_attempt_at <= now),
+                        and_(_t.c.status == "sending", _t.c.lease_until < now),
+                    ),
+                )
+                .values(status="sending", lease_until=now + timedelta(seconds=SEND_LEASE_S))
+            )
             if res.rowcount != 1:
                 return None
             return s.get(ReviewDelivery, delivery_id)
@@ -191,12 +234,17 @@ class Webhooks:
             attempts, final = row.attempts, True
         else:
             body = row.body.encode()
-            headers = {"Content-Type": "application/json", "User-Agent": "assay-review-webhook/1",
-                       SIGNATURE_HEADER: sign(target.secret, body, int(self.clock().timestamp())),
-                       "Assay-Delivery": row.id, "Assay-Event": json.loads(row.body).get("type", "")}
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "assay-review-webhook/1",
+                SIGNATURE_HEADER: sign(target.secret, body, int(self.clock().timestamp())),
+                "Assay-Delivery": row.id,
+                "Assay-Event": json.loads(row.body).get("type", ""),
+            }
             try:
-                with httpx.Client(transport=self.transport, timeout=SEND_TIMEOUT_S,
-                                  follow_redirects=False) as client:
+                with httpx.Client(
+                    transport=self.transport, timeout=SEND_TIMEOUT_S, follow_redirects=False
+                ) as client:
                     resp = client.post(target.url, content=body, headers=headers)
                 error = None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"
             except httpx.HTTPError as exc:
@@ -204,17 +252,42 @@ class Webhooks:
             attempts, final = row.attempts + 1, False
         now = self.clock()
         if error is None:
-            values: dict[str, Any] = {"status": "delivered", "attempts": attempts, "delivered_at": now,
-                                      "lease_until": None, "last_error": None}
+            values: dict[str, Any] = {
+                "status": "delivered",
+                "attempts": attempts,
+                "delivered_at": now,
+                "lease_until": None,
+                "last_error": None,
+            }
         elif final or attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "attempts": attempts, "lease_until": None, "last_error": error[:500]}
-            log.warning("review webhook %s to %s failed for good after %d attempts: %s", row.id, row.url,
-                        attempts, error)
+            values = {
+                "status": "failed",
+                "attempts": attempts,
+                "lease_until": None,
+                "last_error": error[:500],
+            }
+            log.warning(
+                "review webhook %s to %s failed for good after %d attempts: %s",
+                row.id,
+                row.url,
+                attempts,
+                error,
+            )
         else:
-            values = {"status": "pending", "attempts": attempts, "lease_until": None, "last_error": error[:500],
-                      "next_attempt_at": now + timedelta(seconds=backoff_s(attempts))}
-            log.info("review webhook %s attempt %d failed (%s); next in %.0f s", row.id, attempts, error,
-                     backoff_s(attempts))
+            values = {
+                "status": "pending",
+                "attempts": attempts,
+                "lease_until": None,
+                "last_error": error[:500],
+                "next_attempt_at": now + timedelta(seconds=backoff_s(attempts)),
+            }
+            log.info(
+                "review webhook %s attempt %d failed (%s); next in %.0f s",
+                row.id,
+                attempts,
+                error,
+                backoff_s(attempts),
+            )
         with self.db.session() as s:
             s.execute(update(_t).where(_t.c.id == row.id, _t.c.status == "sending").values(**values))
 

@@ -1,5 +1,9 @@
-"""Storage: the SQL database (SQLite by default, PostgreSQL by URL) and the blob store for image bytes."""
+"""The gateway's side of storage: the whole schema (every table module) and its Alembic migrations.
 
-from gateway.store.db import Database
+The engine, sessions and cross-replica locks are on the ground floor (:mod:`core.store`); only the
+gateway knows every table, so migrating lives here.
+"""
 
-__all__ = ["Database"]
+from gateway.store.migrate import MIGRATIONS_DIR, migrate
+
+__all__ = ["MIGRATIONS_DIR", "migrate"]

@@ -62,15 +62,23 @@ def _mask_vector(alpha: np.ndarray) -> np.ndarray:
     sq = np.zeros((side, side), dtype=np.float32)
     oy, ox = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
     sq[oy : oy + crop.shape[0], ox : ox + crop.shape[1]] = crop
-    small = Image.fromarray((sq * 255).astype(np.uint8)).resize((_MASK_SIDE, _MASK_SIDE), Image.Resampling.BILINEAR)
+    small = Image.fromarray((sq * 255).astype(np.uint8)).resize(
+        (_MASK_SIDE, _MASK_SIDE), Image.Resampling.BILINEAR
+    )
     v = np.asarray(small, dtype=np.float32).ravel() / 255.0
     return v / (np.linalg.norm(v) + 1e-6)
 
 
 def _segment(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Background RGB, foreground boolean mask, soft alpha, and whether the border is clean."""
-    border = np.concatenate([arr[:2].reshape(-1, 3), arr[-2:].reshape(-1, 3), arr[:, :2].reshape(-1, 3),
-                             arr[:, -2:].reshape(-1, 3)])
+    border = np.concatenate(
+        [
+            arr[:2].reshape(-1, 3),
+            arr[-2:].reshape(-1, 3),
+            arr[:, :2].reshape(-1, 3),
+            arr[:, -2:].reshape(-1, 3),
+        ]
+    )
     bg = np.median(border, axis=0)
     dist_bg = np.sqrt(((arr - bg) ** 2).sum(axis=-1))
     fg_mask = dist_bg > FOREGROUND_DISTANCE
@@ -116,10 +124,15 @@ def analyse(image: Image.Image | np.ndarray) -> Reading:
     n = int(fg_mask.sum())
     if n < 3:
         return Reading(background, clean, None, None, None, n)
-    colour = _nearest_colour(np.median(arr[alpha > 0.8] if (alpha > 0.8).sum() >= 3 else arr[fg_mask], axis=0))
+    colour = _nearest_colour(
+        np.median(arr[alpha > 0.8] if (alpha > 0.8).sum() >= 3 else arr[fg_mask], axis=0)
+    )
     ys, xs = np.nonzero(fg_mask)
     w = alpha[fg_mask]
     cx = float((xs + 0.5) @ w / w.sum()) / ANALYSIS_SIZE
     cy = float((ys + 0.5) @ w / w.sum()) / ANALYSIS_SIZE
-    position = min(POSITION_ANCHORS, key=lambda p: (POSITION_ANCHORS[p][0] - cx) ** 2 + (POSITION_ANCHORS[p][1] - cy) ** 2)
+    position = min(
+        POSITION_ANCHORS,
+        key=lambda p: (POSITION_ANCHORS[p][0] - cx) ** 2 + (POSITION_ANCHORS[p][1] - cy) ** 2,
+    )
     return Reading(background, clean, colour, position, classify_shape(alpha), n)

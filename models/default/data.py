@@ -77,7 +77,10 @@ def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, fl
         return [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
     if shape == "triangle":
         R = r * 1.15
-        return [(cx + R * math.sin(t), cy - R * math.cos(t) + R * 0.15) for t in (0, 2 * math.pi / 3, 4 * math.pi / 3)]
+        return [
+            (cx + R * math.sin(t), cy - R * math.cos(t) + R * 0.15)
+            for t in (0, 2 * math.pi / 3, 4 * math.pi / 3)
+        ]
     if shape == "star":
         out = []
         for k in range(10):
@@ -128,19 +131,34 @@ _EN_POS = {
 }
 _EN_COLOUR_ALT = {"gray": ["gray", "grey"]}
 _ZH_COLOUR = {
-    "red": ["红色", "紅色"], "orange": ["橙色", "橘色"], "yellow": ["黄色", "黃色"],
-    "green": ["绿色", "綠色"], "cyan": ["青色"], "blue": ["蓝色", "藍色"], "purple": ["紫色"],
-    "pink": ["粉色", "粉红色", "粉紅色"], "brown": ["棕色", "褐色"], "black": ["黑色"],
-    "white": ["白色"], "gray": ["灰色"],
+    "red": ["红色", "紅色"],
+    "orange": ["橙色", "橘色"],
+    "yellow": ["黄色", "黃色"],
+    "green": ["绿色", "綠色"],
+    "cyan": ["青色"],
+    "blue": ["蓝色", "藍色"],
+    "purple": ["紫色"],
+    "pink": ["粉色", "粉红色", "粉紅色"],
+    "brown": ["棕色", "褐色"],
+    "black": ["黑色"],
+    "white": ["白色"],
+    "gray": ["灰色"],
 }
 _ZH_SHAPE = {
-    "circle": ["圆形", "圓形"], "square": ["正方形", "方形", "方块"], "triangle": ["三角形"],
-    "star": ["星形", "五角星", "星星"], "heart": ["心形", "爱心", "愛心"], "ring": ["圆环", "圓環", "环形"],
+    "circle": ["圆形", "圓形"],
+    "square": ["正方形", "方形", "方块"],
+    "triangle": ["三角形"],
+    "star": ["星形", "五角星", "星星"],
+    "heart": ["心形", "爱心", "愛心"],
+    "ring": ["圆环", "圓環", "环形"],
 }
 _ZH_SIZE = {"small": ["小", "小小的"], "large": ["大", "大大的"]}
 _ZH_POS = {
-    "centre": ["中间", "中央", "中間"], "left": ["左边", "左侧", "左邊"], "right": ["右边", "右侧", "右邊"],
-    "top": ["上方", "顶部", "頂部"], "bottom": ["下方", "底部"],
+    "centre": ["中间", "中央", "中間"],
+    "left": ["左边", "左侧", "左邊"],
+    "right": ["右边", "右侧", "右邊"],
+    "top": ["上方", "顶部", "頂部"],
+    "bottom": ["下方", "底部"],
 }
 
 
@@ -182,7 +200,7 @@ def caption_zh(a: Attributes, rng: np.random.Generator) -> str:
     if form == 0:
         return f"{bg}背景上的{thing}" + (f"，在{pos}" if pos else "")
     if form == 1:
-        return (f"{thing}在{bg}背景的{pos}" if pos else f"{thing}在{bg}背景上")
+        return f"{thing}在{bg}背景的{pos}" if pos else f"{thing}在{bg}背景上"
     if form == 2:
         return f"背景是{bg}的，" + (f"{pos}有{thing}" if pos else thing)
     return f"{bg}的背景，" + (f"{thing}位于{pos}" if pos else thing)

@@ -122,7 +122,9 @@ class AssayShapesPipeline(DiffusionPipeline):
 
         cond = self._encode(attributes)
         uncond = self._encode([Attributes()] * n) if guidance != 1.0 else None
-        x = randn_tensor((n, 3, size, size), generator=generator, device=self.unet.device, dtype=self.unet.dtype)
+        x = randn_tensor(
+            (n, 3, size, size), generator=generator, device=self.unet.device, dtype=self.unet.dtype
+        )
         self.scheduler.set_timesteps(steps, device=self.unet.device)
         x = x * self.scheduler.init_noise_sigma
         for t in self.progress_bar(self.scheduler.timesteps):
@@ -138,18 +140,22 @@ class AssayShapesPipeline(DiffusionPipeline):
         if output_type == "pt":
             images = x.clamp(-1, 1)
             if (height, width) != (size, size):
-                images = torch.nn.functional.interpolate(images, size=(height, width), mode="bicubic").clamp(-1, 1)
+                images = torch.nn.functional.interpolate(images, size=(height, width), mode="bicubic").clamp(
+                    -1, 1
+                )
             return ShapesPipelineOutput(images=images, notes=notes, attributes=attributes)  # type: ignore[arg-type]
         pil = self._to_pil(x, height, width)
         if output_type == "np":
-            return ShapesPipelineOutput(images=[np.asarray(i) for i in pil], notes=notes, attributes=attributes)  # type: ignore[misc]
+            return ShapesPipelineOutput(
+                images=[np.asarray(i) for i in pil], notes=notes, attributes=attributes
+            )  # type: ignore[misc]
         return ShapesPipelineOutput(images=pil, notes=notes, attributes=attributes)
 
 
 def build_pipeline(seed: int = 0, native_size: int = 32) -> AssayShapesPipeline:
     """The default model's architecture with fixed random weights (``seed``)."""
-    from models.default.unet import build_unet, time_embed_dim
     from models.default.schedule import sampling_scheduler
+    from models.default.unet import build_unet, time_embed_dim
 
     torch.manual_seed(seed)
     unet = build_unet(native_size)

@@ -18,5 +18,9 @@ def training_scheduler() -> DDPMScheduler:
 
 def sampling_scheduler() -> DPMSolverMultistepScheduler:
     return DPMSolverMultistepScheduler(
-        **_COMMON, algorithm_type="dpmsolver++", solver_order=2, final_sigmas_type="zero", lower_order_final=True
+        **_COMMON,
+        algorithm_type="dpmsolver++",
+        solver_order=2,
+        final_sigmas_type="zero",
+        lower_order_final=True,
     )

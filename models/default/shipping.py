@@ -19,8 +19,14 @@ from safetensors.torch import load_file, save_file
 from models.default.pipeline import AssayShapesPipeline
 
 
-def ship(run_dir: Path, weights_dir: Path, resume_dir: Path | None, *, default_steps: int | None = None,
-         default_guidance: float | None = None) -> dict[str, object]:
+def ship(
+    run_dir: Path,
+    weights_dir: Path,
+    resume_dir: Path | None,
+    *,
+    default_steps: int | None = None,
+    default_guidance: float | None = None,
+) -> dict[str, object]:
     """Copy ``run_dir``'s EMA pipeline to ``weights_dir`` and its resume state to ``resume_dir``.
 
     ``default_steps`` / ``default_guidance`` set the sampling defaults recorded in model_index.json.
@@ -28,7 +34,9 @@ def ship(run_dir: Path, weights_dir: Path, resume_dir: Path | None, *, default_s
     run_dir = Path(run_dir)
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
     pipe = AssayShapesPipeline.from_pretrained(run_dir / "pipeline", torch_dtype=torch.float32)
-    pipe.unet.load_state_dict(ckpt["ema_unet"])  # the checkpoint and the folder are written together; be exact
+    pipe.unet.load_state_dict(
+        ckpt["ema_unet"]
+    )  # the checkpoint and the folder are written together; be exact
     pipe.text_encoder.load_state_dict(ckpt["ema_text_encoder"])
     if default_steps is not None:
         pipe.register_to_config(default_steps=int(default_steps))
@@ -62,7 +70,12 @@ def _pack_resume(ckpt: dict, resume_dir: Path) -> None:
         tensors[f"opt.{idx}.exp_avg_sq"] = st["exp_avg_sq"].contiguous()
         steps[str(idx)] = float(st["step"])
     save_file(tensors, resume_dir / "train_state.safetensors")
-    meta = {"state": ckpt["state"], "config": ckpt["config"], "param_groups": opt["param_groups"], "opt_steps": steps}
+    meta = {
+        "state": ckpt["state"],
+        "config": ckpt["config"],
+        "param_groups": opt["param_groups"],
+        "opt_steps": steps,
+    }
     (resume_dir / "train_state.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -72,8 +85,11 @@ def unpack_resume(weights_dir: Path, resume_dir: Path, checkpoint: Path) -> None
     tensors = load_file(Path(resume_dir) / "train_state.safetensors")
     meta = json.loads((Path(resume_dir) / "train_state.json").read_text())
     state = {
-        int(idx): {"step": torch.tensor(step), "exp_avg": tensors[f"opt.{idx}.exp_avg"],
-                   "exp_avg_sq": tensors[f"opt.{idx}.exp_avg_sq"]}
+        int(idx): {
+            "step": torch.tensor(step),
+            "exp_avg": tensors[f"opt.{idx}.exp_avg"],
+            "exp_avg_sq": tensors[f"opt.{idx}.exp_avg_sq"],
+        }
         for idx, step in meta["opt_steps"].items()
     }
     ckpt = {

@@ -37,7 +37,9 @@ class ShapesTextEncoder(ModelMixin, ConfigMixin):
         self.slot_embedding = nn.Parameter(torch.zeros(len(slot_names), hidden_size))
         self.norm = nn.LayerNorm(hidden_size)
         self.pool = nn.Sequential(
-            nn.Linear(hidden_size * len(slot_names), pooled_size), nn.SiLU(), nn.Linear(pooled_size, pooled_size)
+            nn.Linear(hidden_size * len(slot_names), pooled_size),
+            nn.SiLU(),
+            nn.Linear(pooled_size, pooled_size),
         )
         for emb in self.embeddings:
             nn.init.normal_(emb.weight, std=0.5)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.default.concepts import Attributes
 from models.default.data import build_dataset
 from models.default.pipeline import AssayShapesPipeline, build_pipeline
 from models.default.schedule import training_scheduler
@@ -172,7 +171,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainState:
             log.exception("watch grid failed at step %d", state.step)
         log.info("checkpoint at step %d (%.0f s trained)", state.step, state.elapsed_s)
 
-    bar = tqdm(total=cfg.steps, initial=state.step, disable=not progress, mininterval=20, desc="train-default")
+    bar = tqdm(
+        total=cfg.steps, initial=state.step, disable=not progress, mininterval=20, desc="train-default"
+    )
     last_ckpt, t_prev, losses = time.monotonic(), time.monotonic(), []
     unet.train()
     text_encoder.train()
@@ -208,8 +209,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainState:
         losses.append(loss.item())
         bar.update(1)
         if state.step % 50 == 0:
-            log.info("step %d loss %.4f lr %.2e %.2f s/step", state.step, float(np.mean(losses)), lr,
-                     state.elapsed_s / max(1, state.step))
+            log.info(
+                "step %d loss %.4f lr %.2e %.2f s/step",
+                state.step,
+                float(np.mean(losses)),
+                lr,
+                state.elapsed_s / max(1, state.step),
+            )
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
             losses = []
         if now - last_ckpt >= cfg.checkpoint_every_s or state.step == cfg.steps:
@@ -218,5 +224,3 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainState:
             t_prev = last_ckpt  # checkpoint time is not training time
     bar.close()
     return state
-
-

@@ -16,7 +16,7 @@ from typing import Any
 
 from ray import serve
 
-from gateway.errors import AssayError
+from core.errors import AssayError
 from models.base import GenerationRequest, GenerationResult
 from models.worker.service import Runner, WorkerService, load_worker_backend, make_api
 from models.worker.spec import WorkerSpec
@@ -40,19 +40,25 @@ class ImageWorker:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = WorkerSpec.model_validate(spec)
         if self.spec.backend.device == "auto" and self.spec.num_gpus > 0:
-            self.spec = self.spec.model_copy(update={"backend": self.spec.backend.model_copy(update={"device": "cuda"})})
+            self.spec = self.spec.model_copy(
+                update={"backend": self.spec.backend.model_copy(update={"device": "cuda"})}
+            )
         ctx = serve.get_replica_context()
-        self.service = WorkerService(load_worker_backend(self.spec.backend), deployment=self.spec.name,
-                                     max_batch_size=self.spec.max_batch_size,
-                                     notes=[f"served by Ray Serve deployment {self.spec.name} "
-                                            f"(replica {ctx.replica_id.unique_id})"])
+        self.service = WorkerService(
+            load_worker_backend(self.spec.backend),
+            deployment=self.spec.name,
+            max_batch_size=self.spec.max_batch_size,
+            notes=[f"served by Ray Serve deployment {self.spec.name} (replica {ctx.replica_id.unique_id})"],
+        )
         self.generate_batched.set_max_batch_size(self.spec.max_batch_size)
         self.generate_batched.set_batch_wait_timeout_s(self.spec.batch_wait_timeout_s)
         info = self.service.backend.info
         log.warning("worker replica ready: %s %s on %s", info.model_id, info.weights_digest, info.device)
 
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.01)
-    async def generate_batched(self, requests: list[GenerationRequest]) -> list[GenerationResult | AssayError]:
+    async def generate_batched(
+        self, requests: list[GenerationRequest]
+    ) -> list[GenerationResult | AssayError]:
         return await asyncio.to_thread(self.service.generate_many, requests)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import ComponentError
+from core.errors import ComponentError
 
 
 class WorkerError(ComponentError):

@@ -59,11 +59,22 @@ class WorkerImageRequest(BaseModel):
         parse_size(v)
         return v
 
-    def to_request(self, mode: GenerationMode = GenerationMode.TXT2IMG, **images: object) -> GenerationRequest:
+    def to_request(
+        self, mode: GenerationMode = GenerationMode.TXT2IMG, **images: object
+    ) -> GenerationRequest:
         w, h = parse_size(self.size)
-        return GenerationRequest(prompt=self.prompt, width=w, height=h, n=self.n, seed=self.seed, steps=self.steps,
-                                 guidance=self.guidance, negative_prompt=self.negative_prompt, mode=mode,
-                                 **images)  # type: ignore[arg-type]
+        return GenerationRequest(
+            prompt=self.prompt,
+            width=w,
+            height=h,
+            n=self.n,
+            seed=self.seed,
+            steps=self.steps,
+            guidance=self.guidance,
+            negative_prompt=self.negative_prompt,
+            mode=mode,
+            **images,
+        )  # type: ignore[arg-type]
 
 
 class WorkerDescription(BaseModel):

@@ -22,9 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from gateway.errors import AssayError, ConfigError, InvalidRequest
+from core.errors import AssayError, ConfigError, InvalidRequest
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult
-from models.worker.spec import BackendSpec
 from models.worker.protocol import (
     WorkerDescription,
     WorkerImage,
@@ -34,6 +33,7 @@ from models.worker.protocol import (
     WorkerModelList,
     WorkerResult,
 )
+from models.worker.spec import BackendSpec
 
 #: uploads to /v1/images/edits (the gateway has checked them already; this is a backstop)
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -41,14 +41,22 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
 def load_worker_backend(spec: BackendSpec) -> Backend:
     """The backend a worker serves: the very loader the gateway uses for a local model."""
-    from gateway.settings import Settings
+    from core.settings import Settings
     from models.loader import load_backend
 
     if spec.model.startswith(("http://", "https://", "ray://")):
-        raise ConfigError(f"a worker runs weights itself; {spec.model!r} is another service", param="model",
-                          hint="give the built-in model (assay-default), a local diffusers folder or a hub id")
-    kwargs: dict[str, Any] = {"model": spec.model, "model_revision": spec.revision, "device": spec.device,
-                              "dtype": spec.dtype, "default_steps": spec.default_steps}
+        raise ConfigError(
+            f"a worker runs weights itself; {spec.model!r} is another service",
+            param="model",
+            hint="give the built-in model (assay-default), a local diffusers folder or a hub id",
+        )
+    kwargs: dict[str, Any] = {
+        "model": spec.model,
+        "model_revision": spec.revision,
+        "device": spec.device,
+        "dtype": spec.dtype,
+        "default_steps": spec.default_steps,
+    }
     if spec.data_dir:
         kwargs["data_dir"] = Path(spec.data_dir)
     else:
@@ -63,8 +71,14 @@ def load_worker_backend(spec: BackendSpec) -> Backend:
 class WorkerService:
     """One backend and what the worker says about it. Thread-safe as its backend is."""
 
-    def __init__(self, backend: Backend, *, deployment: str | None = None, max_batch_size: int = 1,
-                 notes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        deployment: str | None = None,
+        max_batch_size: int = 1,
+        notes: list[str] | None = None,
+    ) -> None:
         self.backend = backend
         self.deployment = deployment
         self.max_batch_size = max_batch_size
@@ -72,16 +86,23 @@ class WorkerService:
 
     def info_of(self, result: GenerationResult) -> Any:
         """The result's ModelInfo as the worker reports it: ``backend`` says it ran here."""
-        return result.model.model_copy(update={
-            "backend": "ray" if self.deployment else result.model.backend,
-            "notes": list(dict.fromkeys([*result.model.notes, *self.notes])),
-        })
+        return result.model.model_copy(
+            update={
+                "backend": "ray" if self.deployment else result.model.backend,
+                "notes": list(dict.fromkeys([*result.model.notes, *self.notes])),
+            }
+        )
 
     def describe(self) -> WorkerDescription:
-        info = self.backend.info.model_copy(update={
-            "backend": "ray" if self.deployment else self.backend.info.backend,
-            "notes": list(dict.fromkeys([*self.backend.info.notes, *self.notes]))})
-        return WorkerDescription(model_info=info, deployment=self.deployment, max_batch_size=self.max_batch_size)
+        info = self.backend.info.model_copy(
+            update={
+                "backend": "ray" if self.deployment else self.backend.info.backend,
+                "notes": list(dict.fromkeys([*self.backend.info.notes, *self.notes])),
+            }
+        )
+        return WorkerDescription(
+            model_info=info, deployment=self.deployment, max_batch_size=self.max_batch_size
+        )
 
     def generate_many(self, requests: list[GenerationRequest]) -> list[GenerationResult | AssayError]:
         """One outcome per request; a backend that batches (``generate_batch``) gets them all at once."""
@@ -103,8 +124,12 @@ class WorkerService:
             im.save(buf, format="PNG")
             data.append(WorkerImage(b64_json=base64.b64encode(buf.getvalue()).decode()))
         info = self.info_of(result)
-        return WorkerImageResponse(created=int(time.time()), data=data, model=info.model_id,
-                                   assay=WorkerResult(model_info=info, elapsed_s=round(result.elapsed_s, 4)))
+        return WorkerImageResponse(
+            created=int(time.time()),
+            data=data,
+            model=info.model_id,
+            assay=WorkerResult(model_info=info, elapsed_s=round(result.elapsed_s, 4)),
+        )
 
 
 class Runner(Protocol):
@@ -138,8 +163,11 @@ def _error(exc: AssayError) -> JSONResponse:
 def _check_model(service: WorkerService, model: str | None) -> None:
     served = service.backend.info.model_id
     if model not in (None, "", served):
-        raise InvalidRequest(f"model {model!r} is not served by this worker", param="model",
-                             hint=f"this worker serves {served!r}")
+        raise InvalidRequest(
+            f"model {model!r} is not served by this worker",
+            param="model",
+            hint=f"this worker serves {served!r}",
+        )
 
 
 async def _image(form: Any, key: str, *, required: bool) -> Any:
@@ -158,8 +186,11 @@ async def _image(form: Any, key: str, *, required: bool) -> Any:
 
 def make_api(runner: Callable[[], Runner]) -> FastAPI:
     """The worker's HTTP API; ``runner()`` gives the replica's runner at request time."""
-    api = FastAPI(title="Assay worker", description="A diffusion model behind the OpenAI image API, "
-                  "reporting with every image exactly which weights made it.")
+    api = FastAPI(
+        title="Assay worker",
+        description="A diffusion model behind the OpenAI image API, "
+        "reporting with every image exactly which weights made it.",
+    )
 
     @api.exception_handler(AssayError)
     async def _assay_error(request: Request, exc: AssayError) -> JSONResponse:

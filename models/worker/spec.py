@@ -33,15 +33,19 @@ class WorkerSpec(BaseModel):
     min_replicas: int = Field(default=1, ge=0, le=1000)
     max_replicas: int = Field(default=1, ge=1, le=1000)
     target_ongoing_requests: float = Field(default=2.0, gt=0)  # the autoscaler's target per replica
-    max_ongoing_requests: int = Field(default=8, ge=1, le=1000)  # queued in a replica, beyond: wait in the proxy
+    max_ongoing_requests: int = Field(
+        default=8, ge=1, le=1000
+    )  # queued in a replica, beyond: wait in the proxy
     max_batch_size: int = Field(default=4, ge=1, le=64)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=10)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "WorkerSpec":
+    def _bounds(self) -> WorkerSpec:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"the fewest replicas ({self.min_replicas}, --min-replicas) is above the most "
-                             f"({self.max_replicas}, --max-replicas)")
+            raise ValueError(
+                f"the fewest replicas ({self.min_replicas}, --min-replicas) is above the most "
+                f"({self.max_replicas}, --max-replicas)"
+            )
         return self
 
     def deployment_options(self) -> dict[str, Any]:
@@ -53,6 +57,9 @@ class WorkerSpec(BaseModel):
         if self.min_replicas == self.max_replicas:
             opts["num_replicas"] = self.max_replicas
         else:
-            opts["autoscaling_config"] = {"min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
-                                          "target_ongoing_requests": self.target_ongoing_requests}
+            opts["autoscaling_config"] = {
+                "min_replicas": self.min_replicas,
+                "max_replicas": self.max_replicas,
+                "target_ongoing_requests": self.target_ongoing_requests,
+            }
         return opts

@@ -19,9 +19,10 @@ import contextlib
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from provenance.keys import check_key_file_mode, read_private, write_private
 
 log = logging.getLogger("assay.signing")
@@ -55,7 +56,7 @@ DEV_RENEW_BEFORE = dt.timedelta(days=7)
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
-    return now if now is not None else dt.datetime.now(dt.timezone.utc)
+    return now if now is not None else dt.datetime.now(dt.UTC)
 
 
 def algorithm_for(key: PrivateKey) -> str:
@@ -373,7 +374,9 @@ def ensure_dev_credentials(
         ca_path, ca_key_path = keys_dir / DEV_CA_CERT, keys_dir / DEV_CA_KEY
         if ca_path.exists() and ca_key_path.exists():
             ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
-            ca_key = serialization.load_pem_private_key(read_private(ca_key_path, what="development CA key"), None)
+            ca_key = serialization.load_pem_private_key(
+                read_private(ca_key_path, what="development CA key"), None
+            )
             if t > ca.not_valid_after_utc - DEV_RENEW_BEFORE:
                 ca, ca_key = make_ca("Assay Development Root CA", now=t)
                 _write_private(ca_key_path, _pem_key(ca_key))

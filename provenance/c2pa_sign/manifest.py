@@ -15,7 +15,7 @@ Why these assertions:
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from provenance.marks import Artifact, MarkContext
@@ -39,8 +39,8 @@ def assay_version() -> str:
 
 def iso_utc(t: datetime) -> str:
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def software_agent(ctx: MarkContext) -> dict[str, Any]:

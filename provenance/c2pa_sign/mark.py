@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.errors import ConfigError, MarkError, SigningError
+from core.errors import ConfigError, MarkError, SigningError
 from provenance.c2pa_sign.credentials import has_common_eku
 from provenance.c2pa_sign.manifest import INGREDIENT_LABEL, build_manifest
 from provenance.c2pa_sign.sdk import ManifestReader, NativeSigner
@@ -45,7 +45,7 @@ class C2paMark:
         self.provider = provider
         self._native = NativeSigner(signer)
         self._reader = ManifestReader()
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     @property
     def development(self) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import c2pa
 
-from gateway.errors import ConfigError, SigningError
+from core.errors import ConfigError, SigningError
 from provenance.c2pa_sign.signer import Signer
 
 _ALGS = {
@@ -83,7 +83,7 @@ class NativeSigner:
         data: bytes,
         *,
         ingredient: tuple[dict[str, Any], str, bytes] | None = None,
-    ) -> "SignedAsset":
+    ) -> SignedAsset:
         """Embed and sign ``manifest`` into the file ``data``; raise :class:`SigningError` on any failure."""
         try:
             builder = c2pa.Builder(manifest, context=self._context)

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from gateway.errors import SigningError
+from core.errors import SigningError
 from provenance.c2pa_sign.credentials import SigningCredentials, credentials_from_settings
 
 

@@ -4,8 +4,9 @@ Why here: the metadata label only counts if it is *in the file* that leaves the 
 place each format keeps XMP (TC260-PG-20259A): PNG ``iTXt`` keyword ``XML:com.adobe.xmp``, JPEG
 ``APP1`` with the Adobe XMP header, WebP ``XMP `` chunk (with the VP8X flag). Every step that
 produces file bytes (the metadata mark, the C2PA signer) encodes through :func:`encode_image` so
-the packet can never be dropped by a plain ``Image.save``; :func:`encode_artifact` is the
-final encoding of an :class:`~provenance.marks.Artifact` whose last step did not sign it.
+the packet can never be dropped by a plain ``Image.save``, and so does
+:meth:`provenance.marks.Artifact.encode`, the final encoding of an image whose last step did not
+sign it. This module knows files, not marks: :mod:`provenance.marks` imports it, never the reverse.
 
 :func:`read_xmp` walks the container structure itself instead of decoding the image: it finds a
 label in a file whose pixel data is truncated, and it is what ``verify`` runs on uploads.
@@ -16,15 +17,12 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from PIL import Image, PngImagePlugin
 
-from gateway.errors import MarkError
-from provenance.label.xmp import MAX_XMP_BYTES, build_packet
-
-if TYPE_CHECKING:  # pragma: no cover
-    from provenance.marks import Artifact
+from core.errors import MarkError
+from provenance.label.xmp import MAX_XMP_BYTES
 
 Format = Literal["png", "jpeg", "webp"]
 
@@ -67,18 +65,6 @@ def encode_image(image: Image.Image, fmt: str, xmp: str | None = None) -> bytes:
     except (OSError, ValueError) as exc:
         raise MarkError(f"encoding the image as {fmt} failed: {exc}") from exc
     return buf.getvalue()
-
-
-def encode_artifact(artifact: "Artifact") -> bytes:
-    """``artifact.data`` if a step already produced the file, else pixels + ``artifact.xmp`` encoded now.
-
-    The pipeline calls this (not a plain ``Image.save``) for the released bytes, so the metadata
-    label survives in policies whose last mark is not ``c2pa``.
-    """
-    if artifact.data is None:
-        packet = build_packet(artifact.xmp) if artifact.xmp else None
-        artifact.data = encode_image(artifact.image, artifact.format, packet)
-    return artifact.data
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "AssayLabelSans-Bold.otf"
 LICENSE_PATH = FONT_PATH.with_name("OFL.txt")

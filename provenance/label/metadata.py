@@ -6,7 +6,7 @@ content number — and the EU Code of Practice and C2PA readers look for the IPT
 ``DigitalSourceType`` URI. ``ProduceID`` is the image's content id, which ``verify`` maps back to
 the ledger record. The properties go into ``artifact.xmp``; the file is encoded once, at the end,
 by the C2PA step (which signs the XMP with the pixels) or by
-:func:`provenance.label.embed.encode_artifact` — encoding here would be wasted work, since the
+:meth:`provenance.marks.Artifact.encode` — encoding here would be wasted work, since the
 watermark step changes the pixels afterwards.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.errors import ConfigError, MarkError
+from core.errors import ConfigError, MarkError
 from provenance.label.xmp import (
     DIGITAL_SOURCE_TYPE,
     TC260_AIGC,

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.errors import MarkError
+from core.errors import MarkError
 from provenance.label.font import RENDER_LOCK, label_font, missing_characters
 from provenance.label.ink import InkMeasure, ink_rows, is_principal, size_for_height
 from provenance.marks import Artifact, MarkContext

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from gateway.errors import AssayError
+from core.errors import AssayError
 
 NAMESPACES: dict[str, str] = {
     "TC260": "http://www.tc260.org.cn/ns/AIGC/1.0/",
@@ -151,7 +151,7 @@ class Tc260Aigc:
     PropagateID: str = ""
     ReservedCode2: str = ""
 
-    def validate(self) -> "Tc260Aigc":
+    def validate(self) -> Tc260Aigc:
         """Raise ``ValueError`` unless every field is what Annex E allows (done before writing)."""
         if self.Label not in ("1", "2", "3"):
             raise ValueError(f"Label must be '1', '2' or '3', got {self.Label!r}")
@@ -165,7 +165,7 @@ class Tc260Aigc:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> "Tc260Aigc":
+    def from_json(cls, text: str) -> Tc260Aigc:
         """Parse a ``TC260:AIGC`` value; also accepts the guide's ``{"AIGC": {...}}`` wrapping.
 
         Lenient on field contents (a foreign file's label is reported as found, not rejected).

@@ -19,7 +19,7 @@ from typing import Any
 
 import rfc8785
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 _INT_LIMIT = 2**53 - 1
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
@@ -68,8 +68,11 @@ def _fix(m: re.Match[str], group: int = 0) -> str:
             return "0" if tok == "-0" else tok
         return tok
     if len(tok) >= 16 and abs(int(tok)) > _INT_LIMIT:
-        raise InvalidRequest(f"integer {tok} is outside +-(2^53-1), which JSON numbers hold exactly",
-                             hint="send it as a string", param="body")
+        raise InvalidRequest(
+            f"integer {tok} is outside +-(2^53-1), which JSON numbers hold exactly",
+            hint="send it as a string",
+            param="body",
+        )
     return tok
 
 
@@ -127,8 +130,11 @@ def canonical_json(obj: Any) -> bytes:
     try:
         text = _encode(obj)
     except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"not a JSON value: {exc}", param="body",
-                             hint="bodies hold strings, finite numbers, booleans, null, lists and objects") from exc
+        raise InvalidRequest(
+            f"not a JSON value: {exc}",
+            param="body",
+            hint="bodies hold strings, finite numbers, booleans, null, lists and objects",
+        ) from exc
     if not text.isascii() and _ASTRAL_RE.search(text):
         return _slow(obj)  # RFC 8785 sorts keys by UTF-16 units: differs from Python's order only here
     text = _fix_numbers(text)

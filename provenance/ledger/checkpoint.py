@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import desc, insert, select
 
-from gateway.errors import ConfigError
-from gateway.settings import Settings
-from gateway.store.locks import Leadership, exclusive
+from core.errors import ConfigError
+from core.settings import Settings
+from core.store.locks import Leadership, exclusive
 from provenance.keys import read_private, write_private
 from provenance.ledger.log import Ledger
 from provenance.ledger.note import NoteError, NoteSigner, NoteVerifier
@@ -103,9 +103,10 @@ def _read_signer(path: Path) -> NoteSigner:
     try:
         return NoteSigner.from_skey(data.decode("utf-8"))
     except (ConfigError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} holds no readable checkpoint signer key: {getattr(exc, 'message', exc)}",
-                          hint="restore the key from its backup, or `assay audit keygen` into an empty keys dir"
-                          ) from exc
+        raise ConfigError(
+            f"{path} holds no readable checkpoint signer key: {getattr(exc, 'message', exc)}",
+            hint="restore the key from its backup, or `assay audit keygen` into an empty keys dir",
+        ) from exc
 
 
 def load_signer(settings: Settings) -> NoteSigner:
@@ -138,7 +139,9 @@ def load_verifier(settings: Settings) -> NoteVerifier:
 class Checkpoints:
     """Writes and reads the signed checkpoints of one ledger."""
 
-    def __init__(self, ledger: Ledger, signer: NoteSigner, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, signer: NoteSigner, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.ledger = ledger
         self.signer = signer
         self._clock = clock or now_utc
@@ -171,8 +174,15 @@ class Checkpoints:
                 return latest
             note = self.signer.sign(checkpoint_text(self.signer.name, head.size, head.root))
             now = self._clock()
-            s.execute(insert(_cp_t).values(size=head.size, root=head.root.hex(), key_name=self.signer.name,
-                                           note=note, created_at=to_db_time(now)))
+            s.execute(
+                insert(_cp_t).values(
+                    size=head.size,
+                    root=head.root.hex(),
+                    key_name=self.signer.name,
+                    note=note,
+                    created_at=to_db_time(now),
+                )
+            )
         return Checkpoint(self.signer.name, head.size, head.root, note, now)
 
     def covering(self, size: int) -> Checkpoint:
@@ -190,7 +200,8 @@ class CheckpointScheduler(Periodic[Checkpoint]):
     others' ticks do nothing until the leader dies); checkpoints on demand are signed by any.
     """
 
-    def __init__(self, checkpoints: Checkpoints, interval_s: float = 60.0, *,
-                 leader: Leadership | None = None) -> None:
+    def __init__(
+        self, checkpoints: Checkpoints, interval_s: float = 60.0, *, leader: Leadership | None = None
+    ) -> None:
         super().__init__("ledger-checkpoints", checkpoints.create, interval_s, leader=leader)
         self.checkpoints = checkpoints

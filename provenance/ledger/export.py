@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from gateway.errors import AssayError, InvalidRequest
+from core.errors import AssayError, InvalidRequest
 from provenance.ledger import merkle
 from provenance.ledger.checkpoint import Checkpoints, parse_checkpoint
 from provenance.ledger.log import Ledger
@@ -42,9 +42,25 @@ from provenance.ledger.verify import (
 
 EXPORT_FORMAT = "assay-ledger-export/1"
 PERSONAL_FIELDS = ("prompt", "requester", "salt")
-CSV_COLUMNS = ["index", "record_id", "created_at", "tenant", "kind", "decision", "categories", "model_id",
-               "policy_id", "policy_digest", "subject_id", "requester", "prompt", "prompt_digest", "erased_at",
-               "leaf_hash", "body"]
+CSV_COLUMNS = [
+    "index",
+    "record_id",
+    "created_at",
+    "tenant",
+    "kind",
+    "decision",
+    "categories",
+    "model_id",
+    "policy_id",
+    "policy_digest",
+    "subject_id",
+    "requester",
+    "prompt",
+    "prompt_digest",
+    "erased_at",
+    "leaf_hash",
+    "body",
+]
 
 
 def _entry(row: dict[str, Any], include_personal: bool) -> dict[str, Any]:
@@ -90,8 +106,14 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield batch
 
 
-def export_jsonl(ledger: Ledger, checkpoints: Checkpoints, query: AuditQuery, *,
-                 include_personal: bool = True, chunk: int = 1000) -> Iterator[str]:
+def export_jsonl(
+    ledger: Ledger,
+    checkpoints: Checkpoints,
+    query: AuditQuery,
+    *,
+    include_personal: bool = True,
+    chunk: int = 1000,
+) -> Iterator[str]:
     """Lines of a JSONL export of the records matching ``query`` (ascending index order).
 
     Records appended after the export began are left out: everything exported sits under the
@@ -100,10 +122,20 @@ def export_jsonl(ledger: Ledger, checkpoints: Checkpoints, query: AuditQuery, *,
     query = query.model_copy(update={"order": "asc"})
     cp = checkpoints.covering(ledger.head().size)
     full = query.is_unfiltered
-    yield _line({"type": "header", "format": EXPORT_FORMAT, "origin": cp.origin, "tree_size": cp.size,
-                 "root": cp.root.hex(), "checkpoint": cp.note, "public_key": checkpoints.verifier.vkey(),
-                 "complete": full, "filters": query.model_dump(mode="json", exclude_none=True),
-                 "personal_data": include_personal})
+    yield _line(
+        {
+            "type": "header",
+            "format": EXPORT_FORMAT,
+            "origin": cp.origin,
+            "tree_size": cp.size,
+            "root": cp.root.hex(),
+            "checkpoint": cp.note,
+            "public_key": checkpoints.verifier.vkey(),
+            "complete": full,
+            "filters": query.model_dump(mode="json", exclude_none=True),
+            "personal_data": include_personal,
+        }
+    )
     count = 0
     for rows in _chunks(iter_rows(ledger, query, below=cp.size, chunk=chunk), chunk):
         entries = [_entry(row, include_personal) for row in rows]
@@ -118,8 +150,9 @@ def export_jsonl(ledger: Ledger, checkpoints: Checkpoints, query: AuditQuery, *,
     yield _line({"type": "end", "records": count})
 
 
-def export_csv(ledger: Ledger, query: AuditQuery, *, include_personal: bool = True,
-               chunk: int = 1000) -> Iterator[str]:
+def export_csv(
+    ledger: Ledger, query: AuditQuery, *, include_personal: bool = True, chunk: int = 1000
+) -> Iterator[str]:
     buf = io.StringIO()
     w = csv.writer(buf)
 
@@ -133,12 +166,27 @@ def export_csv(ledger: Ledger, query: AuditQuery, *, include_personal: bool = Tr
     yield flush()
     for row in iter_rows(ledger, query, chunk=chunk):
         e = _entry(row, include_personal)
-        w.writerow([
-            e["index"], e["record_id"], e["created_at"], e["tenant"], e["kind"], e["decision"] or "",
-            ";".join(e["categories"]), e["model_id"] or "", e["policy_id"] or "", e["policy_digest"] or "",
-            e["subject_id"] or "", e.get("requester") or "", e.get("prompt") or "", e["prompt_digest"] or "",
-            e["erased_at"] or "", e["leaf_hash"], e["body"],
-        ])
+        w.writerow(
+            [
+                e["index"],
+                e["record_id"],
+                e["created_at"],
+                e["tenant"],
+                e["kind"],
+                e["decision"] or "",
+                ";".join(e["categories"]),
+                e["model_id"] or "",
+                e["policy_id"] or "",
+                e["policy_digest"] or "",
+                e["subject_id"] or "",
+                e.get("requester") or "",
+                e.get("prompt") or "",
+                e["prompt_digest"] or "",
+                e["erased_at"] or "",
+                e["leaf_hash"],
+                e["body"],
+            ]
+        )
         yield flush()
 
 
@@ -156,9 +204,25 @@ def _row_from_entry(e: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("categories is not a list of strings")
     if not isinstance(e.get("body"), str):
         raise ValueError("body is not the canonical JSON text")
-    row = {k: e.get(k) for k in ("record_id", "kind", "tenant", "decision", "model_id", "policy_id",
-                                  "policy_digest", "subject_id", "prompt_digest", "prompt_commit",
-                                  "requester_commit", "body", "leaf_hash", *PERSONAL_FIELDS)}
+    row = {
+        k: e.get(k)
+        for k in (
+            "record_id",
+            "kind",
+            "tenant",
+            "decision",
+            "model_id",
+            "policy_id",
+            "policy_digest",
+            "subject_id",
+            "prompt_digest",
+            "prompt_commit",
+            "requester_commit",
+            "body",
+            "leaf_hash",
+            *PERSONAL_FIELDS,
+        )
+    }
     row["idx"] = e["index"]
     row["categories"] = encode_categories(e["categories"])
     row["created_at"] = _parse_time(e.get("created_at"))
@@ -179,7 +243,11 @@ def verify_export(lines: Iterable[str], verifier: NoteVerifier, *, max_problems:
         raise InvalidRequest("the export is empty") from None
     except ValueError:
         raise InvalidRequest("the export's first line is not JSON") from None
-    if not isinstance(header, dict) or header.get("type") != "header" or header.get("format") != EXPORT_FORMAT:
+    if (
+        not isinstance(header, dict)
+        or header.get("type") != "header"
+        or header.get("format") != EXPORT_FORMAT
+    ):
         raise InvalidRequest(f"not an Assay ledger export (expected a {EXPORT_FORMAT} header line)")
     try:
         cp = parse_checkpoint(str(header.get("checkpoint", "")), verifier)
@@ -248,7 +316,9 @@ def verify_export(lines: Iterable[str], verifier: NoteVerifier, *, max_problems:
     if ended is None:
         findings.add(None, "the export has no end line: it was truncated")
     elif ended.get("records") != report.records:
-        findings.add(None, f"the end line counts {ended.get('records')} records but {report.records} are present")
+        findings.add(
+            None, f"the end line counts {ended.get('records')} records but {report.records} are present"
+        )
     if full and tree is not None:
         tree.finish(expected)
         if expected != cp.size:

@@ -27,12 +27,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.errors import IntegrityError, InvalidRequest, StoreError
-from gateway.store import Database
+from core.errors import IntegrityError, InvalidRequest, StoreError
+from core.store import Database
 from provenance.ledger import merkle
 from provenance.ledger.merkle import TILE_HEIGHT, Frontier, TiledSource, leaf_hash
 from provenance.ledger.record import (
@@ -76,7 +76,8 @@ def _leaf_runs_stmt(k: int) -> Select:
     """Leaf hashes of ``k`` index runs [a_i, b_i): one range scan of the primary key each."""
     c = _entry_t.c
     return select(c.idx, c.leaf_hash).where(
-        or_(*[and_(c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}")) for i in range(k)]))
+        or_(*[and_(c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}")) for i in range(k)])
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,8 +86,13 @@ def _node_runs_stmt(k: int) -> Select:
     list of single (level, idx) pairs made PostgreSQL plan and probe dozens of index lookups)."""
     c = _node_t.c
     return select(c.level, c.idx, c.hash).where(
-        or_(*[and_(c.level == bindparam(f"l{i}"), c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}"))
-              for i in range(k)]))
+        or_(
+            *[
+                and_(c.level == bindparam(f"l{i}"), c.idx >= bindparam(f"a{i}"), c.idx < bindparam(f"b{i}"))
+                for i in range(k)
+            ]
+        )
+    )
 
 
 def _runs(indices: list[int]) -> list[tuple[int, int]]:
@@ -107,8 +113,13 @@ _TILE_LEAVES = (
 )
 _TILE_NODES = (
     select(_node_t.c.idx, _node_t.c.hash)
-    .where(and_(_node_t.c.level == bindparam("level"), _node_t.c.idx >= bindparam("start"),
-                _node_t.c.idx < bindparam("end")))
+    .where(
+        and_(
+            _node_t.c.level == bindparam("level"),
+            _node_t.c.idx >= bindparam("start"),
+            _node_t.c.idx < bindparam("end"),
+        )
+    )
     .order_by(_node_t.c.idx)
 )
 _INSERT_NODE = _node_t.insert()
@@ -123,7 +134,7 @@ class TreeHead:
     frontier: Frontier
 
     @classmethod
-    def from_row(cls, size: int, frontier_text: str, root_hex: str) -> "TreeHead":
+    def from_row(cls, size: int, frontier_text: str, root_hex: str) -> TreeHead:
         hashes = [bytes.fromhex(h) for h in frontier_text.split(",") if h]
         f = Frontier(size, hashes)
         if f.root().hex() != root_hex:
@@ -190,7 +201,9 @@ class Ledger:
         """
         return self.append_many([record], with_rows=with_rows)[0]
 
-    def append_many(self, records: Sequence[LedgerRecord], *, with_rows: Sequence[Any] = ()) -> list[LedgerEntry]:
+    def append_many(
+        self, records: Sequence[LedgerRecord], *, with_rows: Sequence[Any] = ()
+    ) -> list[LedgerEntry]:
         """Append records as one contiguous run of indices, atomically (with ``with_rows``)."""
         if not records:
             return []
@@ -264,7 +277,9 @@ class Ledger:
                     head = self._read_head(lock=True, conn=conn)
                     planned = self._plan(head, rows)
                     if not self._swap_head(conn, head, planned):
-                        raise StoreError("the ledger head changed while it was locked; no record was appended")
+                        raise StoreError(
+                            "the ledger head changed while it was locked; no record was appended"
+                        )
                 conn.execute(_INSERT_ENTRY, planned.rows)
                 if planned.nodes:
                     conn.execute(_INSERT_NODE, planned.nodes)
@@ -358,7 +373,11 @@ class Ledger:
             return
         ins = postgresql.insert(_head_t) if self.db.dialect == "postgresql" else sqlite.insert(_head_t)
         stmt = ins.values(
-            id=HEAD_ID, size=0, frontier="", root=Frontier().root().hex(), updated_at=to_db_time(self._clock())
+            id=HEAD_ID,
+            size=0,
+            frontier="",
+            root=Frontier().root().hex(),
+            updated_at=to_db_time(self._clock()),
         ).on_conflict_do_nothing(index_elements=["id"])
         if conn is not None:  # in the caller's transaction: ready once that commits (next call repeats it)
             conn.execute(stmt)
@@ -406,7 +425,9 @@ class Ledger:
         with self.db.session() as s:
             row = s.execute(select(_entry_t).where(_entry_t.c.idx == index)).first()
         if row is None:
-            raise IntegrityError(f"the ledger has no record at index {index}", hint="run `assay audit verify`")
+            raise IntegrityError(
+                f"the ledger has no record at index {index}", hint="run `assay audit verify`"
+            )
         return leaf_bytes(dict(row._mapping)).decode("utf-8")
 
     # --- proofs ----------------------------------------------------------------------------------
@@ -437,8 +458,11 @@ class Ledger:
                     hashes[(0, idx)] = bytes.fromhex(h)
             node_runs = [(lv, a, b) for lv in sorted(needed) if lv for a, b in _runs(needed[lv])]
             if node_runs:
-                params = {k: v for i, (lv, a, b) in enumerate(node_runs)
-                          for k, v in ((f"l{i}", lv), (f"a{i}", a), (f"b{i}", b))}
+                params = {
+                    k: v
+                    for i, (lv, a, b) in enumerate(node_runs)
+                    for k, v in ((f"l{i}", lv), (f"a{i}", a), (f"b{i}", b))
+                }
                 for level, idx, h in conn.execute(_node_runs_stmt(len(node_runs)), params).all():
                     hashes[(level, idx)] = bytes.fromhex(h)
         return fn(merkle.PrefetchedSource(hashes))
@@ -450,7 +474,9 @@ class Ledger:
             with self.db.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"ledger read failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+            raise StoreError(
+                f"ledger read failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            ) from exc
 
     def _check_size(self, tree_size: int) -> None:
         # sizes only grow: a size within the last head this process committed or read needs no read
@@ -459,7 +485,9 @@ class Ledger:
             return
         head = self.head()
         if not 0 <= tree_size <= head.size:
-            raise InvalidRequest(f"tree size {tree_size} is outside the log (0..{head.size})", param="tree_size")
+            raise InvalidRequest(
+                f"tree size {tree_size} is outside the log (0..{head.size})", param="tree_size"
+            )
 
     def node_source(self, session: Any) -> TiledSource:
         """A Merkle node source reading stored leaf hashes and tile nodes through ``session``."""

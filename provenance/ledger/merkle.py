@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gateway.errors import IntegrityError
+from core.errors import IntegrityError
 
 HASH_SIZE = 32
 #: inner nodes are stored for every level that is a multiple of this (and leaves at level 0): one
@@ -76,7 +76,7 @@ class Frontier:
                 hint="the head row was edited; run `assay audit verify` to find the damage",
             )
 
-    def copy(self) -> "Frontier":
+    def copy(self) -> Frontier:
         return Frontier(self.size, list(self.hashes))
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
@@ -161,8 +161,10 @@ def inclusion_proof(source: NodeSource, index: int, size: int) -> list[bytes]:
 
 def consistency_proof(source: NodeSource, size1: int, size2: int) -> list[bytes]:
     if not 0 < size1 <= size2:
-        raise ProofError(f"no consistency proof from size {size1} to size {size2}",
-                         hint="size1 must be at least 1 and at most size2")
+        raise ProofError(
+            f"no consistency proof from size {size1} to size {size2}",
+            hint="size1 must be at least 1 and at most size2",
+        )
     if size1 == size2:
         return []
     return _Tree(source).subproof(size1, 0, size2, True)

@@ -11,8 +11,8 @@ package implements it, so it is written out here.
 * vkey    = ``<name>+<hex key id>+<base64(0x01 ‖ public key)>``
 * skey    = ``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 ‖ private seed)>``
 
-Cryptography errors are translated to :class:`~gateway.errors.IntegrityError` (bad signatures)
-or :class:`~gateway.errors.ConfigError` (unusable keys) here, at one boundary.
+Cryptography errors are translated to :class:`~core.errors.IntegrityError` (bad signatures)
+or :class:`~core.errors.ConfigError` (unusable keys) here, at one boundary.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from gateway.errors import ConfigError, IntegrityError
+from core.errors import ConfigError, IntegrityError
 
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "
@@ -68,11 +68,13 @@ class NoteVerifier:
         return key_id(self.name, self.public_key)
 
     def vkey(self) -> str:
-        return (f"{self.name}+{self.key_id.hex()}+"
-                f"{base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()}")
+        return (
+            f"{self.name}+{self.key_id.hex()}+"
+            f"{base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()}"
+        )
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> "NoteVerifier":
+    def from_vkey(cls, vkey: str) -> NoteVerifier:
         parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise ConfigError("a verifier key reads <name>+<key id hex>+<base64 key>", param="public_key")
@@ -102,8 +104,10 @@ class NoteVerifier:
             try:
                 pub.verify(raw[4:], text.encode("utf-8"))
             except InvalidSignature:
-                raise NoteError(f"the signature by {self.name} on this note is invalid",
-                                hint="the note was altered after signing, or signed by another key") from None
+                raise NoteError(
+                    f"the signature by {self.name} on this note is invalid",
+                    hint="the note was altered after signing, or signed by another key",
+                ) from None
             return text
         if not found:
             raise NoteError(f"the note carries no signature by key {self.name} ({self.key_id.hex()})")
@@ -121,11 +125,11 @@ class NoteSigner:
         self.verifier = NoteVerifier(name, pub)
 
     @classmethod
-    def generate(cls, name: str) -> "NoteSigner":
+    def generate(cls, name: str) -> NoteSigner:
         return cls(name, Ed25519PrivateKey.generate())
 
     @classmethod
-    def from_skey(cls, skey: str) -> "NoteSigner":
+    def from_skey(cls, skey: str) -> NoteSigner:
         parts = skey.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise ConfigError("a signer key reads PRIVATE+KEY+<name>+<key id hex>+<base64 key>")
@@ -143,8 +147,10 @@ class NoteSigner:
 
     def skey(self) -> str:
         seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return (f"PRIVATE+KEY+{self.name}+{self.verifier.key_id.hex()}+"
-                f"{base64.b64encode(bytes([ALG_ED25519]) + seed).decode()}")
+        return (
+            f"PRIVATE+KEY+{self.name}+{self.verifier.key_id.hex()}+"
+            f"{base64.b64encode(bytes([ALG_ED25519]) + seed).decode()}"
+        )
 
     def sign(self, text: str) -> str:
         """The signed note: ``text`` followed by a blank line and this key's signature line."""

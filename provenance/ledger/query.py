@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Select, and_, select, true
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from provenance.ledger.log import Ledger
 from provenance.ledger.record import StoredRecord, requester_lookup_digest, stored_record, to_db_time
 from provenance.ledger.tables import LedgerEntryRow
@@ -56,7 +56,7 @@ class AuditQuery(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "AuditQuery":
+    def _consistent(self) -> AuditQuery:
         if self.since and self.until and self.since > self.until:
             raise ValueError("'since' is after 'until'")
         if self.requester is not None and self.tenant is None:
@@ -120,13 +120,19 @@ def decode_cursor(query: AuditQuery, cursor: str) -> int:
         data = json.loads(raw)
         after, fp, v = data["a"], data["q"], data["v"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidRequest("the cursor is not one this server issued", param="cursor",
-                             hint="pass next_cursor from the previous page unchanged") from None
+        raise InvalidRequest(
+            "the cursor is not one this server issued",
+            param="cursor",
+            hint="pass next_cursor from the previous page unchanged",
+        ) from None
     if v != 1 or not isinstance(after, int) or isinstance(after, bool) or after < 0:
         raise InvalidRequest("the cursor is not one this server issued", param="cursor")
     if fp != query.fingerprint():
-        raise InvalidRequest("the cursor belongs to a query with other filters", param="cursor",
-                             hint="repeat the query's filters exactly, or start again without a cursor")
+        raise InvalidRequest(
+            "the cursor belongs to a query with other filters",
+            param="cursor",
+            hint="repeat the query's filters exactly, or start again without a cursor",
+        )
     return after
 
 
@@ -146,8 +152,9 @@ def page(ledger: Ledger, query: AuditQuery, *, limit: int = 100, cursor: str | N
     return Page(records=records, next_cursor=nxt)
 
 
-def iter_rows(ledger: Ledger, query: AuditQuery, *, below: int | None = None,
-              chunk: int = 1000) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    ledger: Ledger, query: AuditQuery, *, below: int | None = None, chunk: int = 1000
+) -> Iterator[dict[str, Any]]:
     """Every matching row (column dicts), streamed in chunks: memory stays bounded on huge ranges."""
     after: int | None = None
     while True:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from provenance.ledger.canonical import canonical_json
 from provenance.ledger.merkle import leaf_hash
 
@@ -63,7 +63,9 @@ class LedgerRecord(BaseModel):
     kind: str  # generation | review | key | policy | index | erasure | ...
     tenant: str = Field(min_length=1, max_length=128)
     requester: str | None = Field(default=None, max_length=256)  # personal data: erasable
-    prompt: str | None = None  # personal data: the text as the policy says (plain/redacted); None = digest only
+    prompt: str | None = (
+        None  # personal data: the text as the policy says (plain/redacted); None = digest only
+    )
     prompt_digest: str | None = None  # sha256 hex of the original prompt
     decision: str | None = None
     categories: list[str] = Field(default_factory=list)
@@ -209,7 +211,14 @@ def leaf_bytes(row: dict[str, Any]) -> bytes:
         "tenant": row["tenant"],
         "v": LEAF_VERSION,
     }
-    text = '{"appended_at":"' + format_time(row["appended_at"]) + '","body":' + row["body"] + "," + _dumps(rest)[1:]
+    text = (
+        '{"appended_at":"'
+        + format_time(row["appended_at"])
+        + '","body":'
+        + row["body"]
+        + ","
+        + _dumps(rest)[1:]
+    )
     return text.encode("utf-8")
 
 

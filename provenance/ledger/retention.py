@@ -13,14 +13,14 @@ still present (harmless, the next run erases it), never text that vanished witho
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select, update
 from ulid import ULID
 
-from gateway.errors import InvalidRequest, PolicyError
-from gateway.policy import Policy, PolicySet
+from core.errors import InvalidRequest
 from provenance.ledger.log import Ledger
 from provenance.ledger.record import LedgerRecord, now_utc, to_db_time
 from provenance.ledger.tables import LedgerEntryRow
@@ -37,16 +37,26 @@ class ErasureResult(BaseModel):
     erasure_record_ids: list[str] = Field(default_factory=list)
 
 
-def erase(ledger: Ledger, record_ids: Sequence[str], *, fields: Sequence[str] = ERASABLE, reason: str,
-          actor: str = "system", tenant: str | None = None, now: datetime | None = None) -> ErasureResult:
+def erase(
+    ledger: Ledger,
+    record_ids: Sequence[str],
+    *,
+    fields: Sequence[str] = ERASABLE,
+    reason: str,
+    actor: str = "system",
+    tenant: str | None = None,
+    now: datetime | None = None,
+) -> ErasureResult:
     """Erase ``fields`` of the given records (e.g. a data subject's request); records the erasure.
 
     With ``tenant`` set, records of other tenants are not touched (and count as not found).
     """
     bad = set(fields) - set(ERASABLE)
     if bad or not fields:
-        raise InvalidRequest(f"erasable fields are {', '.join(ERASABLE)}; got {', '.join(sorted(bad)) or 'none'}",
-                             param="fields")
+        raise InvalidRequest(
+            f"erasable fields are {', '.join(ERASABLE)}; got {', '.join(sorted(bad)) or 'none'}",
+            param="fields",
+        )
     now = now or now_utc()
     c = _entry_t.c
     conds = [c.record_id.in_(list(record_ids)), or_(*[getattr(c, f).isnot(None) for f in fields])]
@@ -58,43 +68,47 @@ def erase(ledger: Ledger, record_ids: Sequence[str], *, fields: Sequence[str] = 
     return _erase_targets(ledger, targets, reason=reason, actor=actor, now=now)
 
 
-def policy_lookup(policies: PolicySet, default_policy: str) -> Callable[[str | None], Policy]:
-    """``policy_for`` for :func:`apply_retention`: the record's policy, or the default for a retired one."""
+@dataclass(frozen=True)
+class RetentionRules:
+    """What a policy lets the ledger keep of a record's personal data (days; None = kept)."""
 
-    def policy_for(policy_id: str | None) -> Policy:
-        try:
-            return policies.get(policy_id or default_policy)
-        except PolicyError:
-            return policies.get(default_policy)
-
-    return policy_for
+    prompt_days: int | None = None  # the prompt text (``prompt_storage.retention_days``)
+    personal_data_days: int | None = None  # prompt text and requester (``retention.personal_data_days``)
 
 
-def apply_retention(ledger: Ledger, policy_for: Callable[[str | None], Policy], *,
-                    now: datetime | None = None) -> ErasureResult:
+def apply_retention(
+    ledger: Ledger, rules_for: Callable[[str | None], RetentionRules], *, now: datetime | None = None
+) -> ErasureResult:
     """Erase what each record's policy no longer lets the ledger keep.
 
-    ``policy_for(policy_id)`` returns the policy a record was decided under (or the default).
-    ``prompt_storage.retention_days`` erases the prompt text; ``retention.personal_data_days``
-    erases the prompt text and the requester.
+    ``rules_for(policy_id)`` returns the rules of the policy a record was decided under (or of the
+    default policy, for a retired one): ``prompt_days`` erases the prompt text,
+    ``personal_data_days`` the prompt text and the requester.
     """
     now = now or now_utc()
     c = _entry_t.c
     with ledger.db.session() as s:
-        policy_ids = [r[0] for r in s.execute(
-            select(c.policy_id).where(or_(c.prompt.isnot(None), c.requester.isnot(None))).distinct())]
+        policy_ids = [
+            r[0]
+            for r in s.execute(
+                select(c.policy_id).where(or_(c.prompt.isnot(None), c.requester.isnot(None))).distinct()
+            )
+        ]
     targets: dict[str, tuple[str, set[str]]] = {}
     for pid in policy_ids:
-        pol = policy_for(pid)
+        kept = rules_for(pid)
         rules: list[tuple[int, tuple[str, ...]]] = []
-        if pol.prompt_storage.retention_days is not None:
-            rules.append((pol.prompt_storage.retention_days, ("prompt",)))
-        if pol.retention.personal_data_days is not None:
-            rules.append((pol.retention.personal_data_days, ("prompt", "requester")))
+        if kept.prompt_days is not None:
+            rules.append((kept.prompt_days, ("prompt",)))
+        if kept.personal_data_days is not None:
+            rules.append((kept.personal_data_days, ("prompt", "requester")))
         for days, fields in rules:
             cutoff = to_db_time(now - timedelta(days=days))
-            where = and_(c.policy_id == pid if pid is not None else c.policy_id.is_(None),
-                         c.created_at < cutoff, or_(*[getattr(c, f).isnot(None) for f in fields]))
+            where = and_(
+                c.policy_id == pid if pid is not None else c.policy_id.is_(None),
+                c.created_at < cutoff,
+                or_(*[getattr(c, f).isnot(None) for f in fields]),
+            )
             with ledger.db.session() as s:
                 for r in s.execute(select(c.record_id, c.tenant, c.prompt, c.requester).where(where)):
                     present = {f for f in fields if getattr(r, f) is not None}
@@ -103,8 +117,9 @@ def apply_retention(ledger: Ledger, policy_for: Callable[[str | None], Policy], 
     return _erase_targets(ledger, listed, reason="retention", actor="retention", now=now)
 
 
-def _erase_targets(ledger: Ledger, targets: list[tuple[str, str, list[str]]], *, reason: str, actor: str,
-                   now: datetime) -> ErasureResult:
+def _erase_targets(
+    ledger: Ledger, targets: list[tuple[str, str, list[str]]], *, reason: str, actor: str, now: datetime
+) -> ErasureResult:
     result = ErasureResult()
     by_tenant: dict[str, list[tuple[str, list[str]]]] = {}
     for rid, tenant, fields in targets:
@@ -112,11 +127,17 @@ def _erase_targets(ledger: Ledger, targets: list[tuple[str, str, list[str]]], *,
             by_tenant.setdefault(tenant, []).append((rid, fields))
     for tenant, items in sorted(by_tenant.items()):
         for start in range(0, len(items), BATCH):
-            batch = items[start:start + BATCH]
+            batch = items[start : start + BATCH]
             rec = LedgerRecord(
-                record_id=str(ULID()), kind=ERASURE_KIND, tenant=tenant, created_at=now,
-                body={"erased": [{"record_id": rid, "fields": f} for rid, f in batch],
-                      "reason": reason, "actor": actor},
+                record_id=str(ULID()),
+                kind=ERASURE_KIND,
+                tenant=tenant,
+                created_at=now,
+                body={
+                    "erased": [{"record_id": rid, "fields": f} for rid, f in batch],
+                    "reason": reason,
+                    "actor": actor,
+                },
             )
             ledger.append(rec)  # the record first: text never vanishes unrecorded
             _apply(ledger, batch, now)
@@ -137,6 +158,10 @@ def _apply(ledger: Ledger, batch: list[tuple[str, list[str]]], now: datetime) ->
             values["erased_at"] = when
             s.execute(update(_entry_t).where(c.record_id.in_(ids)).values(**values))
         # the salt goes once nothing it protects is left
-        s.execute(update(_entry_t)
-                  .where(and_(c.record_id.in_([rid for rid, _ in batch]), c.prompt.is_(None), c.requester.is_(None)))
-                  .values(salt=None))
+        s.execute(
+            update(_entry_t)
+            .where(
+                and_(c.record_id.in_([rid for rid, _ in batch]), c.prompt.is_(None), c.requester.is_(None))
+            )
+            .values(salt=None)
+        )

@@ -2,7 +2,7 @@
 
 Failures are logged and the schedule goes on (the next tick retries); nothing here may take the
 gateway down. Every replica starts the same schedules, but with a ``leader`` (a
-:class:`gateway.store.locks.Leadership`) a tick runs only in the replica that holds it: one
+:class:`core.store.locks.Leadership`) a tick runs only in the replica that holds it: one
 elected replica signs the scheduled checkpoints and runs retention, and when it dies the next
 tick of another replica takes over.
 """
@@ -14,16 +14,23 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from gateway.errors import AssayError, ConfigError
-from gateway.store.locks import Leadership
+from core.errors import AssayError, ConfigError
+from core.store.locks import Leadership
 
 log = logging.getLogger("assay.ledger")
 T = TypeVar("T")
 
 
 class Periodic(Generic[T]):
-    def __init__(self, name: str, fn: Callable[[], T], interval_s: float, *, first_delay_s: float | None = None,
-                 leader: Leadership | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[[], T],
+        interval_s: float,
+        *,
+        first_delay_s: float | None = None,
+        leader: Leadership | None = None,
+    ) -> None:
         if interval_s <= 0:
             raise ConfigError(f"{name}: the interval must be positive")
         self.name = name

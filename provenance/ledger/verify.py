@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from gateway.errors import AssayError, IntegrityError
+from core.errors import AssayError, IntegrityError
 from provenance.ledger.checkpoint import parse_checkpoint
 from provenance.ledger.log import Ledger
 from provenance.ledger.merkle import Frontier
@@ -71,11 +71,20 @@ class VerifyReport(BaseModel):
 
     def summary(self) -> str:
         if self.ok:
-            return (f"ledger OK: {self.records} records, root {self.root}, "
-                    f"{self.checkpoints} checkpoint(s) verified ({self.seconds:.2f} s)")
-        where = f"first bad index: {self.first_bad_index}" if self.first_bad_index is not None else "not one index"
-        lines = [f"ledger FAILED verification ({where}); {len(self.problems)} finding(s)"
-                 + (" (more not shown)" if self.problems_truncated else "") + ":"]
+            return (
+                f"ledger OK: {self.records} records, root {self.root}, "
+                f"{self.checkpoints} checkpoint(s) verified ({self.seconds:.2f} s)"
+            )
+        where = (
+            f"first bad index: {self.first_bad_index}"
+            if self.first_bad_index is not None
+            else "not one index"
+        )
+        lines = [
+            f"ledger FAILED verification ({where}); {len(self.problems)} finding(s)"
+            + (" (more not shown)" if self.problems_truncated else "")
+            + ":"
+        ]
         lines += [f"  [{p.index if p.index is not None else '-'}] {p.message}" for p in self.problems]
         return "\n".join(lines)
 
@@ -86,9 +95,14 @@ class LedgerIntegrityError(IntegrityError):
     code = "ledger_integrity_failure"
 
     def __init__(self, report: VerifyReport) -> None:
-        super().__init__(report.summary(), hint="restore the named rows from a backup and investigate who changed them",
-                         details={"first_bad_index": report.first_bad_index,
-                                  "problems": [p.model_dump() for p in report.problems[:20]]})
+        super().__init__(
+            report.summary(),
+            hint="restore the named rows from a backup and investigate who changed them",
+            details={
+                "first_bad_index": report.first_bad_index,
+                "problems": [p.model_dump() for p in report.problems[:20]],
+            },
+        )
         self.report = report
 
 
@@ -162,8 +176,12 @@ def erasure_claims(row: dict[str, Any]) -> Iterable[str]:
 class TreeChecker:
     """Feeds recomputed leaves in index order; compares tiles, checkpoints and the final head."""
 
-    def __init__(self, findings: Findings, checkpoints: dict[int, list[tuple[str, bytes]]],
-                 stored_nodes: dict[tuple[int, int], str] | None = None) -> None:
+    def __init__(
+        self,
+        findings: Findings,
+        checkpoints: dict[int, list[tuple[str, bytes]]],
+        stored_nodes: dict[tuple[int, int], str] | None = None,
+    ) -> None:
         self.findings = findings
         self.frontier = Frontier()
         self.checkpoints = checkpoints  # size -> [(label, root)]
@@ -180,11 +198,16 @@ class TreeChecker:
             # below a matching checkpoint is proven intact
             blame = (max(start, self.last_good_checkpoint), ((index + 1) << level) - 1)
             if stored is None:
-                self.findings.add(None, f"stored tree node (level {level}, index {index}) is missing",
-                                  blame=blame)
+                self.findings.add(
+                    None, f"stored tree node (level {level}, index {index}) is missing", blame=blame
+                )
             elif stored != h.hex():
-                self.findings.add(None, f"stored tree node (level {level}, index {index}) differs from the "
-                                  f"records {start}..{((index + 1) << level) - 1}", blame=blame)
+                self.findings.add(
+                    None,
+                    f"stored tree node (level {level}, index {index}) differs from the "
+                    f"records {start}..{((index + 1) << level) - 1}",
+                    blame=blame,
+                )
         self._at_size(self.frontier.size)
 
     def _at_size(self, size: int) -> None:
@@ -202,11 +225,16 @@ class TreeChecker:
     def finish(self, records: int) -> None:
         for size in sorted(s for s in self.checkpoints if s > records):
             for label, _root in self.checkpoints[size]:
-                self.findings.add(None, f"{label} covers {size} records but only {records} are stored: "
-                                  "records were deleted", blame=(records, size - 1))
+                self.findings.add(
+                    None,
+                    f"{label} covers {size} records but only {records} are stored: records were deleted",
+                    blame=(records, size - 1),
+                )
 
 
-def _stored_checkpoints(ledger: Ledger, verifier: NoteVerifier, findings: Findings) -> dict[int, list[tuple[str, bytes]]]:
+def _stored_checkpoints(
+    ledger: Ledger, verifier: NoteVerifier, findings: Findings
+) -> dict[int, list[tuple[str, bytes]]]:
     out: dict[int, list[tuple[str, bytes]]] = {}
     with ledger.db.session() as s:
         rows = s.execute(select(_cp_t).order_by(_cp_t.c.size, _cp_t.c.id)).all()
@@ -227,7 +255,9 @@ def _iter_rows(ledger: Ledger, chunk: int) -> Iterator[dict[str, Any]]:
     last = -1
     while True:
         with ledger.db.session() as s:
-            rows = s.execute(select(_entry_t).where(_entry_t.c.idx > last).order_by(_entry_t.c.idx).limit(chunk)).all()
+            rows = s.execute(
+                select(_entry_t).where(_entry_t.c.idx > last).order_by(_entry_t.c.idx).limit(chunk)
+            ).all()
         if not rows:
             return
         for r in rows:
@@ -235,8 +265,14 @@ def _iter_rows(ledger: Ledger, chunk: int) -> Iterator[dict[str, Any]]:
         last = rows[-1].idx
 
 
-def verify_ledger(ledger: Ledger, verifier: NoteVerifier, *, chunk: int = 5000, max_problems: int = 200,
-                  progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify_ledger(
+    ledger: Ledger,
+    verifier: NoteVerifier,
+    *,
+    chunk: int = 5000,
+    max_problems: int = 200,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
     """Verify the ledger in the database; returns a report (``report.raise_for_problems()`` to raise)."""
     t0 = time.perf_counter()
     findings = Findings(limit=max_problems)
@@ -261,11 +297,16 @@ def verify_ledger(ledger: Ledger, verifier: NoteVerifier, *, chunk: int = 5000, 
         try:
             leaf = compute_leaf_hash(row)
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            findings.add(idx, f"the record's fields cannot be read back ({exc.__class__.__name__}): a field was edited")
+            findings.add(
+                idx, f"the record's fields cannot be read back ({exc.__class__.__name__}): a field was edited"
+            )
             leaf = bytes(32)
         if leaf.hex() != row["leaf_hash"]:
-            findings.add(idx, "the record's fields do not produce its stored leaf hash: a stored field was edited, "
-                         "or the row was moved, swapped or inserted")
+            findings.add(
+                idx,
+                "the record's fields do not produce its stored leaf hash: a stored field was edited, "
+                "or the row was moved, swapped or inserted",
+            )
         tree.add(leaf)
         expected += 1
         report.records += 1
@@ -274,7 +315,10 @@ def verify_ledger(ledger: Ledger, verifier: NoteVerifier, *, chunk: int = 5000, 
     tree.finish(expected)
     for rid in sorted(erased - claimed):
         rec = ledger.get(rid)
-        findings.add(rec.index if rec else None, f"personal data of record {rid} is gone but no erasure record names it")
+        findings.add(
+            rec.index if rec else None,
+            f"personal data of record {rid} is gone but no erasure record names it",
+        )
     report.erased_records = len(erased)
     report.tree_size = tree.frontier.size
     report.root = tree.frontier.root().hex()
@@ -283,8 +327,10 @@ def verify_ledger(ledger: Ledger, verifier: NoteVerifier, *, chunk: int = 5000, 
             findings.add(None, "the ledger head row is missing")
     else:
         if head_row.size != expected:
-            findings.add(min(head_row.size, expected),
-                         f"the head says {head_row.size} records but {expected} are stored")
+            findings.add(
+                min(head_row.size, expected),
+                f"the head says {head_row.size} records but {expected} are stored",
+            )
         else:
             blame = (tree.last_good_checkpoint, max(expected - 1, 0))
             if head_row.root != report.root:
@@ -293,4 +339,3 @@ def verify_ledger(ledger: Ledger, verifier: NoteVerifier, *, chunk: int = 5000, 
                 findings.add(None, "the head's frontier differs from the stored records", blame=blame)
     report.seconds = time.perf_counter() - t0
     return findings.into(report)
-

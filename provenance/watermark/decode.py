@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from provenance.watermark.frame import fold, luma, resample, tile_spectrum
-from provenance.watermark.layout import Layout, SchemeParams, layout_for, read_pilot, read_slots
+from provenance.watermark.layout import Layout, SchemeParams, layout_for, read_slots
 from provenance.watermark.payload import INFO_BITS, PAYLOAD_BITS, payload_from_bits, payload_hex
 
 SCHEME = "assay-wm1"
@@ -110,8 +110,9 @@ def ring_weights(spec: np.ndarray, layout: Layout) -> np.ndarray:
     return 1.0 / np.maximum(sigma, 1e-9)
 
 
-def _try(spec: np.ndarray, layout: Layout, shift: tuple[float, float], weighted: bool = False
-         ) -> tuple[int, int, float] | None:
+def _try(
+    spec: np.ndarray, layout: Layout, shift: tuple[float, float], weighted: bool = False
+) -> tuple[int, int, float] | None:
     """Decode at one shift: (payload, bit errors, correlation), or None if the CRC fails."""
     code = layout.params.code
     slots = read_slots(spec, layout, shift)
@@ -132,8 +133,9 @@ def _try(spec: np.ndarray, layout: Layout, shift: tuple[float, float], weighted:
     return payload, errors, corr
 
 
-def decode_array(pixels: np.ndarray, *, params: SchemeParams = SchemeParams(), search: bool = True
-                 ) -> WatermarkReading | None:
+def decode_array(
+    pixels: np.ndarray, *, params: SchemeParams = SchemeParams(), search: bool = True
+) -> WatermarkReading | None:
     """Read the watermark from uint8 pixels, (H, W) grey or (H, W, 3|4) RGB(A); None if absent."""
     layout = layout_for(params)
     n, t = params.canonical, params.tile
@@ -169,8 +171,14 @@ def decode_array(pixels: np.ndarray, *, params: SchemeParams = SchemeParams(), s
     return None
 
 
-def _reading(hit: tuple[int, int, float], layout: Layout, z: float, scale: float,
-             shift: tuple[float, float], method: Literal["direct", "resync"]) -> WatermarkReading:
+def _reading(
+    hit: tuple[int, int, float],
+    layout: Layout,
+    z: float,
+    scale: float,
+    shift: tuple[float, float],
+    method: Literal["direct", "resync"],
+) -> WatermarkReading:
     payload, errors, corr = hit
     return WatermarkReading(
         payload=payload,

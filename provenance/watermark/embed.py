@@ -97,8 +97,11 @@ def embed_array(
     # 0 or 255 clips (a saturated colour can still carry the mark through its other channels).
     # ``effect`` is the luma change a residual really makes after that clipping, so the loop can
     # work on the luma plane alone.
-    planes = [pixels.astype(np.float32)] if pixels.ndim == 2 else [
-        pixels[..., c].astype(np.float32) for c in range(3)]
+    planes = (
+        [pixels.astype(np.float32)]
+        if pixels.ndim == 2
+        else [pixels[..., c].astype(np.float32) for c in range(3)]
+    )
     weights = [1.0] if pixels.ndim == 2 else [float(v) for v in LUMA]
     bounds = [(-v, 255.0 - v) for v in planes]
     # beyond these every channel clips, so there is no point in letting the residual go further

@@ -24,7 +24,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from provenance.keys import read_private, write_private
 from provenance.watermark.layout import SchemeParams
 
@@ -46,25 +46,36 @@ def watermark_keys(settings: Any) -> list[str]:
     path = key_path(settings)
     if not path.exists():
         if getattr(settings, "watermark_key_file", None):
-            raise ConfigError(f"the watermark key file {path} does not exist", param=SETTING,
-                              hint="point ASSAY_WATERMARK_KEY_FILE at the operator's key file, or unset it to "
-                                   "use <data dir>/keys/watermark.key")
+            raise ConfigError(
+                f"the watermark key file {path} does not exist",
+                param=SETTING,
+                hint="point ASSAY_WATERMARK_KEY_FILE at the operator's key file, or unset it to "
+                "use <data dir>/keys/watermark.key",
+            )
         if settings.is_production:
             raise ConfigError(
-                f"no watermark key at {path}", param=SETTING,
+                f"no watermark key at {path}",
+                param=SETTING,
                 hint="create one (e.g. `python -c 'import secrets; print(secrets.token_hex(32))' > FILE; "
-                     "chmod 600 FILE`), share it with every replica and keep a backup: images marked "
-                     "under a lost key no longer verify by their watermark")
+                "chmod 600 FILE`), share it with every replica and keep a backup: images marked "
+                "under a lost key no longer verify by their watermark",
+            )
         if write_private(path, (secrets.token_hex(32) + "\n").encode()):
             log.warning("generated a development watermark key at %s", path)
     text = read_private(path, what="watermark key", setting=SETTING).decode("utf-8", errors="replace")
     keys = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not keys:
-        raise ConfigError(f"the watermark key file {path} holds no key", param=SETTING,
-                          hint="one key a line; the first marks new images")
+        raise ConfigError(
+            f"the watermark key file {path} holds no key",
+            param=SETTING,
+            hint="one key a line; the first marks new images",
+        )
     if len(keys[0]) < MIN_KEY_CHARS:  # the key that marks; older lines are only read
-        raise ConfigError(f"the watermark key in {path} is shorter than {MIN_KEY_CHARS} characters",
-                          param=SETTING, hint="use 64 random hex digits (secrets.token_hex(32))")
+        raise ConfigError(
+            f"the watermark key in {path} is shorter than {MIN_KEY_CHARS} characters",
+            param=SETTING,
+            hint="use 64 random hex digits (secrets.token_hex(32))",
+        )
     return keys
 
 

@@ -100,8 +100,12 @@ def layout_for(params: SchemeParams) -> Layout:
     radius = np.hypot(fy, fx)
     # one of each conjugate pair (upper half-plane), no Nyquist row/column (they are real-valued)
     half = (fy > 0) | ((fy == 0) & (fx > 0))
-    usable = half & (radius >= params.r_min) & (radius <= params.r_max) & (np.abs(fy) < t // 2) & (
-        np.abs(fx) < t // 2
+    usable = (
+        half
+        & (radius >= params.r_min)
+        & (radius <= params.r_max)
+        & (np.abs(fy) < t // 2)
+        & (np.abs(fx) < t // 2)
     )
     rng = _rng(params.key, "layout")
     freqs = rng.permutation(np.flatnonzero(usable.ravel()))

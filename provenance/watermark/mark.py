@@ -1,7 +1,7 @@
 """The ``watermark`` pipeline step: embeds the record's payload and tells the ledger what it was.
 
 Fail closed: a payload that does not read back from the marked pixels (checked by default) is a
-:class:`~gateway.errors.MarkError`, and the pipeline releases nothing.
+:class:`~core.errors.MarkError`, and the pipeline releases nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.errors import MarkError, PolicyError
+from core.errors import MarkError, PolicyError
 from provenance.marks import Artifact, MarkContext
 from provenance.watermark.decode import SCHEME
 from provenance.watermark.image import decode_watermark, embed_watermark
@@ -61,8 +61,10 @@ class WatermarkMark:
         try:
             opts = WatermarkOptions.model_validate(ctx.options or {})
         except ValidationError as exc:
-            raise PolicyError(f"marks.watermark.options: {exc.errors()[0]['msg']}",
-                              hint="see WatermarkOptions for the accepted keys and ranges") from exc
+            raise PolicyError(
+                f"marks.watermark.options: {exc.errors()[0]['msg']}",
+                hint="see WatermarkOptions for the accepted keys and ranges",
+            ) from exc
         payload = payload_for(ctx.record_id, ctx.image_index)
         marked = self._embed(artifact, ctx, payload, opts, masking=opts.masking)
         retried = None
@@ -90,15 +92,23 @@ class WatermarkMark:
         ).as_dict()
         return artifact
 
-    def _embed(self, artifact: Artifact, ctx: MarkContext, payload: int, opts: WatermarkOptions, *,
-               masking: bool) -> Any:
+    def _embed(
+        self, artifact: Artifact, ctx: MarkContext, payload: int, opts: WatermarkOptions, *, masking: bool
+    ) -> Any:
         try:
-            return embed_watermark(artifact.image, payload, strength=opts.strength,
-                                   min_psnr=opts.min_psnr, masking=masking, params=self._params)
+            return embed_watermark(
+                artifact.image,
+                payload,
+                strength=opts.strength,
+                min_psnr=opts.min_psnr,
+                masking=masking,
+                params=self._params,
+            )
         except ValueError as exc:
-            raise MarkError(f"cannot watermark image {ctx.image_index} of record {ctx.record_id}: {exc}",
-                            hint="generate at least 128x128 pixels, or take 'watermark' out of the policy's marks"
-                            ) from exc
+            raise MarkError(
+                f"cannot watermark image {ctx.image_index} of record {ctx.record_id}: {exc}",
+                hint="generate at least 128x128 pixels, or take 'watermark' out of the policy's marks",
+            ) from exc
 
     def _reads_back(self, image: Any, payload: int) -> bool:
         reading = decode_watermark(image, search=False, params=self._params)

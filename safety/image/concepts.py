@@ -8,7 +8,7 @@ checkpoint) names the folder in the policy and the ``image.concepts`` check load
 process. The decision is diffusers' own rule (a concept's cosine similarity above its threshold,
 plus 0.01 when a special-care concept fired), computed vectorised as in ``forward_onnx``; the
 verdict carries every concept margin above zero as evidence. torch/transformers errors become
-:class:`~gateway.errors.CheckFailed` or :class:`~gateway.errors.ConfigError` here.
+:class:`~core.errors.CheckFailed` or :class:`~core.errors.ConfigError` here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import CheckFailed, ConfigError
+from core.errors import CheckFailed, ConfigError
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -55,12 +55,18 @@ class SafetyCheckerModel:
 
     def __init__(self, path: Path, processor_path: Path | None = None) -> None:
         if not (path / "config.json").is_file():
-            raise ConfigError(f"no safety checker at {path} (config.json missing)",
-                              hint="point options.path at the safety_checker folder of a Stable Diffusion checkpoint")
-        proc = processor_path or (path if (path / "preprocessor_config.json").is_file() else path.parent / "feature_extractor")
+            raise ConfigError(
+                f"no safety checker at {path} (config.json missing)",
+                hint="point options.path at the safety_checker folder of a Stable Diffusion checkpoint",
+            )
+        proc = processor_path or (
+            path if (path / "preprocessor_config.json").is_file() else path.parent / "feature_extractor"
+        )
         if not (proc / "preprocessor_config.json").is_file():
-            raise ConfigError(f"no image processor at {proc} (preprocessor_config.json missing)",
-                              hint="set options.processor_path to the feature_extractor folder")
+            raise ConfigError(
+                f"no image processor at {proc} (preprocessor_config.json missing)",
+                hint="set options.processor_path to the feature_extractor folder",
+            )
         try:
             import torch
             from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
@@ -77,7 +83,9 @@ class SafetyCheckerModel:
     def classify(self, images: list[Image.Image], adjustment: float = 0.0) -> list[ConceptResult]:
         torch = self._torch
         try:
-            pixels = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt").pixel_values
+            pixels = self.processor(
+                images=[im.convert("RGB") for im in images], return_tensors="pt"
+            ).pixel_values
             with torch.inference_mode():
                 m = self.model
                 pixels = pixels.to(dtype=m.visual_projection.weight.dtype)
@@ -91,8 +99,10 @@ class SafetyCheckerModel:
         except Exception as exc:  # noqa: BLE001
             raise CheckFailed(f"safety checker inference failed: {exc}") from exc
         c, s = concept.numpy(), special.numpy()
-        return [ConceptResult(bool((c[i] > 0).any()), tuple(map(float, c[i])), tuple(map(float, s[i])))
-                for i in range(len(images))]
+        return [
+            ConceptResult(bool((c[i] > 0).any()), tuple(map(float, c[i])), tuple(map(float, s[i])))
+            for i in range(len(images))
+        ]
 
 
 class ConceptCheck:
@@ -134,11 +144,20 @@ class ConceptCheck:
             return []
         fired = {str(i): round(m, 4) for i, m in enumerate(res.concept_margins) if m > 0}
         special = {str(i): round(m, 4) for i, m in enumerate(res.special_margins) if m > 0}
-        return [Verdict(
-            check=self.name, category=opts.category, score=opts.flagged_score, target=item.target,
-            reason=f"the Stable Diffusion safety checker flagged {len(fired)} concept(s)",
-            evidence={"concepts": fired, "special_care": special, "max_margin": round(max(res.concept_margins), 4)},
-        )]
+        return [
+            Verdict(
+                check=self.name,
+                category=opts.category,
+                score=opts.flagged_score,
+                target=item.target,
+                reason=f"the Stable Diffusion safety checker flagged {len(fired)} concept(s)",
+                evidence={
+                    "concepts": fired,
+                    "special_care": special,
+                    "max_margin": round(max(res.concept_margins), 4),
+                },
+            )
+        ]
 
 
 def build_concepts_check(settings: Any) -> ConceptCheck:

@@ -12,7 +12,7 @@ formats nobody meant to accept, parsers for exotic formats (EPS runs Ghostscript
 * normalises the colour model: CMYK (through its ICC profile when it has one), 16-bit, palette,
   palette or grey with transparency, alpha (composited on white for RGB) all become ``mode``;
 
-and raises an :class:`~gateway.errors.ImageDecodeError` (a 4xx) naming what is wrong and what to do.
+and raises an :class:`~core.errors.ImageDecodeError` (a 4xx) naming what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from gateway.errors import ImageDecodeError, PayloadTooLarge, UnsupportedMedia
+from core.errors import ImageDecodeError, PayloadTooLarge, UnsupportedMedia
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +59,24 @@ class DecodeLimits:
             raise ValueError(f"animated must be one of {ANIMATED_POLICIES}, not {self.animated!r}")
         unknown = {f.upper() for f in self.formats} - ALLOWED_FORMATS
         if unknown:
-            raise ValueError(f"formats {sorted(unknown)} are not decodable safely; allowed: {sorted(ALLOWED_FORMATS)}")
+            raise ValueError(
+                f"formats {sorted(unknown)} are not decodable safely; allowed: {sorted(ALLOWED_FORMATS)}"
+            )
 
     @classmethod
-    def from_policy(cls, limits: Any) -> "DecodeLimits":
+    def from_policy(cls, limits: Any) -> DecodeLimits:
         """Build from a policy's ``limits`` section (:class:`gateway.policy.Limits`)."""
-        return cls(max_bytes=limits.max_upload_bytes, max_pixels=limits.max_input_pixels,
-                   max_side=getattr(limits, "max_input_side", cls.max_side), animated=limits.animated)
+        return cls(
+            max_bytes=limits.max_upload_bytes,
+            max_pixels=limits.max_input_pixels,
+            max_side=getattr(limits, "max_input_side", cls.max_side),
+            animated=limits.animated,
+        )
 
 
-def decode_image(data: bytes, *, limits: DecodeLimits | None = None, name: str = "image",
-                 mode: str = "RGB") -> Image.Image:
+def decode_image(
+    data: bytes, *, limits: DecodeLimits | None = None, name: str = "image", mode: str = "RGB"
+) -> Image.Image:
     """Decode ``data`` into a fully loaded image in ``mode`` (RGB by default), or raise.
 
     ``name`` is how errors refer to the input (e.g. ``image``, ``mask``, ``image[1]``). ``mode`` is
@@ -84,8 +91,11 @@ def decode_image(data: bytes, *, limits: DecodeLimits | None = None, name: str =
     if not data:
         raise ImageDecodeError(f"{name}: empty file", param=name, hint="send the image file's bytes")
     if len(data) > lim.max_bytes:
-        raise PayloadTooLarge(f"{name}: {len(data)} bytes exceeds the limit of {lim.max_bytes} bytes",
-                              param=name, hint="send a smaller or more compressed image")
+        raise PayloadTooLarge(
+            f"{name}: {len(data)} bytes exceeds the limit of {lim.max_bytes} bytes",
+            param=name,
+            hint="send a smaller or more compressed image",
+        )
     formats = sorted(f.upper() for f in lim.formats)
     fmt = ""
     try:
@@ -97,8 +107,11 @@ def decode_image(data: bytes, *, limits: DecodeLimits | None = None, name: str =
             frames = int(getattr(img, "n_frames", 1) or 1)
             if frames > 1:
                 if lim.animated == "refuse":
-                    raise ImageDecodeError(f"{name}: animated images ({frames} frames) are not accepted by this policy",
-                                           param=name, hint="send a still image (one frame)")
+                    raise ImageDecodeError(
+                        f"{name}: animated images ({frames} frames) are not accepted by this policy",
+                        param=name,
+                        hint="send a still image (one frame)",
+                    )
                 img.seek(0)
             source_mode = img.mode
             img.load()
@@ -107,14 +120,29 @@ def decode_image(data: bytes, *, limits: DecodeLimits | None = None, name: str =
     except (ImageDecodeError, UnsupportedMedia, PayloadTooLarge):
         raise
     except UnidentifiedImageError as exc:
-        raise UnsupportedMedia(f"{name}: not an image, or not in an accepted format", param=name,
-                               hint=f"accepted formats: {', '.join(formats)}") from exc
+        raise UnsupportedMedia(
+            f"{name}: not an image, or not in an accepted format",
+            param=name,
+            hint=f"accepted formats: {', '.join(formats)}",
+        ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"{name}: decompression bomb refused: {exc}", param=name) from exc
-    except (OSError, SyntaxError, ValueError, TypeError, ZeroDivisionError, EOFError, IndexError, KeyError,
-            struct.error) as exc:  # what Pillow plugins raise on malformed files
-        raise ImageDecodeError(f"{name}: corrupt or truncated {fmt or 'image'} file: {exc}", param=name,
-                               hint="re-export the image from an editor and send the complete file") from exc
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        TypeError,
+        ZeroDivisionError,
+        EOFError,
+        IndexError,
+        KeyError,
+        struct.error,
+    ) as exc:  # what Pillow plugins raise on malformed files
+        raise ImageDecodeError(
+            f"{name}: corrupt or truncated {fmt or 'image'} file: {exc}",
+            param=name,
+            hint="re-export the image from an editor and send the complete file",
+        ) from exc
     out.info["assay"] = {"format": fmt, "frames": frames, "source_mode": source_mode}
     return out
 
@@ -124,12 +152,17 @@ def _check_geometry(size: tuple[int, int], lim: DecodeLimits, name: str) -> None
     if w < lim.min_side or h < lim.min_side:
         raise ImageDecodeError(f"{name}: {w}x{h} is smaller than {lim.min_side}x{lim.min_side}", param=name)
     if w > lim.max_side or h > lim.max_side:
-        raise ImageDecodeError(f"{name}: {w}x{h} exceeds the maximum side of {lim.max_side} px", param=name,
-                               hint="resize the image")
+        raise ImageDecodeError(
+            f"{name}: {w}x{h} exceeds the maximum side of {lim.max_side} px",
+            param=name,
+            hint="resize the image",
+        )
     if w * h > lim.max_pixels:
         raise ImageDecodeError(
             f"{name}: {w}x{h} = {w * h} pixels exceeds the limit of {lim.max_pixels} (decompression bomb?)",
-            param=name, hint="resize the image")
+            param=name,
+            hint="resize the image",
+        )
     if max(w, h) / max(1, min(w, h)) > lim.max_aspect:
         raise ImageDecodeError(f"{name}: aspect ratio of {w}x{h} exceeds {lim.max_aspect:g}:1", param=name)
 
@@ -151,8 +184,11 @@ def _to_mode(img: Image.Image, mode: str, name: str) -> Image.Image:
         arr = np.asarray(img, dtype=np.float32)
         img = Image.fromarray(np.clip(arr / 257.0 + 0.5, 0, 255).astype(np.uint8), "L")
     elif img.mode == "F":
-        raise UnsupportedMedia(f"{name}: 32-bit floating-point images are not accepted", param=name,
-                               hint="export as 8- or 16-bit PNG or JPEG")
+        raise UnsupportedMedia(
+            f"{name}: 32-bit floating-point images are not accepted",
+            param=name,
+            hint="export as 8- or 16-bit PNG or JPEG",
+        )
     elif img.mode == "CMYK":
         img = _cmyk_to_rgb(img)
     elif img.mode == "1":
@@ -165,8 +201,11 @@ def _to_mode(img: Image.Image, mode: str, name: str) -> Image.Image:
     elif img.mode in ("La", "RGBa"):
         img = img.convert("RGBA")
     elif img.mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "YCbCr"):
-        raise UnsupportedMedia(f"{name}: pixel mode {img.mode} is not supported", param=name,
-                               hint="export as 8-bit RGB, RGBA or greyscale")
+        raise UnsupportedMedia(
+            f"{name}: pixel mode {img.mode} is not supported",
+            param=name,
+            hint="export as 8-bit RGB, RGBA or greyscale",
+        )
     if img.mode == mode:
         return img
     if img.mode in ("RGBA", "LA") and mode != "RGBA":

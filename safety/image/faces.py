@@ -11,7 +11,7 @@ allowed, held for review or blocked. The same detections feed the protected-like
 * detection runs at a fixed working size (``work_side``), so cost is bounded for large images and
   small faces in small images are still found; boxes are reported in the image's own pixels;
 * one analysis per image is shared by the faces and likeness checks running concurrently on it;
-* dlib errors become :class:`~gateway.errors.CheckFailed` here, at the one dlib boundary.
+* dlib errors become :class:`~core.errors.CheckFailed` here, at the one dlib boundary.
 """
 
 from __future__ import annotations
@@ -20,16 +20,17 @@ import importlib.util
 import math
 import threading
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import CheckFailed, ConfigError
+from core.errors import CheckFailed, ConfigError
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -46,8 +47,10 @@ def model_path(kind: str) -> Path:
     """Path of a model file shipped in ``face-recognition-models`` (located without importing it)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the face-recognition-models package is not installed",
-                          hint="pip install face-recognition-models==0.3.0")
+        raise ConfigError(
+            "the face-recognition-models package is not installed",
+            hint="pip install face-recognition-models==0.3.0",
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / _MODEL_FILES[kind]
     if not path.is_file():
         raise ConfigError(f"dlib model file missing: {path}", hint="reinstall face-recognition-models")
@@ -169,9 +172,11 @@ class FaceEngine:
                 if m is None:
                     path = str(model_path(kind))
                     try:
-                        m = {"cnn": self._dlib.cnn_face_detection_model_v1,
-                             "landmarks": self._dlib.shape_predictor,
-                             "resnet": self._dlib.face_recognition_model_v1}[kind](path)
+                        m = {
+                            "cnn": self._dlib.cnn_face_detection_model_v1,
+                            "landmarks": self._dlib.shape_predictor,
+                            "resnet": self._dlib.face_recognition_model_v1,
+                        }[kind](path)
                     except RuntimeError as exc:
                         raise ConfigError(f"cannot load dlib model {path}: {exc}") from exc
                     self._models[kind] = m
@@ -284,12 +289,20 @@ class FacesCheck:
             return []
         top = analysis.faces[0]
         n = len(analysis.faces)
-        return [Verdict(
-            check=self.name, category=Category.REAL_PERSON, score=top.score, target=item.target,
-            reason=f"{n} face{'s' if n != 1 else ''} detected",
-            evidence={"count": n, "detector": analysis.detector,
-                      "faces": [{"box": f.as_list(), "score": round(f.score, 4)} for f in analysis.faces]},
-        )]
+        return [
+            Verdict(
+                check=self.name,
+                category=Category.REAL_PERSON,
+                score=top.score,
+                target=item.target,
+                reason=f"{n} face{'s' if n != 1 else ''} detected",
+                evidence={
+                    "count": n,
+                    "detector": analysis.detector,
+                    "faces": [{"box": f.as_list(), "score": round(f.score, 4)} for f in analysis.faces],
+                },
+            )
+        ]
 
 
 def build_faces_check(settings: Any) -> FacesCheck:  # noqa: ARG001 - the registry passes settings to every factory

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,8 +26,8 @@ from sqlalchemy import delete, text
 from sqlmodel import select
 from ulid import ULID
 
-from gateway.errors import CheckFailed, InvalidRequest, NotFound
-from gateway.store.db import Database
+from core.errors import CheckFailed, InvalidRequest, NotFound
+from core.store.db import Database
 from safety.check import CheckInput
 from safety.image.decode import DecodeLimits, decode_image
 from safety.image.faces import FaceEngine, FaceOptions, face_engine
@@ -86,8 +86,15 @@ class LikenessGallery:
         self.engine = engine or face_engine()
 
     # --- writing ----------------------------------------------------------------------------
-    def enroll(self, tenant: str, name: str, photo: bytes, *, photo_name: str = "photo",
-               limits: DecodeLimits | None = None) -> LikenessEntryPublic:
+    def enroll(
+        self,
+        tenant: str,
+        name: str,
+        photo: bytes,
+        *,
+        photo_name: str = "photo",
+        limits: DecodeLimits | None = None,
+    ) -> LikenessEntryPublic:
         """Add the one face in ``photo`` as an entry for ``name``. Refuses photos with 0 or 2+ faces."""
         image = decode_image(photo, limits=limits, name=photo_name)
         # enrolment is rare and must not miss a second face: detect at the photo's own resolution
@@ -97,13 +104,18 @@ class LikenessGallery:
             analysis = self.engine.analyse(image, opts.model_copy(update={"upsample": 1}))
         clear = [i for i, f in enumerate(analysis.faces) if f.margin >= ENROL_MIN_MARGIN]
         if not clear:
-            raise InvalidRequest(f"{photo_name}: no clear face found",
-                                 hint="use a sharp frontal photo where the face is at least about 80 pixels wide",
-                                 param=photo_name)
+            raise InvalidRequest(
+                f"{photo_name}: no clear face found",
+                hint="use a sharp frontal photo where the face is at least about 80 pixels wide",
+                param=photo_name,
+            )
         if len(clear) > 1:
             boxes = ", ".join(str(analysis.faces[i].as_list()) for i in clear)
-            raise InvalidRequest(f"{photo_name}: {len(clear)} faces found ({boxes}); an entry needs one",
-                                 hint="crop the photo to the one person to protect", param=photo_name)
+            raise InvalidRequest(
+                f"{photo_name}: {len(clear)} faces found ({boxes}); an entry needs one",
+                hint="crop the photo to the one person to protect",
+                param=photo_name,
+            )
         vector = self.engine.descriptors(analysis)[clear[0]]
         return self.add(tenant, name, vector, hashlib.sha256(photo).hexdigest())
 
@@ -114,14 +126,24 @@ class LikenessGallery:
         if vec.shape != (EMBEDDING_DIM,) or not np.isfinite(vec).all():
             raise InvalidRequest(f"a face embedding must be {EMBEDDING_DIM} finite numbers")
         with self.db.session() as s:
-            existing = s.exec(select(LikenessEntry).where(
-                LikenessEntry.tenant == tenant, LikenessEntry.name == name,
-                LikenessEntry.source_sha256 == source_sha256)).first()
+            existing = s.exec(
+                select(LikenessEntry).where(
+                    LikenessEntry.tenant == tenant,
+                    LikenessEntry.name == name,
+                    LikenessEntry.source_sha256 == source_sha256,
+                )
+            ).first()
             if existing is not None:
                 return _public(existing)
-            entry = LikenessEntry(id=str(ULID()), tenant=tenant, name=name, model=EMBEDDING_MODEL,
-                                  source_sha256=source_sha256, created_at=datetime.now(timezone.utc),
-                                  embedding=vec.tobytes())
+            entry = LikenessEntry(
+                id=str(ULID()),
+                tenant=tenant,
+                name=name,
+                model=EMBEDDING_MODEL,
+                source_sha256=source_sha256,
+                created_at=datetime.now(UTC),
+                embedding=vec.tobytes(),
+            )
             s.add(entry)
             s.flush()
             return _public(entry)
@@ -132,8 +154,11 @@ class LikenessGallery:
             raise InvalidRequest("remove needs exactly one of an entry id or a name")
         tenant = _clean_tenant(tenant)
         stmt = delete(LikenessEntry).where(LikenessEntry.tenant == tenant)
-        stmt = stmt.where(LikenessEntry.id == entry_id) if entry_id else stmt.where(
-            LikenessEntry.name == _clean_name(name or ""))
+        stmt = (
+            stmt.where(LikenessEntry.id == entry_id)
+            if entry_id
+            else stmt.where(LikenessEntry.name == _clean_name(name or ""))
+        )
         with self.db.session() as s:
             if self.db.is_sqlite:
                 s.execute(text("PRAGMA secure_delete=ON"))
@@ -156,7 +181,8 @@ class LikenessGallery:
 
     def view(self, tenant: str) -> GalleryView:
         q = select(LikenessEntry.id, LikenessEntry.name, LikenessEntry.embedding).where(
-            LikenessEntry.tenant == tenant, LikenessEntry.model == EMBEDDING_MODEL)
+            LikenessEntry.tenant == tenant, LikenessEntry.model == EMBEDDING_MODEL
+        )
         with self.db.session() as s:
             rows = s.exec(q).all()
         if not rows:
@@ -200,12 +226,22 @@ class LikenessCheck:
                 best[person] = (d, int(fi), int(ei))
         verdicts = []
         for person, (d, fi, ei) in sorted(best.items(), key=lambda kv: kv[1][0]):
-            verdicts.append(Verdict(
-                check=self.name, category=Category.LIKENESS, score=match_score(d, opts.threshold),
-                target=item.target, reason=f"face matches protected person {person!r} (distance {d:.3f})",
-                evidence={"name": person, "entry_id": gallery.ids[ei], "distance": round(d, 4),
-                          "threshold": opts.threshold, "box": analysis.faces[fi].as_list()},
-            ))
+            verdicts.append(
+                Verdict(
+                    check=self.name,
+                    category=Category.LIKENESS,
+                    score=match_score(d, opts.threshold),
+                    target=item.target,
+                    reason=f"face matches protected person {person!r} (distance {d:.3f})",
+                    evidence={
+                        "name": person,
+                        "entry_id": gallery.ids[ei],
+                        "distance": round(d, 4),
+                        "threshold": opts.threshold,
+                        "box": analysis.faces[fi].as_list(),
+                    },
+                )
+            )
         return verdicts
 
 

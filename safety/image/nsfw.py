@@ -7,7 +7,7 @@ so it runs offline with no download. :class:`NudeNetDetector` runs that model wi
 exactly (a test compares it with ``nudenet.NudeDetector``), vectorised, so it can take a decoded PIL
 image instead of a file. Detections of exposed and, at a lower weight, covered intimate body parts
 map to the shared category ``sexual``; the verdict lists each detection's label, score and box.
-onnxruntime errors become :class:`~gateway.errors.CheckFailed` here, at the one onnxruntime boundary.
+onnxruntime errors become :class:`~core.errors.CheckFailed` here, at the one onnxruntime boundary.
 """
 
 from __future__ import annotations
@@ -22,21 +22,43 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.errors import CheckFailed, ConfigError
+from core.errors import CheckFailed, ConfigError
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
 #: the detector's classes, in the order of its output channels (from nudenet/nudenet.py)
 LABELS: tuple[str, ...] = (
-    "FEMALE_GENITALIA_COVERED", "FACE_FEMALE", "BUTTOCKS_EXPOSED", "FEMALE_BREAST_EXPOSED",
-    "FEMALE_GENITALIA_EXPOSED", "MALE_BREAST_EXPOSED", "ANUS_EXPOSED", "FEET_EXPOSED", "BELLY_COVERED",
-    "FEET_COVERED", "ARMPITS_COVERED", "ARMPITS_EXPOSED", "FACE_MALE", "BELLY_EXPOSED",
-    "MALE_GENITALIA_EXPOSED", "ANUS_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED",
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
 )
-EXPLICIT_LABELS = frozenset({"FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED",
-                             "FEMALE_BREAST_EXPOSED", "BUTTOCKS_EXPOSED"})
-SUGGESTIVE_LABELS = frozenset({"FEMALE_GENITALIA_COVERED", "ANUS_COVERED", "FEMALE_BREAST_COVERED",
-                               "BUTTOCKS_COVERED"})
+EXPLICIT_LABELS = frozenset(
+    {
+        "FEMALE_GENITALIA_EXPOSED",
+        "MALE_GENITALIA_EXPOSED",
+        "ANUS_EXPOSED",
+        "FEMALE_BREAST_EXPOSED",
+        "BUTTOCKS_EXPOSED",
+    }
+)
+SUGGESTIVE_LABELS = frozenset(
+    {"FEMALE_GENITALIA_COVERED", "ANUS_COVERED", "FEMALE_BREAST_COVERED", "BUTTOCKS_COVERED"}
+)
 
 _INPUT_SIZE = 320
 _CANDIDATE_MIN = 0.2  # nudenet keeps boxes whose best class scores >= 0.2 ...
@@ -122,8 +144,10 @@ def _postprocess(output: np.ndarray, size: tuple[int, int]) -> list[Detection]:
     bh = np.minimum(bh, h - y)
     boxes = np.stack([x, y, bw, bh], axis=1)
     idx = cv2.dnn.NMSBoxes(boxes.tolist(), best.astype(float).tolist(), _NMS_SCORE, _NMS_IOU)
-    return [Detection(LABELS[int(cls[i])], float(best[i]), tuple(int(v) for v in boxes[i]))  # type: ignore[arg-type]
-            for i in np.asarray(idx).reshape(-1)]
+    return [
+        Detection(LABELS[int(cls[i])], float(best[i]), tuple(int(v) for v in boxes[i]))  # type: ignore[arg-type]
+        for i in np.asarray(idx).reshape(-1)
+    ]
 
 
 class NsfwOptions(BaseModel):
@@ -177,12 +201,26 @@ class NsfwCheck:
             return []
         weighted.sort(key=lambda p: -p[0])
         score, top = weighted[0]
-        return [Verdict(
-            check=self.name, category=Category.SEXUAL, score=min(1.0, score), target=item.target,
-            reason=f"NudeNet found {top.label.lower().replace('_', ' ')} ({top.score:.2f})",
-            evidence={"detections": [{"label": d.label, "score": round(d.score, 4), "weighted": round(s, 4),
-                                      "box": list(d.box)} for s, d in weighted]},
-        )]
+        return [
+            Verdict(
+                check=self.name,
+                category=Category.SEXUAL,
+                score=min(1.0, score),
+                target=item.target,
+                reason=f"NudeNet found {top.label.lower().replace('_', ' ')} ({top.score:.2f})",
+                evidence={
+                    "detections": [
+                        {
+                            "label": d.label,
+                            "score": round(d.score, 4),
+                            "weighted": round(s, 4),
+                            "box": list(d.box),
+                        }
+                        for s, d in weighted
+                    ]
+                },
+            )
+        ]
 
 
 _LOCK = threading.Lock()

@@ -27,17 +27,27 @@ def default_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def run_image_checks(checks: Sequence[tuple[Check, Mapping[str, Any]]], image: Image.Image, *,
-                     target: Target, tenant: str, pool: Executor | None = None,
-                     context_prompt: str | None = None) -> list[Verdict]:
+def run_image_checks(
+    checks: Sequence[tuple[Check, Mapping[str, Any]]],
+    image: Image.Image,
+    *,
+    target: Target,
+    tenant: str,
+    pool: Executor | None = None,
+    context_prompt: str | None = None,
+) -> list[Verdict]:
     """Run each ``(check, options)`` on ``image`` concurrently; verdicts in the order of ``checks``.
 
     Fails closed: if any check raises, the first error (in check order) is raised after all finished.
     """
     if not checks:
         return []
-    items = [CheckInput(target=target, tenant=tenant, image=image, options=dict(opts),
-                        context_prompt=context_prompt) for _, opts in checks]
+    items = [
+        CheckInput(
+            target=target, tenant=tenant, image=image, options=dict(opts), context_prompt=context_prompt
+        )
+        for _, opts in checks
+    ]
     if len(checks) == 1:
         return list(checks[0][0].run(items[0]))
     ex = pool or default_pool()

@@ -28,7 +28,9 @@ class LikenessEntryBase(SQLModel):
 
 class LikenessEntry(LikenessEntryBase, table=True):
     __tablename__ = "likeness_entries"
-    __table_args__ = (UniqueConstraint("tenant", "name", "source_sha256", name="uq_likeness_tenant_name_source"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", "source_sha256", name="uq_likeness_tenant_name_source"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)  # ULID
     #: 128 little-endian float32 (dlib's face descriptor)

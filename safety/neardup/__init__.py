@@ -11,7 +11,22 @@ FAISS nor torch; the submodules that need them import them.
 """
 
 from safety.neardup.codes import CODE_BITS, CodeType
-from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexExists, IndexNotFound, SourceError
+from safety.neardup.errors import (
+    CodeTypeMismatch,
+    IndexBusy,
+    IndexCorrupt,
+    IndexExists,
+    IndexNotFound,
+    SourceError,
+)
 
-__all__ = ["CODE_BITS", "CodeType", "CodeTypeMismatch", "IndexBusy", "IndexCorrupt", "IndexExists",
-           "IndexNotFound", "SourceError"]
+__all__ = [
+    "CODE_BITS",
+    "CodeType",
+    "CodeTypeMismatch",
+    "IndexBusy",
+    "IndexCorrupt",
+    "IndexExists",
+    "IndexNotFound",
+    "SourceError",
+]

@@ -18,22 +18,28 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from ulid import ULID
 
-from gateway.errors import AssayError, CheckFailed, InvalidRequest
+from core.errors import AssayError, CheckFailed, InvalidRequest
 from safety.image.decode import DecodeLimits, decode_image
 from safety.neardup.codes import ALL_CODE_TYPES, CODE_BYTES, CODE_SPECS, CodeType, image_codes
 from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt, IndexExists, SourceError
 from safety.neardup.sources import SourceItem, SourceListing
 from safety.neardup.store import (
-    EmbeddingSpec, FileInfo, IndexManifest, IndexStore, LastOperation, file_sha256, fsync_dir,
+    EmbeddingSpec,
+    FileInfo,
+    IndexManifest,
+    IndexStore,
+    LastOperation,
+    file_sha256,
+    fsync_dir,
     utcnow,
 )
 
@@ -140,8 +146,12 @@ class _Runner:
         self.pool = None
         if workers > 1 and remaining >= MIN_PARALLEL_ITEMS:
             clip_dir = str(embedder.folder) if embedder is not None else None
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(code_types, clip_dir, 1))
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(code_types, clip_dir, 1),
+            )
         else:
             _WORKER.update(code_types=code_types, embedder=embedder)
 
@@ -172,7 +182,8 @@ class _Staging:
                 raise SourceError(
                     f"an interrupted {plan['op']} of index {plan['name']!r} from another source (or of another "
                     f"version of the index) is waiting in {folder}",
-                    hint="run the same command with the same source to resume it, or pass --restart to discard it")
+                    hint="run the same command with the same source to resume it, or pass --restart to discard it",
+                )
             if (folder / "progress.json").is_file():
                 self.progress = json.loads((folder / "progress.json").read_text())
         else:
@@ -188,8 +199,12 @@ class _Staging:
         self.paths["skipped"] = folder / "skipped.jsonl"
         rows = self.progress["rows"]
         sizes = {ct.value: rows * CODE_BYTES for ct in self.code_types}
-        sizes.update(clip=rows * (self.dim or 0) * 4, offsets=rows * 8,
-                     entries=self.progress["entries_bytes"], skipped=self.progress["skipped_bytes"])
+        sizes.update(
+            clip=rows * (self.dim or 0) * 4,
+            offsets=rows * 8,
+            entries=self.progress["entries_bytes"],
+            skipped=self.progress["skipped_bytes"],
+        )
         self.files = {}
         for role, p in self.paths.items():
             f = open(p, "ab")
@@ -212,19 +227,26 @@ class _Staging:
     def rows(self) -> int:
         return self.progress["rows"]
 
-    def append(self, items: Sequence[SourceItem], codes: list[bytes | None], errors: list[str | None],
-               emb: np.ndarray | None) -> None:
+    def append(
+        self,
+        items: Sequence[SourceItem],
+        codes: list[bytes | None],
+        errors: list[str | None],
+        emb: np.ndarray | None,
+    ) -> None:
         ok = 0
         for item, code, err in zip(items, codes, errors, strict=True):
             if code is None:
-                raw = (json.dumps({"id": item.id, "path": str(item.path), "reason": err}, ensure_ascii=False)
-                       + "\n").encode("utf-8")
+                raw = (
+                    json.dumps({"id": item.id, "path": str(item.path), "reason": err}, ensure_ascii=False)
+                    + "\n"
+                ).encode("utf-8")
                 self.files["skipped"].write(raw)
                 self.progress["skipped_bytes"] += len(raw)
                 self.progress["skipped"] += 1
                 continue
             for i, ct in enumerate(self.code_types):
-                self.files[ct.value].write(code[i * CODE_BYTES:(i + 1) * CODE_BYTES])
+                self.files[ct.value].write(code[i * CODE_BYTES : (i + 1) * CODE_BYTES])
             doc = {"id": item.id, "path": str(item.path), "licence": item.licence, "owner": item.owner}
             line = (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
             self.files["offsets"].write(np.uint64(self.progress["entries_bytes"]).tobytes())
@@ -233,8 +255,10 @@ class _Staging:
             ok += 1
         if self.dim:
             if emb is None or emb.shape != (ok, self.dim):
-                raise CheckFailed(f"embedding batch has shape {None if emb is None else emb.shape}, "
-                                  f"expected {(ok, self.dim)}")
+                raise CheckFailed(
+                    f"embedding batch has shape {None if emb is None else emb.shape}, "
+                    f"expected {(ok, self.dim)}"
+                )
             self.files["clip"].write(np.ascontiguousarray(emb, dtype=np.float32).tobytes())
         self.progress["rows"] += ok
         self.progress["done"] += len(items)
@@ -262,8 +286,14 @@ class _Staging:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _fingerprint(op: str, name: str, base: str | None, code_types: Sequence[CodeType], emb: str | None,
-                 items: Sequence[SourceItem]) -> str:
+def _fingerprint(
+    op: str,
+    name: str,
+    base: str | None,
+    code_types: Sequence[CodeType],
+    emb: str | None,
+    items: Sequence[SourceItem],
+) -> str:
     h = hashlib.sha256(json.dumps([op, name, base, [c.value for c in code_types], emb]).encode())
     for it in items:
         h.update(json.dumps([it.id, str(it.path), it.licence, it.owner], ensure_ascii=False).encode("utf-8"))
@@ -279,22 +309,31 @@ def _stage(staging: _Staging, items: Sequence[SourceItem], *, workers: int, embe
         raise
 
 
-def _stage_batches(staging: _Staging, items: Sequence[SourceItem], *, workers: int, embedder,
-                   progress: bool) -> None:
+def _stage_batches(
+    staging: _Staging, items: Sequence[SourceItem], *, workers: int, embedder, progress: bool
+) -> None:
     from tqdm import tqdm
 
     code_types = tuple(staging.code_types)
-    remaining = items[staging.done:]
+    remaining = items[staging.done :]
     runner = _Runner(workers, len(remaining), code_types, embedder)
-    bar = tqdm(total=len(items), initial=staging.done, unit="img", disable=not progress, file=sys.stderr,
-               desc="indexing")
+    bar = tqdm(
+        total=len(items),
+        initial=staging.done,
+        unit="img",
+        disable=not progress,
+        file=sys.stderr,
+        desc="indexing",
+    )
     try:
         for start in range(staging.done, len(items), BATCH_ITEMS):
-            batch = items[start:start + BATCH_ITEMS]
-            chunks = [[str(it.path) for it in batch[i:i + CHUNK_ITEMS]] for i in range(0, len(batch), CHUNK_ITEMS)]
+            batch = items[start : start + BATCH_ITEMS]
+            chunks = [
+                [str(it.path) for it in batch[i : i + CHUNK_ITEMS]] for i in range(0, len(batch), CHUNK_ITEMS)
+            ]
             pos = 0
             for codes, errors, emb in runner.map(chunks):
-                part = batch[pos:pos + len(codes)]
+                part = batch[pos : pos + len(codes)]
                 staging.append(part, codes, errors, emb)
                 pos += len(codes)
                 bar.update(len(codes))
@@ -310,9 +349,18 @@ def _info(folder: Path, file: str) -> FileInfo:
     return FileInfo(file=file, bytes=p.stat().st_size, sha256=file_sha256(p))
 
 
-def _new_manifest(folder: Path, *, name: str, gen: str, count: int, code_types: list[CodeType],
-                  embedding: EmbeddingSpec | None, files: dict[str, str], op: LastOperation,
-                  created_at=None) -> IndexManifest:
+def _new_manifest(
+    folder: Path,
+    *,
+    name: str,
+    gen: str,
+    count: int,
+    code_types: list[CodeType],
+    embedding: EmbeddingSpec | None,
+    files: dict[str, str],
+    op: LastOperation,
+    created_at=None,
+) -> IndexManifest:
     infos = {role: _info(folder, f) for role, f in files.items()}
     for p in (folder / f for f in files.values()):
         with open(p, "rb") as fh:
@@ -322,15 +370,31 @@ def _new_manifest(folder: Path, *, name: str, gen: str, count: int, code_types: 
     import imagehash
 
     return IndexManifest(
-        name=name, generation=gen, count=count, code_types=list(code_types), code_specs=specs, embedding=embedding,
-        files=infos, created_at=created_at or op.at, updated_at=op.at, last_operation=op,
+        name=name,
+        generation=gen,
+        count=count,
+        code_types=list(code_types),
+        code_specs=specs,
+        embedding=embedding,
+        files=infos,
+        created_at=created_at or op.at,
+        updated_at=op.at,
+        last_operation=op,
         tools={"imagehash": imagehash.__version__, "numpy": np.__version__},
-        digest=IndexManifest.content_digest(name=name, count=count, code_types=list(code_types), code_specs=specs,
-                                            embedding=embedding, files=infos),
+        digest=IndexManifest.content_digest(
+            name=name,
+            count=count,
+            code_types=list(code_types),
+            code_specs=specs,
+            embedding=embedding,
+            files=infos,
+        ),
     )
 
 
-def _activate(store: IndexStore, manifest: IndexManifest, change: IndexChange, on_change: OnChange | None) -> None:
+def _activate(
+    store: IndexStore, manifest: IndexManifest, change: IndexChange, on_change: OnChange | None
+) -> None:
     folder = store.folder(manifest.name)
     try:
         if on_change is not None:
@@ -361,10 +425,19 @@ def _load_embedder(clip_model: str | Path | None):
 
 
 # --- operations --------------------------------------------------------------------------------
-def build_index(store: IndexStore, name: str, listing: SourceListing, *,
-                code_types: Sequence[CodeType] = ALL_CODE_TYPES, clip_model: str | Path | None = None,
-                workers: int | None = None, replace: bool = False, restart: bool = False,
-                progress: bool = False, on_change: OnChange | None = None) -> ChangeReport:
+def build_index(
+    store: IndexStore,
+    name: str,
+    listing: SourceListing,
+    *,
+    code_types: Sequence[CodeType] = ALL_CODE_TYPES,
+    clip_model: str | Path | None = None,
+    workers: int | None = None,
+    replace: bool = False,
+    restart: bool = False,
+    progress: bool = False,
+    on_change: OnChange | None = None,
+) -> ChangeReport:
     """Build index ``name`` from ``listing`` (resuming an interrupted build of the same source)."""
     t0 = time.perf_counter()
     code_types = _ordered(code_types)
@@ -379,14 +452,22 @@ def build_index(store: IndexStore, name: str, listing: SourceListing, *,
                     raise
                 # --replace is the documented repair of a corrupt or foreign index: build over it
         if previous is not None and not replace:
-            raise IndexExists(f"index {name!r} already exists ({previous.count} rows)",
-                              hint=f"add to it with `assay index add --name {name} SOURCE`, or rebuild it with --replace")
+            raise IndexExists(
+                f"index {name!r} already exists ({previous.count} rows)",
+                hint=f"add to it with `assay index add --name {name} SOURCE`, or rebuild it with --replace",
+            )
         embedder = _load_embedder(clip_model)
         spec = embedder.spec if embedder is not None else None
         items = listing.items
-        plan = {"op": "build", "name": name, "code_types": [c.value for c in code_types],
-                "dim": spec.dim if spec else None,
-                "fingerprint": _fingerprint("build", name, None, code_types, spec.model_digest if spec else None, items)}
+        plan = {
+            "op": "build",
+            "name": name,
+            "code_types": [c.value for c in code_types],
+            "dim": spec.dim if spec else None,
+            "fingerprint": _fingerprint(
+                "build", name, None, code_types, spec.model_digest if spec else None, items
+            ),
+        }
         staging = _Staging(folder / ".staging-build", plan, restart)
         resumed_at = staging.done
         _stage(staging, items, workers=workers, embedder=embedder, progress=progress)
@@ -406,19 +487,40 @@ def build_index(store: IndexStore, name: str, listing: SourceListing, *,
             with open(staging.paths["offsets"], "rb") as src:
                 shutil.copyfileobj(src, out)
             out.write(np.uint64(staging.progress["entries_bytes"]).tobytes())
-        op = LastOperation(op="build", at=utcnow(), seconds=round(time.perf_counter() - t0, 3),
-                           added=staging.rows, skipped=len(skipped))
-        manifest = _new_manifest(folder, name=name, gen=gen, count=staging.rows, code_types=list(code_types),
-                                 embedding=spec, files=files, op=op)
+        op = LastOperation(
+            op="build",
+            at=utcnow(),
+            seconds=round(time.perf_counter() - t0, 3),
+            added=staging.rows,
+            skipped=len(skipped),
+        )
+        manifest = _new_manifest(
+            folder,
+            name=name,
+            gen=gen,
+            count=staging.rows,
+            code_types=list(code_types),
+            embedding=spec,
+            files=files,
+            op=op,
+        )
         change = _change(manifest, previous, op, [])
         _activate(store, manifest, change, on_change)
         shutil.rmtree(staging.folder, ignore_errors=True)
     return ChangeReport(change, skipped, [], [], listing.ignored, resumed_at)
 
 
-def add_to_index(store: IndexStore, name: str, listing: SourceListing, *, clip_model: str | Path | None = None,
-                 workers: int | None = None, restart: bool = False, progress: bool = False,
-                 on_change: OnChange | None = None) -> ChangeReport:
+def add_to_index(
+    store: IndexStore,
+    name: str,
+    listing: SourceListing,
+    *,
+    clip_model: str | Path | None = None,
+    workers: int | None = None,
+    restart: bool = False,
+    progress: bool = False,
+    on_change: OnChange | None = None,
+) -> ChangeReport:
     """Add the works of ``listing`` whose ids are not indexed yet, with the index's code types and model."""
     t0 = time.perf_counter()
     workers = workers or os.cpu_count() or 1
@@ -434,19 +536,27 @@ def add_to_index(store: IndexStore, name: str, listing: SourceListing, *, clip_m
                     raise CodeTypeMismatch(
                         f"index {name!r} holds embeddings of model {m.embedding.model_digest}; the model in "
                         f"{embedder.folder} is {spec.model_digest}",
-                        hint="add with the model the index was built with (--clip-model), or rebuild the index")
+                        hint="add with the model the index was built with (--clip-model), or rebuild the index",
+                    )
             elif clip_model is not None:
-                raise InvalidRequest(f"index {name!r} was built without embeddings; --clip-model does not apply",
-                                     hint="rebuild it with --clip-model to add embeddings")
+                raise InvalidRequest(
+                    f"index {name!r} was built without embeddings; --clip-model does not apply",
+                    hint="rebuild it with --clip-model to add embeddings",
+                )
             existing = {e.id for e in base.iter_entries()}
             items = [it for it in listing.items if it.id not in existing]
             already = [it.id for it in listing.items if it.id in existing]
             if not items:
                 return ChangeReport(None, [], already, [], listing.ignored, 0)
-            plan = {"op": "add", "name": name, "code_types": [c.value for c in m.code_types],
-                    "dim": m.embedding.dim if m.embedding else None,
-                    "fingerprint": _fingerprint("add", name, m.generation, m.code_types,
-                                                spec.model_digest if spec else None, items)}
+            plan = {
+                "op": "add",
+                "name": name,
+                "code_types": [c.value for c in m.code_types],
+                "dim": m.embedding.dim if m.embedding else None,
+                "fingerprint": _fingerprint(
+                    "add", name, m.generation, m.code_types, spec.model_digest if spec else None, items
+                ),
+            }
             staging = _Staging(folder / ".staging-add", plan, restart)
             resumed_at = staging.done
             _stage(staging, items, workers=workers, embedder=embedder, progress=progress)
@@ -471,11 +581,24 @@ def add_to_index(store: IndexStore, name: str, listing: SourceListing, *, clip_m
                 out.write(np.asarray(base.offsets()[:-1], dtype=np.uint64).tobytes())
                 out.write(new_off.tobytes())
                 out.write(np.uint64(old_size + staging.progress["entries_bytes"]).tobytes())
-            op = LastOperation(op="add", at=utcnow(), seconds=round(time.perf_counter() - t0, 3),
-                               added=staging.rows, skipped=len(skipped))
-            manifest = _new_manifest(folder, name=name, gen=gen, count=m.count + staging.rows,
-                                     code_types=m.code_types, embedding=m.embedding, files=files, op=op,
-                                     created_at=m.created_at)
+            op = LastOperation(
+                op="add",
+                at=utcnow(),
+                seconds=round(time.perf_counter() - t0, 3),
+                added=staging.rows,
+                skipped=len(skipped),
+            )
+            manifest = _new_manifest(
+                folder,
+                name=name,
+                gen=gen,
+                count=m.count + staging.rows,
+                code_types=m.code_types,
+                embedding=m.embedding,
+                files=files,
+                op=op,
+                created_at=m.created_at,
+            )
             change = _change(manifest, m, op, [])
             _activate(store, manifest, change, on_change)
             shutil.rmtree(staging.folder, ignore_errors=True)
@@ -484,13 +607,16 @@ def add_to_index(store: IndexStore, name: str, listing: SourceListing, *, clip_m
     return ChangeReport(change, skipped, already, [], listing.ignored, resumed_at)
 
 
-def remove_from_index(store: IndexStore, name: str, ids: Iterable[str], *,
-                      on_change: OnChange | None = None) -> ChangeReport:
+def remove_from_index(
+    store: IndexStore, name: str, ids: Iterable[str], *, on_change: OnChange | None = None
+) -> ChangeReport:
     """Remove the rows of ``ids`` (a rights holder's take-down): they are not in the new generation's files."""
     t0 = time.perf_counter()
     wanted = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
     if not wanted:
-        raise InvalidRequest("no ids to remove", hint="name the source ids to take down (as `index query` shows them)")
+        raise InvalidRequest(
+            "no ids to remove", hint="name the source ids to take down (as `index query` shows them)"
+        )
     with store.lock(name) as folder:
         base = store.open(name)
         try:
@@ -518,10 +644,20 @@ def remove_from_index(store: IndexStore, name: str, ids: Iterable[str], *,
                     out.write(line)
                     offsets.append(offsets[-1] + len(line))
             np.asarray(offsets, dtype=np.uint64).tofile(folder / files["offsets"])
-            op = LastOperation(op="remove", at=utcnow(), seconds=round(time.perf_counter() - t0, 3),
-                               removed=len(found))
-            manifest = _new_manifest(folder, name=name, gen=gen, count=int(keep.sum()), code_types=m.code_types,
-                                     embedding=m.embedding, files=files, op=op, created_at=m.created_at)
+            op = LastOperation(
+                op="remove", at=utcnow(), seconds=round(time.perf_counter() - t0, 3), removed=len(found)
+            )
+            manifest = _new_manifest(
+                folder,
+                name=name,
+                gen=gen,
+                count=int(keep.sum()),
+                code_types=m.code_types,
+                embedding=m.embedding,
+                files=files,
+                op=op,
+                created_at=m.created_at,
+            )
             change = _change(manifest, m, op, found)
             _activate(store, manifest, change, on_change)
         finally:
@@ -539,17 +675,29 @@ def _write_rows(path: Path, data: np.ndarray, keep: np.ndarray) -> None:
 def _ordered(code_types: Sequence[CodeType | str]) -> tuple[CodeType, ...]:
     wanted = {CodeType(c) for c in code_types}
     if not wanted:
-        raise InvalidRequest("at least one code type is needed", param="codes",
-                             hint=f"choose from {', '.join(c.value for c in ALL_CODE_TYPES)}")
+        raise InvalidRequest(
+            "at least one code type is needed",
+            param="codes",
+            hint=f"choose from {', '.join(c.value for c in ALL_CODE_TYPES)}",
+        )
     return tuple(c for c in ALL_CODE_TYPES if c in wanted)
 
 
-def _change(manifest: IndexManifest, previous: IndexManifest | None, op: LastOperation,
-            removed_ids: list[str]) -> IndexChange:
+def _change(
+    manifest: IndexManifest, previous: IndexManifest | None, op: LastOperation, removed_ids: list[str]
+) -> IndexChange:
     return IndexChange(
-        op=op.op, name=manifest.name, generation=manifest.generation, digest=manifest.digest,
-        previous_digest=previous.digest if previous else None, count=manifest.count, added=op.added,
-        removed=op.removed, skipped=op.skipped, code_types=[c.value for c in manifest.code_types],
-        embedding_model=manifest.embedding.model_digest if manifest.embedding else None, seconds=op.seconds,
+        op=op.op,
+        name=manifest.name,
+        generation=manifest.generation,
+        digest=manifest.digest,
+        previous_digest=previous.digest if previous else None,
+        count=manifest.count,
+        added=op.added,
+        removed=op.removed,
+        skipped=op.skipped,
+        code_types=[c.value for c in manifest.code_types],
+        embedding_model=manifest.embedding.model_digest if manifest.embedding else None,
+        seconds=op.seconds,
         removed_ids=removed_ids,
     )

@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any, ClassVar
 
-from gateway.errors import CheckFailed
+from core.errors import CheckFailed
 from safety.check import CheckInput
 from safety.neardup.codes import query_codes
 from safety.neardup.errors import IndexNotFound
@@ -56,14 +56,28 @@ class IndexCache:
 
 
 def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
-    how = (f"cosine similarity {m.similarity:.3f} >= {limit}" if m.similarity is not None
-           else f"{m.method} distance {int(m.distance)} of 64 bits <= {limit}")
+    how = (
+        f"cosine similarity {m.similarity:.3f} >= {limit}"
+        if m.similarity is not None
+        else f"{m.method} distance {int(m.distance)} of 64 bits <= {limit}"
+    )
     return Verdict(
-        check=check, category=Category.COPYRIGHT, score=m.score, target=item.target,
+        check=check,
+        category=Category.COPYRIGHT,
+        score=m.score,
+        target=item.target,
         reason=f"near-duplicate of {m.source_id!r} in index {m.index!r} ({how}{', mirrored' if m.mirrored else ''})",
-        evidence={"index": m.index, "source_id": m.source_id, "path": m.path, "distance": m.distance,
-                  "method": m.method, "similarity": m.similarity, "mirrored": m.mirrored,
-                  "licence": m.licence, "owner": m.owner},
+        evidence={
+            "index": m.index,
+            "source_id": m.source_id,
+            "path": m.path,
+            "distance": m.distance,
+            "method": m.method,
+            "similarity": m.similarity,
+            "mirrored": m.mirrored,
+            "licence": m.licence,
+            "owner": m.owner,
+        },
     )
 
 
@@ -113,9 +127,11 @@ class HashCheck(_IndexCheck):
         if not indexes:
             return []
         codes = query_codes(self._image(item), opts.codes, mirror=opts.mirror)
-        matches = sorted((m for ix in indexes for m in ix.match_codes(codes, opts.radius)),
-                         key=lambda m: (m.distance, m.index, m.source_id))
-        return [_verdict(item, self.name, m, str(opts.radius)) for m in matches[:opts.max_matches]]
+        matches = sorted(
+            (m for ix in indexes for m in ix.match_codes(codes, opts.radius)),
+            key=lambda m: (m.distance, m.index, m.source_id),
+        )
+        return [_verdict(item, self.name, m, str(opts.radius)) for m in matches[: opts.max_matches]]
 
 
 class ClipCheck(_IndexCheck):
@@ -172,7 +188,7 @@ class ClipCheck(_IndexCheck):
                 queries[emb.digest] = emb.embed(views)
             matches.extend(ix.match_embeddings(queries[emb.digest], opts.threshold))
         matches.sort(key=lambda m: (m.distance, m.index, m.source_id))
-        return [_verdict(item, self.name, m, f"{opts.threshold:g}") for m in matches[:opts.max_matches]]
+        return [_verdict(item, self.name, m, f"{opts.threshold:g}") for m in matches[: opts.max_matches]]
 
 
 def hash_check(settings: Any) -> HashCheck:

@@ -48,31 +48,34 @@ def _pack(h: imagehash.ImageHash) -> np.ndarray:
     return np.packbits(np.asarray(h.hash, dtype=bool).reshape(-1))
 
 
-def _code_of_small(small: "Image.Image", code_type: CodeType) -> np.ndarray:
+def _code_of_small(small: Image.Image, code_type: CodeType) -> np.ndarray:
     # imagehash resizes to the work size first; an image already at that size is only copied
     if code_type is CodeType.PHASH:
         return _pack(imagehash.phash(small, hash_size=8, highfreq_factor=4))
     return _pack(imagehash.dhash(small, hash_size=8))
 
 
-def _small(gray: "Image.Image", code_type: CodeType) -> "Image.Image":
+def _small(gray: Image.Image, code_type: CodeType) -> Image.Image:
     """The image shrunk exactly as imagehash shrinks it (so the code equals imagehash's on ``gray``)."""
     return gray.resize(_WORK_SIZE[code_type], Image.Resampling.LANCZOS)
 
 
-def image_code(gray: "Image.Image", code_type: CodeType) -> np.ndarray:
+def image_code(gray: Image.Image, code_type: CodeType) -> np.ndarray:
     """The code of one L-mode image as ``CODE_BYTES`` uint8."""
     return _code_of_small(_small(gray, code_type), CodeType(code_type))
 
 
-def image_codes(image: "Image.Image", code_types: tuple[CodeType, ...] | list[CodeType]) -> dict[CodeType, np.ndarray]:
+def image_codes(
+    image: Image.Image, code_types: tuple[CodeType, ...] | list[CodeType]
+) -> dict[CodeType, np.ndarray]:
     """Codes of ``image`` for each requested type (the grey conversion is done once)."""
     gray = image if image.mode == "L" else image.convert("L")
     return {CodeType(ct): image_code(gray, CodeType(ct)) for ct in code_types}
 
 
-def query_codes(image: "Image.Image", code_types: tuple[CodeType, ...] | list[CodeType], *,
-                mirror: bool = True) -> dict[CodeType, np.ndarray]:
+def query_codes(
+    image: Image.Image, code_types: tuple[CodeType, ...] | list[CodeType], *, mirror: bool = True
+) -> dict[CodeType, np.ndarray]:
     """Query codes per type: shape ``(1, 8)``, or ``(2, 8)`` with the mirrored image's code second.
 
     The mirrored code is computed from the mirrored *shrunk* image: Pillow's Lanczos resampling is

@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gateway.errors import CheckFailed, ConfigError
+from core.errors import CheckFailed, ConfigError
 from safety.neardup.store import EmbeddingSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +37,10 @@ def _weights_file(folder: Path) -> Path:
 
     found = _find_checkpoint_in_dir(folder)
     if not found:
-        raise ConfigError(f"embedding model folder {folder} has no weights ({', '.join(WEIGHT_SUFFIXES)})",
-                          hint="save the model with its weights (open_clip_model.safetensors) into the folder")
+        raise ConfigError(
+            f"embedding model folder {folder} has no weights ({', '.join(WEIGHT_SUFFIXES)})",
+            hint="save the model with its weights (open_clip_model.safetensors) into the folder",
+        )
     return Path(found)
 
 
@@ -58,13 +61,17 @@ class ClipEmbedder:
     def __init__(self, model_dir: str | Path, *, threads: int | None = None) -> None:
         folder = Path(model_dir).expanduser().resolve()
         if not (folder / CONFIG_NAME).is_file():
-            raise ConfigError(f"embedding model folder {folder} has no {CONFIG_NAME}",
-                              hint="point --clip-model (or the check's `model` option) at an open_clip model folder")
+            raise ConfigError(
+                f"embedding model folder {folder} has no {CONFIG_NAME}",
+                hint="point --clip-model (or the check's `model` option) at an open_clip model folder",
+            )
         try:
             cfg = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
             self.dim = int(cfg["model_cfg"]["embed_dim"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{folder / CONFIG_NAME} is not an open_clip config with model_cfg.embed_dim: {exc}") from exc
+            raise ConfigError(
+                f"{folder / CONFIG_NAME} is not an open_clip config with model_cfg.embed_dim: {exc}"
+            ) from exc
         self.folder = folder
         self.digest = model_digest(folder)
         import open_clip
@@ -84,10 +91,14 @@ class ClipEmbedder:
 
     @property
     def spec(self) -> EmbeddingSpec:
-        return EmbeddingSpec(model_digest=self.digest, model_dir=str(self.folder), dim=self.dim,
-                             spec="open_clip encode_image, L2-normalised float32")
+        return EmbeddingSpec(
+            model_digest=self.digest,
+            model_dir=str(self.folder),
+            dim=self.dim,
+            spec="open_clip encode_image, L2-normalised float32",
+        )
 
-    def embed(self, images: Sequence["Image.Image"]) -> np.ndarray:
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Embeddings of ``images`` as an ``(n, dim)`` float32 array with unit rows."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -101,7 +112,9 @@ class ClipEmbedder:
         except (RuntimeError, ValueError, TypeError) as exc:
             raise CheckFailed(f"image embedding failed ({self.folder.name}): {exc}") from exc
         if out.shape[1] != self.dim:
-            raise ConfigError(f"model in {self.folder} returns {out.shape[1]}-d embeddings, its config says {self.dim}")
+            raise ConfigError(
+                f"model in {self.folder} returns {out.shape[1]}-d embeddings, its config says {self.dim}"
+            )
         if not np.isfinite(out).all():
             raise CheckFailed(f"image embedding of model {self.folder.name} produced NaN or infinity")
         return out

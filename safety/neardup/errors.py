@@ -1,4 +1,4 @@
-"""Errors of the near-duplicate index, as :class:`gateway.errors.AssayError` subclasses.
+"""Errors of the near-duplicate index, as :class:`core.errors.AssayError` subclasses.
 
 Index files are on-disk configuration: a missing, corrupt or mismatched index is a
 :class:`ConfigError` (the gateway fails closed with a 5xx, the CLI exits 2) whose message names the
@@ -8,7 +8,7 @@ build (an empty folder, a manifest row without a path) are :class:`InvalidReques
 
 from __future__ import annotations
 
-from gateway.errors import ConfigError, InvalidRequest
+from core.errors import ConfigError, InvalidRequest
 
 
 class IndexNotFound(ConfigError):

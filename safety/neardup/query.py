@@ -10,8 +10,9 @@ closest of its codes, original or mirrored view).
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -51,9 +52,17 @@ class Match:
         return 1.0 - self.distance / CODE_BITS
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "source_id": self.source_id, "path": self.path, "licence": self.licence,
-                "owner": self.owner, "method": self.method, "distance": self.distance,
-                "similarity": self.similarity, "mirrored": self.mirrored}
+        return {
+            "index": self.index,
+            "source_id": self.source_id,
+            "path": self.path,
+            "licence": self.licence,
+            "owner": self.owner,
+            "method": self.method,
+            "distance": self.distance,
+            "similarity": self.similarity,
+            "mirrored": self.mirrored,
+        }
 
 
 def _best_per_row(matches: list[Match]) -> list[Match]:
@@ -75,7 +84,7 @@ class LoadedIndex:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, store: IndexStore, name: str, *, verify: bool = True) -> "LoadedIndex":
+    def open(cls, store: IndexStore, name: str, *, verify: bool = True) -> LoadedIndex:
         return cls(store.open(name, verify=verify))
 
     @property
@@ -96,7 +105,9 @@ class LoadedIndex:
             with self._lock:
                 s = self._hamming.get(key)
                 if s is None:
-                    s = HammingSearcher(codes, max_radius=MIH_EXACT_RADIUS if kind == "multihash" else MAX_RADIUS)
+                    s = HammingSearcher(
+                        codes, max_radius=MIH_EXACT_RADIUS if kind == "multihash" else MAX_RADIUS
+                    )
                     self._hamming[key] = s
         return s
 
@@ -123,12 +134,18 @@ class LoadedIndex:
                     out.append(self._match(h.row, ct.value, h.distance, None, view == 1))
         return _best_per_row(out)
 
-    def match_image(self, image: "Image.Image", *, code_types: Sequence[CodeType] | None = None,
-                    radius: int = 8, mirror: bool = True) -> list[Match]:
+    def match_image(
+        self,
+        image: Image.Image,
+        *,
+        code_types: Sequence[CodeType] | None = None,
+        radius: int = 8,
+        mirror: bool = True,
+    ) -> list[Match]:
         cts = list(code_types) if code_types else list(self.manifest.code_types)
         return self.match_codes(query_codes(image, cts, mirror=mirror), radius)
 
-    def check_embedder(self, embedder: "ClipEmbedder") -> None:
+    def check_embedder(self, embedder: ClipEmbedder) -> None:
         spec = self.manifest.embedding
         if spec is None:
             self.data.embeddings()  # raises the "no embeddings" error
@@ -136,7 +153,8 @@ class LoadedIndex:
             raise CodeTypeMismatch(
                 f"index {self.name!r} holds embeddings of model {spec.model_digest} ({spec.model_dir}); "
                 f"the model in {embedder.folder} is {embedder.digest}",
-                hint="use the model the index was built with, or rebuild the index with this model")
+                hint="use the model the index was built with, or rebuild the index with this model",
+            )
 
     def match_embeddings(self, queries: np.ndarray, threshold: float) -> list[Match]:
         """Matches for unit query embeddings; row 1, if present, is the mirrored view."""
@@ -146,15 +164,28 @@ class LoadedIndex:
                 out.append(self._match(h.row, "clip", 1.0 - h.distance, h.distance, view == 1))
         return _best_per_row(out)
 
-    def match_image_embedding(self, image: "Image.Image", embedder: "ClipEmbedder", *, threshold: float,
-                              mirror: bool = True) -> list[Match]:
+    def match_image_embedding(
+        self, image: Image.Image, embedder: ClipEmbedder, *, threshold: float, mirror: bool = True
+    ) -> list[Match]:
         from PIL import ImageOps
 
         self.check_embedder(embedder)
         views = [image, ImageOps.mirror(image)] if mirror else [image]
         return self.match_embeddings(embedder.embed(views), threshold)
 
-    def _match(self, row: int, method: str, distance: float, similarity: float | None, mirrored: bool) -> Match:
+    def _match(
+        self, row: int, method: str, distance: float, similarity: float | None, mirrored: bool
+    ) -> Match:
         e = self.data.entry(row)
-        return Match(self.name, row, e.id, e.path, e.licence, e.owner, method,
-                     float(distance) if similarity is not None else int(distance), similarity, mirrored)
+        return Match(
+            self.name,
+            row,
+            e.id,
+            e.path,
+            e.licence,
+            e.owner,
+            method,
+            float(distance) if similarity is not None else int(distance),
+            similarity,
+            mirrored,
+        )

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.errors import CheckFailed, InvalidRequest
+from core.errors import CheckFailed, InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, MAX_RADIUS
 
 MIH_NHASH = 3
@@ -119,8 +119,10 @@ class MultiIndexHash:
     def search_one(self, query: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows within ``radius`` of ``query`` (a 64-bit int) and their distances, unordered."""
         nflip = radius // MIH_NHASH
-        probes = [self._base[t] + ((query >> shift) & mask ^ self._flips[t][nflip])
-                  for t, (shift, mask) in enumerate(zip(self._shifts, self._masks))]
+        probes = [
+            self._base[t] + ((query >> shift) & mask ^ self._flips[t][nflip])
+            for t, (shift, mask) in enumerate(zip(self._shifts, self._masks))
+        ]
         p = np.concatenate(probes)
         starts, ends = self._offsets[p], self._offsets[p + 1]
         lens = ends - starts
@@ -165,13 +167,17 @@ class HammingSearcher:
                 if self.count:
                     self._index.add(codes)
         except (RuntimeError, MemoryError) as exc:
-            raise CheckFailed(f"building the {self.kind} Hamming index of {self.count} codes failed: {exc}") from exc
+            raise CheckFailed(
+                f"building the {self.kind} Hamming index of {self.count} codes failed: {exc}"
+            ) from exc
 
     def search(self, queries: np.ndarray, radius: int) -> list[list[Hit]]:
         """For each query code, the rows within ``radius`` bits (inclusive), nearest first."""
         if not 0 <= radius <= self.max_radius:
             raise InvalidRequest(
-                f"radius {radius} is outside what this index answers exactly (0..{self.max_radius})", param="radius")
+                f"radius {radius} is outside what this index answers exactly (0..{self.max_radius})",
+                param="radius",
+            )
         q = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, CODE_BYTES)
         if not self.count:
             return [[] for _ in range(len(q))]
@@ -179,8 +185,12 @@ class HammingSearcher:
             out = []
             for code in q.view("<u8").reshape(-1).tolist():
                 rows, dist = self._index.search_one(int(code), radius)
-                out.append(sorted((Hit(int(r), float(d)) for r, d in zip(rows.tolist(), dist.tolist())),
-                                  key=lambda x: (x.distance, x.row)))
+                out.append(
+                    sorted(
+                        (Hit(int(r), float(d)) for r, d in zip(rows.tolist(), dist.tolist())),
+                        key=lambda x: (x.distance, x.row),
+                    )
+                )
             return out
         try:
             lims, dist, ids = self._index.range_search(q, radius + 1)

@@ -47,7 +47,9 @@ def read_source(source: str | Path, *, licence: str | None = None, owner: str | 
     """List the works of a folder or manifest. ``licence``/``owner`` fill rows that do not give their own."""
     src = Path(source).expanduser()
     if not src.exists():
-        raise SourceError(f"index source not found: {src}", hint="give a folder of images or a .csv/.jsonl manifest")
+        raise SourceError(
+            f"index source not found: {src}", hint="give a folder of images or a .csv/.jsonl manifest"
+        )
     if src.is_dir():
         listing = _read_folder(src, licence, owner)
     elif src.suffix.lower() in MANIFEST_SUFFIXES:
@@ -56,8 +58,10 @@ def read_source(source: str | Path, *, licence: str | None = None, owner: str | 
         raise SourceError(f"index source {src} is neither a folder nor a .csv/.jsonl manifest")
     if not listing.items:
         extra = f" ({len(listing.ignored)} other files ignored: not image files)" if listing.ignored else ""
-        raise SourceError(f"no images to index in {src}{extra}",
-                          hint=f"image suffixes read: {', '.join(sorted(IMAGE_SUFFIXES))}")
+        raise SourceError(
+            f"no images to index in {src}{extra}",
+            hint=f"image suffixes read: {', '.join(sorted(IMAGE_SUFFIXES))}",
+        )
     _refuse_duplicates(listing)
     return listing
 
@@ -85,8 +89,11 @@ def _read_folder(folder: Path, licence: str | None, owner: str | None) -> Source
         rid = rel.as_posix()
         if len(rid) > MAX_ID_CHARS:
             raise SourceError(f"{p}: path longer than {MAX_ID_CHARS} characters cannot be an index id")
-        items.append(SourceItem(rid, p, _check_meta(licence, "licence", str(folder)),
-                                _check_meta(owner, "owner", str(folder))))
+        items.append(
+            SourceItem(
+                rid, p, _check_meta(licence, "licence", str(folder)), _check_meta(owner, "owner", str(folder))
+            )
+        )
     return SourceListing(folder, "folder", items, ignored)
 
 
@@ -105,13 +112,15 @@ def _rows(manifest: Path) -> list[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 raise SourceError(f"{manifest}:{n}: not a JSON object: {exc.msg}") from exc
             if not isinstance(row, dict):
-                raise SourceError(f"{manifest}:{n}: each line must be a JSON object with a \"path\"")
+                raise SourceError(f'{manifest}:{n}: each line must be a JSON object with a "path"')
             rows.append((n, row))
     else:
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or "path" not in [f.strip() for f in reader.fieldnames]:
-            raise SourceError(f"{manifest}:1: the CSV header must name a \"path\" column",
-                              hint="columns read: path (required), id, licence (or license), owner")
+            raise SourceError(
+                f'{manifest}:1: the CSV header must name a "path" column',
+                hint="columns read: path (required), id, licence (or license), owner",
+            )
         for n, row in enumerate(reader, start=2):
             rows.append((n, {(k or "").strip(): v for k, v in row.items()}))
     return rows
@@ -124,24 +133,30 @@ def _read_manifest(manifest: Path, licence: str | None, owner: str | None) -> So
         where = f"{manifest}:{n}"
         raw_path = row.get("path")
         if not isinstance(raw_path, str) or not raw_path.strip():
-            raise SourceError(f"{where}: row has no \"path\"")
+            raise SourceError(f'{where}: row has no "path"')
         raw_path = raw_path.strip()
         if _URL_RE.match(raw_path):
-            raise SourceError(f"{where}: path {raw_path!r} is a URL; Assay does not download sources",
-                              hint="download the files first and list their local paths")
+            raise SourceError(
+                f"{where}: path {raw_path!r} is a URL; Assay does not download sources",
+                hint="download the files first and list their local paths",
+            )
         rid = row.get("id")
         rid = raw_path if rid is None or (isinstance(rid, str) and not rid.strip()) else str(rid).strip()
         if _URL_RE.match(rid):
-            raise SourceError(f"{where}: id {rid!r} is a URL; give a URL-less id (e.g. the dataset's row key)")
+            raise SourceError(
+                f"{where}: id {rid!r} is a URL; give a URL-less id (e.g. the dataset's row key)"
+            )
         if len(rid) > MAX_ID_CHARS:
             raise SourceError(f"{where}: id longer than {MAX_ID_CHARS} characters")
         lic = row.get("licence", row.get("license"))
-        items.append(SourceItem(
-            id=rid,
-            path=(base / raw_path) if not Path(raw_path).is_absolute() else Path(raw_path),
-            licence=_check_meta(lic, "licence", where) or _check_meta(licence, "licence", where),
-            owner=_check_meta(row.get("owner"), "owner", where) or _check_meta(owner, "owner", where),
-        ))
+        items.append(
+            SourceItem(
+                id=rid,
+                path=(base / raw_path) if not Path(raw_path).is_absolute() else Path(raw_path),
+                licence=_check_meta(lic, "licence", where) or _check_meta(licence, "licence", where),
+                owner=_check_meta(row.get("owner"), "owner", where) or _check_meta(owner, "owner", where),
+            )
+        )
     return SourceListing(manifest, "manifest", items)
 
 
@@ -154,5 +169,7 @@ def _refuse_duplicates(listing: SourceListing) -> None:
         seen.add(it.id)
     if dupes:
         shown = ", ".join(repr(d) for d in dupes[:5])
-        raise SourceError(f"{listing.origin}: {len(dupes)} duplicate ids ({shown}{', ...' if len(dupes) > 5 else ''})",
-                          hint="ids identify works for take-downs and must be unique")
+        raise SourceError(
+            f"{listing.origin}: {len(dupes)} duplicate ids ({shown}{', ...' if len(dupes) > 5 else ''})",
+            hint="ids identify works for take-downs and must be unique",
+        )

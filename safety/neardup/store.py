@@ -30,17 +30,18 @@ import json
 import mmap
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.errors import InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, CODE_SPECS, CodeType
 from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexNotFound
-from gateway.errors import InvalidRequest
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -51,8 +52,11 @@ _HASH_CHUNK = 8 * 1024 * 1024
 def check_name(name: str) -> str:
     """Index names become folder names: a short lower-case token, nothing that walks the tree."""
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise InvalidRequest(f"index name {name!r} is not valid", param="name",
-                             hint="use 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
+        raise InvalidRequest(
+            f"index name {name!r} is not valid",
+            param="name",
+            hint="use 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+        )
     return name
 
 
@@ -102,15 +106,26 @@ class IndexManifest(_Strict):
     digest: str
 
     @staticmethod
-    def content_digest(*, name: str, count: int, code_types: list[CodeType], code_specs: dict[CodeType, str],
-                       embedding: EmbeddingSpec | None, files: dict[str, FileInfo]) -> str:
+    def content_digest(
+        *,
+        name: str,
+        count: int,
+        code_types: list[CodeType],
+        code_specs: dict[CodeType, str],
+        embedding: EmbeddingSpec | None,
+        files: dict[str, FileInfo],
+    ) -> str:
         """SHA-256 over what the index holds (not when it was made): equal content, equal digest."""
         doc = {
-            "format": FORMAT_VERSION, "name": name, "count": count, "code_bits": CODE_BITS,
+            "format": FORMAT_VERSION,
+            "name": name,
+            "count": count,
+            "code_bits": CODE_BITS,
             "code_types": [str(c) for c in code_types],
             "code_specs": {str(k): v for k, v in sorted(code_specs.items())},
-            "embedding": None if embedding is None else {
-                "model_digest": embedding.model_digest, "dim": embedding.dim, "spec": embedding.spec},
+            "embedding": None
+            if embedding is None
+            else {"model_digest": embedding.model_digest, "dim": embedding.dim, "spec": embedding.spec},
             "files": {role: {"bytes": f.bytes, "sha256": f.sha256} for role, f in sorted(files.items())},
         }
         canon = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -168,8 +183,10 @@ class IndexData:
             raise self._corrupt("entries offsets do not span the entries file")
 
     def _corrupt(self, what: str) -> IndexCorrupt:
-        return IndexCorrupt(f"index {self.manifest.name!r} is corrupt: {what}",
-                            hint=f"rebuild it: assay index build --replace --name {self.manifest.name} SOURCE")
+        return IndexCorrupt(
+            f"index {self.manifest.name!r} is corrupt: {what}",
+            hint=f"rebuild it: assay index build --replace --name {self.manifest.name} SOURCE",
+        )
 
     def _check_files(self, verify: bool) -> None:
         m = self.manifest
@@ -188,8 +205,10 @@ class IndexData:
                 raise self._corrupt(f"{role} file {info.file} is missing")
             size = p.stat().st_size
             if size != info.bytes or (role in expected and size != expected[role]):
-                raise self._corrupt(f"{role} file {info.file} has {size} bytes, the manifest says "
-                                    f"{expected.get(role, info.bytes)} for {n} rows")
+                raise self._corrupt(
+                    f"{role} file {info.file} has {size} bytes, the manifest says "
+                    f"{expected.get(role, info.bytes)} for {n} rows"
+                )
             if verify and file_sha256(p) != info.sha256:
                 raise self._corrupt(f"{role} file {info.file} does not match its SHA-256 in the manifest")
 
@@ -214,13 +233,16 @@ class IndexData:
             raise CodeTypeMismatch(
                 f"index {self.name!r} holds {', '.join(c.value for c in self.manifest.code_types) or 'no'} codes, "
                 f"not {code_type.value}",
-                hint=f"rebuild it with --codes {code_type.value}, or query the code types it holds") from None
+                hint=f"rebuild it with --codes {code_type.value}, or query the code types it holds",
+            ) from None
 
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
-            raise CodeTypeMismatch(f"index {self.name!r} holds no image embeddings",
-                                   hint=f"rebuild it with --clip-model FOLDER: assay index build --replace "
-                                        f"--name {self.name} --clip-model FOLDER SOURCE")
+            raise CodeTypeMismatch(
+                f"index {self.name!r} holds no image embeddings",
+                hint=f"rebuild it with --clip-model FOLDER: assay index build --replace "
+                f"--name {self.name} --clip-model FOLDER SOURCE",
+            )
         return self._embeddings
 
     def offsets(self) -> np.ndarray:
@@ -231,7 +253,7 @@ class IndexData:
         """The raw JSON line of one row (copying rows into a new generation needs no parsing)."""
         if not 0 <= row < self.count:
             raise IndexError(row)
-        return bytes(self._entries[int(self._offsets[row]):int(self._offsets[row + 1])])
+        return bytes(self._entries[int(self._offsets[row]) : int(self._offsets[row + 1])])
 
     def entry(self, row: int) -> IndexEntry:
         try:
@@ -265,7 +287,9 @@ class IndexStore:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if NAME_RE.match(p.name) and (p / MANIFEST).is_file())
+        return sorted(
+            p.name for p in self.root.iterdir() if NAME_RE.match(p.name) and (p / MANIFEST).is_file()
+        )
 
     def manifest(self, name: str) -> IndexManifest:
         path = self.folder(name) / MANIFEST
@@ -273,9 +297,10 @@ class IndexStore:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             known = ", ".join(self.names()) or "none"
-            raise IndexNotFound(f"near-duplicate index {name!r} not found in {self.root}",
-                                hint=f"build it: assay index build --name {name} SOURCE (indexes here: {known})"
-                                ) from None
+            raise IndexNotFound(
+                f"near-duplicate index {name!r} not found in {self.root}",
+                hint=f"build it: assay index build --name {name} SOURCE (indexes here: {known})",
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexCorrupt(f"index {name!r}: cannot read {path}: {exc}") from exc
         try:
@@ -283,8 +308,10 @@ class IndexStore:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-            raise IndexCorrupt(f"index {name!r}: {path} is not a valid index manifest ({where}: {first['msg']})",
-                               hint=f"rebuild it: assay index build --replace --name {name} SOURCE") from exc
+            raise IndexCorrupt(
+                f"index {name!r}: {path} is not a valid index manifest ({where}: {first['msg']})",
+                hint=f"rebuild it: assay index build --replace --name {name} SOURCE",
+            ) from exc
         if manifest.name != name:
             raise IndexCorrupt(f"index folder {name!r} holds the manifest of index {manifest.name!r}")
         for ct in manifest.code_types:
@@ -292,13 +319,21 @@ class IndexStore:
                 raise CodeTypeMismatch(
                     f"index {name!r} was built with a different {ct.value} ({manifest.code_specs.get(ct)!r}); "
                     f"this gateway computes {CODE_SPECS[ct]!r}",
-                    hint=f"rebuild it with this version: assay index build --replace --name {name} SOURCE")
+                    hint=f"rebuild it with this version: assay index build --replace --name {name} SOURCE",
+                )
         recomputed = IndexManifest.content_digest(
-            name=manifest.name, count=manifest.count, code_types=manifest.code_types,
-            code_specs=manifest.code_specs, embedding=manifest.embedding, files=manifest.files)
+            name=manifest.name,
+            count=manifest.count,
+            code_types=manifest.code_types,
+            code_specs=manifest.code_specs,
+            embedding=manifest.embedding,
+            files=manifest.files,
+        )
         if recomputed != manifest.digest:
-            raise IndexCorrupt(f"index {name!r}: the manifest digest does not match its content (edited by hand?)",
-                               hint=f"rebuild it: assay index build --replace --name {name} SOURCE")
+            raise IndexCorrupt(
+                f"index {name!r}: the manifest digest does not match its content (edited by hand?)",
+                hint=f"rebuild it: assay index build --replace --name {name} SOURCE",
+            )
         return manifest
 
     def open(self, name: str, *, verify: bool = True) -> IndexData:
@@ -323,8 +358,10 @@ class IndexStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise IndexBusy(f"index {name!r} is being changed by another process",
-                                hint="wait for that build/add/remove to finish, then retry") from None
+                raise IndexBusy(
+                    f"index {name!r} is being changed by another process",
+                    hint="wait for that build/add/remove to finish, then retry",
+                ) from None
             yield folder
         finally:
             os.close(fd)
@@ -341,8 +378,12 @@ class IndexStore:
         fsync_dir(folder)
         keep = {info.file for info in manifest.files.values()}
         for p in folder.iterdir():
-            if p.is_file() and p.name.split(".", 1)[0] != manifest.generation and p.name not in keep \
-                    and re.match(r"^[0-9A-Z]{26}\.", p.name):
+            if (
+                p.is_file()
+                and p.name.split(".", 1)[0] != manifest.generation
+                and p.name not in keep
+                and re.match(r"^[0-9A-Z]{26}\.", p.name)
+            ):
                 p.unlink(missing_ok=True)
 
 

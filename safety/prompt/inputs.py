@@ -2,8 +2,8 @@
 
 Why it exists: the gateway enforces the policy's ``limits.max_prompt_chars`` at the edge, but a check
 is also called from the CLI, benchmarks and tests, and must never crash on what it is given: an empty
-prompt is a clean "nothing found", an over-long one a clear :class:`~gateway.errors.PayloadTooLarge`,
-a call on the wrong target a :class:`~gateway.errors.CheckFailed` (a wiring error, fail closed).
+prompt is a clean "nothing found", an over-long one a clear :class:`~core.errors.PayloadTooLarge`,
+a call on the wrong target a :class:`~core.errors.CheckFailed` (a wiring error, fail closed).
 Check options arrive as plain dicts from the policy; they are validated once per distinct value.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import CheckFailed, ConfigError, PayloadTooLarge
+from core.errors import CheckFailed, ConfigError, PayloadTooLarge
 from safety.check import CheckInput
 from safety.verdict import TargetKind
 
@@ -28,8 +28,10 @@ M = TypeVar("M", bound=BaseModel)
 def prompt_text(item: CheckInput, check: str, max_chars: int) -> str:
     """The prompt of ``item``; ``""`` when there is none to look at."""
     if item.target.kind is not TargetKind.PROMPT:
-        raise CheckFailed(f"{check} looks at prompts only, not at {item.target}",
-                          hint=f"list {check} under checks.prompt in the policy")
+        raise CheckFailed(
+            f"{check} looks at prompts only, not at {item.target}",
+            hint=f"list {check} under checks.prompt in the policy",
+        )
     text = item.prompt or ""
     if not isinstance(text, str):
         raise CheckFailed(f"{check}: the prompt must be text, got {type(text).__name__}")

@@ -108,9 +108,19 @@ class LexiconCheck:
         return tuple(resolve_path(p, self._data_dir) for p in paths)
 
     def _compile(self, opts: LexiconOptions) -> _Compiled:
-        terms_p, allow_p, rules_p = (self._paths(opts.extra_terms), self._paths(opts.extra_allow),
-                                     self._paths(opts.extra_rules))
-        key = (opts.builtin, opts.leet, opts.pinyin, _file_key(terms_p), _file_key(allow_p), _file_key(rules_p))
+        terms_p, allow_p, rules_p = (
+            self._paths(opts.extra_terms),
+            self._paths(opts.extra_allow),
+            self._paths(opts.extra_rules),
+        )
+        key = (
+            opts.builtin,
+            opts.leet,
+            opts.pinyin,
+            _file_key(terms_p),
+            _file_key(allow_p),
+            _file_key(rules_p),
+        )
         found = self._compiled.get(key)
         if found is not None:
             return found
@@ -128,7 +138,10 @@ class LexiconCheck:
             config = NormalizerConfig(leet=opts.leet, pinyin=opts.pinyin)
             normalizer = get_normalizer(config)
             matcher = TermMatcher(
-                [Pattern(t.text, t, t.prefix, t.pinyin and opts.pinyin, mask=not t.is_context) for t in terms],
+                [
+                    Pattern(t.text, t, t.prefix, t.pinyin and opts.pinyin, mask=not t.is_context)
+                    for t in terms
+                ],
                 [Pattern(a.text, None, a.prefix) for a in allow],
                 normalizer,
             )
@@ -153,8 +166,13 @@ class LexiconCheck:
             verdicts = [v for v in verdicts if v.category in opts.categories]
         return verdicts
 
-    def _verdicts(self, hits: list[Hit[Term]], rules: tuple[Rule, ...], target: Target,
-                  mitigations: tuple[Mitigation, ...] = ()) -> list[Verdict]:
+    def _verdicts(
+        self,
+        hits: list[Hit[Term]],
+        rules: tuple[Rule, ...],
+        target: Target,
+        mitigations: tuple[Mitigation, ...] = (),
+    ) -> list[Verdict]:
         by_cat: dict[str, list[Hit[Term]]] = defaultdict(list)
         for h in hits:
             by_cat[h.payload.category].append(h)
@@ -174,31 +192,59 @@ class LexiconCheck:
                 best = max(involved, key=lambda h: (h.payload.severity.score, h.end - h.start))
                 score = rule.severity.score
                 prev = out.get(rule.category)
-                if prev is None or score > prev[0] or (score == prev[0] and prev[3] is None):  # a rule explains more
+                if (
+                    prev is None or score > prev[0] or (score == prev[0] and prev[3] is None)
+                ):  # a rule explains more
                     merged = involved + (prev[2] if prev else [])
                     out[rule.category] = (score, best, merged, rule)
         verdicts = []
         for cat, (score, best, cat_hits, rule) in out.items():
             reason, evidence = _reason(best, rule), _evidence(best, cat_hits, rule)
             for m in mitigations:
-                if (m.category is cat and rule is None and cat not in fired and score > m.cap.score
-                        and all(c in by_cat for c in m.when)
-                        and all(h.payload.severity.score <= m.max_term.score for h in cat_hits)):
+                if (
+                    m.category is cat
+                    and rule is None
+                    and cat not in fired
+                    and score > m.cap.score
+                    and all(c in by_cat for c in m.when)
+                    and all(h.payload.severity.score <= m.max_term.score for h in cat_hits)
+                ):
                     ctx = next(h for c in m.when for h in by_cat[c])
                     score = m.cap.score
                     reason += f"; capped at {m.cap.value} by {m.id} ({ctx.text!r} is {m.when[0]} context)"
-                    evidence["mitigation"] = {"id": m.id, "cap": m.cap.value, "context": ctx.text,
-                                              "start": ctx.start, "end": ctx.end}
+                    evidence["mitigation"] = {
+                        "id": m.id,
+                        "cap": m.cap.value,
+                        "context": ctx.text,
+                        "start": ctx.start,
+                        "end": ctx.end,
+                    }
                     break
-            verdicts.append(Verdict(check=self.name, category=cat, score=score, target=target,
-                                    reason=reason, evidence=evidence))
+            verdicts.append(
+                Verdict(
+                    check=self.name,
+                    category=cat,
+                    score=score,
+                    target=target,
+                    reason=reason,
+                    evidence=evidence,
+                )
+            )
         return sorted(verdicts, key=lambda v: (-v.score, v.category.value))
 
 
 def _match_dict(h: Hit[Term]) -> dict[str, Any]:
     t = h.payload
-    return {"start": h.start, "end": h.end, "text": h.text, "term": t.text + ("*" if t.prefix else ""),
-            "category": t.category, "severity": t.severity.value, "source": t.source, "view": h.view}
+    return {
+        "start": h.start,
+        "end": h.end,
+        "text": h.text,
+        "term": t.text + ("*" if t.prefix else ""),
+        "category": t.category,
+        "severity": t.severity.value,
+        "source": t.source,
+        "view": h.view,
+    }
 
 
 def _evidence(best: Hit[Term], hits: list[Hit[Term]], rule: Rule | None) -> dict[str, Any]:
@@ -206,8 +252,10 @@ def _evidence(best: Hit[Term], hits: list[Hit[Term]], rule: Rule | None) -> dict
     if rule is not None:
         ev["rule"] = rule.id
         ev["rule_severity"] = rule.severity.value
-    ordered = sorted({(h.start, h.end, h.payload.text, h.payload.category): h for h in hits}.values(),
-                     key=lambda h: (h.start, h.end))
+    ordered = sorted(
+        {(h.start, h.end, h.payload.text, h.payload.category): h for h in hits}.values(),
+        key=lambda h: (h.start, h.end),
+    )
     ev["matches"] = [_match_dict(h) for h in ordered[:MAX_EVIDENCE_MATCHES]]
     return ev
 
@@ -216,8 +264,10 @@ def _reason(best: Hit[Term], rule: Rule | None) -> str:
     t = best.payload
     via = "" if best.view == "base" else f" (seen through the {best.view} view)"
     if rule is not None:
-        return (f"rule {rule.id}: {' + '.join(rule.all)} co-occur; e.g. {best.text!r} "
-                f"matched term {t.text!r}{via}")
+        return (
+            f"rule {rule.id}: {' + '.join(rule.all)} co-occur; e.g. {best.text!r} "
+            f"matched term {t.text!r}{via}"
+        )
     return f"{best.text!r} matched the {t.severity.value}-severity {t.category} term {t.text!r}{via}"
 
 

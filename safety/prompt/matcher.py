@@ -16,8 +16,9 @@ The same matcher serves the lexicon check (risky terms) and the protected-person
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 import ahocorasick
 
@@ -78,7 +79,9 @@ def _word(ch: str) -> bool:
 class TermMatcher(Generic[T]):
     """Finds ``patterns`` (minus what ``allow`` cancels) in normalised prompts. Immutable, thread-safe."""
 
-    def __init__(self, patterns: Sequence[Pattern[T]], allow: Sequence[Pattern[None]], normalizer: Normalizer) -> None:
+    def __init__(
+        self, patterns: Sequence[Pattern[T]], allow: Sequence[Pattern[None]], normalizer: Normalizer
+    ) -> None:
         self._patterns = list(patterns)
         self._allow = list(allow)
         self._normalizer = normalizer
@@ -150,8 +153,14 @@ class TermMatcher(Generic[T]):
                         continue
                     key = (e.index, ostart, oend)
                     if key not in hits:  # the base view comes first and wins
-                        hits[key] = Hit(self._patterns[e.index].payload, ostart, oend,
-                                        prompt.original[ostart:oend], view.name, view.text[start:end])
+                        hits[key] = Hit(
+                            self._patterns[e.index].payload,
+                            ostart,
+                            oend,
+                            prompt.original[ostart:oend],
+                            view.name,
+                            view.text[start:end],
+                        )
         if not allowed:
             return list(hits.values())
         return [h for h in hits.values() if not _cancelled(h, allowed)]

@@ -69,8 +69,22 @@ _CJK_SEPARATORS = frozenset(" .-_*·•‧∙/\\|~+'\"`^=#")
 #: the longest run of separators between two single letters that still counts as one separator
 _MAX_SEPARATOR_RUN = 3
 #: leetspeak digits and symbols and the letters they stand for
-_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
-         "@": "a", "$": "s", "€": "e", "!": "i", "|": "i", "+": "t"}
+_LEET = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+    "€": "e",
+    "!": "i",
+    "|": "i",
+    "+": "t",
+}
 #: leet symbols that stand for a letter only between two word characters (``k!ll``, not ``wow!``)
 _LEET_INTERIOR_ONLY = frozenset("!|+")
 #: punctuation removed inside a word in the leet view (``nu-de`` → ``nude``)
@@ -82,7 +96,11 @@ _SKELETON = str.maketrans({"l": "i"})
 _CACHE_MAX_CHARS = 8192
 
 _CJK_RANGES = (
-    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF), (0x2A700, 0x2EBEF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2EBEF),
     (0x30000, 0x3134F),
 )
 
@@ -149,7 +167,9 @@ def _fold_cluster(cluster: str) -> str:
         t = "".join(_CONFUSABLES.get(c, c) for c in s)
         if t and _strips_marks(t[0]):
             d = unicodedata.normalize("NFD", t)
-            t = unicodedata.normalize("NFC", "".join(c for c in d if unicodedata.category(c) not in ("Mn", "Me")))
+            t = unicodedata.normalize(
+                "NFC", "".join(c for c in d if unicodedata.category(c) not in ("Mn", "Me"))
+            )
         if t == s:
             break
         s = t
@@ -411,7 +431,7 @@ class Normalizer:
                 flush()
                 continue
             if run:
-                gap = "".join(chars[tokens[run[-1]][1]:s])
+                gap = "".join(chars[tokens[run[-1]][1] : s])
                 if 0 < len(gap) <= _MAX_SEPARATOR_RUN and all(c in _SEPARATORS for c in gap):
                     gaps.append(gap)
                 else:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.check import CheckInput
 from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
 from safety.prompt.matcher import Pattern, TermMatcher
@@ -41,8 +41,14 @@ from safety.prompt.normalize import get_normalizer
 from safety.prompt.terms import Severity
 from safety.verdict import Category, TargetKind, Verdict
 
-__all__ = ["DATA_DIR_FILE", "PersonEntry", "PersonsCheck", "PersonsOptions", "build_persons_check",
-           "load_persons_file"]
+__all__ = [
+    "DATA_DIR_FILE",
+    "PersonEntry",
+    "PersonsCheck",
+    "PersonsOptions",
+    "build_persons_check",
+    "load_persons_file",
+]
 
 #: the operator's list in the data directory, read when it exists
 DATA_DIR_FILE = "protected_persons.yaml"
@@ -94,8 +100,10 @@ def load_persons_file(path: Path) -> list[PersonEntry]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise ConfigError(f"protected-persons file not found: {path}",
-                          hint="relative paths in options are resolved against the data directory") from None
+        raise ConfigError(
+            f"protected-persons file not found: {path}",
+            hint="relative paths in options are resolved against the data directory",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read protected-persons file {path}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -162,7 +170,9 @@ class PersonsCheck:
             found = self._compiled.get(key)
             if found is None:
                 people = [p for f in files for p in load_persons_file(f)]
-                patterns = [Pattern(n, _Name(p, n), False, p.pinyin) for p in people for n in (*p.names, *p.aliases)]
+                patterns = [
+                    Pattern(n, _Name(p, n), False, p.pinyin) for p in people for n in (*p.names, *p.aliases)
+                ]
                 allow = [Pattern(a, None) for p in people for a in p.allow]
                 found = TermMatcher(patterns, allow, self._normalizer)
                 if len(self._compiled) > 16:
@@ -175,23 +185,47 @@ class PersonsCheck:
         text = prompt_text(item, self.name, opts.max_chars)
         if not text.strip():
             return []
-        hits = [h for h in self._matcher(opts).find(self._normalizer.normalize(text))
-                if h.payload.person.applies_to(item.tenant)]
+        hits = [
+            h
+            for h in self._matcher(opts).find(self._normalizer.normalize(text))
+            if h.payload.person.applies_to(item.tenant)
+        ]
         # one verdict per name found: each carries its own span, so a redacting ledger removes them all;
         # an alias inside a longer name of the same person ("Trump" in "Donald Trump") is the same finding
-        hits = [h for h in hits if not any(
-            o is not h and o.payload.person.id == h.payload.person.id and o.start <= h.start and h.end <= o.end
-            and (o.end - o.start) > (h.end - h.start) for o in hits)]
+        hits = [
+            h
+            for h in hits
+            if not any(
+                o is not h
+                and o.payload.person.id == h.payload.person.id
+                and o.start <= h.start
+                and h.end <= o.end
+                and (o.end - o.start) > (h.end - h.start)
+                for o in hits
+            )
+        ]
         hits.sort(key=lambda h: (h.start, -h.end))
         verdicts = []
         for h in hits[:MAX_FINDINGS]:
             person = h.payload.person
-            verdicts.append(Verdict(
-                check=self.name, category=person.category, score=person.severity.score, target=item.target,
-                reason=f"names a protected person: {h.text!r} ({person.id})",
-                evidence={"start": h.start, "end": h.end, "text": h.text, "person": person.id,
-                          "name": h.payload.name, "severity": person.severity.value, "view": h.view},
-            ))
+            verdicts.append(
+                Verdict(
+                    check=self.name,
+                    category=person.category,
+                    score=person.severity.score,
+                    target=item.target,
+                    reason=f"names a protected person: {h.text!r} ({person.id})",
+                    evidence={
+                        "start": h.start,
+                        "end": h.end,
+                        "text": h.text,
+                        "person": person.id,
+                        "name": h.payload.name,
+                        "severity": person.severity.value,
+                        "view": h.view,
+                    },
+                )
+            )
         return sorted(verdicts, key=lambda v: (-v.score, v.evidence["start"]))
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,8 +28,17 @@ from safety.prompt.inputs import OptionsCache, prompt_text
 from safety.prompt.normalize import get_normalizer
 from safety.verdict import Category, TargetKind, Verdict
 
-__all__ = ["PiiCheck", "PiiKind", "PiiMatch", "PiiOptions", "build_pii_check", "find_pii",
-           "luhn_valid", "cn_resident_id_valid", "redact"]
+__all__ = [
+    "PiiCheck",
+    "PiiKind",
+    "PiiMatch",
+    "PiiOptions",
+    "build_pii_check",
+    "find_pii",
+    "luhn_valid",
+    "cn_resident_id_valid",
+    "redact",
+]
 
 
 class PiiKind(StrEnum):
@@ -103,10 +113,13 @@ def _card_issuer_ok(d: str) -> bool:
 
 
 # --- patterns (on the base view: case folded, NFKC) -------------------------------------------------------
-_EMAIL = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}(?![a-z0-9])")
+_EMAIL = re.compile(
+    r"(?<![a-z0-9._%+-])[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}(?![a-z0-9])"
+)
 _EMAIL_SPELLED = re.compile(
     r"(?<![a-z0-9])[a-z0-9][a-z0-9._-]{1,63}\s*(?:\(at\)|\[at\]|\sat\s)\s*[a-z0-9-]{2,}"
-    r"\s*(?:\(dot\)|\[dot\]|\sdot\s)\s*(?:com|net|org|edu|gov|cn|io|de|uk|fr|jp)(?![a-z0-9])")
+    r"\s*(?:\(dot\)|\[dot\]|\sdot\s)\s*(?:com|net|org|edu|gov|cn|io|de|uk|fr|jp)(?![a-z0-9])"
+)
 _PHONE_CN_MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 _PHONE_CN_LANDLINE = re.compile(r"(?<!\d)\(?0\d{2,3}\)?[\s-]\d{7,8}(?!\d)")
 _PHONE_NANP = re.compile(r"(?<![\d+])(?:\+?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\d)")
@@ -180,7 +193,7 @@ def redact(text: str, kinds: frozenset[PiiKind] | None = None, *, mask: str = "[
     """``text`` with each piece of personal data replaced by ``mask`` (``{kind}`` is filled in)."""
     out, pos = [], 0
     for m in find_pii(text, kinds):
-        out.append(text[pos:m.start])
+        out.append(text[pos : m.start])
         out.append(mask.format(kind=m.kind.value))
         pos = m.end
     out.append(text[pos:])
@@ -221,14 +234,25 @@ class PiiCheck:
         if not matches:
             return []
         # one verdict per finding: each carries its own span, so a redacting ledger removes them all
-        return [Verdict(
-            check=self.name, category=Category.PII, score=opts.score, target=item.target,
-            reason=f"personal data in the prompt: {m.kind.value} {m.masked}",
-            evidence={"start": m.start, "end": m.end, "text": m.masked, "rule": m.kind.value, "redacted": True},
-        ) for m in matches[:MAX_FINDINGS]]
+        return [
+            Verdict(
+                check=self.name,
+                category=Category.PII,
+                score=opts.score,
+                target=item.target,
+                reason=f"personal data in the prompt: {m.kind.value} {m.masked}",
+                evidence={
+                    "start": m.start,
+                    "end": m.end,
+                    "text": m.masked,
+                    "rule": m.kind.value,
+                    "redacted": True,
+                },
+            )
+            for m in matches[:MAX_FINDINGS]
+        ]
 
 
 def build_pii_check(settings: Any) -> PiiCheck:
     """Registry factory."""
     return PiiCheck()
-

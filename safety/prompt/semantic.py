@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.errors import PayloadTooLarge
+from core.errors import PayloadTooLarge
 from safety.check import CheckInput
 from safety.prompt.encoder import Encoded, TextEncoder, get_encoder
 from safety.prompt.exemplars import BENIGN, ExemplarBank, builtin_exemplar_files, load_exemplar_file
@@ -84,7 +84,7 @@ class SemanticOptions(BaseModel):
     categories: tuple[Category, ...] = ()
 
     @model_validator(mode="after")
-    def _ordered(self) -> "SemanticOptions":
+    def _ordered(self) -> SemanticOptions:
         if self.ceiling <= self.floor:
             raise ValueError("ceiling must be greater than floor")
         return self
@@ -175,7 +175,15 @@ class SemanticCheck:
         extra = tuple(resolve_path(p, base) for p in opts.extra_exemplars)
         stamps = tuple((str(p), p.stat().st_mtime_ns if p.exists() else -1) for p in extra)
         enc_path = resolve_path(opts.encoder, base) if opts.encoder is not None else None
-        key = (str(enc_path), opts.engine, opts.quantize, opts.threads, opts.builtin, stamps, opts.min_coverage)
+        key = (
+            str(enc_path),
+            opts.engine,
+            opts.quantize,
+            opts.threads,
+            opts.builtin,
+            stamps,
+            opts.min_coverage,
+        )
         found = self._models.get(key)
         if found is not None:
             return found
@@ -183,8 +191,13 @@ class SemanticCheck:
             found = self._models.get(key)
             if found is None:
                 cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
-                encoder = get_encoder(enc_path, quantize=opts.quantize, engine=opts.engine, threads=opts.threads,
-                                      cache_dir=cache)
+                encoder = get_encoder(
+                    enc_path,
+                    quantize=opts.quantize,
+                    engine=opts.engine,
+                    threads=opts.threads,
+                    cache_dir=cache,
+                )
                 files = (builtin_exemplar_files() if opts.builtin else []) + list(extra)
                 exemplars = [e for f in files for e in load_exemplar_file(f)]
                 bank = ExemplarBank.build(encoder, exemplars, min_coverage=opts.min_coverage, cache_dir=cache)
@@ -224,8 +237,10 @@ class SemanticCheck:
         if len(spans) > opts.max_windows:
             raise PayloadTooLarge(
                 f"the prompt is {len(spans)} windows of {opts.window_words} words long; {self.name} reads "
-                f"at most {opts.max_windows}", param="prompt",
-                hint="shorten the prompt, or raise options.max_windows of prompt.semantic in the policy")
+                f"at most {opts.max_windows}",
+                param="prompt",
+                hint="shorten the prompt, or raise options.max_windows of prompt.semantic in the policy",
+            )
         if not spans:
             return []
         model = self._model(opts)
@@ -245,9 +260,17 @@ class SemanticCheck:
             return []
         return self._verdicts(item, opts, model, base, spans, vectors, coverage, readable)
 
-    def _verdicts(self, item: CheckInput, opts: SemanticOptions, model: _Model, base: View,
-                  spans: list[tuple[int, int]], vectors: np.ndarray, coverage: np.ndarray,
-                  readable: np.ndarray) -> list[Verdict]:
+    def _verdicts(
+        self,
+        item: CheckInput,
+        opts: SemanticOptions,
+        model: _Model,
+        base: View,
+        spans: list[tuple[int, int]],
+        vectors: np.ndarray,
+        coverage: np.ndarray,
+        readable: np.ndarray,
+    ) -> list[Verdict]:
         bank = model.bank
         sims = vectors @ bank.vectors.T  # (windows, exemplars)
         sims[~readable] = -1.0
@@ -273,19 +296,30 @@ class SemanticCheck:
             ben = bank.exemplars[int(benign_rows[int(sims[w, benign_rows].argmax())])]
             s, e = spans[w]
             ostart, oend = base.to_original(s, e)
-            verdicts.append(Verdict(
-                check=self.name, category=Category(cat), score=round(score, 4), target=item.target,
-                reason=(f"close in meaning ({float(best[w]):.2f}) to the {cat} example {ex.text!r}"),
-                evidence={
-                    "start": ostart, "end": oend, "text": item.prompt[ostart:oend][:300] if item.prompt else "",
-                    "exemplar": ex.text, "exemplar_source": ex.source,
-                    "similarity": round(float(best[w]), 4),
-                    "nearest_benign": ben.text, "benign_similarity": round(float(benign_best[w]), 4),
-                    "window": w, "windows": len(spans), "coverage": round(float(coverage[w]), 3),
-                    "encoder": f"{model.encoder.path.name} ({model.encoder.engine}"
-                               f"{', int8' if model.encoder.quantized else ''})",
-                },
-            ))
+            verdicts.append(
+                Verdict(
+                    check=self.name,
+                    category=Category(cat),
+                    score=round(score, 4),
+                    target=item.target,
+                    reason=(f"close in meaning ({float(best[w]):.2f}) to the {cat} example {ex.text!r}"),
+                    evidence={
+                        "start": ostart,
+                        "end": oend,
+                        "text": item.prompt[ostart:oend][:300] if item.prompt else "",
+                        "exemplar": ex.text,
+                        "exemplar_source": ex.source,
+                        "similarity": round(float(best[w]), 4),
+                        "nearest_benign": ben.text,
+                        "benign_similarity": round(float(benign_best[w]), 4),
+                        "window": w,
+                        "windows": len(spans),
+                        "coverage": round(float(coverage[w]), 3),
+                        "encoder": f"{model.encoder.path.name} ({model.encoder.engine}"
+                        f"{', int8' if model.encoder.quantized else ''})",
+                    },
+                )
+            )
         return sorted(verdicts, key=lambda v: (-v.score, v.category.value))
 
 

@@ -17,11 +17,13 @@ from safety.verdict import Target, Verdict
 __all__ = ["run_prompt_checks"]
 
 
-def run_prompt_checks(checks: Sequence[tuple[Check, Mapping[str, Any]]], prompt: str, *,
-                      tenant: str) -> list[Verdict]:
+def run_prompt_checks(
+    checks: Sequence[tuple[Check, Mapping[str, Any]]], prompt: str, *, tenant: str
+) -> list[Verdict]:
     """Run each ``(check, options)`` on ``prompt``; verdicts in the order of ``checks``. Errors propagate."""
     out: list[Verdict] = []
     for check, options in checks:
-        out.extend(check.run(CheckInput(target=Target.prompt(), tenant=tenant, prompt=prompt,
-                                        options=dict(options))))
+        out.extend(
+            check.run(CheckInput(target=Target.prompt(), tenant=tenant, prompt=prompt, options=dict(options)))
+        )
     return out

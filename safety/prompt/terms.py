@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.verdict import Category
 
 __all__ = [
@@ -80,8 +80,13 @@ class Severity(StrEnum):
 
 
 #: default policy: review_at 0.5, block_at 0.7 — low reviews, medium and above block
-_SEVERITY_SCORE = {Severity.CONTEXT: 0.0, Severity.LOW: 0.55, Severity.MEDIUM: 0.75,
-                   Severity.HIGH: 0.9, Severity.CRITICAL: 1.0}
+_SEVERITY_SCORE = {
+    Severity.CONTEXT: 0.0,
+    Severity.LOW: 0.55,
+    Severity.MEDIUM: 0.75,
+    Severity.HIGH: 0.9,
+    Severity.CRITICAL: 1.0,
+}
 
 
 def _check_category(value: str, where: str) -> str:
@@ -183,8 +188,10 @@ def parse_term_lines(text: str, source: str) -> list[Term]:
         try:
             severity = Severity(cols[1])
         except ValueError:
-            raise ConfigError(f"{where}: unknown severity {cols[1]!r}",
-                              hint=f"use one of {', '.join(s.value for s in Severity)}") from None
+            raise ConfigError(
+                f"{where}: unknown severity {cols[1]!r}",
+                hint=f"use one of {', '.join(s.value for s in Severity)}",
+            ) from None
         if category.startswith(CONTEXT_PREFIX) != (severity is Severity.CONTEXT):
             raise ConfigError(f"{where}: context terms (ctx.*) and only they take severity 'context'")
         word = cols[2]
@@ -217,9 +224,11 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"term file not found: {path}",
-                          hint="fix the path in the policy's check options (relative paths are "
-                               "resolved against the data directory, ASSAY_DATA_DIR)") from None
+        raise ConfigError(
+            f"term file not found: {path}",
+            hint="fix the path in the policy's check options (relative paths are "
+            "resolved against the data directory, ASSAY_DATA_DIR)",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", hint="term files are UTF-8 text") from exc
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from gateway.errors import BackendError, StoreError
+from core.errors import BackendError, StoreError
 
 
 def _png(size=(64, 64), color=(200, 30, 30)) -> bytes:
@@ -22,8 +22,11 @@ def _decode(b64: str) -> Image.Image:
 
 
 def test_generation_returns_images_and_a_record(client, auth, state) -> None:
-    r = client.post("/v1/images/generations", headers=auth,
-                    json={"prompt": "a red circle on a white background", "n": 2, "size": "256x256", "seed": 7})
+    r = client.post(
+        "/v1/images/generations",
+        headers=auth,
+        json={"prompt": "a red circle on a white background", "n": 2, "size": "256x256", "seed": 7},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert len(body["data"]) == 2 and isinstance(body["created"], int)
@@ -37,8 +40,11 @@ def test_generation_returns_images_and_a_record(client, auth, state) -> None:
 
 
 def test_url_response_format_serves_the_released_bytes(client, auth) -> None:
-    r = client.post("/v1/images/generations", headers=auth, json={"prompt": "a green square", "response_format": "url",
-                                                                   "size": "256x256"})
+    r = client.post(
+        "/v1/images/generations",
+        headers=auth,
+        json={"prompt": "a green square", "response_format": "url", "size": "256x256"},
+    )
     assert r.status_code == 200, r.text
     url = r.json()["data"][0]["url"]
     path = url.split("://", 1)[1].split("/", 1)[1]
@@ -51,25 +57,32 @@ def test_url_response_format_serves_the_released_bytes(client, auth) -> None:
 def test_wrong_or_missing_key_is_401(client) -> None:
     r = client.post("/v1/images/generations", json={"prompt": "x"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
-    r = client.post("/v1/images/generations", headers={"Authorization": "Bearer ask_wrong"}, json={"prompt": "x"})
+    r = client.post(
+        "/v1/images/generations", headers={"Authorization": "Bearer ask_wrong"}, json={"prompt": "x"}
+    )
     assert r.status_code == 401
 
 
 def test_auditor_may_not_generate(client, state) -> None:
     key, _ = state.keys.create("acme", "auditor")
-    r = client.post("/v1/images/generations", headers={"Authorization": f"Bearer {key}"}, json={"prompt": "x"})
+    r = client.post(
+        "/v1/images/generations", headers={"Authorization": f"Bearer {key}"}, json={"prompt": "x"}
+    )
     assert r.status_code == 403
 
 
-@pytest.mark.parametrize("body,param,status", [
-    ({"prompt": "x", "model": "dall-e-3"}, "model", 404),
-    ({"prompt": "x", "size": "333x333"}, "size", 400),
-    ({"prompt": "x", "n": 5}, "n", 400),
-    ({"prompt": "x" * 2001}, "prompt", 400),
-    ({"prompt": ""}, "prompt", 400),
-    ({"prompt": "a\x00b"}, "prompt", 400),
-    ({"n": 1}, "prompt", 400),
-])
+@pytest.mark.parametrize(
+    "body,param,status",
+    [
+        ({"prompt": "x", "model": "dall-e-3"}, "model", 404),
+        ({"prompt": "x", "size": "333x333"}, "size", 400),
+        ({"prompt": "x", "n": 5}, "n", 400),
+        ({"prompt": "x" * 2001}, "prompt", 400),
+        ({"prompt": ""}, "prompt", 400),
+        ({"prompt": "a\x00b"}, "prompt", 400),
+        ({"n": 1}, "prompt", 400),
+    ],
+)
 def test_bad_input_is_a_clear_4xx_and_nothing_is_generated(client, auth, state, body, param, status) -> None:
     before = state.ledger.head().size
     r = client.post("/v1/images/generations", headers=auth, json=body)
@@ -84,41 +97,65 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_generated(client, auth, state, 
 
 
 def test_invalid_json_and_invalid_utf8_are_400(client, auth) -> None:
-    r = client.post("/v1/images/generations", headers={**auth, "content-type": "application/json"},
-                    content=b'{"prompt": "\xff\xfe"}')
+    r = client.post(
+        "/v1/images/generations",
+        headers={**auth, "content-type": "application/json"},
+        content=b'{"prompt": "\xff\xfe"}',
+    )
     assert r.status_code == 400
-    r = client.post("/v1/images/generations", headers={**auth, "content-type": "application/json"}, content=b"{")
+    r = client.post(
+        "/v1/images/generations", headers={**auth, "content-type": "application/json"}, content=b"{"
+    )
     assert r.status_code == 400
 
 
 def test_edit_with_image_and_mask(client, auth, state) -> None:
-    files = {"image": ("in.png", _png(), "image/png"), "mask": ("mask.png", _png(color=(255, 255, 255)), "image/png")}
-    r = client.post("/v1/images/edits", headers=auth, files=files,
-                    data={"prompt": "make it blue", "size": "256x256", "n": "1"})
+    files = {
+        "image": ("in.png", _png(), "image/png"),
+        "mask": ("mask.png", _png(color=(255, 255, 255)), "image/png"),
+    }
+    r = client.post(
+        "/v1/images/edits",
+        headers=auth,
+        files=files,
+        data={"prompt": "make it blue", "size": "256x256", "n": "1"},
+    )
     assert r.status_code == 200, r.text
     rec = state.ledger.get(r.json()["assay"]["record_id"])
     assert rec.body["request"]["mode"] == "inpaint" and len(rec.body["request"]["inputs"]) == 1
     assert rec.body["model"]["pipeline_class"] == "StableDiffusionInpaintPipeline"
-    r = client.post("/v1/images/edits", headers=auth, files={"image": ("in.png", _png(), "image/png")},
-                    data={"prompt": "img2img", "size": "256x256"})
+    r = client.post(
+        "/v1/images/edits",
+        headers=auth,
+        files={"image": ("in.png", _png(), "image/png")},
+        data={"prompt": "img2img", "size": "256x256"},
+    )
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("payload,status", [
-    (b"this is not an image at all", 415),
-    (_png()[:60], 400),  # truncated
-])
+@pytest.mark.parametrize(
+    "payload,status",
+    [
+        (b"this is not an image at all", 415),
+        (_png()[:60], 400),  # truncated
+    ],
+)
 def test_edit_rejects_non_images(client, auth, payload, status) -> None:
-    r = client.post("/v1/images/edits", headers=auth, files={"image": ("x.png", payload, "image/png")},
-                    data={"prompt": "x", "size": "256x256"})
+    r = client.post(
+        "/v1/images/edits",
+        headers=auth,
+        files={"image": ("x.png", payload, "image/png")},
+        data={"prompt": "x", "size": "256x256"},
+    )
     assert r.status_code == status, r.text
     assert r.json()["error"]["param"] == "image"
 
 
 def test_oversize_upload_is_413(client, auth, state) -> None:
     big = b"\x89PNG" + b"0" * (state.settings.max_body_bytes + 10)
-    r = client.post("/v1/images/edits", headers=auth, files={"image": ("x.png", big, "image/png")},
-                    data={"prompt": "x"})
+    r = client.post(
+        "/v1/images/edits", headers=auth, files={"image": ("x.png", big, "image/png")}, data={"prompt": "x"}
+    )
     assert r.status_code == 413
 
 

@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def env(tmp_path: Path, tiny_sd_folder: Path, db_url: str) -> dict[str, str]:
-    return {"ASSAY_DATA_DIR": str(tmp_path / "data"), "ASSAY_DATABASE_URL": db_url,
-            "ASSAY_MODEL": str(tiny_sd_folder), "ASSAY_DEFAULT_STEPS": "2"}
+    return {
+        "ASSAY_DATA_DIR": str(tmp_path / "data"),
+        "ASSAY_DATABASE_URL": db_url,
+        "ASSAY_MODEL": str(tiny_sd_folder),
+        "ASSAY_DEFAULT_STEPS": "2",
+    }
 
 
 def run(env: dict[str, str], *args: str):  # noqa: ANN201

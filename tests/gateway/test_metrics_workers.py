@@ -9,18 +9,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-WORKER = ("import sys\n"
-          "from gateway.metrics import Metrics\n"
-          "m = Metrics()\n"
-          "for _ in range(int(sys.argv[1])):\n"
-          "    m.decision('released', ['sexual'])\n"
-          "if sys.argv[2] == 'render':\n"
-          "    sys.stdout.write(m.render().decode())\n")
+WORKER = (
+    "import sys\n"
+    "from gateway.metrics import Metrics\n"
+    "m = Metrics()\n"
+    "for _ in range(int(sys.argv[1])):\n"
+    "    m.decision('released', ['sexual'])\n"
+    "if sys.argv[2] == 'render':\n"
+    "    sys.stdout.write(m.render().decode())\n"
+)
 
 
 def _run(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([sys.executable, "-c", WORKER, *args], cwd=REPO, env=env, check=True,
-                          capture_output=True, text=True, timeout=60).stdout
+    return subprocess.run(
+        [sys.executable, "-c", WORKER, *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
 
 
 def test_each_worker_renders_the_sum_of_all_workers(tmp_path: Path) -> None:

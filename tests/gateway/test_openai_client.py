@@ -19,8 +19,9 @@ def oai(live_server, requester_key):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("size", ["256x256", "512x512"])
 def test_generate_n2_both_formats(oai, size) -> None:
     w, h = (int(x) for x in size.split("x"))
-    res = oai.images.generate(prompt="a blue star on a yellow background", n=2, size=size,
-                              response_format="b64_json")
+    res = oai.images.generate(
+        prompt="a blue star on a yellow background", n=2, size=size, response_format="b64_json"
+    )
     assert len(res.data) == 2
     for d in res.data:
         assert Image.open(io.BytesIO(base64.b64decode(d.b64_json))).size == (w, h)
@@ -45,9 +46,14 @@ def test_edit_with_image_and_mask(oai) -> None:
         Image.new("RGB", (128, 128), color).save(buf, format="PNG")
         return buf.getvalue()
 
-    res = oai.images.edit(image=("in.png", png((10, 200, 10)), "image/png"),
-                          mask=("mask.png", png((255, 255, 255)), "image/png"),
-                          prompt="a red heart", n=1, size="256x256", response_format="b64_json")
+    res = oai.images.edit(
+        image=("in.png", png((10, 200, 10)), "image/png"),
+        mask=("mask.png", png((255, 255, 255)), "image/png"),
+        prompt="a red heart",
+        n=1,
+        size="256x256",
+        response_format="b64_json",
+    )
     assert len(res.data) == 1
     assert Image.open(io.BytesIO(base64.b64decode(res.data[0].b64_json))).size == (256, 256)
 

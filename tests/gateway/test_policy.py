@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import PolicyError
 from gateway.decision import decide
-from gateway.errors import PolicyError
 from gateway.policy import Action, Policy, PolicySet, load_policy, parse_policy
 from safety.verdict import Category, Target, Verdict
 
@@ -46,7 +46,9 @@ def test_unknown_key_names_file_key_and_line(tmp_path: Path) -> None:
 
 
 def test_bad_value_names_the_key(tmp_path: Path) -> None:
-    p = _write(tmp_path, "x", BASE.format(id="x") + "categories:\n  sexual: {review_at: 0.9, block_at: 0.2}\n")
+    p = _write(
+        tmp_path, "x", BASE.format(id="x") + "categories:\n  sexual: {review_at: 0.9, block_at: 0.2}\n"
+    )
     with pytest.raises(PolicyError, match=r"categories\.sexual"):
         load_policy(p)
     p = _write(tmp_path, "y", BASE.format(id="y") + "limits:\n  sizes: [big]\n")
@@ -83,8 +85,13 @@ def _v(cat: Category, score: float) -> Verdict:
 
 
 def test_decide_takes_the_strongest_action() -> None:
-    pol = Policy.model_validate({"id": "t", "unsafe_allow_unmarked": True, "categories": {
-        "sexual": {"review_at": 0.5, "block_at": 0.8}, "real_person": {"review_at": 0.5}}})
+    pol = Policy.model_validate(
+        {
+            "id": "t",
+            "unsafe_allow_unmarked": True,
+            "categories": {"sexual": {"review_at": 0.5, "block_at": 0.8}, "real_person": {"review_at": 0.5}},
+        }
+    )
     assert decide([], pol).action is Action.ALLOW
     assert decide([_v(Category.REAL_PERSON, 0.9)], pol).action is Action.REVIEW
     d = decide([_v(Category.REAL_PERSON, 0.9), _v(Category.SEXUAL, 0.85)], pol)
@@ -93,9 +100,19 @@ def test_decide_takes_the_strongest_action() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(["id", "limits", "checks", "categories", "marks", "zzz", "review"]),
-                       st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=3),
-                                 st.dictionaries(st.text(max_size=4), st.integers(), max_size=2)), max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["id", "limits", "checks", "categories", "marks", "zzz", "review"]),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.text(max_size=5),
+            st.lists(st.integers(), max_size=3),
+            st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+        ),
+        max_size=5,
+    )
+)
 def test_loader_never_crashes_on_garbage(data: dict) -> None:
     import yaml
 
@@ -108,24 +125,38 @@ def test_loader_never_crashes_on_garbage(data: dict) -> None:
 def test_retention_shorter_than_the_declared_legal_minimum_is_refused(tmp_path: Path) -> None:
     """A pack that erases the requester (or a stored prompt) before ``records_min_days`` does not keep
     the log it says the law asks for: refused at load, naming file, key and line."""
-    text = (BASE.format(id="x") + "prompt_storage: {mode: plain, retention_days: 184}\n"
-            "retention:\n  personal_data_days: 180\n  records_min_days: 184\n")
+    text = (
+        BASE.format(id="x") + "prompt_storage: {mode: plain, retention_days: 184}\n"
+        "retention:\n  personal_data_days: 180\n  records_min_days: 184\n"
+    )
     p = _write(tmp_path, "x", text)
     with pytest.raises(PolicyError) as ei:
         load_policy(p)
     (line,) = ei.value.details["errors"]
-    assert line.startswith(f"{p}:5: retention.personal_data_days: 180 days is shorter than "
-                           "retention.records_min_days (184)"), line
+    assert line.startswith(
+        f"{p}:5: retention.personal_data_days: 180 days is shorter than retention.records_min_days (184)"
+    ), line
     p = _write(tmp_path, "x", text.replace("retention_days: 184", "retention_days: 30"))
     with pytest.raises(PolicyError) as ei:
         load_policy(p)
     assert [e.split(": ", 2)[:2] for e in ei.value.details["errors"]] == [
-        [f"{p}:5", "retention.personal_data_days"], [f"{p}:3", "prompt_storage.retention_days"]]
+        [f"{p}:5", "retention.personal_data_days"],
+        [f"{p}:3", "prompt_storage.retention_days"],
+    ]
     # a digest-only prompt has no text to erase; kept-forever (null) data is never too short
-    load_policy(_write(tmp_path, "x", text.replace("mode: plain, retention_days: 184", "mode: digest, retention_days: 30")
-                       .replace("personal_data_days: 180", "personal_data_days: null")))
+    load_policy(
+        _write(
+            tmp_path,
+            "x",
+            text.replace("mode: plain, retention_days: 184", "mode: digest, retention_days: 30").replace(
+                "personal_data_days: 180", "personal_data_days: null"
+            ),
+        )
+    )
     load_policy(_write(tmp_path, "x", text.replace("personal_data_days: 180", "personal_data_days: 184")))
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="records_min_days"):  # a pack built in code is held to it too
-        Policy.model_validate({"id": "y", "unsafe_allow_unmarked": True, "retention": {"personal_data_days": 30}})
+        Policy.model_validate(
+            {"id": "y", "unsafe_allow_unmarked": True, "retention": {"personal_data_days": 30}}
+        )

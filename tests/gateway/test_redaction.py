@@ -9,12 +9,23 @@ PROMPT = "A quokka juggling seven teal lanterns on Mount Wellington"
 
 def test_the_prompt_in_any_usual_form_is_taken_out_and_the_rest_kept() -> None:
     r = PromptRedactor([PROMPT])
-    for quoted in (PROMPT, PROMPT.lower(), PROMPT.upper(), repr(PROMPT), f'"{PROMPT}"',
-                   PROMPT[:20], PROMPT[-15:], "  ".join(PROMPT.split())):
+    for quoted in (
+        PROMPT,
+        PROMPT.lower(),
+        PROMPT.upper(),
+        repr(PROMPT),
+        f'"{PROMPT}"',
+        PROMPT[:20],
+        PROMPT[-15:],
+        "  ".join(PROMPT.split()),
+    ):
         out = r(f"cannot tokenize input {quoted} at position 3")
         assert out.startswith("cannot tokenize input ") and out.endswith(" at position 3"), out
         assert REDACTED in out and "quokka" not in out.lower() and "wellington" not in out.lower(), out
-    assert r("CUDA out of memory: tried to allocate 2.00 GiB") == "CUDA out of memory: tried to allocate 2.00 GiB"
+    assert (
+        r("CUDA out of memory: tried to allocate 2.00 GiB")
+        == "CUDA out of memory: tried to allocate 2.00 GiB"
+    )
 
 
 def test_normalised_views_and_short_chinese_names_are_taken_out() -> None:

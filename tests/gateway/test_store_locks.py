@@ -1,4 +1,4 @@
-"""Locks every replica honours (gateway.store.locks), on SQLite and PostgreSQL.
+"""Locks every replica honours (core.store.locks), on SQLite and PostgreSQL.
 
 Replicas are played by separate ``Database`` objects (separate connection pools, as separate
 processes have) and, where a death matters, by a real subprocess killed with SIGKILL.
@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
+from core.store import Database
+from core.store.locks import Leadership, exclusive
+from gateway.store import migrate
 from tests.concurrency import at_once, raised
-from gateway.store import Database
-from gateway.store.locks import Leadership, exclusive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def test_replicas_starting_at_once_on_a_new_database_all_migrate(db_url: str) ->
     """Without a lock, the second CREATE TABLE of a racing replica fails and that replica dies."""
     dbs = [Database(db_url) for _ in range(4)]
     try:
-        assert raised(at_once([db.migrate for db in dbs], timeout=120)) == []
+        assert raised(at_once([lambda db=db: migrate(db) for db in dbs], timeout=120)) == []
         from gateway.store.schema import metadata
 
         assert set(metadata.tables) <= set(inspect(dbs[0].engine).get_table_names())
@@ -40,7 +41,7 @@ def test_replicas_starting_at_once_on_a_new_database_all_migrate(db_url: str) ->
 
 def test_exclusive_sessions_never_overlap(db_url: str) -> None:
     dbs = [Database(db_url) for _ in range(3)]
-    dbs[0].migrate()
+    migrate(dbs[0])
     inside, most, runs = 0, 0, 0
     guard = threading.Lock()
 
@@ -88,15 +89,22 @@ def test_lock_names_are_checked(database: Database) -> None:
 @pytest.mark.slow
 def test_a_killed_leader_hands_leadership_on(database: Database, tmp_path: Path) -> None:
     """``kill -9`` of the leading process: its connection (or flock) dies with it, another replica leads."""
-    code = ("import sys, time\n"
-            "from gateway.store import Database\n"
-            "from gateway.store.locks import Leadership\n"
-            "lead = Leadership(Database(sys.argv[1]), 'test-leader')\n"
-            "assert lead.acquire()\n"
-            "print('leading', flush=True)\n"
-            "time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, database.url], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    code = (
+        "import sys, time\n"
+        "from core.store import Database\n"
+        "from core.store.locks import Leadership\n"
+        "lead = Leadership(Database(sys.argv[1]), 'test-leader')\n"
+        "assert lead.acquire()\n"
+        "print('leading', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, database.url],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     mine = Leadership(database, "test-leader")
     try:
         assert proc.stdout.readline().strip() == "leading"
@@ -118,18 +126,27 @@ def test_replicas_starting_at_once_make_one_development_key(database: Database, 
     """``assay serve`` makes a development admin key on a new database: once, however many start."""
     from types import SimpleNamespace
 
+    from core.settings import Settings
     from gateway.auth import KeyStore
     from gateway.cli.main import _dev_key
-    from gateway.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", database_url=database.url)
     settings.ensure_dirs()
     dbs = [Database(database.url) for _ in range(3)]
-    errors = raised(at_once([lambda db=db: _dev_key(SimpleNamespace(settings=settings, db=db, keys=KeyStore(db)))
-                             for db in dbs]))
+    errors = raised(
+        at_once(
+            [
+                lambda db=db: _dev_key(SimpleNamespace(settings=settings, db=db, keys=KeyStore(db)))
+                for db in dbs
+            ]
+        )
+    )
     for db in dbs:
         db.dispose()
     assert errors == []
     rows = KeyStore(database).list(None)
     assert [(r.tenant, r.role) for r in rows] == [("demo", "admin")]
-    assert KeyStore(database).authenticate((settings.data_dir / "dev-api-key").read_text().strip()).tenant == "demo"
+    assert (
+        KeyStore(database).authenticate((settings.data_dir / "dev-api-key").read_text().strip()).tenant
+        == "demo"
+    )

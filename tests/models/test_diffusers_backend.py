@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.errors import InvalidRequest, UnknownModel
+from core.errors import InvalidRequest, UnknownModel
 from models.base import GenerationMode, GenerationRequest
 from models.diffusers_backend import DiffusersBackend
 
@@ -30,11 +30,21 @@ def test_same_seed_same_image_other_seed_other_image(tiny_backend) -> None:
 
 def test_img2img_and_inpaint_reuse_the_components(tiny_backend) -> None:
     img = Image.new("RGB", (64, 64), "green")
-    r = tiny_backend.generate(GenerationRequest(prompt="x", width=64, height=64, mode=GenerationMode.IMG2IMG,
-                                                image=img, seed=3))
+    r = tiny_backend.generate(
+        GenerationRequest(prompt="x", width=64, height=64, mode=GenerationMode.IMG2IMG, image=img, seed=3)
+    )
     assert r.model.pipeline_class == "StableDiffusionImg2ImgPipeline"
-    r = tiny_backend.generate(GenerationRequest(prompt="x", width=64, height=64, mode=GenerationMode.INPAINT,
-                                                image=img, mask=Image.new("L", (64, 64), 255), seed=3))
+    r = tiny_backend.generate(
+        GenerationRequest(
+            prompt="x",
+            width=64,
+            height=64,
+            mode=GenerationMode.INPAINT,
+            image=img,
+            mask=Image.new("L", (64, 64), 255),
+            seed=3,
+        )
+    )
     assert r.model.pipeline_class == "StableDiffusionInpaintPipeline"
     assert tiny_backend._variants[GenerationMode.INPAINT].unet is tiny_backend.pipe.unet
 
@@ -43,8 +53,9 @@ def test_requests_the_model_cannot_do(tiny_backend) -> None:
     with pytest.raises(InvalidRequest, match="multiples of 8"):
         tiny_backend.check_request(GenerationRequest(prompt="x", width=100, height=100))
     with pytest.raises(InvalidRequest, match="needs a mask"):
-        tiny_backend.check_request(GenerationRequest(prompt="x", mode=GenerationMode.INPAINT,
-                                                     image=Image.new("RGB", (8, 8))))
+        tiny_backend.check_request(
+            GenerationRequest(prompt="x", mode=GenerationMode.INPAINT, image=Image.new("RGB", (8, 8)))
+        )
 
 
 def test_missing_weights_are_a_clear_error(tmp_path) -> None:

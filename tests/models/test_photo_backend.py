@@ -18,8 +18,9 @@ def test_photo_backend_is_deterministic_and_edits_its_input() -> None:
     assert len({np.asarray(im).tobytes() for im in a.images}) == 3  # one photo per image index
     assert a.model.model_id == backend.info.model_id and a.model.seeds == [5, 6, 7]
     red = Image.new("RGB", (64, 64), (220, 20, 20))
-    edit = backend.generate(GenerationRequest(prompt="x", width=64, height=64, n=1, mode=GenerationMode.IMG2IMG,
-                                              image=red))
+    edit = backend.generate(
+        GenerationRequest(prompt="x", width=64, height=64, n=1, mode=GenerationMode.IMG2IMG, image=red)
+    )
     r, g, _ = np.asarray(edit.images[0]).mean(axis=(0, 1))
     assert 120 < r < 220 and g > 20  # the input, less saturated
     faces = PhotoBackend(photos=("astronaut",)).generate(req)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from provenance.keys import check_key_file_mode, read_private, write_private
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -69,4 +69,6 @@ def test_loose_modes_are_refused_and_group_read_is_flagged(tmp_path, caplog) -> 
     path.chmod(0o640)
     with caplog.at_level(logging.WARNING, logger="assay.signing"):
         check_key_file_mode(path, env=None, what="test key")
-    assert any("test key" in r.getMessage() and "readable by its group" in r.getMessage() for r in caplog.records)
+    assert any(
+        "test key" in r.getMessage() and "readable by its group" in r.getMessage() for r in caplog.records
+    )

@@ -20,4 +20,3 @@ def lean_auth(state, auth):  # noqa: ANN001, ANN201
     """Authorization header of a requester whose tenant uses the lean policy (all marks, no checks)."""
     install_lean_policy(state)
     return auth
-

@@ -16,8 +16,9 @@ from sqlmodel import select
 LEAN_POLICY = "lean"
 
 
-def install_lean_policy(state: Any, tenant: str = "acme", *, prompt_storage: str = "plain",
-                        default_size: str | None = None) -> None:
+def install_lean_policy(
+    state: Any, tenant: str = "acme", *, prompt_storage: str = "plain", default_size: str | None = None
+) -> None:
     """The default pack with every mark (visible, metadata, watermark, C2PA) and no content checks.
 
     The fault tests are about what the gateway does around a failing component; loading the
@@ -26,8 +27,15 @@ def install_lean_policy(state: Any, tenant: str = "acme", *, prompt_storage: str
     limits = state.policies.get("default").limits.model_dump()
     if default_size is not None:
         limits["default_size"] = default_size
-    install_variant(state, "default", LEAN_POLICY, tenant, checks={"prompt": [], "input_image": [], "output_image": []},
-                    prompt_storage={"mode": prompt_storage, "retention_days": 180}, limits=limits)
+    install_variant(
+        state,
+        "default",
+        LEAN_POLICY,
+        tenant,
+        checks={"prompt": [], "input_image": [], "output_image": []},
+        prompt_storage={"mode": prompt_storage, "retention_days": 180},
+        limits=limits,
+    )
 
 
 def install_variant(state: Any, of: str, policy_id: str, tenant: str = "acme", **changes: Any) -> None:
@@ -78,8 +86,17 @@ def snapshot(state: Any) -> Snapshot:
     return Snapshot(records=state.ledger.head().size, released=len(released_rows(state)))
 
 
-def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, stage: str | None,
-                         recorded: bool | None, before: Snapshot, decision: str = "failed") -> Any:
+def assert_failed_closed(
+    state: Any,
+    response: Any,
+    *,
+    status: int,
+    code: str,
+    stage: str | None,
+    recorded: bool | None,
+    before: Snapshot,
+    decision: str = "failed",
+) -> Any:
     """The gateway refused with a clear error, released nothing, and recorded the failure iff ``recorded``.
 
     ``recorded=None`` leaves that one question to the caller. Returns the failure record (or None).
@@ -97,7 +114,7 @@ def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, s
     extra = body.get("assay") or {}
     if stage is not None:
         assert extra.get("stage") == stage, body
-    new = all_records(state)[before.records:]
+    new = all_records(state)[before.records :]
     for rec in new:
         assert rec.decision == decision, f"record {rec.record_id} says {rec.decision} after a failure"
         assert all(o.get("blob") is None for o in rec.body["outputs"]), rec.body["outputs"]
@@ -111,7 +128,9 @@ def assert_failed_closed(state: Any, response: Any, *, status: int, code: str, s
     elif recorded is False:
         assert new == [] and not extra.get("record_id")
     else:
-        assert len(new) <= 1 and [r.record_id for r in new] == ([extra["record_id"]] if extra.get("record_id") else [])
+        assert len(new) <= 1 and [r.record_id for r in new] == (
+            [extra["record_id"]] if extra.get("record_id") else []
+        )
     assert len(released_rows(state)) == before.released, "an image reached the released-image index"
     report = ledger_report(state)
     assert report.ok, report.summary()

@@ -51,14 +51,23 @@ class Upstream:
                 try:
                     time.sleep(delay_s)
                     w, h = (int(x) for x in body.get("size", "256x256").split("x"))
-                    res = backend.generate(GenerationRequest(prompt=body.get("prompt", ""), width=w, height=h,
-                                                             n=int(body.get("n", 1)), seed=outer.served))
+                    res = backend.generate(
+                        GenerationRequest(
+                            prompt=body.get("prompt", ""),
+                            width=w,
+                            height=h,
+                            n=int(body.get("n", 1)),
+                            seed=outer.served,
+                        )
+                    )
                     data = []
                     for im in res.images:
                         buf = io.BytesIO()
                         im.save(buf, format="PNG")
                         data.append({"b64_json": base64.b64encode(buf.getvalue()).decode()})
-                    payload = json.dumps({"created": int(time.time()), "data": data, "model": "upstream"}).encode()
+                    payload = json.dumps(
+                        {"created": int(time.time()), "data": data, "model": "upstream"}
+                    ).encode()
                     self.send_response(200)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(payload)))
@@ -90,14 +99,24 @@ def test_kill_9_during_generations_loses_no_record(tmp_path: Path) -> None:
     from gateway.cli.main import app as cli
 
     upstream = Upstream(delay_s=0.4)
-    config = ServeConfig(data_dir=tmp_path / "data", policy_dir=lean_policy_dir(tmp_path / "policies"),
-                         model=upstream.url, extra_env={"ASSAY_BACKEND_RETRIES": "0"})
+    config = ServeConfig(
+        data_dir=tmp_path / "data",
+        policy_dir=lean_policy_dir(tmp_path / "policies"),
+        model=upstream.url,
+        extra_env={"ASSAY_BACKEND_RETRIES": "0"},
+    )
     keys = make_keys(config, 6)
     stats, stop = ClientStats(), threading.Event()
     server = ServeProcess(config, tmp_path / "serve.log").start()
-    threads = [threading.Thread(target=client_loop, args=(config.url, k, stats, stop),
-                                kwargs={"size": "256x256", "seed0": i, "timeout_s": 60}, daemon=True)
-               for i, k in enumerate(keys)]
+    threads = [
+        threading.Thread(
+            target=client_loop,
+            args=(config.url, k, stats, stop),
+            kwargs={"size": "256x256", "seed0": i, "timeout_s": 60},
+            daemon=True,
+        )
+        for i, k in enumerate(keys)
+    ]
     try:
         for t in threads:
             t.start()
@@ -128,15 +147,20 @@ def test_kill_9_during_generations_loses_no_record(tmp_path: Path) -> None:
     env = {k: v for k, v in config.env().items() if k.startswith("ASSAY_")}
     res = CliRunner().invoke(cli, ["audit", "verify", "--json"], env=env)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout[res.stdout.index("{"):])["ok"] is True
+    assert json.loads(res.stdout[res.stdout.index("{") :])["ok"] is True
 
     upstream.close()
 
     # the audit can fail: a record nobody wrote and bytes nobody released are caught
     from benchmarks.load import Accepted
 
-    forged = audit_run(config.settings(), [Accepted("01JZZZZZZZZZZZZZZZZZZZZZZZ", [b"x"], 0.0),
-                                           Accepted(stats.accepted[0].record_id, [b"other bytes"], 0.0)],
-                       verify_images=False)
+    forged = audit_run(
+        config.settings(),
+        [
+            Accepted("01JZZZZZZZZZZZZZZZZZZZZZZZ", [b"x"], 0.0),
+            Accepted(stats.accepted[0].record_id, [b"other bytes"], 0.0),
+        ],
+        verify_images=False,
+    )
     assert forged.missing_records == ["01JZZZZZZZZZZZZZZZZZZZZZZZ"]
     assert forged.byte_mismatches == [stats.accepted[0].record_id] and not forged.ok

@@ -17,8 +17,7 @@ import threading
 import time
 
 import pytest
-from reliability_support import (all_records, assert_failed_closed, ledger_report, released_rows,
-                                 snapshot)
+from reliability_support import all_records, assert_failed_closed, ledger_report, released_rows, snapshot
 
 GEN = {"prompt": "a lighthouse on a cliff at dusk", "size": "256x256", "n": 1}
 
@@ -44,8 +43,9 @@ def _ok(client, auth, state) -> None:  # noqa: ANN001
 
 
 # --- the model does not answer in time ---------------------------------------------------------
-def test_model_timeout_releases_nothing_even_when_the_model_answers_late(client, lean_auth, state,
-                                                                       monkeypatch) -> None:
+def test_model_timeout_releases_nothing_even_when_the_model_answers_late(
+    client, lean_auth, state, monkeypatch
+) -> None:
     monkeypatch.setattr(state.settings, "backend_timeout_s", 1.0)
     finished = threading.Event()
     real = state.backend.generate
@@ -60,8 +60,9 @@ def test_model_timeout_releases_nothing_even_when_the_model_answers_late(client,
     monkeypatch.setattr(state.backend, "generate", slow)
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
-    rec = assert_failed_closed(state, r, status=504, code="backend_timeout", stage="backend", recorded=True,
-                               before=before)
+    rec = assert_failed_closed(
+        state, r, status=504, code="backend_timeout", stage="backend", recorded=True, before=before
+    )
     assert "did not answer" in r.json()["error"]["message"]
     assert rec.body["outputs"] == [] and rec.body["model"] is None
     # the abandoned call completes later: its images must not surface anywhere
@@ -81,13 +82,16 @@ def test_signer_failure_releases_nothing_and_is_recorded(client, lean_auth, stat
     state.marks.add(C2paMark(failing, provider=state.settings.provider_name))
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
-    rec = assert_failed_closed(state, r, status=503, code="signing_failed", stage="marks", recorded=True,
-                               before=before)
+    rec = assert_failed_closed(
+        state, r, status=503, code="signing_failed", stage="marks", recorded=True, before=before
+    )
     assert failing.calls >= 1, "the failing signer was never asked to sign"
     assert "c2pa" in r.json()["error"]["message"].lower()
     # the watermark was embedded before the signature failed: those pixels were never stored
     assert all(o["blob"] is None for o in rec.body["outputs"])
-    assert not state.settings.blob_dir.exists() or not any(p.is_file() for p in state.settings.blob_dir.rglob("*"))
+    assert not state.settings.blob_dir.exists() or not any(
+        p.is_file() for p in state.settings.blob_dir.rglob("*")
+    )
 
 
 # --- the blob store's disk is full ---------------------------------------------------------------
@@ -107,8 +111,9 @@ def test_full_blob_store_releases_nothing_and_is_recorded(client, lean_auth, sta
     monkeypatch.setattr(blobs.tempfile, "mkstemp", full_disk)
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
-    rec = assert_failed_closed(state, r, status=503, code="store_unavailable", stage="store", recorded=True,
-                               before=before)
+    rec = assert_failed_closed(
+        state, r, status=503, code="store_unavailable", stage="store", recorded=True, before=before
+    )
     assert os.strerror(errno.ENOSPC) in r.json()["error"]["message"]
     assert rec.body["error"]["stage"] == "store"
     assert not any(p.is_file() for p in state.settings.blob_dir.rglob("*"))
@@ -116,7 +121,9 @@ def test_full_blob_store_releases_nothing_and_is_recorded(client, lean_auth, sta
 
 # --- SQLite: another process holds the write lock while the request runs ---------------------------
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_sqlite_locked_mid_request_releases_nothing_then_recovers(client, lean_auth, state, monkeypatch) -> None:
+def test_sqlite_locked_mid_request_releases_nothing_then_recovers(
+    client, lean_auth, state, monkeypatch
+) -> None:
     from sqlalchemy import event
 
     # the gateway waits busy_timeout (10 s) for a lock; shorten it so the test does not wait that long
@@ -141,8 +148,9 @@ def test_sqlite_locked_mid_request_releases_nothing_then_recovers(client, lean_a
         assert "conn" in holder, "the lock was never taken"
         # the ledger append (record + index rows, one transaction) fails first and the store cannot
         # take the failure record either: nothing recorded, nothing released
-        assert_failed_closed(state, r, status=503, code="store_unavailable", stage="ledger", recorded=False,
-                             before=before)
+        assert_failed_closed(
+            state, r, status=503, code="store_unavailable", stage="ledger", recorded=False, before=before
+        )
         assert "locked" in r.json()["error"]["message"]
     finally:
         conn = holder.get("conn")
@@ -161,7 +169,7 @@ def test_sqlite_locked_mid_request_releases_nothing_then_recovers(client, lean_a
 def test_postgres_connections_cut_mid_request(client, lean_auth, state, monkeypatch, db_url) -> None:
     from sqlalchemy import create_engine, event, text
 
-    from gateway.store.db import normalise_url
+    from core.store.db import normalise_url
 
     pids: set[int] = set()
 
@@ -192,22 +200,27 @@ def test_postgres_connections_cut_mid_request(client, lean_auth, state, monkeypa
     if r.status_code == 200:
         # reconnected in time: then the image has exactly one released record
         rid = r.json()["assay"]["record_id"]
-        assert [x.record_id for x in all_records(state)[before.records:]] == [rid]
+        assert [x.record_id for x in all_records(state)[before.records :]] == [rid]
         assert len(released_rows(state, rid)) == 1
     else:
-        rec = assert_failed_closed(state, r, status=503, code="store_unavailable", stage=None, recorded=None,
-                                   before=before)
+        rec = assert_failed_closed(
+            state, r, status=503, code="store_unavailable", stage=None, recorded=None, before=before
+        )
     monkeypatch.undo()
     _ok(client, lean_auth, state)
     assert ledger_report(state).ok
     if r.status_code != 200 and rec is None:
-        pytest.xfail(f"failure at stage {r.json()['assay'].get('stage')} was not recorded although the "
-                     "store was reachable again (docs/threat-model.md G1)")
+        pytest.xfail(
+            f"failure at stage {r.json()['assay'].get('stage')} was not recorded although the "
+            "store was reachable again (docs/threat-model.md G1)"
+        )
 
 
 # --- the ledger append fails once, the store answers again right after --------------------------
-def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(client, lean_auth, state, monkeypatch) -> None:
-    from gateway.errors import StoreError
+def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(
+    client, lean_auth, state, monkeypatch
+) -> None:
+    from core.errors import StoreError
 
     real = state.ledger.append
     calls: list[str] = []
@@ -215,14 +228,17 @@ def test_a_transient_ledger_failure_releases_nothing_and_is_recorded(client, lea
     def flaky(record, **kw):  # noqa: ANN001, ANN003, ANN202
         calls.append(record.record_id)
         if len(calls) == 1:
-            raise StoreError("ledger append failed: OperationalError: server closed the connection unexpectedly")
+            raise StoreError(
+                "ledger append failed: OperationalError: server closed the connection unexpectedly"
+            )
         return real(record, **kw)
 
     monkeypatch.setattr(state.ledger, "append", flaky)
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
-    rec = assert_failed_closed(state, r, status=503, code="store_unavailable", stage="ledger", recorded=None,
-                               before=before)
+    rec = assert_failed_closed(
+        state, r, status=503, code="store_unavailable", stage="ledger", recorded=None, before=before
+    )
     monkeypatch.undo()
     _ok(client, lean_auth, state)
     assert rec is not None, "the failure after a failed ledger append was not recorded"
@@ -240,7 +256,7 @@ class _RefusesInput:
         self.on = on
 
     def run(self, item):  # noqa: ANN001, ANN201
-        from gateway.errors import ImageDecodeError, InvalidRequest
+        from core.errors import ImageDecodeError, InvalidRequest
 
         if item.target.kind.value != self.on:
             return []
@@ -254,13 +270,16 @@ def _with_check(state, on: str) -> None:  # noqa: ANN001
 
     install_lean_policy(state)
     spec = [{"name": "test.refuses_input"}]
-    install_variant(state, "lean", "lean-refuses", checks={"prompt": spec, "input_image": spec, "output_image": spec})
+    install_variant(
+        state, "lean", "lean-refuses", checks={"prompt": spec, "input_image": spec, "output_image": spec}
+    )
     state.checks.add(_RefusesInput(on))
 
 
 @pytest.mark.parametrize("on,stage", [("input_image", "input_checks"), ("prompt", "prompt_checks")])
 def test_a_check_that_finds_the_clients_input_unusable_is_a_4xx_recorded_and_releases_nothing(
-        client, auth, state, monkeypatch, on, stage) -> None:  # noqa: ANN001
+    client, auth, state, monkeypatch, on, stage
+) -> None:  # noqa: ANN001
     """Not a 503: the client's upload (or prompt) is at fault and the client can fix it. Still fail
     closed: the backend never runs, nothing is released, and an ``invalid`` record names the stage."""
     import io
@@ -273,13 +292,21 @@ def test_a_check_that_finds_the_clients_input_unusable_is_a_4xx_recorded_and_rel
     buf = io.BytesIO()
     Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, format="PNG")
     before = snapshot(state)
-    r = client.post("/v1/images/edits", headers=auth, files={"image": ("in.png", buf.getvalue(), "image/png")},
-                    data={"prompt": "make it blue", "size": "256x256"})
+    r = client.post(
+        "/v1/images/edits",
+        headers=auth,
+        files={"image": ("in.png", buf.getvalue(), "image/png")},
+        data={"prompt": "make it blue", "size": "256x256"},
+    )
     code, param = ("invalid_image", "image") if on == "input_image" else ("invalid_request", "prompt")
-    rec = assert_failed_closed(state, r, status=400, code=code, stage=stage, recorded=True, before=before,
-                               decision="invalid")
+    rec = assert_failed_closed(
+        state, r, status=400, code=code, stage=stage, recorded=True, before=before, decision="invalid"
+    )
     assert r.json()["error"]["param"] == param and r.json()["error"]["type"] == "invalid_request_error"
-    assert rec.body["status"] == "invalid" and rec.body["error"]["type"] in ("ImageDecodeError", "InvalidRequest")
+    assert rec.body["status"] == "invalid" and rec.body["error"]["type"] in (
+        "ImageDecodeError",
+        "InvalidRequest",
+    )
     assert called == [], "the backend ran although the input was refused"
 
 
@@ -288,5 +315,6 @@ def test_a_check_raising_invalid_request_on_an_output_image_is_its_own_failure(c
     _with_check(state, "output_image")
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=auth, json=GEN)
-    assert_failed_closed(state, r, status=503, code="check_failed", stage="output_checks", recorded=True,
-                         before=before)
+    assert_failed_closed(
+        state, r, status=503, code="check_failed", stage="output_checks", recorded=True, before=before
+    )

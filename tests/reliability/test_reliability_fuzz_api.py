@@ -49,11 +49,22 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
         # and hypothesis spends seconds per operation hunting for them: invalid inputs go where a
         # handler parses them, the query, headers and body
         handler_reads = op.get_request_payload_content_types() or any(
-            p.location.value in ("query", "header") for p in op.iter_parameters())
-        modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if handler_reads else (GenerationMode.POSITIVE,)
+            p.location.value in ("query", "header") for p in op.iter_parameters()
+        )
+        modes = (
+            (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+            if handler_reads
+            else (GenerationMode.POSITIVE,)
+        )
         for mode in modes:
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy(mode))
             def run(case) -> None:  # noqa: ANN001
                 nonlocal calls
@@ -62,10 +73,14 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
                 try:
                     response = case.call(headers=headers)
                 except Exception as exc:  # noqa: BLE001 - the in-process server re-raises what crashed it
-                    failures.append(f"{op.label} [{mode.value}] -> crashed: {exc.__class__.__name__}: {exc}; {where}")
+                    failures.append(
+                        f"{op.label} [{mode.value}] -> crashed: {exc.__class__.__name__}: {exc}; {where}"
+                    )
                     return
                 if response.status_code >= 500:
-                    failures.append(f"{op.label} [{mode.value}] -> {response.status_code}: {response.text[:200]}; {where}")
+                    failures.append(
+                        f"{op.label} [{mode.value}] -> {response.status_code}: {response.text[:200]}; {where}"
+                    )
 
             try:
                 run()
@@ -87,10 +102,17 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
 # marker is removed.
 _FOUND = [
     pytest.param("GET", "/v1/audit/export", {"tenant": "\u0100"}, True, id="audit-export-tenant"),
-    pytest.param("GET", "/v1/images/content/x-0", {"expires": "9999999999", "sig": "\u00a7"}, False,
-                 id="content-non-ascii-sig"),
+    pytest.param(
+        "GET",
+        "/v1/images/content/x-0",
+        {"expires": "9999999999", "sig": "\u00a7"},
+        False,
+        id="content-non-ascii-sig",
+    ),
     pytest.param("GET", "/v1/reviews", {"category": "\u00cf\u00b1"}, True, id="reviews-category"),
-    pytest.param("GET", "/v1/audit/records", {"tenant": "\u0100", "decision": "\x00"}, True, id="audit-records-odd"),
+    pytest.param(
+        "GET", "/v1/audit/records", {"tenant": "\u0100", "decision": "\x00"}, True, id="audit-records-odd"
+    ),
 ]
 
 

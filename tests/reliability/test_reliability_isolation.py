@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 AUDIT = ("tests/provenance/ledger/test_audit_api.py", "test_auditor_sees_only_own_tenant_and_404s_for_others")
 REVIEW_API = ("tests/gateway/review/test_review_api.py", "test_other_tenants_items_are_404_on_every_route")
-REVIEW_PAGE = ("tests/gateway/review/test_review_page.py", "test_other_tenants_items_are_404_on_every_page_route")
+REVIEW_PAGE = (
+    "tests/gateway/review/test_review_page.py",
+    "test_other_tenants_items_are_404_on_every_page_route",
+)
 ADMIN_ONLY = ("tests/gateway/review/test_review_api.py", "test_an_admin_assigns_reviewers_to_tenants")
 
 #: route -> the test showing that a key of another tenant gets 404 (or 403) there
@@ -43,14 +46,16 @@ ISOLATED = {
 
 #: routes with a path parameter that is not a tenant's object, and the test that shows their guard
 NOT_A_TENANT_LOOKUP = {
-    "/v1/images/content/{content_id}": ("a signed, expiring capability URL (HMAC of content id and expiry); "
-                                        "a wrong signature is 404",
-                                        ("tests/gateway/test_api_images.py",
-                                         "test_url_response_format_serves_the_released_bytes")),
+    "/v1/images/content/{content_id}": (
+        "a signed, expiring capability URL (HMAC of content id and expiry); a wrong signature is 404",
+        ("tests/gateway/test_api_images.py", "test_url_response_format_serves_the_released_bytes"),
+    ),
     "/v1/reviewers/{key_id}/tenants": ("admin only: other roles get 403", ADMIN_ONLY),
     "/v1/reviewers/{key_id}/tenants/{tenant}": ("admin only: other roles get 403", ADMIN_ONLY),
-    "/v1/review-webhooks/{tenant}": ("admin only: other roles get 403",
-                                     ("tests/gateway/review/test_review_api.py", None)),
+    "/v1/review-webhooks/{tenant}": (
+        "admin only: other roles get 403",
+        ("tests/gateway/review/test_review_api.py", None),
+    ),
     "/review/static/{name}": ("the review page's static assets (public, no data)", None),
     "/review/lang/{code}": ("the review page's language switch (a cookie, no data)", None),
 }

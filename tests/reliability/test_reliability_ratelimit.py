@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import RateLimited
+from core.errors import RateLimited
+from core.store import Database
 from gateway.ratelimit import Limit, RateLimiter
-from gateway.store import Database
 from tests.concurrency import at_once, raised
 
 
@@ -86,7 +86,9 @@ def test_api_answers_429_with_retry_after_per_key(client, lean_auth, state, monk
     size = state.ledger.head().size
     r = client.post("/v1/images/generations", headers=lean_auth, json=body)
     assert r.status_code == 429, r.text
-    assert r.json()["error"]["type"] == "rate_limit_error" and r.json()["error"]["code"] == "rate_limit_exceeded"
+    assert (
+        r.json()["error"]["type"] == "rate_limit_error" and r.json()["error"]["code"] == "rate_limit_exceeded"
+    )
     assert 1 <= int(r.headers["retry-after"]) <= 30
     assert state.ledger.head().size == size, "a refused request reached the pipeline"
     r = client.post("/v1/images/generations", headers={"Authorization": f"Bearer {other}"}, json=body)
@@ -104,7 +106,9 @@ def test_daily_quota_counts_generations_only(client, lean_auth, state, monkeypat
     assert r.status_code == 429 and "per day" in r.json()["error"]["message"]
     assert int(r.headers["retry-after"]) > 3600
     for _ in range(3):  # reading the audit log is not a generation
-        assert client.get("/v1/audit/records", headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
+        assert (
+            client.get("/v1/audit/records", headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
+        )
 
 
 def test_public_verify_is_limited_per_client_address(app, state, requester_key, monkeypatch) -> None:  # noqa: ANN001
@@ -163,8 +167,12 @@ def test_buckets_that_refilled_are_pruned_when_a_new_one_is_made(database) -> No
     rl.charge("ip-newer", lim)
     with database.session() as s:
         rows = [tuple(r) for r in s.exec(select(RateBucket.key_id, RateBucket.scope)).all()]
-    assert sorted(rows) == [("ip-0", "public_verify"), ("ip-new", "public_verify"), ("ip-newer", "public_verify"),
-                            ("k", "rpm")]
+    assert sorted(rows) == [
+        ("ip-0", "public_verify"),
+        ("ip-new", "public_verify"),
+        ("ip-newer", "public_verify"),
+        ("k", "rpm"),
+    ]
     rl.charge("ip-0", lim)
     with pytest.raises(RateLimited, match="ip-0"):
         rl.charge("ip-0", lim)  # ip-0 kept its history: 2 tokens used since the refill

@@ -21,28 +21,58 @@ class _Flags:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.target.kind is TargetKind.PROMPT:
             hit = "forbidden" in (item.prompt or "")
-            return [Verdict(check=self.name, category=Category.EXTREMISM, score=0.95, target=item.target,
-                            reason="test term", evidence={"term": "forbidden"})] if hit else []
+            return (
+                [
+                    Verdict(
+                        check=self.name,
+                        category=Category.EXTREMISM,
+                        score=0.95,
+                        target=item.target,
+                        reason="test term",
+                        evidence={"term": "forbidden"},
+                    )
+                ]
+                if hit
+                else []
+            )
         if (item.options or {}).get("block_images"):
-            return [Verdict(check=self.name, category=Category.SEXUAL, score=0.99, target=item.target,
-                            reason="test finding on the image", evidence={"box": [0, 0, 8, 8]})]
+            return [
+                Verdict(
+                    check=self.name,
+                    category=Category.SEXUAL,
+                    score=0.99,
+                    target=item.target,
+                    reason="test finding on the image",
+                    evidence={"box": [0, 0, 8, 8]},
+                )
+            ]
         return []
 
 
 def _policy(state, *, block_images: bool) -> None:  # noqa: ANN001
     install_lean_policy(state, prompt_storage="digest")
     state.checks.add(_Flags())
-    install_variant(state, "lean", "lean-flags", checks={
-        "prompt": [{"name": "test.flags"}], "input_image": [],
-        "output_image": [{"name": "test.flags", "options": {"block_images": block_images}}]})
+    install_variant(
+        state,
+        "lean",
+        "lean-flags",
+        checks={
+            "prompt": [{"name": "test.flags"}],
+            "input_image": [],
+            "output_image": [{"name": "test.flags", "options": {"block_images": block_images}}],
+        },
+    )
 
 
-def test_a_blocked_prompt_is_recorded_with_its_reasons_and_nothing_runs(client, auth, state, monkeypatch) -> None:
+def test_a_blocked_prompt_is_recorded_with_its_reasons_and_nothing_runs(
+    client, auth, state, monkeypatch
+) -> None:
     _policy(state, block_images=False)
     called = []
     monkeypatch.setattr(state.backend, "generate", lambda req: called.append(req))
-    r = client.post("/v1/images/generations", headers=auth,
-                    json={"prompt": "a forbidden banner", "size": "256x256"})
+    r = client.post(
+        "/v1/images/generations", headers=auth, json={"prompt": "a forbidden banner", "size": "256x256"}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_policy_violation"
     assert "data" not in r.json() and called == [], "the model ran for a blocked prompt"
     rec = state.ledger.get(r.json()["assay"]["record_id"])
@@ -54,7 +84,9 @@ def test_a_blocked_prompt_is_recorded_with_its_reasons_and_nothing_runs(client, 
 
 def test_blocked_outputs_are_recorded_and_never_marked_or_stored(client, auth, state) -> None:
     _policy(state, block_images=True)
-    r = client.post("/v1/images/generations", headers=auth, json={"prompt": "a harbour", "size": "256x256", "n": 2})
+    r = client.post(
+        "/v1/images/generations", headers=auth, json={"prompt": "a harbour", "size": "256x256", "n": 2}
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_policy_violation"
     rec = state.ledger.get(r.json()["assay"]["record_id"])
     assert rec.decision == "block" and rec.body["status"] == "blocked"

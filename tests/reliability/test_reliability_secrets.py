@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import String, Text, inspect, select
 
-from gateway.errors import BackendError, ConfigError
+from core.errors import BackendError, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = "a quokka juggling seven teal lanterns on Mount Wellington"
@@ -25,10 +25,20 @@ def _secret(key: str) -> str:
 def test_no_table_and_no_file_holds_a_key_or_its_secret(client, lean_auth, requester_key, state) -> None:
     """After real traffic (a generation, a failure, a bad key), search every text column of every
     table and every file under the data dir for the key and its secret."""
-    assert client.post("/v1/images/generations", headers=lean_auth, json={"prompt": "x", "size": "256x256"}
-                       ).status_code == 200
-    assert client.post("/v1/images/generations", headers={"Authorization": f"Bearer {requester_key}x"},
-                       json={"prompt": "x"}).status_code == 401
+    assert (
+        client.post(
+            "/v1/images/generations", headers=lean_auth, json={"prompt": "x", "size": "256x256"}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/v1/images/generations",
+            headers={"Authorization": f"Bearer {requester_key}x"},
+            json={"prompt": "x"},
+        ).status_code
+        == 401
+    )
     needles = [requester_key, _secret(requester_key)]
     from gateway.store.schema import metadata
 
@@ -49,7 +59,7 @@ def test_no_table_and_no_file_holds_a_key_or_its_secret(client, lean_auth, reque
 
 def test_keys_are_compared_in_constant_time_even_for_unknown_ids(state, requester_key, monkeypatch) -> None:
     import gateway.auth as auth_mod
-    from gateway.errors import AuthError
+    from core.errors import AuthError
 
     calls: list[tuple[str, str]] = []
     real = auth_mod.hmac.compare_digest
@@ -92,15 +102,19 @@ def _everything_logged(caplog) -> str:  # noqa: ANN001
     return "\n".join(out)
 
 
-def test_keys_and_prompts_never_reach_the_logs(client, lean_auth, requester_key, state, monkeypatch,
-                                               caplog) -> None:
+def test_keys_and_prompts_never_reach_the_logs(
+    client, lean_auth, requester_key, state, monkeypatch, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     # success
     r = client.post("/v1/images/generations", headers=lean_auth, json={"prompt": PROMPT, "size": "256x256"})
     assert r.status_code == 200
     # a wrong key, an unknown id
-    client.post("/v1/images/generations", headers={"Authorization": f"Bearer {requester_key[:-3]}abc"},
-                json={"prompt": PROMPT})
+    client.post(
+        "/v1/images/generations",
+        headers={"Authorization": f"Bearer {requester_key[:-3]}abc"},
+        json={"prompt": PROMPT},
+    )
     # the backend fails (logged at warning as a 5xx)
     real = state.backend.generate
 
@@ -108,13 +122,21 @@ def test_keys_and_prompts_never_reach_the_logs(client, lean_auth, requester_key,
         raise BackendError("GPU fell over")
 
     monkeypatch.setattr(state.backend, "generate", boom)
-    assert client.post("/v1/images/generations", headers=lean_auth,
-                       json={"prompt": PROMPT, "size": "256x256"}).status_code == 502
+    assert (
+        client.post(
+            "/v1/images/generations", headers=lean_auth, json={"prompt": PROMPT, "size": "256x256"}
+        ).status_code
+        == 502
+    )
     monkeypatch.setattr(state.backend, "generate", real)
     # an unforeseen exception inside the pipeline (logged with its traceback)
     monkeypatch.setattr(state.pipeline, "store", lambda *a, **k: 1 / 0)
-    assert client.post("/v1/images/generations", headers=lean_auth,
-                       json={"prompt": PROMPT, "size": "256x256"}).status_code == 503
+    assert (
+        client.post(
+            "/v1/images/generations", headers=lean_auth, json={"prompt": PROMPT, "size": "256x256"}
+        ).status_code
+        == 503
+    )
     logged = _everything_logged(caplog)
     assert logged, "nothing was logged: the capture is broken"
     for needle in (requester_key, _secret(requester_key), requester_key[:-3] + "abc", PROMPT, PROMPT[:24]):
@@ -122,15 +144,20 @@ def test_keys_and_prompts_never_reach_the_logs(client, lean_auth, requester_key,
 
 
 def test_a_check_that_echoes_the_prompt_does_not_put_it_in_logs_or_a_digest_only_record(
-        client, state, auth, caplog) -> None:
+    client, state, auth, caplog
+) -> None:
     """Policy ``prompt_storage: digest``: the prompt may be neither logged nor kept in the record,
     even when a failing component quotes it in its error message (G2). The record still says what
     failed: the stage, the exception's class and its message with the prompt taken out."""
     from reliability_support import install_lean_policy, install_variant
 
     install_lean_policy(state, prompt_storage="digest")
-    install_variant(state, "lean", "lean-crashing",
-                    checks={"prompt": [{"name": "test.crashing"}], "input_image": [], "output_image": []})
+    install_variant(
+        state,
+        "lean",
+        "lean-crashing",
+        checks={"prompt": [{"name": "test.crashing"}], "input_image": [], "output_image": []},
+    )
     state.checks.add(_Crashing())
     caplog.set_level(logging.DEBUG)
     r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
@@ -142,8 +169,11 @@ def test_a_check_that_echoes_the_prompt_does_not_put_it_in_logs_or_a_digest_only
     assert "test.crashing" in error["message"] and "cannot tokenize input '[prompt]'" in error["message"]
     logged = _everything_logged(caplog)
     assert "check_failed" in logged  # the failure is logged, just without the prompt
-    for where, text in (("logs", logged), ("the ledger record", rec.model_dump_json()),
-                        ("the response", r.text)):
+    for where, text in (
+        ("logs", logged),
+        ("the ledger record", rec.model_dump_json()),
+        ("the response", r.text),
+    ):
         for needle in (PROMPT, PROMPT[:24], PROMPT[-20:], PROMPT.upper()):
             assert needle not in text, f"the prompt reached {where}"
 
@@ -158,7 +188,8 @@ class _EchoingMark:
 
 
 def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_recorded_without_it(
-        client, state, auth, caplog, monkeypatch) -> None:
+    client, state, auth, caplog, monkeypatch
+) -> None:
     from reliability_support import install_lean_policy, install_variant
 
     install_lean_policy(state, prompt_storage="digest")
@@ -168,7 +199,9 @@ def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_reco
     r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "mark_failed"
     mark_rec = state.ledger.get(r.json()["assay"]["record_id"])
-    assert mark_rec.body["error"]["type"] == "RuntimeError" and "[prompt]" in mark_rec.body["error"]["message"]
+    assert (
+        mark_rec.body["error"]["type"] == "RuntimeError" and "[prompt]" in mark_rec.body["error"]["message"]
+    )
 
     def store(*_a, **_k):  # noqa: ANN202 - an unforeseen crash whose message quotes the prompt
         raise KeyError(f"no blob slot for {PROMPT}")
@@ -181,8 +214,11 @@ def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_reco
     assert crash_rec.body["error"]["type"] == "KeyError"
     logged = _everything_logged(caplog)
     assert "KeyError" in logged and "in store" in logged  # type and the traceback's frames stay for operators
-    for where, text in (("logs", logged), ("the mark failure's record", mark_rec.model_dump_json()),
-                        ("the crash's record", crash_rec.model_dump_json())):
+    for where, text in (
+        ("logs", logged),
+        ("the mark failure's record", mark_rec.model_dump_json()),
+        ("the crash's record", crash_rec.model_dump_json()),
+    ):
         for needle in (PROMPT, PROMPT[:24], PROMPT.upper()[:24]):
             assert needle not in text, f"the prompt reached {where}"
 
@@ -190,7 +226,7 @@ def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_reco
 # --- private key files ----------------------------------------------------------------------------
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_signing_key_with_loose_permissions_is_refused_or_flagged(tmp_path, caplog) -> None:
-    from gateway.settings import Settings
+    from core.settings import Settings
     from provenance.c2pa_sign.credentials import credentials_from_settings, load_credentials
     from provenance.testing import TestPki
 
@@ -200,8 +236,9 @@ def test_signing_key_with_loose_permissions_is_refused_or_flagged(tmp_path, capl
     for mode, what in ((0o644, "other users"), (0o604, "other users"), (0o660, "group")):
         os.chmod(pair.key, mode)
         with pytest.raises(ConfigError, match=what) as e:
-            credentials_from_settings(Settings(data_dir=tmp_path / "d", signing_cert=pair.chain,
-                                               signing_key=pair.key))
+            credentials_from_settings(
+                Settings(data_dir=tmp_path / "d", signing_cert=pair.chain, signing_key=pair.key)
+            )
         assert e.value.param == "ASSAY_SIGNING_KEY" and "chmod 600" in (e.value.hint or "")
     os.chmod(pair.key, 0o640)  # group-readable: allowed (fsGroup secrets) but flagged
     with caplog.at_level(logging.WARNING, logger="assay.signing"):
@@ -229,8 +266,8 @@ def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp
     """G4: checkpoint key, development CA and signer keys, signed-URL secret, watermark key: 0600 from creation on,
     whatever the umask. chmod is switched off: a file written first and chmod-ed after (readable
     by everyone in between under umask 0) shows up as 0666."""
+    from core.settings import Settings
     from gateway.api.images import _url_secret
-    from gateway.settings import Settings
     from provenance.c2pa_sign.credentials import ensure_dev_credentials
     from provenance.ledger.checkpoint import load_signer
     from provenance.watermark.key import watermark_keys
@@ -250,16 +287,23 @@ def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp
         watermark_keys(settings)
     finally:
         os.umask(old)
-    private = [p for p in settings.keys_dir.iterdir() if p.name.endswith((".key.pem", ".skey", "url-secret", ".key"))]
-    assert {p.name for p in private} >= {"ledger-checkpoint.skey", "dev-ca.key.pem", "dev-signer.key.pem", "url-secret",
-                                         "watermark.key"}
+    private = [
+        p for p in settings.keys_dir.iterdir() if p.name.endswith((".key.pem", ".skey", "url-secret", ".key"))
+    ]
+    assert {p.name for p in private} >= {
+        "ledger-checkpoint.skey",
+        "dev-ca.key.pem",
+        "dev-signer.key.pem",
+        "url-secret",
+        "watermark.key",
+    }
     for p in private:
         assert os.stat(p).st_mode & 0o777 == 0o600, f"{p.name} is {os.stat(p).st_mode & 0o777:04o}"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_a_checkpoint_key_with_loose_permissions_is_refused_or_flagged(tmp_path, caplog) -> None:
-    from gateway.settings import Settings
+    from core.settings import Settings
     from provenance.ledger.checkpoint import SKEY_FILE, load_signer
 
     settings = Settings(data_dir=tmp_path / "d")
@@ -273,16 +317,31 @@ def test_a_checkpoint_key_with_loose_permissions_is_refused_or_flagged(tmp_path,
     os.chmod(skey, 0o640)
     with caplog.at_level(logging.WARNING, logger="assay.signing"):
         assert load_signer(settings).verifier == signer.verifier
-    assert any("ledger checkpoint key" in r.getMessage() and "readable by its group" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "ledger checkpoint key" in r.getMessage() and "readable by its group" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 # --- every outbound call has a timeout -------------------------------------------------------------
 _OUTBOUND = {
-    ("httpx", "Client"), ("httpx", "AsyncClient"), ("httpx", "get"), ("httpx", "post"), ("httpx", "put"),
-    ("httpx", "delete"), ("httpx", "request"), ("httpx", "stream"), ("requests", "get"), ("requests", "post"),
-    ("requests", "put"), ("requests", "request"), ("request", "urlopen"), ("urllib", "urlopen"),
-    ("http.client", "HTTPConnection"), ("http.client", "HTTPSConnection"), ("socket", "create_connection"),
+    ("httpx", "Client"),
+    ("httpx", "AsyncClient"),
+    ("httpx", "get"),
+    ("httpx", "post"),
+    ("httpx", "put"),
+    ("httpx", "delete"),
+    ("httpx", "request"),
+    ("httpx", "stream"),
+    ("requests", "get"),
+    ("requests", "post"),
+    ("requests", "put"),
+    ("requests", "request"),
+    ("request", "urlopen"),
+    ("urllib", "urlopen"),
+    ("http.client", "HTTPConnection"),
+    ("http.client", "HTTPSConnection"),
+    ("socket", "create_connection"),
     ("smtplib", "SMTP"),
 }
 
@@ -291,7 +350,13 @@ def _outbound_calls(tree: ast.AST):  # noqa: ANN202
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             base = node.func.value
-            name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+            name = (
+                base.id
+                if isinstance(base, ast.Name)
+                else base.attr
+                if isinstance(base, ast.Attribute)
+                else None
+            )
             if name is not None and (name, node.func.attr) in _OUTBOUND:
                 yield node, f"{name}.{node.func.attr}"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "urlopen":

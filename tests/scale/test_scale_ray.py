@@ -38,12 +38,29 @@ class WorkerProcess:
         self.log = folder / "worker.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
         env.update(HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, "-c", "from gateway.cli.main import run_cli; run_cli()", "worker",
-               "--port", str(self.port), "--ray-cpus", "2", "--num-cpus", "1", "--max-batch-size", "4",
-               "--batch-wait-ms", "100", "--data-dir", str(folder / "worker"), "--json"]
+        cmd = [
+            sys.executable,
+            "-c",
+            "from gateway.cli.main import run_cli; run_cli()",
+            "worker",
+            "--port",
+            str(self.port),
+            "--ray-cpus",
+            "2",
+            "--num-cpus",
+            "1",
+            "--max-batch-size",
+            "4",
+            "--batch-wait-ms",
+            "100",
+            "--data-dir",
+            str(folder / "worker"),
+            "--json",
+        ]
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -57,7 +74,7 @@ class WorkerProcess:
             if self.proc.poll() is not None:
                 tail = self.text()[-3000:]
                 if "Ray could not start" in tail:
-                    reason = tail[tail.index("Ray could not start"):].splitlines()[0]
+                    reason = tail[tail.index("Ray could not start") :].splitlines()[0]
                     print(f"\nskipping the Ray Serve test: {reason}")
                     pytest.skip(reason)
                 pytest.fail(f"assay worker exited with {self.proc.returncode}:\n{tail}")
@@ -85,8 +102,8 @@ def test_generation_through_a_ray_serve_worker_end_to_end(tmp_path: Path) -> Non
     except ImportError as exc:
         print(f"\nskipping the Ray Serve test: Ray cannot start here: the ray package is missing ({exc})")
         pytest.skip(f"Ray cannot start here: the ray package is missing ({exc})")
+    from core.settings import Settings
     from gateway.app import create_app
-    from gateway.settings import Settings
     from gateway.state import AppState
     from models.default import WEIGHTS_DIR
     from models.digest import folder_digest
@@ -98,8 +115,12 @@ def test_generation_through_a_ray_serve_worker_end_to_end(tmp_path: Path) -> Non
         shipped = folder_digest(WEIGHTS_DIR)
         assert ready["model"]["weights_digest"] == shipped and ready["model"]["backend"] == "ray"
 
-        settings = Settings(data_dir=tmp_path / "gateway", model=url, policy_dir=lean_policy_dir(tmp_path / "pol"),
-                            backend_retries=0)
+        settings = Settings(
+            data_dir=tmp_path / "gateway",
+            model=url,
+            policy_dir=lean_policy_dir(tmp_path / "pol"),
+            backend_retries=0,
+        )
         state = AppState(settings)
         server = ThreadedServer(create_app(state=state))
         try:
@@ -108,10 +129,12 @@ def test_generation_through_a_ray_serve_worker_end_to_end(tmp_path: Path) -> Non
 
             def generate(seed: int) -> tuple[int, dict, float]:
                 t0 = time.perf_counter()
-                r = httpx.post(server.url + "/v1/images/generations", timeout=180,
-                               headers={"Authorization": f"Bearer {key}"},
-                               json={"prompt": "a red circle on a white background", "size": "256x256",
-                                     "seed": seed})
+                r = httpx.post(
+                    server.url + "/v1/images/generations",
+                    timeout=180,
+                    headers={"Authorization": f"Bearer {key}"},
+                    json={"prompt": "a red circle on a white background", "size": "256x256", "seed": seed},
+                )
                 return r.status_code, r.json(), time.perf_counter() - t0
 
             with ThreadPoolExecutor(4) as pool:
@@ -127,11 +150,17 @@ def test_generation_through_a_ray_serve_worker_end_to_end(tmp_path: Path) -> Non
                 assert model["weights_digest"] == shipped and model["seeds"] == [seed]
                 assert any("Ray Serve deployment assay-worker" in n for n in model["notes"]), model["notes"]
                 assert any(n == f"reached over HTTP at {url}" for n in model["notes"]), model["notes"]
-                accepted.append(Accepted(rec.record_id, [base64.b64decode(d["b64_json"]) for d in body["data"]], dt))
-            batched = sum(any("one pipeline call" in n for n in state.ledger.get(a.record_id).body["model"]["notes"])
-                          for a in accepted)
-            print(f"\nRay Serve worker: 4 generations, {batched} of them batched with others; "
-                  f"latencies {[round(dt, 2) for _, _, dt in results]} s")
+                accepted.append(
+                    Accepted(rec.record_id, [base64.b64decode(d["b64_json"]) for d in body["data"]], dt)
+                )
+            batched = sum(
+                any("one pipeline call" in n for n in state.ledger.get(a.record_id).body["model"]["notes"])
+                for a in accepted
+            )
+            print(
+                f"\nRay Serve worker: 4 generations, {batched} of them batched with others; "
+                f"latencies {[round(dt, 2) for _, _, dt in results]} s"
+            )
         finally:
             server.close()
             state.close()

@@ -57,8 +57,14 @@ def deployment(pg_session_url: str | None, tmp_path_factory: pytest.TempPathFact
     upstream = PhotoUpstream(REPLICAS, delay_s=0.2)
     try:
         with fresh_schema(pg_session_url) as url:
-            cluster = Cluster(REPLICAS, tmp_path_factory.mktemp("scale"), url, upstream,
-                              extra_env={"ASSAY_LEDGER_CHECKPOINT_INTERVAL_S": "1"}, workers=WORKERS)
+            cluster = Cluster(
+                REPLICAS,
+                tmp_path_factory.mktemp("scale"),
+                url,
+                upstream,
+                extra_env={"ASSAY_LEDGER_CHECKPOINT_INTERVAL_S": "1"},
+                workers=WORKERS,
+            )
             cluster.start()
             try:
                 config = cluster.replicas[0].config
@@ -84,8 +90,11 @@ def _poll_checkpoints(dep: Deployment, stop: threading.Event, alive: list[int]) 
 
     def ask(r: int) -> None:
         try:
-            resp = httpx.get(dep.urls()[r] + "/v1/audit/checkpoint", timeout=30,
-                             headers={"Authorization": f"Bearer {dep.auditor}"})
+            resp = httpx.get(
+                dep.urls()[r] + "/v1/audit/checkpoint",
+                timeout=30,
+                headers={"Authorization": f"Bearer {dep.auditor}"},
+            )
             if resp.status_code == 200:
                 dep.served_checkpoints.append((r, resp.json()))
             else:
@@ -105,9 +114,14 @@ def _poll_checkpoints(dep: Deployment, stop: threading.Event, alive: list[int]) 
 def _leader(dep: Deployment, candidates: list[int]) -> int | None:
     """The replica whose /readyz says it leads the schedules (a replica of several workers is asked
     a few times: each answer comes from one of them)."""
-    leaders = [i for i in candidates
-               if any(httpx.get(dep.urls()[i] + "/readyz", timeout=30).json().get("schedule_leader")
-                      for _ in range(4 * WORKERS[i] - 3))]
+    leaders = [
+        i
+        for i in candidates
+        if any(
+            httpx.get(dep.urls()[i] + "/readyz", timeout=30).json().get("schedule_leader")
+            for _ in range(4 * WORKERS[i] - 3)
+        )
+    ]
     assert len(leaders) <= 1, f"more than one replica leads the schedules: {leaders}"
     return leaders[0] if leaders else None
 
@@ -121,7 +135,7 @@ def _released_count(url: str) -> float:
 
 
 def _stored_checkpoints(settings: Any) -> list[Any]:
-    from gateway.store import Database
+    from core.store import Database
 
     db = Database(settings.db_url)
     try:
@@ -133,9 +147,9 @@ def _stored_checkpoints(settings: Any) -> list[Any]:
 
 def _check_ledger(dep: Deployment, accepted: list[Any]) -> Any:
     """The invariants of a run, from the stores; returns the audit."""
+    from gateway.state import AppState
     from provenance.ledger.checkpoint import load_verifier, parse_checkpoint
     from provenance.ledger.merkle import verify_consistency
-    from gateway.state import AppState
 
     settings = dep.cluster.settings
     audit = audit_run(settings, accepted)
@@ -172,7 +186,7 @@ def _check_ledger(dep: Deployment, accepted: list[Any]) -> Any:
     env = {k: v for k, v in dep.cluster.replicas[0].config.env().items() if k.startswith("ASSAY_")}
     res = CliRunner().invoke(cli, ["audit", "verify", "--json"], env=env)
     assert res.exit_code == 0, res.output
-    report = json.loads(res.stdout[res.stdout.index("{"):])
+    report = json.loads(res.stdout[res.stdout.index("{") :])
     assert report["ok"] is True and report["records"] == head.size
     return audit
 
@@ -192,13 +206,17 @@ def test_three_replicas_keep_one_ledger_and_one_checkpoint_sequence(deployment: 
     assert hung == 0
     accepted = load.accepted()
     assert load.statuses() == {"200": len(accepted)}, load.statuses()
-    assert all(len(load.accepted(i)) >= 3 for i in range(REPLICAS)), [len(load.accepted(i)) for i in range(REPLICAS)]
+    assert all(len(load.accepted(i)) >= 3 for i in range(REPLICAS)), [
+        len(load.accepted(i)) for i in range(REPLICAS)
+    ]
     assert {r for r, _ in dep.served_checkpoints} == set(range(REPLICAS))
     assert dep.checkpoint_failures == []
     for i in range(REPLICAS):  # /metrics counts every worker of a replica, whichever answers
         assert _released_count(dep.urls()[i]) == len(load.accepted(i)), i
-    print(f"\n3 replicas: {len(accepted)} accepted {[len(load.accepted(i)) for i in range(REPLICAS)]}, "
-          f"{len(dep.served_checkpoints)} checkpoints served, {len(_stored_checkpoints(dep.cluster.settings))} stored")
+    print(
+        f"\n3 replicas: {len(accepted)} accepted {[len(load.accepted(i)) for i in range(REPLICAS)]}, "
+        f"{len(dep.served_checkpoints)} checkpoints served, {len(_stored_checkpoints(dep.cluster.settings))} stored"
+    )
     audit = _check_ledger(dep, accepted)
     assert audit.ledger_records == len(accepted)  # exactly one record per request, none else
 

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `Database.migrate()` passes in, or on ASSAY_DATABASE_URL."""
+"""Alembic environment: runs on the connection `gateway.store.migrate()` passes in, or on ASSAY_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ config = context.config
 
 
 def _run(connection) -> None:  # noqa: ANN001
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -21,8 +22,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from gateway.settings import Settings
-    from gateway.store.db import Database
+    from core.settings import Settings
+    from core.store.db import Database
 
     db = Database(Settings().db_url)
     with db.engine.begin() as conn:
@@ -30,8 +31,8 @@ def run_migrations_online() -> None:
 
 
 def run_migrations_offline() -> None:
-    from gateway.settings import Settings
-    from gateway.store.db import normalise_url
+    from core.settings import Settings
+    from core.store.db import normalise_url
 
     context.configure(url=normalise_url(Settings().db_url), target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():

@@ -31,14 +31,32 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-_CYR = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "s": "ѕ", "k": "к",
-        "h": "һ", "j": "ј", "d": "ԁ"}
+_CYR = {
+    "a": "а",
+    "e": "е",
+    "o": "о",
+    "p": "р",
+    "c": "с",
+    "x": "х",
+    "y": "у",
+    "i": "і",
+    "s": "ѕ",
+    "k": "к",
+    "h": "һ",
+    "j": "ј",
+    "d": "ԁ",
+}
 
 
 def _apply(text: str) -> str:
     text = re.sub(r"\{cyr:([^}]*)\}", lambda m: "".join(_CYR.get(c, c) for c in m.group(1)), text)
-    text = re.sub(r"\{fw:([^}]*)\}", lambda m: "".join(
-        chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else ("\u3000" if c == " " else c) for c in m.group(1)), text)
+    text = re.sub(
+        r"\{fw:([^}]*)\}",
+        lambda m: "".join(
+            chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else ("\u3000" if c == " " else c) for c in m.group(1)
+        ),
+        text,
+    )
     text = re.sub(r"\{zw:([^}]*)\}", lambda m: "\u200b".join(m.group(1)), text)
     return text
 
@@ -529,8 +547,17 @@ def build() -> dict[str, list[dict]]:
         groups[key] += 1
         rows = sets[split]
         n = sum(1 for r in rows if r["lang"] == lang) + 1
-        rows.append({"id": f"t{split}{lang}-{n:04d}", "lang": lang, "text": _apply(text), "label": label,
-                     "category": cat, "evasion": evasion, "near_miss": label == "benign" and cat != ""})
+        rows.append(
+            {
+                "id": f"t{split}{lang}-{n:04d}",
+                "lang": lang,
+                "text": _apply(text),
+                "label": label,
+                "category": cat,
+                "evasion": evasion,
+                "near_miss": label == "benign" and cat != "",
+            }
+        )
     return sets
 
 

@@ -39,9 +39,14 @@ def state(settings, review_backend):  # noqa: ANN001, ANN201 - overrides tests/c
 def keys(state) -> Keys:  # noqa: ANN001
     made = {}
     ids = {}
-    for who, tenant, role in [("requester", "acme", "requester"), ("reviewer1", "acme", "reviewer"),
-                              ("reviewer2", "acme", "reviewer"), ("other_tenant_reviewer", "globex", "reviewer"),
-                              ("other_requester", "globex", "requester"), ("admin", "ops", "admin")]:
+    for who, tenant, role in [
+        ("requester", "acme", "requester"),
+        ("reviewer1", "acme", "reviewer"),
+        ("reviewer2", "acme", "reviewer"),
+        ("other_tenant_reviewer", "globex", "reviewer"),
+        ("other_requester", "globex", "requester"),
+        ("admin", "ops", "admin"),
+    ]:
         key, pub = state.keys.create(tenant, role, name=who)
         made[who] = key
         ids[who] = pub.id

@@ -23,24 +23,51 @@ class PersonCheck:
             start = (item.prompt or "").find(NAME)
             if start < 0:
                 return []
-            return [Verdict(check=self.name, category=Category.REAL_PERSON, score=0.6, target=item.target,
-                            reason=f"names a real person: {NAME}",
-                            evidence={"start": start, "end": start + len(NAME), "text": NAME, "person": "ada"})]
+            return [
+                Verdict(
+                    check=self.name,
+                    category=Category.REAL_PERSON,
+                    score=0.6,
+                    target=item.target,
+                    reason=f"names a real person: {NAME}",
+                    evidence={"start": start, "end": start + len(NAME), "text": NAME, "person": "ada"},
+                )
+            ]
         w, h = item.image.size
-        return [Verdict(check=self.name, category=Category.REAL_PERSON, score=0.9, target=item.target,
-                        reason="1 face detected",
-                        evidence={"count": 1, "faces": [{"box": [w // 4, h // 4, w // 2, h // 2], "score": 0.9}]})]
+        return [
+            Verdict(
+                check=self.name,
+                category=Category.REAL_PERSON,
+                score=0.9,
+                target=item.target,
+                reason="1 face detected",
+                evidence={"count": 1, "faces": [{"box": [w // 4, h // 4, w // 2, h // 2], "score": 0.9}]},
+            )
+        ]
 
 
-def install_review_policy(state, *, four_eyes: list[str], tenant: str = "acme", policy_id: str = "held",  # noqa: ANN001
-                          keep_rejected: bool = False, sla_hours: float = 24) -> None:
+def install_review_policy(
+    state,
+    *,
+    four_eyes: list[str],
+    tenant: str = "acme",
+    policy_id: str = "held",  # noqa: ANN001
+    keep_rejected: bool = False,
+    sla_hours: float = 24,
+) -> None:
     from gateway.policy import Policy
 
     state.checks.add(PersonCheck())
     base = state.policies.get("default").model_dump()
-    base.update(id=policy_id, checks={"prompt": [{"name": "test.person"}], "input_image": [],
-                                      "output_image": [{"name": "test.person"}]},
-                review={"four_eyes": four_eyes, "sla_hours": sla_hours, "keep_rejected_images": keep_rejected})
+    base.update(
+        id=policy_id,
+        checks={
+            "prompt": [{"name": "test.person"}],
+            "input_image": [],
+            "output_image": [{"name": "test.person"}],
+        },
+        review={"four_eyes": four_eyes, "sla_hours": sla_hours, "keep_rejected_images": keep_rejected},
+    )
     state.policies.add(Policy.model_validate(base))
     state.keys.ensure_tenant(tenant, policy_id)
     state.keys.set_policy(tenant, policy_id)
@@ -61,8 +88,11 @@ class Keys:
 
 
 def make_held(client, headers: dict[str, str], *, prompt: str = PROMPT, n: int = 1) -> dict:  # noqa: ANN001
-    r = client.post("/v1/images/generations", headers=headers,
-                    json={"prompt": prompt, "size": "256x256", "n": n, "seed": 11})
+    r = client.post(
+        "/v1/images/generations",
+        headers=headers,
+        json={"prompt": prompt, "size": "256x256", "n": n, "seed": 11},
+    )
     assert r.status_code == 202, r.text[:500]
     body = r.json()
     assert body["data"] == [] and body["assay"]["status"] == "held" and body["assay"]["review_id"]

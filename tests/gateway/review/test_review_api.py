@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from tests.gateway.review.support import PROMPT, Keys, ledger_ok, make_held, review_records
 
 pytestmark = pytest.mark.usefixtures("held_policy")
@@ -54,7 +55,9 @@ def test_four_eyes_release_gives_the_requester_a_marked_signed_image(client, key
     assert body["assay"]["status"] == "approved" and body["assay"]["reason_code"] == "false_positive"
     data = base64.b64decode(body["data"][0]["b64_json"])
     # marked and signed: the C2PA manifest names the generation record, the watermark and XMP agree
-    v = client.post("/v1/verify", headers=keys.h("requester"), files={"image": ("x.png", data, "image/png")}).json()
+    v = client.post(
+        "/v1/verify", headers=keys.h("requester"), files={"image": ("x.png", data, "image/png")}
+    ).json()
     assert v["c2pa"]["state"] in ("trusted", "valid") and v["record_id"] == record_id
     assert v["xmp"]["tc260"]["ProduceID"] == f"{record_id}-0"
     assert v["watermark"]["detected"]
@@ -79,14 +82,19 @@ def test_reject_discards_the_held_bytes(client, keys: Keys, state) -> None:
     held = make_held(client, keys.h("requester"))
     rid = held["review_id"]
     client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("reviewer1"))
-    r = client.post(f"/v1/reviews/{rid}/reject", headers=keys.h("reviewer1"), json={"reason_code": "no_violation"})
+    r = client.post(
+        f"/v1/reviews/{rid}/reject", headers=keys.h("reviewer1"), json={"reason_code": "no_violation"}
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "reason_code"  # an approve code
     r = client.post(f"/v1/reviews/{rid}/reject", headers=keys.h("reviewer1"), json={"reason_code": "other"})
     assert r.status_code == 400  # "other" needs a comment
     blob = state.ledger.get(held["record_id"]).body["outputs"][0]["blob"]
     assert state.blobs.exists(blob)
-    r = client.post(f"/v1/reviews/{rid}/reject", headers=keys.h("reviewer1"),
-                    json={"reason_code": "real_person", "comment": "no consent on file"})
+    r = client.post(
+        f"/v1/reviews/{rid}/reject",
+        headers=keys.h("reviewer1"),
+        json={"reason_code": "real_person", "comment": "no consent on file"},
+    )
     assert r.status_code == 200 and r.json()["state"] == "rejected"
     assert not state.blobs.exists(blob)
     assert client.get(f"/v1/reviews/{rid}/images/0", headers=keys.h("reviewer1")).status_code == 404
@@ -116,12 +124,20 @@ def test_escalated_items_wait_for_an_admin(client, keys: Keys, state) -> None:
     rid = make_held(client, other)["review_id"]
     who = keys.h("other_tenant_reviewer")
     client.post(f"/v1/reviews/{rid}/claim", headers=who)
-    r = client.post(f"/v1/reviews/{rid}/escalate", headers=who, json={"reason_code": "legal", "comment": "ask legal"})
+    r = client.post(
+        f"/v1/reviews/{rid}/escalate", headers=who, json={"reason_code": "legal", "comment": "ask legal"}
+    )
     assert r.status_code == 200 and r.json()["state"] == "escalated" and r.json()["priority"] >= 200
     assert client.post(f"/v1/reviews/{rid}/claim", headers=who).status_code == 403
     r = _approve(client, keys, "admin", rid)
     assert r.status_code == 200 and r.json()["state"] == "approved"
-    assert [e["action"] for e in r.json()["events"]] == ["queued", "claimed", "escalated", "claimed", "approved"]
+    assert [e["action"] for e in r.json()["events"]] == [
+        "queued",
+        "claimed",
+        "escalated",
+        "claimed",
+        "approved",
+    ]
 
 
 def test_a_requester_never_reviews_their_own_request(client, keys: Keys, state) -> None:
@@ -130,14 +146,21 @@ def test_a_requester_never_reviews_their_own_request(client, keys: Keys, state) 
     r = client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("admin"))
     assert r.status_code == 403 and "never reviews their own" in r.json()["error"]["message"]
     # nor may a reviewer whose key the tenant named as the end user
-    r = client.post("/v1/images/generations", headers=keys.h("requester"),
-                    json={"prompt": PROMPT, "size": "256x256", "user": keys.ids["reviewer1"]})
+    r = client.post(
+        "/v1/images/generations",
+        headers=keys.h("requester"),
+        json={"prompt": PROMPT, "size": "256x256", "user": keys.ids["reviewer1"]},
+    )
     rid = r.json()["assay"]["review_id"]
     assert client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("reviewer1")).status_code == 403
     assert client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("reviewer2")).status_code == 200
     # requesters and auditors cannot use the reviewer routes at all
-    assert client.post(f"/v1/reviews/{rid}/approve", headers=keys.h("requester"),
-                       json={"reason_code": "no_violation"}).status_code == 403
+    assert (
+        client.post(
+            f"/v1/reviews/{rid}/approve", headers=keys.h("requester"), json={"reason_code": "no_violation"}
+        ).status_code
+        == 403
+    )
     auditor, _ = state.keys.create("acme", "auditor")
     assert client.get("/v1/reviews", headers={"Authorization": f"Bearer {auditor}"}).status_code == 403
     assert client.get(f"/v1/reviews/{rid}", headers={"Authorization": f"Bearer {auditor}"}).status_code == 403
@@ -166,8 +189,7 @@ def test_other_tenants_items_are_404_on_every_route(client, keys: Keys, state) -
             expected = 403 if who == "other_requester" and path != "/v1/reviews/{rid}" else 404
             assert r.status_code == expected, (who, method, path, r.text)
         # an unknown id answers the same
-        assert client.get("/v1/reviews/01ARZ3NDEKTSV4RRFFQ69G5FAV",
-                          headers=keys.h(who)).status_code == 404
+        assert client.get("/v1/reviews/01ARZ3NDEKTSV4RRFFQ69G5FAV", headers=keys.h(who)).status_code == 404
     assert client.get("/v1/reviews", headers=keys.h("other_tenant_reviewer")).json()["total"] == 0
     assert client.get("/v1/reviews?tenant=acme", headers=keys.h("other_tenant_reviewer")).json()["total"] == 0
     # nothing changed on the item
@@ -187,8 +209,10 @@ def test_an_admin_assigns_reviewers_to_tenants(client, keys: Keys, state) -> Non
     assert client.get(f"/v1/reviews/{rid}/detail", headers=who).status_code == 200
     assert client.get("/v1/reviews", headers=who).json()["total"] == 1
     assert client.get(f"/v1/reviewers/{kid}/tenants", headers=keys.h("admin")).json() == [r.json()]
-    assert client.put(f"/v1/reviewers/{keys.ids['requester']}/tenants/acme",
-                      headers=keys.h("admin")).status_code == 400  # not a reviewer key
+    assert (
+        client.put(f"/v1/reviewers/{keys.ids['requester']}/tenants/acme", headers=keys.h("admin")).status_code
+        == 400
+    )  # not a reviewer key
     assert client.delete(f"/v1/reviewers/{kid}/tenants/acme", headers=keys.h("admin")).status_code == 204
     assert client.get(f"/v1/reviews/{rid}/detail", headers=who).status_code == 404
     kinds = [state.ledger.get_index(i) for i in range(state.ledger.head().size)]
@@ -208,15 +232,23 @@ def test_queue_filters_counts_and_sla(client, keys: Keys, state) -> None:
     assert client.get("/v1/reviews?state=claimed", headers=keys.h("reviewer2")).json()["data"][0]["id"] == a
     assert client.get("/v1/reviews?mine=true", headers=keys.h("reviewer1")).json()["total"] == 1
     assert client.get("/v1/reviews?category=sexual", headers=keys.h("reviewer2")).json()["total"] == 0
-    assert client.get("/v1/reviews?category=real_person&policy=held",
-                      headers=keys.h("reviewer2")).json()["total"] == 2
+    assert (
+        client.get("/v1/reviews?category=real_person&policy=held", headers=keys.h("reviewer2")).json()[
+            "total"
+        ]
+        == 2
+    )
     assert client.get("/v1/reviews?state=bogus", headers=keys.h("reviewer2")).status_code == 400
     # a day and an hour later: both are overdue and a's claim has expired
     q = state.review_queue
     real = q.clock
     q.clock = lambda: real() + timedelta(hours=25)
     page = client.get("/v1/reviews", headers=keys.h("reviewer2")).json()
-    assert page["counts"]["overdue"] == 2 and page["counts"]["pending"] == 2 and all(r["overdue"] for r in page["data"])
+    assert (
+        page["counts"]["overdue"] == 2
+        and page["counts"]["pending"] == 2
+        and all(r["overdue"] for r in page["data"])
+    )
     assert client.get("/v1/reviews?overdue=true", headers=keys.h("reviewer2")).json()["total"] == 2
 
 
@@ -227,13 +259,18 @@ def test_an_edit_of_a_photo_with_a_face_is_held_by_the_real_faces_check(client, 
     from gateway.policy import Policy
 
     base = state.policies.get("default").model_dump()
-    base.update(id="faces-only", checks={"prompt": [], "input_image": [{"name": "image.faces"}], "output_image": []})
+    base.update(
+        id="faces-only", checks={"prompt": [], "input_image": [{"name": "image.faces"}], "output_image": []}
+    )
     state.policies.add(Policy.model_validate(base))
     state.keys.set_policy("acme", "faces-only")
     photo = Path(__file__).resolve().parents[2] / "safety/image/data/grace_hopper.jpg"
-    r = client.post("/v1/images/edits", headers=keys.h("requester"),
-                    files={"image": ("grace.jpg", photo.read_bytes(), "image/jpeg")},
-                    data={"prompt": "make it a watercolour", "size": "256x256"})
+    r = client.post(
+        "/v1/images/edits",
+        headers=keys.h("requester"),
+        files={"image": ("grace.jpg", photo.read_bytes(), "image/jpeg")},
+        data={"prompt": "make it a watercolour", "size": "256x256"},
+    )
     assert r.status_code == 202, r.text[:300]
     rid = r.json()["assay"]["review_id"]
     d = client.get(f"/v1/reviews/{rid}/detail", headers=keys.h("reviewer1")).json()
@@ -246,6 +283,8 @@ def test_an_edit_of_a_photo_with_a_face_is_held_by_the_real_faces_check(client, 
     assert r.status_code == 200 and r.json()["state"] == "approved", r.text[:300]
     out = client.get(f"/v1/reviews/{rid}", headers=keys.h("requester")).json()
     data = base64.b64decode(out["data"][0]["b64_json"])
-    v = client.post("/v1/verify", headers=keys.h("requester"), files={"image": ("x.png", data, "image/png")}).json()
+    v = client.post(
+        "/v1/verify", headers=keys.h("requester"), files={"image": ("x.png", data, "image/png")}
+    ).json()
     assert v["record_id"] == out["assay"]["record_id"]
     ledger_ok(state)

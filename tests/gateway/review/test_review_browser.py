@@ -15,16 +15,29 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.gateway.review.support import NAME, PROMPT, Keys, PersonCheck, ledger_ok, review_records
 
 CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not installed at {CHROMIUM} "
-                                 "(`make browser` installs Debian's package)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"Chromium not installed at {CHROMIUM} (`make browser` installs Debian's package)",
+    ),
+]
 
 
 @pytest.fixture
@@ -41,9 +54,15 @@ def browser_policy(state) -> None:  # noqa: ANN001
 
     state.checks.add(PersonCheck())
     base = state.policies.get("default").model_dump()
-    base.update(id="faces-4eyes", checks={"prompt": [{"name": "test.person"}], "input_image": [],
-                                          "output_image": [{"name": "image.faces"}]},
-                review={"four_eyes": ["real_person"], "sla_hours": 4, "keep_rejected_images": False})
+    base.update(
+        id="faces-4eyes",
+        checks={
+            "prompt": [{"name": "test.person"}],
+            "input_image": [],
+            "output_image": [{"name": "image.faces"}],
+        },
+        review={"four_eyes": ["real_person"], "sla_hours": 4, "keep_rejected_images": False},
+    )
     state.policies.add(Policy.model_validate(base))
     state.keys.ensure_tenant("acme", "faces-4eyes")
     state.keys.set_policy("acme", "faces-4eyes")
@@ -52,11 +71,15 @@ def browser_policy(state) -> None:  # noqa: ANN001
 def _login(browser, base: str, key: str, errors: list[str]):  # noqa: ANN001, ANN202
     ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US")
     page = ctx.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 403" not in m.text
-            else None)  # the 403 is the forged form's answer, checked below
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "status of 403" not in m.text else None,
+    )  # the 403 is the forged form's answer, checked below
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and r.status != 403
-            else None)
+    page.on(
+        "response",
+        lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and r.status != 403 else None,
+    )
     page.goto(f"{base}/review")
     assert page.url.endswith("/review/login")
     page.fill("#key", key)
@@ -68,14 +91,19 @@ def _login(browser, base: str, key: str, errors: list[str]):  # noqa: ANN001, AN
 
 
 @pytest.mark.usefixtures("browser_policy")
-def test_two_reviewers_approve_in_chromium_and_the_requester_gets_the_marked_image(live_server, keys: Keys,
-                                                                                   state) -> None:
+def test_two_reviewers_approve_in_chromium_and_the_requester_gets_the_marked_image(
+    live_server, keys: Keys, state
+) -> None:
     from playwright.sync_api import sync_playwright
 
     base = live_server.url
     req = {"Authorization": f"Bearer {keys.requester}"}
-    r = httpx.post(f"{base}/v1/images/generations", headers=req, timeout=120,
-                   json={"prompt": PROMPT, "size": "512x512", "seed": 3})
+    r = httpx.post(
+        f"{base}/v1/images/generations",
+        headers=req,
+        timeout=120,
+        json={"prompt": PROMPT, "size": "512x512", "seed": 3},
+    )
     assert r.status_code == 202, r.text[:300]
     rid, record_id = r.json()["assay"]["review_id"], r.json()["assay"]["record_id"]
     faces = [v for v in state.ledger.get(record_id).body["verdicts"] if v["check"] == "image.faces"]
@@ -129,10 +157,13 @@ def test_two_reviewers_approve_in_chromium_and_the_requester_gets_the_marked_ima
             # a forged form (no CSRF token) submitted from the signed-in browser is refused
             before = len(review_records(state, rid))
             with p2.expect_navigation():
-                p2.evaluate("""(rid) => { const f = document.createElement('form'); f.method = 'post';
+                p2.evaluate(
+                    """(rid) => { const f = document.createElement('form'); f.method = 'post';
                     f.action = `/review/items/${rid}/comment`; const c = document.createElement('input');
                     c.name = 'comment'; c.value = 'forged'; f.appendChild(c); document.body.appendChild(f);
-                    f.submit(); }""", rid)
+                    f.submit(); }""",
+                    rid,
+                )
             assert "security token" in p2.inner_text("#error-message")
             assert len(review_records(state, rid)) == before
             ctx1.close()
@@ -146,9 +177,16 @@ def test_two_reviewers_approve_in_chromium_and_the_requester_gets_the_marked_ima
     assert body["assay"]["status"] == "approved"
     data = base64.b64decode(body["data"][0]["b64_json"])
     (ARTIFACTS / "review-released.png").write_bytes(data)
-    v = httpx.post(f"{base}/v1/verify", headers=req, files={"image": ("x.png", data, "image/png")}, timeout=60).json()
+    v = httpx.post(
+        f"{base}/v1/verify", headers=req, files={"image": ("x.png", data, "image/png")}, timeout=60
+    ).json()
     assert v["record_id"] == record_id and v["c2pa"]["state"] in ("trusted", "valid")
     assert v["watermark"]["detected"] and v["xmp"]["tc260"]["Label"] == "1"
-    assert [r.decision for r in review_records(state, rid)] == ["queued", "claimed", "approved_first", "claimed",
-                                                                "approved"]
+    assert [r.decision for r in review_records(state, rid)] == [
+        "queued",
+        "claimed",
+        "approved_first",
+        "claimed",
+        "approved",
+    ]
     ledger_ok(state)

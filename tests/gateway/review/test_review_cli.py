@@ -7,34 +7,40 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.gateway.review.support import ledger_ok, review_records
 from typer.testing import CliRunner
 
 from gateway.cli.main import app as cli
 from gateway.pipeline import PipelineRequest
+from tests.gateway.review.support import ledger_ok, review_records
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str):  # noqa: ANN201 - a policy folder the CLI process can read too
-    from gateway.settings import Settings
+    from core.settings import Settings
 
     folder = tmp_path / "policies"
     folder.mkdir()
     default = (REPO / "policies/default.yaml").read_text(encoding="utf-8")
     (folder / "default.yaml").write_text(default, encoding="utf-8")
     pack = yaml.safe_load(default)
-    pack.update(id="held", checks={"prompt": [], "input_image": [], "output_image": ["image.faces"]},
-                review={"four_eyes": ["real_person"], "sla_hours": 8})
+    pack.update(
+        id="held",
+        checks={"prompt": [], "input_image": [], "output_image": ["image.faces"]},
+        review={"four_eyes": ["real_person"], "sla_hours": 8},
+    )
     (folder / "held.yaml").write_text(yaml.safe_dump(pack, allow_unicode=True), encoding="utf-8")
     return Settings(data_dir=tmp_path / "data", database_url=db_url, policy_dir=folder)
 
 
 @pytest.fixture
 def env(settings) -> dict[str, str]:  # noqa: ANN001
-    return {"ASSAY_DATA_DIR": str(settings.data_dir), "ASSAY_DATABASE_URL": settings.db_url,
-            "ASSAY_POLICY_DIR": str(settings.policy_dir)}
+    return {
+        "ASSAY_DATA_DIR": str(settings.data_dir),
+        "ASSAY_DATABASE_URL": settings.db_url,
+        "ASSAY_POLICY_DIR": str(settings.policy_dir),
+    }
 
 
 def run(env: dict[str, str], *args: str):  # noqa: ANN201
@@ -48,7 +54,9 @@ def test_operators_review_from_the_shell(state, env) -> None:  # noqa: ANN001
     k2, _ = state.keys.create("acme", "reviewer", name="r2")
     kx, px = state.keys.create("globex", "reviewer", name="rx")
     admin, _ = state.keys.create("ops", "admin")
-    res = state.pipeline.run(PipelineRequest(prompt="a portrait", principal=requester, size="256x256", seed=1))
+    res = state.pipeline.run(
+        PipelineRequest(prompt="a portrait", principal=requester, size="256x256", seed=1)
+    )
     rid = res.review_id
     assert res.status == "held" and rid
 
@@ -73,15 +81,39 @@ def test_operators_review_from_the_shell(state, env) -> None:  # noqa: ANN001
     assert r.exit_code == 0 and json.loads(r.stdout)["state"] == "approved", r.output
     [(out, data)] = state.review_queue.released_images(requester, rid)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [x.decision for x in review_records(state, rid)] == ["queued", "claimed", "approved_first", "claimed",
-                                                                "approved"]
+    assert [x.decision for x in review_records(state, rid)] == [
+        "queued",
+        "claimed",
+        "approved_first",
+        "claimed",
+        "approved",
+    ]
     # admin: assign the globex reviewer to acme, set a webhook
     assert run(env, "review", "assign", px.id, "acme", "--key", k1).exit_code == 2  # not an admin
     assert run(env, "review", "assign", px.id, "acme", "--key", admin).exit_code == 0
-    assert json.loads(run(env, "review", "list", "--key", kx, "--state", "all", "--json").stdout)["total"] == 1
-    assert run(env, "review", "webhook", "acme", "https://hooks.example.test/a", "--secret", "x" * 20,
-               "--key", admin).exit_code == 0
-    assert run(env, "review", "webhook", "nope", "https://h.test/", "--secret", "x" * 20, "--key", admin).exit_code == 2
+    assert (
+        json.loads(run(env, "review", "list", "--key", kx, "--state", "all", "--json").stdout)["total"] == 1
+    )
+    assert (
+        run(
+            env,
+            "review",
+            "webhook",
+            "acme",
+            "https://hooks.example.test/a",
+            "--secret",
+            "x" * 20,
+            "--key",
+            admin,
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            env, "review", "webhook", "nope", "https://h.test/", "--secret", "x" * 20, "--key", admin
+        ).exit_code
+        == 2
+    )
     assert "reject: " in run(env, "review", "codes").stdout
     ledger_ok(state)
     r = run(env, "audit", "verify")

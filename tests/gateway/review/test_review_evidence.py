@@ -18,7 +18,9 @@ def test_boxes_from_every_evidence_shape_clipped_to_the_image() -> None:
         _v("sexual", out0, {"detections": [{"label": "EXPOSED", "score": 0.7, "box": [90, 90, 50, 50]}]}),
         _v("likeness", out0, {"box": [0, 0, 5, 5], "name": "someone"}),
         _v("likeness", Target.output_image(1), {"box": [1, 1, 5, 5]}),  # another image
-        _v("real_person", Target.input_image(0), {"faces": [{"box": [1, 1, 5, 5]}]}),  # the input, not the output
+        _v(
+            "real_person", Target.input_image(0), {"faces": [{"box": [1, 1, 5, 5]}]}
+        ),  # the input, not the output
         _v("sexual", out0, {"detections": [{"box": [200, 200, 10, 10]}]}),  # wholly outside: dropped
     ]
     ev = image_evidence(verdicts, TargetKind.OUTPUT_IMAGE, 0, (100, 100))
@@ -34,8 +36,13 @@ def test_prompt_spans_merge_and_bad_spans_are_ignored() -> None:
     p = Target.prompt()
     verdicts = [
         _v("real_person", p, {"start": 5, "end": 17}, 0.6, "prompt.persons"),
-        _v("sexual", p, {"start": 18, "end": 22, "matches": [{"start": 9, "end": 17}, {"start": 30, "end": 40}]},
-           0.9, "prompt.lexicon"),
+        _v(
+            "sexual",
+            p,
+            {"start": 18, "end": 22, "matches": [{"start": 9, "end": 17}, {"start": 30, "end": 40}]},
+            0.9,
+            "prompt.lexicon",
+        ),
         _v("pii", p, {"start": -1, "end": 3}),
         _v("pii", Target.output_image(0), {"start": 0, "end": 4}),
     ]
@@ -47,8 +54,19 @@ def test_prompt_spans_merge_and_bad_spans_are_ignored() -> None:
 
 
 def test_near_duplicate_matches() -> None:
-    v = _v("copyright", Target.output_image(0), {"source_id": "s1", "index": "art", "distance": 4, "method": "phash",
-                                                 "similarity": None, "path": "/x.png", "licence": "CC-BY"})
+    v = _v(
+        "copyright",
+        Target.output_image(0),
+        {
+            "source_id": "s1",
+            "index": "art",
+            "distance": 4,
+            "method": "phash",
+            "similarity": None,
+            "path": "/x.png",
+            "licence": "CC-BY",
+        },
+    )
     [m] = near_duplicates([v, _v("sexual", Target.output_image(0), {})])
     assert (m.source_id, m.distance, m.similarity, m.method, m.number) == ("s1", 4.0, None, "phash", 0)
 
@@ -64,6 +82,10 @@ def test_language_choice_and_complete_translations() -> None:
     # every state, reason code and category the page can show has both languages
     from gateway.review.models import ReasonCode, ReviewAction, ReviewState
 
-    for key in [f"state_{s.value}" for s in ReviewState] + [f"code_{c.value}" for c in ReasonCode] + [
-            f"cat_{c.value}" for c in Category] + [f"action_{a.value}" for a in ReviewAction]:
+    for key in (
+        [f"state_{s.value}" for s in ReviewState]
+        + [f"code_{c.value}" for c in ReasonCode]
+        + [f"cat_{c.value}" for c in Category]
+        + [f"action_{a.value}" for a in ReviewAction]
+    ):
         assert key in MESSAGES, key

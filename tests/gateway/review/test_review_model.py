@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+
 from tests.gateway.review.support import Keys, ledger_ok, make_held
 
 
@@ -30,7 +31,8 @@ def test_a_generated_image_is_held_then_released_marked(client, keys: Keys, stat
     data = base64.b64decode(body["data"][0]["b64_json"])
     gen = state.ledger.get(held["record_id"])
     assert gen.body["model"]["pipeline_class"] == "StableDiffusionPipeline"
-    v = client.post("/v1/verify", headers=keys.h("other_requester"),
-                    files={"image": ("x.png", data, "image/png")}).json()
+    v = client.post(
+        "/v1/verify", headers=keys.h("other_requester"), files={"image": ("x.png", data, "image/png")}
+    ).json()
     assert v["record_id"] == held["record_id"] and v["c2pa"]["state"] in ("trusted", "valid")
     ledger_ok(state)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from tests.gateway.review.support import NAME, Keys, make_held, review_records
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
+from tests.gateway.review.support import NAME, Keys, make_held, review_records
 
 pytestmark = pytest.mark.usefixtures("held_policy")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -43,7 +43,9 @@ def test_login_sets_a_strict_httponly_cookie_and_refuses_wrong_keys(app, keys: K
     assert c.post("/review/login", data={"key": keys.requester, "csrf": token}).status_code == 401
     r = c.post("/review/login", data={"key": keys.reviewer1, "csrf": token})
     assert r.status_code == 303
-    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("assay_review="))
+    cookie = next(
+        v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("assay_review=")
+    )
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/review" in cookie
     assert keys.reviewer1 not in cookie  # the key itself never becomes the cookie
 
@@ -95,7 +97,9 @@ def test_two_reviewers_approve_through_the_forms(app, client, keys: Keys, state)
     c2.post(f"/review/items/{rid}/claim", data={"csrf": t2})
     r = c2.post(f"/review/items/{rid}/approve", data={"csrf": t2, "reason_code": "other"})
     assert r.status_code == 400 and "needs a comment" in r.text
-    r = c2.post(f"/review/items/{rid}/approve", data={"csrf": t2, "reason_code": "other", "comment": "satire"})
+    r = c2.post(
+        f"/review/items/{rid}/approve", data={"csrf": t2, "reason_code": "other", "comment": "satire"}
+    )
     assert r.headers["location"].endswith("done=approve")
     html = c2.get(f"/review/items/{rid}").text
     assert 'data-state="approved"' in html and 'id="approvals">2/2' in html
@@ -105,12 +109,18 @@ def test_two_reviewers_approve_through_the_forms(app, client, keys: Keys, state)
 def test_other_tenants_items_are_404_on_every_page_route(app, client, keys: Keys) -> None:
     rid = make_held(client, keys.h("requester"))["review_id"]
     c, token = login(app, keys.other_tenant_reviewer)
-    for path in (f"/review/items/{rid}", f"/review/items/{rid}/images/0", f"/review/items/{rid}/inputs/0",
-                 f"/review/items/{rid}/neardup/0"):
+    for path in (
+        f"/review/items/{rid}",
+        f"/review/items/{rid}/images/0",
+        f"/review/items/{rid}/inputs/0",
+        f"/review/items/{rid}/neardup/0",
+    ):
         assert c.get(path).status_code == 404, path
     for action in ("claim", "unclaim", "approve", "reject", "escalate", "comment"):
-        r = c.post(f"/review/items/{rid}/{action}", data={"csrf": token, "reason_code": "no_violation",
-                                                           "comment": "x"})
+        r = c.post(
+            f"/review/items/{rid}/{action}",
+            data={"csrf": token, "reason_code": "no_violation", "comment": "x"},
+        )
         assert r.status_code == 404, action
     assert rid not in c.get("/review/queue").text
     assert rid not in c.get("/review/queue?tenant=acme&state=all").text
@@ -124,7 +134,9 @@ def test_queue_counts_filters_and_chinese(app, client, keys: Keys) -> None:
     c.post(f"/review/items/{a}/claim", data={"csrf": token})
     html = c.get("/review/queue").text
     assert '<html lang="zh-CN">' in html and "审核队列" in html and "真实人物" in html
-    assert re.search(r'data-state="pending">待审核 <b>1</b>', html) and re.search(r'data-state="claimed">已认领 <b>1</b>', html)
+    assert re.search(r'data-state="pending">待审核 <b>1</b>', html) and re.search(
+        r'data-state="claimed">已认领 <b>1</b>', html
+    )
     assert a in html and b in html
     html = c.get("/review/queue?state=claimed").text
     assert a in html and b not in html
@@ -154,21 +166,39 @@ class _NearDup:
         self.path = path
 
     def run(self, item: CheckInput) -> list[Verdict]:
-        return [Verdict(check=self.name, category=Category.COPYRIGHT, score=0.8, target=item.target,
-                        reason="near-duplicate of 'poster-17'",
-                        evidence={"index": "studio", "source_id": "poster-17", "path": str(self.path),
-                                  "distance": 3, "method": "phash", "similarity": None, "licence": "all rights reserved",
-                                  "owner": "Studio X"})]
+        return [
+            Verdict(
+                check=self.name,
+                category=Category.COPYRIGHT,
+                score=0.8,
+                target=item.target,
+                reason="near-duplicate of 'poster-17'",
+                evidence={
+                    "index": "studio",
+                    "source_id": "poster-17",
+                    "path": str(self.path),
+                    "distance": 3,
+                    "method": "phash",
+                    "similarity": None,
+                    "licence": "all rights reserved",
+                    "owner": "Studio X",
+                },
+            )
+        ]
 
 
-def test_a_near_duplicate_is_shown_side_by_side_with_its_distance(app, client, keys: Keys, state, tmp_path) -> None:
+def test_a_near_duplicate_is_shown_side_by_side_with_its_distance(
+    app, client, keys: Keys, state, tmp_path
+) -> None:
     from gateway.policy import Policy
 
     src = tmp_path / "poster.png"
     Image.new("RGB", (300, 200), (10, 120, 200)).save(src)
     state.checks.add(_NearDup(src))
     base = state.policies.get("held").model_dump()
-    base.update(id="neardup", checks={"prompt": [], "input_image": [], "output_image": [{"name": "test.neardup"}]})
+    base.update(
+        id="neardup", checks={"prompt": [], "input_image": [], "output_image": [{"name": "test.neardup"}]}
+    )
     state.policies.add(Policy.model_validate(base))
     state.keys.set_policy("acme", "neardup")
     rid = make_held(client, keys.h("requester"))["review_id"]

@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from tests.gateway.review.support import PROMPT, ledger_ok, review_records
-from tests.concurrency import at_once, raised
 
-from gateway.errors import Forbidden, MarkError, StoreError
+from core.errors import Forbidden, MarkError, StoreError
 from gateway.pipeline import PipelineRequest
 from gateway.review import DecisionIn, ReviewConflict, ReviewState, verify_signature
 from gateway.review.tables import ReviewEvent
 from gateway.review.webhooks import BACKOFF_BASE_S, MAX_ATTEMPTS, backoff_s
+from tests.concurrency import at_once, raised
+from tests.gateway.review.support import PROMPT, ledger_ok, review_records
 
 pytestmark = pytest.mark.usefixtures("held_policy")
 OK = DecisionIn(reason_code="no_violation")
@@ -167,7 +167,11 @@ def test_the_webhook_is_signed_and_retried_with_backoff(state, requester) -> Non
     assert d.status == "delivered" and d.attempts == 3
     assert len(calls) == 3 and calls[0].content == calls[2].content
     body = json.loads(calls[2].content)
-    assert body["type"] == "review.rejected" and body["review_id"] == rid and body["reason_code"] == "real_person"
+    assert (
+        body["type"] == "review.rejected"
+        and body["review_id"] == rid
+        and body["reason_code"] == "real_person"
+    )
     sig = calls[2].headers["Assay-Signature"]
     assert verify_signature(secret, sig, calls[2].content, now=q.clock().timestamp())
     assert not verify_signature("wrong-secret-wrong", sig, calls[2].content, now=q.clock().timestamp())

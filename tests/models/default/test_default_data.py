@@ -30,7 +30,11 @@ def test_analyser_reads_generator_scenes_back() -> None:
         scene = random_scene(rng)
         r = analyse(render(scene))
         assert (r.colour, r.background, r.position, r.shape) == (
-            scene.colour, scene.background, scene.position, scene.shape), scene
+            scene.colour,
+            scene.background,
+            scene.position,
+            scene.shape,
+        ), scene
         assert r.background_clean
 
 

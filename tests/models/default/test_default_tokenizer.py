@@ -12,10 +12,16 @@ from models.default.tokenizer import parse_prompt
         ("a red circle on a white background", Attributes("red", "circle", None, None, "white")),
         ("白色背景上的红色圆形", Attributes("red", "circle", None, None, "white")),
         ("白色背景上的紅色圓形", Attributes("red", "circle", None, None, "white")),
-        ("the background is white, a big blue star at the left", Attributes("blue", "star", "large", "left", "white")),
+        (
+            "the background is white, a big blue star at the left",
+            Attributes("blue", "star", "large", "left", "white"),
+        ),
         ("背景是黑色的，右边有一个小的粉红色心形", Attributes("pink", "heart", "small", "right", "black")),
         ("a tiny grey ring on black, top", Attributes("gray", "ring", "small", "top", "black")),
-        ("on a yellow backdrop a green triangle at the bottom", Attributes("green", "triangle", None, "bottom", "yellow")),
+        (
+            "on a yellow backdrop a green triangle at the bottom",
+            Attributes("green", "triangle", None, "bottom", "yellow"),
+        ),
     ],
 )
 def test_prompts_resolve_to_slots(prompt: str, expected: Attributes) -> None:

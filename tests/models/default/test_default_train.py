@@ -9,8 +9,9 @@ from models.default.train import TrainConfig, train
 
 
 def _cfg(out: Path, steps: int, grid: bool = False) -> TrainConfig:
-    return TrainConfig(out=out, steps=steps, batch=4, dataset_size=48, warmup=2, checkpoint_every_s=1e9,
-                       watch_grid=grid)
+    return TrainConfig(
+        out=out, steps=steps, batch=4, dataset_size=48, warmup=2, checkpoint_every_s=1e9, watch_grid=grid
+    )
 
 
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -44,7 +45,12 @@ def test_shipped_weights_and_resume_state_rebuild_the_checkpoint(tmp_path: Path)
     info = ship(run, tmp_path / "weights", tmp_path / "resume")
     assert info["step"] == 2
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == [
-        "model_index.json", "scheduler", "text_encoder", "training_state.json", "unet"]
+        "model_index.json",
+        "scheduler",
+        "text_encoder",
+        "training_state.json",
+        "unet",
+    ]
     unpack_resume(tmp_path / "weights", tmp_path / "resume", tmp_path / "again" / "checkpoint.pt")
     train(_cfg(tmp_path / "again", 4), progress=False)
     train(_cfg(run, 4), progress=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gateway.settings import Settings
+from core.settings import Settings
 from provenance.testing import TestPki
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from provenance.c2pa_sign.credentials import (
     DEV_CA_CERT,
     DEV_CHAIN,
@@ -30,7 +30,7 @@ def test_first_run_in_development_generates_a_ca_and_leaf_once(make_settings):
     again = credentials_from_settings(settings)
     assert (keys / DEV_CHAIN).read_bytes() == before and again.subject == creds.subject
     # a leaf close to expiry is re-issued from the same CA
-    ensure_dev_credentials(keys, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=85))
+    ensure_dev_credentials(keys, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=85))
     assert (keys / DEV_CHAIN).read_bytes() != before
     assert (keys / DEV_CA_CERT).read_bytes() in (keys / DEV_CHAIN).read_bytes()
 

@@ -8,7 +8,7 @@ import json
 import c2pa
 import pytest
 
-from gateway.errors import SigningError
+from core.errors import SigningError
 from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from gateway.errors import ConfigError, MarkError
-from provenance.label.embed import encode_artifact, encode_image, read_xmp
+from core.errors import ConfigError, MarkError
+from provenance.label.embed import encode_image, read_xmp
 from provenance.label.metadata import MetadataLabel, build
 from provenance.label.xmp import Tc260Aigc, XmpError, build_packet, parse_packet
 from provenance.marks import Artifact
@@ -37,7 +37,7 @@ def test_xmp_label_is_written_into_the_file_and_reads_back(photos, fmt):
     mark = build(_settings(code="001191110102MACQD9K64010000"))
     ctx = mark_context()
     art = mark.apply(Artifact(image=photos["coffee"], format=fmt), ctx)
-    data = encode_artifact(art)
+    data = art.encode()
     assert Image.open(io.BytesIO(data)).format == {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
     raw = read_xmp(data)
     assert raw is not None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gateway.errors import MarkError, PolicyError
+from core.errors import MarkError, PolicyError
 from gateway.policy import parse_policy
 from provenance.label.font import FONT_PATH, LICENSE_PATH, missing_characters
 from provenance.label.visible import VisibleLabel, VisibleLabelOptions, draw_label, relative_luminance

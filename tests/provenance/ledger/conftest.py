@@ -54,8 +54,10 @@ def make_record(clock: FixedClock):
             "policy_id": "default",
             "policy_digest": "sha256:" + "ab" * 32,
             "created_at": clock(),
-            "body": {"verdicts": [{"check": "prompt.lexicon", "category": "sexual", "score": 0.01}],
-                     "outputs": [{"sha256": "cd" * 32, "watermark": "0x1a2b3c4d"}]},
+            "body": {
+                "verdicts": [{"check": "prompt.lexicon", "category": "sexual", "score": 0.01}],
+                "outputs": [{"sha256": "cd" * 32, "watermark": "0x1a2b3c4d"}],
+            },
         }
         fields.update(kw)
         return LedgerRecord(**fields)
@@ -66,7 +68,9 @@ def make_record(clock: FixedClock):
 # --- RFC 6962 test vectors (transparency-dev/merkle testdata, Apache-2.0), loaded by one helper --
 # Shipped in tests/data/rfc6962 (a copy of ../shared/testdata/rfc6962), so a clean clone runs all
 # 196 cases; ASSAY_RFC6962_VECTORS points elsewhere. Missing vectors are an error, not a skip.
-VECTORS_DIR = Path(os.environ.get("ASSAY_RFC6962_VECTORS", Path(__file__).resolve().parents[2] / "data" / "rfc6962"))
+VECTORS_DIR = Path(
+    os.environ.get("ASSAY_RFC6962_VECTORS", Path(__file__).resolve().parents[2] / "data" / "rfc6962")
+)
 
 
 def _require_vectors() -> None:
@@ -141,10 +145,15 @@ def filled(ledger, checkpoints, make_record, clock):  # noqa: ANN001
     recs = []
     for i in range(300):
         clock.advance(seconds=1)
-        recs.append(make_record(tenant="acme" if i % 3 else "globex", requester=f"user-{i % 7}",
-                                decision=["allow", "review", "block"][i % 3],
-                                categories=[["sexual"], [], ["real_person", "pii"]][i % 3],
-                                model_id=["assay-default", "sd-turbo"][i % 2]))
+        recs.append(
+            make_record(
+                tenant="acme" if i % 3 else "globex",
+                requester=f"user-{i % 7}",
+                decision=["allow", "review", "block"][i % 3],
+                categories=[["sexual"], [], ["real_person", "pii"]][i % 3],
+                model_id=["assay-default", "sd-turbo"][i % 2],
+            )
+        )
         if i == 149:
             ledger.append_many(recs[:150])
             checkpoints.create()

@@ -25,10 +25,20 @@ def records(state, clock):  # noqa: ANN001
         tenant = "acme" if i % 2 else "globex"
         clock.advance(seconds=1)
         p = f"prompt {i}"
-        rec = LedgerRecord(record_id=str(ULID()), kind="generation", tenant=tenant, requester=f"u{i % 3}",
-                           prompt=p, prompt_digest=prompt_sha256(p), decision="block" if i % 5 == 0 else "allow",
-                           categories=["sexual"] if i % 5 == 0 else [], model_id="assay-default",
-                           policy_id="default", created_at=clock(), body={"i": i})
+        rec = LedgerRecord(
+            record_id=str(ULID()),
+            kind="generation",
+            tenant=tenant,
+            requester=f"u{i % 3}",
+            prompt=p,
+            prompt_digest=prompt_sha256(p),
+            decision="block" if i % 5 == 0 else "allow",
+            categories=["sexual"] if i % 5 == 0 else [],
+            model_id="assay-default",
+            policy_id="default",
+            created_at=clock(),
+            body={"i": i},
+        )
         recs.append(rec)
         out[tenant].append(rec.record_id)
     state.ledger.append_many(recs)
@@ -56,8 +66,11 @@ def test_auditor_sees_only_own_tenant_and_404s_for_others(client, state, records
     assert r.status_code == 200 and {d["tenant"] for d in r.json()["data"]} == {"acme"}
     assert len(r.json()["data"]) == 20
     assert client.get(f"/v1/audit/records/{mine}", headers=auditor).status_code == 200
-    for path in (f"/v1/audit/records/{theirs}", f"/v1/audit/records/{theirs}/proof",
-                 "/v1/audit/records/01ARZ3NDEKTSV4RRFFQ69G5FAV"):
+    for path in (
+        f"/v1/audit/records/{theirs}",
+        f"/v1/audit/records/{theirs}/proof",
+        "/v1/audit/records/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+    ):
         r = client.get(path, headers=auditor)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", path
     for path in ("/v1/audit/records", "/v1/audit/export"):
@@ -94,10 +107,17 @@ def test_cursor_pagination_and_bad_input(client, records, auditor):
             break
     assert len(seen) == len(set(seen)) == 16
     foreign = client.get("/v1/audit/records", headers=auditor, params={"limit": 2}).json()["next_cursor"]
-    for params in ({"cursor": foreign, "decision": "block"}, {"cursor": "%%%"}, {"since": "yesterday"},
-                   {"limit": 0}, {"limit": 10_000}, {"decision": "Robert'); DROP TABLE"},
-                   {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
-                   {"requester": "x" * 300}, {"order": "sideways"}):
+    for params in (
+        {"cursor": foreign, "decision": "block"},
+        {"cursor": "%%%"},
+        {"since": "yesterday"},
+        {"limit": 0},
+        {"limit": 10_000},
+        {"decision": "Robert'); DROP TABLE"},
+        {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        {"requester": "x" * 300},
+        {"order": "sideways"},
+    ):
         r = client.get("/v1/audit/records", headers=auditor, params=params)
         assert r.status_code == 400, (params, r.status_code, r.text)
         assert r.json()["error"]["message"]
@@ -121,8 +141,13 @@ def test_proof_verifies_against_the_signed_checkpoint(client, records, auditor):
     cp = p["checkpoint"]
     verifier = NoteVerifier.from_vkey(cp["public_key"])
     assert verifier.open(cp["note"]).splitlines()[1] == str(cp["tree_size"])
-    verify_inclusion(p["index"], cp["tree_size"], leaf_hash, [bytes.fromhex(x) for x in p["proof"]],
-                     base64.b64decode(cp["root"]))
+    verify_inclusion(
+        p["index"],
+        cp["tree_size"],
+        leaf_hash,
+        [bytes.fromhex(x) for x in p["proof"]],
+        base64.b64decode(cp["root"]),
+    )
 
 
 def test_checkpoint_and_consistency(client, state, records, auditor, make_record):
@@ -130,11 +155,20 @@ def test_checkpoint_and_consistency(client, state, records, auditor, make_record
     state.ledger.append_many([make_record() for _ in range(5)])
     c = client.get("/v1/audit/consistency", headers=auditor, params={"first": first["tree_size"]}).json()
     assert c["checkpoint"]["tree_size"] == first["tree_size"] + 5
-    verify_consistency(c["first"], c["second"], [bytes.fromhex(x) for x in c["proof"]],
-                       base64.b64decode(first["root"]), base64.b64decode(c["checkpoint"]["root"]))
+    verify_consistency(
+        c["first"],
+        c["second"],
+        [bytes.fromhex(x) for x in c["proof"]],
+        base64.b64decode(first["root"]),
+        base64.b64decode(c["checkpoint"]["root"]),
+    )
     assert client.get("/v1/audit/consistency", headers=auditor, params={"first": 0}).status_code == 400
-    assert client.get("/v1/audit/consistency", headers=auditor,
-                      params={"first": 2, "second": 10_000}).status_code == 400
+    assert (
+        client.get(
+            "/v1/audit/consistency", headers=auditor, params={"first": 2, "second": 10_000}
+        ).status_code
+        == 400
+    )
 
 
 def test_exports_stream_jsonl_and_csv(client, state, records, auditor):

@@ -9,8 +9,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 from ulid import ULID
 
+from core.settings import Settings
 from gateway.cli.audit import app
-from gateway.settings import Settings
 from gateway.state import AppState
 from provenance.ledger import LedgerRecord
 
@@ -20,9 +20,19 @@ def env(tmp_path, db_url, monkeypatch):  # noqa: ANN001
     monkeypatch.setenv("ASSAY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ASSAY_DATABASE_URL", db_url)
     st = AppState(Settings())
-    recs = [LedgerRecord(record_id=str(ULID()), kind="generation", tenant="acme" if i % 2 else "globex",
-                         requester="u1", prompt=f"p{i}", decision="allow", created_at="2026-01-01T00:00:00Z",
-                         body={"i": i}) for i in range(30)]
+    recs = [
+        LedgerRecord(
+            record_id=str(ULID()),
+            kind="generation",
+            tenant="acme" if i % 2 else "globex",
+            requester="u1",
+            prompt=f"p{i}",
+            decision="allow",
+            created_at="2026-01-01T00:00:00Z",
+            body={"i": i},
+        )
+        for i in range(30)
+    ]
     st.ledger.append_many(recs)
     yield st, recs
     st.ledger.close()
@@ -69,7 +79,7 @@ def test_list_show_proof_and_bad_input(env):
     assert r.exit_code == 0 and json.loads(r.stdout)["index"] == 4
     r = runner.invoke(app, ["proof", "--from", "3", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["second"] == 30
-    from gateway.errors import InvalidRequest, NotFound
+    from core.errors import InvalidRequest, NotFound
 
     r = runner.invoke(app, ["list", "--decision", "NOT A TOKEN"])
     assert isinstance(r.exception, InvalidRequest)

@@ -8,7 +8,7 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
-from gateway.errors import InvalidRequest, StoreError
+from core.errors import InvalidRequest, StoreError
 from provenance.ledger import Ledger
 from provenance.ledger.merkle import LeafListSource, root_of, tree_root
 from provenance.ledger.record import compute_leaf_hash
@@ -40,12 +40,27 @@ def test_append_assigns_contiguous_indices_and_root(database, make_record, clock
 
 def test_get_is_tenant_scoped_and_round_trips(database, make_record):
     ledger = Ledger(database)
-    rec = make_record(categories=["real_person", "pii"], body={"score": 0.125, "nested": {"a": [1, None, "x"]}})
+    rec = make_record(
+        categories=["real_person", "pii"], body={"score": 0.125, "nested": {"a": [1, None, "x"]}}
+    )
     entry = ledger.append(rec)
     got = ledger.get(rec.record_id)
     assert got is not None and got.index == entry.index and got.leaf_hash == entry.leaf_hash
-    for name in ("record_id", "kind", "tenant", "requester", "prompt", "prompt_digest", "decision",
-                 "categories", "model_id", "policy_id", "policy_digest", "created_at", "body"):
+    for name in (
+        "record_id",
+        "kind",
+        "tenant",
+        "requester",
+        "prompt",
+        "prompt_digest",
+        "decision",
+        "categories",
+        "model_id",
+        "policy_id",
+        "policy_digest",
+        "created_at",
+        "body",
+    ):
         assert getattr(got, name) == getattr(rec, name), name
     assert ledger.get(rec.record_id, tenant="acme") is not None
     assert ledger.get(rec.record_id, tenant="other") is None
@@ -174,14 +189,18 @@ def test_rows_appended_with_a_record_exist_exactly_when_it_does(database, make_r
     img = Image.new("RGB", (64, 64), (200, 30, 30))
 
     def rows(record_id, *content_ids):
-        return [release_row(record_id, c, img, tenant="acme", created_at=datetime(2026, 11, 25), system="s")
-                for c in content_ids]
+        return [
+            release_row(record_id, c, img, tenant="acme", created_at=datetime(2026, 11, 25), system="s")
+            for c in content_ids
+        ]
 
     first = make_record()
     ledger.append(first, with_rows=rows(first.record_id, f"{first.record_id}-0", f"{first.record_id}-1"))
     second = make_record()
     with pytest.raises(StoreError):  # its second row repeats a content id: the whole append is refused
-        ledger.append(second, with_rows=rows(second.record_id, f"{second.record_id}-0", f"{first.record_id}-1"))
+        ledger.append(
+            second, with_rows=rows(second.record_id, f"{second.record_id}-0", f"{first.record_id}-1")
+        )
     with database.session() as s:
         stored = sorted((r.record_id, r.content_id) for r in s.execute(select(ReleasedImage.__table__)))
     assert stored == [(first.record_id, f"{first.record_id}-0"), (first.record_id, f"{first.record_id}-1")]

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from provenance.ledger.checkpoint import (
     SKEY_FILE,
     VKEY_FILE,
@@ -32,9 +32,11 @@ def test_signed_note_round_trip_and_key_strings(signer):
 def test_a_known_go_sumdb_note_verifies():
     # From golang.org/x/mod/sumdb/note's documentation (example verifier key and signed note)
     vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-    note = ("If you think cryptography is the answer to your problem,\n"
-            "then you don't know what your problem is.\n\n"
-            "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
+    note = (
+        "If you think cryptography is the answer to your problem,\n"
+        "then you don't know what your problem is.\n\n"
+        "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    )
     v = NoteVerifier.from_vkey(vkey)
     assert v.open(note).startswith("If you think")
     with pytest.raises(NoteError):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from provenance.ledger.export import export_csv, export_jsonl, verify_export
 from provenance.ledger.note import NoteSigner
 from provenance.ledger.query import AuditQuery
@@ -44,15 +44,19 @@ def test_export_without_personal_data_still_verifies(ledger, checkpoints, filled
 def _tamper(lines, n, **changes):
     e = json.loads(lines[n])
     e.update(changes)
-    return lines[:n] + [json.dumps(e) + "\n"] + lines[n + 1:]
+    return lines[:n] + [json.dumps(e) + "\n"] + lines[n + 1 :]
 
 
 @pytest.mark.parametrize("filters", [{}, {"tenant": "acme"}])
 def test_tampered_exports_fail_offline_naming_the_index(ledger, checkpoints, filled, filters):
     lines = _export(ledger, checkpoints, **filters)
     idx = json.loads(lines[40])["index"]
-    for change in ({"decision": "allow" if json.loads(lines[40])["decision"] != "allow" else "block"},
-                   {"prompt": "something else"}, {"body": "{}"}, {"created_at": "2020-01-01T00:00:00.000000Z"}):
+    for change in (
+        {"decision": "allow" if json.loads(lines[40])["decision"] != "allow" else "block"},
+        {"prompt": "something else"},
+        {"body": "{}"},
+        {"created_at": "2020-01-01T00:00:00.000000Z"},
+    ):
         report = verify_export(_tamper(lines, 40, **change), checkpoints.verifier)
         assert report.first_bad_index == idx, (change, report.summary())
     dropped = lines[:40] + lines[41:]
@@ -78,7 +82,9 @@ def test_export_under_another_key_is_refused(ledger, checkpoints, filled):
 def test_csv_export_streams_the_filtered_records(ledger, filled):
     text = "".join(export_csv(ledger, AuditQuery(tenant="acme", category="pii", order="asc"), chunk=16))
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == 100 and all(r["categories"] == "real_person;pii" and r["tenant"] == "acme" for r in rows)
+    assert len(rows) == 100 and all(
+        r["categories"] == "real_person;pii" and r["tenant"] == "acme" for r in rows
+    )
     assert [int(r["index"]) for r in rows] == sorted(int(r["index"]) for r in rows)
 
 

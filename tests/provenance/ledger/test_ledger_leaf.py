@@ -13,8 +13,11 @@ from provenance.ledger.record import canonical, encode_categories, leaf_bytes, l
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 _opt = st.none() | _text
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1)
-    | st.floats(-1e15, 1e15) | _text,  # larger integral floats come back from JSON as ints
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(-1e15, 1e15)
+    | _text,  # larger integral floats come back from JSON as ints
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(_text, kids, max_size=4),
     max_leaves=12,
 )
@@ -29,9 +32,25 @@ _json = st.recursive(
     t=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1)),
 )
 def test_fast_leaf_writer_matches_rfc8785(idx, strings, cats, body, t):
-    names = ["record_id", "kind", "tenant", "decision", "model_id", "policy_id", "policy_digest",
-             "subject_id", "prompt_digest", "prompt_commit", "requester_commit"]
+    names = [
+        "record_id",
+        "kind",
+        "tenant",
+        "decision",
+        "model_id",
+        "policy_id",
+        "policy_digest",
+        "subject_id",
+        "prompt_digest",
+        "prompt_commit",
+        "requester_commit",
+    ]
     row = dict(zip(names, strings, strict=True))
-    row.update(idx=idx, categories=encode_categories(cats), created_at=t, appended_at=t.replace(tzinfo=UTC),
-               body=canonical(body).decode())
+    row.update(
+        idx=idx,
+        categories=encode_categories(cats),
+        created_at=t,
+        appended_at=t.replace(tzinfo=UTC),
+        body=canonical(body).decode(),
+    )
     assert leaf_bytes(row) == rfc8785.dumps(leaf_document(row))

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from provenance.ledger.query import AuditQuery, encode_cursor, page
 
 
@@ -28,9 +28,14 @@ def test_filters_match_a_scan(ledger, filled, clock):
         ({"tenant": "acme", "requester": "user-3"}, lambda r: r.tenant == "acme" and r.requester == "user-3"),
         ({"decision": "block"}, lambda r: r.decision == "block"),
         ({"category": "pii"}, lambda r: "pii" in r.categories),
-        ({"model": "sd-turbo", "tenant": "globex"}, lambda r: r.model_id == "sd-turbo" and r.tenant == "globex"),
-        ({"since": start + timedelta(seconds=50), "until": start + timedelta(seconds=80)},
-         lambda r: start + timedelta(seconds=50) <= r.created_at < start + timedelta(seconds=80)),
+        (
+            {"model": "sd-turbo", "tenant": "globex"},
+            lambda r: r.model_id == "sd-turbo" and r.tenant == "globex",
+        ),
+        (
+            {"since": start + timedelta(seconds=50), "until": start + timedelta(seconds=80)},
+            lambda r: start + timedelta(seconds=50) <= r.created_at < start + timedelta(seconds=80),
+        ),
         ({"policy": "default", "kind": "generation"}, lambda r: True),
     ]
     for filters, pred in cases:

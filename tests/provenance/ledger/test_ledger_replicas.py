@@ -7,16 +7,16 @@ the checkpoint key. The multi-process test with real ``assay serve`` processes i
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import text
 
-from gateway.store import Database
+from core.store import Database
+from core.store.locks import Leadership
+from gateway.store import migrate
 from provenance.ledger import Ledger
 from provenance.ledger.checkpoint import Checkpoints, CheckpointScheduler, parse_checkpoint
 from provenance.ledger.merkle import verify_consistency
 from provenance.ledger.verify import verify_ledger
-from gateway.store.locks import Leadership
 from tests.concurrency import at_once, raised
 
 
@@ -82,7 +82,7 @@ def _at_revision(db: Database, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from gateway.store.db import MIGRATIONS_DIR
+    from gateway.store import MIGRATIONS_DIR
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -93,31 +93,41 @@ def _at_revision(db: Database, revision: str) -> None:
 
 def _insert_checkpoint(db: Database, size: int, root: str) -> None:
     with db.engine.begin() as c:
-        c.execute(text("INSERT INTO ledger_checkpoint (size, root, key_name, note, created_at) "
-                       "VALUES (:s, :r, 'k', 'note', CURRENT_TIMESTAMP)"), {"s": size, "r": root})
+        c.execute(
+            text(
+                "INSERT INTO ledger_checkpoint (size, root, key_name, note, created_at) "
+                "VALUES (:s, :r, 'k', 'note', CURRENT_TIMESTAMP)"
+            ),
+            {"s": size, "r": root},
+        )
 
 
 def test_migration_0002_drops_twin_checkpoints_and_refuses_disagreeing_ones(db_url):
-    from gateway.errors import StoreError
+    from core.errors import StoreError
 
     db = Database(db_url)
     try:
         _at_revision(db, "0001")
         for size, root in [(3, "aa" * 32), (3, "aa" * 32), (5, "bb" * 32)]:
             _insert_checkpoint(db, size, root)
-        db.migrate()
+        migrate(db)
         with db.engine.connect() as c:
             assert c.execute(text("SELECT size FROM ledger_checkpoint ORDER BY id")).scalars().all() == [3, 5]
         with pytest.raises(StoreError):  # the database now refuses a second checkpoint of one size
             with db.session() as s:
-                s.execute(text("INSERT INTO ledger_checkpoint (size, root, key_name, note, created_at) "
-                               "VALUES (5, :r, 'k', 'note', CURRENT_TIMESTAMP)"), {"r": "bb" * 32})
+                s.execute(
+                    text(
+                        "INSERT INTO ledger_checkpoint (size, root, key_name, note, created_at) "
+                        "VALUES (5, :r, 'k', 'note', CURRENT_TIMESTAMP)"
+                    ),
+                    {"r": "bb" * 32},
+                )
     finally:
         db.dispose()
 
 
 def test_migration_0002_keeps_evidence_of_a_rewritten_log(tmp_path):
-    from gateway.errors import IntegrityError
+    from core.errors import IntegrityError
 
     db = Database(f"sqlite:///{tmp_path / 'a.db'}")
     try:
@@ -125,7 +135,7 @@ def test_migration_0002_keeps_evidence_of_a_rewritten_log(tmp_path):
         _insert_checkpoint(db, 7, "aa" * 32)
         _insert_checkpoint(db, 7, "cc" * 32)
         with pytest.raises(IntegrityError, match=r"size 7 \(checkpoints #1 and #2\)"):
-            db.migrate()
+            migrate(db)
         with db.engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM ledger_checkpoint")).scalar() == 2
     finally:
@@ -138,7 +148,7 @@ def test_signing_takes_one_connection_so_a_busy_pool_cannot_deadlock_it(pg_url, 
     from sqlalchemy import create_engine
 
     writer = Database(pg_url)
-    writer.migrate()
+    migrate(writer)
     Ledger(writer).append_many([make_record() for _ in range(3)])
     one = Database(pg_url)
     one.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from gateway.policy import Policy, PromptStorage, Retention
 from provenance.ledger.retention import apply_retention, erase
 from provenance.ledger.verify import verify_ledger
@@ -13,8 +13,12 @@ from provenance.ledger.verify import verify_ledger
 
 def _policy(prompt_days, personal_days):
     base = Policy.model_validate({"id": "p", "version": "1", "unsafe_allow_unmarked": True})
-    return base.model_copy(update={"prompt_storage": PromptStorage(mode="plain", retention_days=prompt_days),
-                                   "retention": Retention(personal_data_days=personal_days)})
+    return base.model_copy(
+        update={
+            "prompt_storage": PromptStorage(mode="plain", retention_days=prompt_days),
+            "retention": Retention(personal_data_days=personal_days),
+        }
+    )
 
 
 def test_retention_erases_by_age_and_records_it(ledger, checkpoints, make_record, clock):
@@ -34,7 +38,8 @@ def test_retention_erases_by_age_and_records_it(ledger, checkpoints, make_record
     assert ledger.get(new.record_id).prompt is not None
     erasure = ledger.get(result.erasure_record_ids[0])
     assert erasure.kind == "erasure" and {e["record_id"] for e in erasure.body["erased"]} == {
-        e.record_id for e in [*old, mid]}
+        e.record_id for e in [*old, mid]
+    }
     report = verify_ledger(ledger, checkpoints.verifier)
     assert report.ok and report.erased_records == 4, report.summary()
     assert apply_retention(ledger, lambda pid: _policy(90, 180), now=clock()).erased_records == 0
@@ -51,8 +56,9 @@ def test_erasure_without_a_record_is_a_finding(database, ledger, checkpoints, ma
 def test_erase_on_request_is_tenant_scoped(ledger, checkpoints, make_record):
     a = ledger.append(make_record(tenant="acme"))
     b = ledger.append(make_record(tenant="globex"))
-    res = erase(ledger, [a.record_id, b.record_id], fields=["prompt"], reason="data subject request",
-                tenant="acme")
+    res = erase(
+        ledger, [a.record_id, b.record_id], fields=["prompt"], reason="data subject request", tenant="acme"
+    )
     assert res.erased_records == 1
     assert ledger.get(a.record_id).prompt is None and ledger.get(a.record_id).requester == "user-17"
     assert ledger.get(b.record_id).prompt is not None

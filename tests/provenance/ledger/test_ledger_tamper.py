@@ -34,12 +34,25 @@ def test_untouched_ledger_verifies(ledger, checkpoints, filled):
 
 
 EDITS = [
-    ("decision", "'allow'"), ("tenant", "'tenant-x'"), ("categories", "',tampered,'"), ("model_id", "'other-model'"),
-    ("policy_id", "'lenient'"), ("policy_digest", "'sha256:00'"), ("created_at", None), ("appended_at", None),
-    ("body", "'{}'"), ("prompt_digest", "NULL"), ("record_id", "'01ARZ3NDEKTSV4RRFFQ69G5FAV'"),
-    ("kind", "'review'"), ("subject_id", "'01ARZ3NDEKTSV4RRFFQ69G5FAV'"), ("leaf_hash", "'" + "0" * 64 + "'"),
-    ("prompt", "'a different prompt'"), ("requester", "'mallory'"), ("salt", "'" + "1" * 32 + "'"),
-    ("prompt_commit", "'" + "2" * 64 + "'"), ("requester_commit", "NULL"),
+    ("decision", "'allow'"),
+    ("tenant", "'tenant-x'"),
+    ("categories", "',tampered,'"),
+    ("model_id", "'other-model'"),
+    ("policy_id", "'lenient'"),
+    ("policy_digest", "'sha256:00'"),
+    ("created_at", None),
+    ("appended_at", None),
+    ("body", "'{}'"),
+    ("prompt_digest", "NULL"),
+    ("record_id", "'01ARZ3NDEKTSV4RRFFQ69G5FAV'"),
+    ("kind", "'review'"),
+    ("subject_id", "'01ARZ3NDEKTSV4RRFFQ69G5FAV'"),
+    ("leaf_hash", "'" + "0" * 64 + "'"),
+    ("prompt", "'a different prompt'"),
+    ("requester", "'mallory'"),
+    ("salt", "'" + "1" * 32 + "'"),
+    ("prompt_commit", "'" + "2" * 64 + "'"),
+    ("requester_commit", "NULL"),
 ]
 
 
@@ -59,7 +72,10 @@ def test_every_stored_field_is_covered(database, ledger, checkpoints, filled):
     for k, (column, value) in enumerate(EDITS):
         idx = 5 + 15 * k
         edited[idx] = column
-        _sql(database, f"UPDATE ledger_entry SET {column} = {value or shift.format(c=column)} WHERE idx = {idx}")
+        _sql(
+            database,
+            f"UPDATE ledger_entry SET {column} = {value or shift.format(c=column)} WHERE idx = {idx}",
+        )
     report = verify_ledger(ledger, checkpoints.verifier, chunk=128, max_problems=1000)
     named = {p.index for p in report.problems if p.index is not None}
     assert named == set(edited), {edited[i] for i in set(edited) - named}
@@ -96,7 +112,11 @@ def test_an_inserted_row_is_named(database, ledger, checkpoints, filled):
     # shift 280.. up by one and insert a forged record at 280 carrying a plausible (copied) leaf hash
     for i in range(299, 279, -1):
         _sql(database, "UPDATE ledger_entry SET idx = idx + 1 WHERE idx = :i", i=i)
-    forged = _row(database, 281) | {"idx": 280, "record_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "decision": "allow"}
+    forged = _row(database, 281) | {
+        "idx": 280,
+        "record_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "decision": "allow",
+    }
     _insert_copy(database, forged)
     report = _verify(ledger, checkpoints)
     assert report.first_bad_index == 280, report.summary()
@@ -110,25 +130,45 @@ def test_an_appended_forged_row_is_named(database, ledger, checkpoints, filled):
     assert report.first_bad_index == 300, report.summary()
 
 
-def test_a_forger_who_recomputes_every_hash_is_caught_by_the_signed_checkpoint(database, ledger, checkpoints, filled):
+def test_a_forger_who_recomputes_every_hash_is_caught_by_the_signed_checkpoint(
+    database, ledger, checkpoints, filled
+):
     """Edit a record and rewrite its leaf hash, the stored nodes and the head: only the signature is left."""
     row = _row(database, 250) | {"decision": "allow"}
     row["prompt"] = "an innocent prompt"
     row["prompt_commit"] = commit("prompt", row["salt"], row["prompt"])
     leaf = compute_leaf_hash(row).hex()
-    _sql(database, "UPDATE ledger_entry SET decision = 'allow', prompt = :p, prompt_commit = :c, leaf_hash = :h "
-         "WHERE idx = 250", p=row["prompt"], c=row["prompt_commit"], h=leaf)
+    _sql(
+        database,
+        "UPDATE ledger_entry SET decision = 'allow', prompt = :p, prompt_commit = :c, leaf_hash = :h "
+        "WHERE idx = 250",
+        p=row["prompt"],
+        c=row["prompt_commit"],
+        h=leaf,
+    )
     # rebuild tile nodes and head from the forged leaves, as a knowledgeable DBA could
     from provenance.ledger.merkle import Frontier
 
     with database.engine.connect() as c:
-        leaves = [bytes.fromhex(h) for (h,) in c.execute(text("SELECT leaf_hash FROM ledger_entry ORDER BY idx"))]
+        leaves = [
+            bytes.fromhex(h) for (h,) in c.execute(text("SELECT leaf_hash FROM ledger_entry ORDER BY idx"))
+        ]
     f = Frontier()
     nodes = [n for h in leaves for n in f.append(h)]
     for level, idx, h in nodes:
-        _sql(database, "UPDATE ledger_node SET hash = :h WHERE level = :l AND idx = :i", h=h.hex(), l=level, i=idx)
-    _sql(database, "UPDATE ledger_head SET root = :r, frontier = :f", r=f.root().hex(),
-         f=",".join(h.hex() for h in f.hashes))
+        _sql(
+            database,
+            "UPDATE ledger_node SET hash = :h WHERE level = :l AND idx = :i",
+            h=h.hex(),
+            l=level,
+            i=idx,
+        )
+    _sql(
+        database,
+        "UPDATE ledger_head SET root = :r, frontier = :f",
+        r=f.root().hex(),
+        f=",".join(h.hex() for h in f.hashes),
+    )
     report = _verify(ledger, checkpoints)
     assert not report.ok
     # rows and nodes agree with each other now; the checkpoint at 150 still matches, the one at 300 not

@@ -25,8 +25,19 @@ from provenance.ledger.merkle import (
 )
 
 #: the eight leaves transparency-dev's vectors are built from
-LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                      "606162636465666768696a6b6c6d6e6f")]
+LEAVES = [
+    bytes.fromhex(h)
+    for h in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
 LEAF_HASHES = [leaf_hash(x) for x in LEAVES]
 
 
@@ -51,8 +62,11 @@ def test_consistency_vector(consistency_vector):
 
 
 def test_generated_proofs_equal_the_vectors_happy_paths(all_vectors):
-    happy = [v for v in all_vectors["inclusion"] if not v["want_err"] and v["treeSize"] <= len(LEAVES)
-             and v["leafHash"] == LEAF_HASHES[v["leafIdx"]]]
+    happy = [
+        v
+        for v in all_vectors["inclusion"]
+        if not v["want_err"] and v["treeSize"] <= len(LEAVES) and v["leafHash"] == LEAF_HASHES[v["leafIdx"]]
+    ]
     assert len(happy) >= 5
     for v in happy:
         src = LeafListSource(LEAF_HASHES[: v["treeSize"]])
@@ -93,7 +107,7 @@ def test_frontier_emits_the_stored_tile_nodes():
         for level in range(TILE_HEIGHT, 64, TILE_HEIGHT):
             span = 1 << level
             if (j + 1) % span == 0:
-                expected.append((level, j // span, _naive_mth(leaves[j + 1 - span:j + 1])))
+                expected.append((level, j // span, _naive_mth(leaves[j + 1 - span : j + 1])))
     assert emitted == expected and {lv for lv, _, _ in emitted} == {TILE_HEIGHT, 2 * TILE_HEIGHT}
 
 
@@ -140,7 +154,7 @@ def test_prefetched_proofs_need_few_stored_hashes_and_match():
     from provenance.ledger.merkle import PrefetchedSource, stored_hashes_needed
 
     rnd = random.Random(3)
-    n = 5 * TILE_WIDTH ** 3 + 77
+    n = 5 * TILE_WIDTH**3 + 77
     leaves = [leaf_hash(rnd.randbytes(8)) for _ in range(n)]
     f = Frontier()
     stored = {(0, i): h for i, h in enumerate(leaves)}
@@ -151,8 +165,11 @@ def test_prefetched_proofs_need_few_stored_hashes_and_match():
         size = rnd.randint(2, n)
         idx = rnd.randrange(size)
         size1 = rnd.randint(1, size)
-        for fn in (lambda s: inclusion_proof(s, idx, size), lambda s: consistency_proof(s, size1, size),
-                   lambda s: tree_root(s, size)):
+        for fn in (
+            lambda s: inclusion_proof(s, idx, size),
+            lambda s: consistency_proof(s, size1, size),
+            lambda s: tree_root(s, size),
+        ):
             needed = stored_hashes_needed(fn)
             count = sum(len(v) for v in needed.values())
             assert count <= 2 * (TILE_WIDTH - 1) * (n.bit_length() // TILE_HEIGHT + 1)

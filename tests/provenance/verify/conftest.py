@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gateway.settings import Settings
-from gateway.store import Database
+from core.settings import Settings
+from core.store import Database
 from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner
@@ -91,16 +91,18 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
             art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
         art = signing_mark.apply(art, ctx)
         with index_db.session() as s:
-            s.add(release_row(
-                ctx.record_id,
-                ctx.content_id,
-                art.image,
-                tenant=ctx.tenant,
-                created_at=ctx.created_at,
-                system=system_name(ctx.model),
-                watermark=art.facts.get("watermark"),
-                manifest_digest=art.facts["c2pa"]["manifest_digest"],
-            ))
+            s.add(
+                release_row(
+                    ctx.record_id,
+                    ctx.content_id,
+                    art.image,
+                    tenant=ctx.tenant,
+                    created_at=ctx.created_at,
+                    system=system_name(ctx.model),
+                    watermark=art.facts.get("watermark"),
+                    manifest_digest=art.facts["c2pa"]["manifest_digest"],
+                )
+            )
         return Released(art.data, ctx, art.image, art.facts)
 
     return run

@@ -29,7 +29,7 @@ def settings(tmp_path, db_url):  # noqa: ANN001, ANN201
     the marks and verify, and loading every check's model would take most of a minute."""
     import yaml
 
-    from gateway.settings import Settings
+    from core.settings import Settings
 
     repo = Path(__file__).resolve().parents[3] / "policies"
     folder = tmp_path / "policies"
@@ -57,14 +57,16 @@ def _marked(state, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
     for name in ("label.visible", "label.metadata", "c2pa"):
         art = state.marks.get(name).apply(art, ctx)
     with state.db.session() as s:
-        s.add(release_row(
-            ctx.record_id,
-            ctx.content_id,
-            art.image,
-            tenant="acme",
-            created_at=ctx.created_at,
-            system=system_name(ctx.model),
-        ))
+        s.add(
+            release_row(
+                ctx.record_id,
+                ctx.content_id,
+                art.image,
+                tenant="acme",
+                created_at=ctx.created_at,
+                system=system_name(ctx.model),
+            )
+        )
     return art.data, ctx.record_id
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from gateway.errors import ImageDecodeError, UnsupportedMedia
+from core.errors import ImageDecodeError, UnsupportedMedia
 from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner

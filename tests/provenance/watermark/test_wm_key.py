@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from wm_support import jpeg, photo, scale, wm_context
 
-from gateway.errors import ConfigError
-from gateway.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from provenance.marks import Artifact
 from provenance.verify import Verifier
 from provenance.watermark import build, payload_for, payload_hex

@@ -7,8 +7,8 @@ from PIL import Image
 from wm_support import jpeg, photo, scale, wm_context
 
 import provenance.watermark.mark as mark_module
-from gateway.errors import MarkError, PolicyError
-from gateway.settings import Settings
+from core.errors import MarkError, PolicyError
+from core.settings import Settings
 from provenance.mark_registry import BUILTIN_MARKS, MarkRegistry, mark_options_model
 from provenance.marks import Artifact, Mark
 from provenance.watermark import WatermarkMark, WatermarkOptions, decode_watermark, payload_for, payload_hex
@@ -67,7 +67,9 @@ def test_a_payload_that_does_not_read_back_fails_closed(monkeypatch: pytest.Monk
     assert art.image is original and "watermark" not in art.facts  # nothing half-applied
 
 
-def test_a_capped_masked_mark_that_does_not_read_back_is_retried_evenly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_capped_masked_mark_that_does_not_read_back_is_retried_evenly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A labelled 256 px photo crop whose masked mark, capped by the PSNR floor, misses a bit.
 
     Found by embedding 300 random payloads into labelled astronaut crops: ~3% failed to read back

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -38,10 +38,14 @@ def scale(img: Image.Image, factor: float) -> Image.Image:
 def wm_context(**overrides: Any) -> MarkContext:
     """A MarkContext for the watermark step (it reads record_id, image_index and options)."""
     base: dict[str, Any] = dict(
-        record_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T", content_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0", image_index=0,
-        tenant="acme", policy_id="default", policy_digest="sha256:" + "ab" * 32,
+        record_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T",
+        content_id="01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0",
+        image_index=0,
+        tenant="acme",
+        policy_id="default",
+        policy_digest="sha256:" + "ab" * 32,
         model=ModelInfo(backend="diffusers", model_id="assay-default"),
-        created_at=datetime(2026, 11, 25, tzinfo=timezone.utc),
+        created_at=datetime(2026, 11, 25, tzinfo=UTC),
     )
     base.update(overrides)
     return MarkContext(**base)

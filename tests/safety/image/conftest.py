@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gateway.store import migrate
+
 DATA = Path(__file__).resolve().parent / "data"
 
 
@@ -29,8 +31,9 @@ def photo() -> Callable[[str], Image.Image]:
 
     def get(name: str) -> Image.Image:
         if name not in cache:
-            cache[name] = (Image.open(DATA / "grace_hopper.jpg").convert("RGB") if name == "hopper"
-                           else _skimage(name))
+            cache[name] = (
+                Image.open(DATA / "grace_hopper.jpg").convert("RGB") if name == "hopper" else _skimage(name)
+            )
         return cache[name].copy()
 
     return get
@@ -54,7 +57,7 @@ def enc() -> Callable[..., bytes]:
 
 
 @pytest.fixture
-def gallery(database) -> "object":  # noqa: ANN001
+def gallery(database) -> object:  # noqa: ANN001
     """A likeness gallery on SQLite and PostgreSQL, in a database migrated as in production."""
     from safety.image.likeness import LikenessGallery
 
@@ -62,19 +65,19 @@ def gallery(database) -> "object":  # noqa: ANN001
 
 
 @pytest.fixture
-def sqlite_gallery(tmp_path: Path) -> Iterator["object"]:
+def sqlite_gallery(tmp_path: Path) -> Iterator[object]:
     """A likeness gallery on SQLite only: for tests whose subject is recognition, not storage."""
-    from gateway.store import Database
+    from core.store import Database
     from safety.image.likeness import LikenessGallery
 
     db = Database(f"sqlite:///{tmp_path / 'gallery.db'}")
-    db.migrate()
+    migrate(db)
     yield LikenessGallery(db)
     db.dispose()
 
 
 @pytest.fixture(scope="session")
-def face_vectors(photo) -> dict[str, "np.ndarray"]:
+def face_vectors(photo) -> dict[str, np.ndarray]:
     """dlib descriptors of the portraits, computed once: ``astronaut`` and ``hopper``."""
     from safety.image.faces import face_engine
 

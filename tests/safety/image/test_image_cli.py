@@ -69,15 +69,24 @@ def test_check_json_and_policy_file(assay, tmp_path: Path, photo) -> None:
     report = json.loads(out)
     assert report["decision"] == "allow" and report["verdicts"] == [] and report["policy"] == "default"
     assert report["checks"] == ["image.nsfw", "image.faces", "image.likeness"]
-    code, out, _ = assay("image", "check", str(portrait), "--json",
-                         "--policy", str(REPO / "policies" / "strict-enterprise.yaml"))
+    code, out, _ = assay(
+        "image",
+        "check",
+        str(portrait),
+        "--json",
+        "--policy",
+        str(REPO / "policies" / "strict-enterprise.yaml"),
+    )
     assert code == 1 and json.loads(out)["decision"] == "block"
 
 
-@pytest.mark.parametrize("content,words", [
-    (b"just some text pretending to be a picture\n" * 10, "not an image"),
-    (None, "no such file"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"just some text pretending to be a picture\n" * 10, "not an image"),
+        (None, "no such file"),
+    ],
+)
 def test_bad_files_are_clear_errors(assay, tmp_path: Path, content: bytes | None, words: str) -> None:
     path = tmp_path / "fake.png"
     if content is not None:

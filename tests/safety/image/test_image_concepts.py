@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from pydantic import ValidationError
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.check import CheckInput
 from safety.image.concepts import ConceptCheck, ConceptOptions, SafetyCheckerModel, build_concepts_check
 from safety.verdict import Category, Target
@@ -23,11 +23,24 @@ def _save_tiny_checker(root: Path, *, flag_image: Image.Image | None = None) -> 
 
     torch.manual_seed(0)
     cfg = CLIPConfig(
-        text_config={"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 1,
-                     "vocab_size": 99, "max_position_embeddings": 16},
-        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2,
-                       "image_size": 32, "patch_size": 8},
-        projection_dim=8)
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 1,
+            "vocab_size": 99,
+            "max_position_embeddings": 16,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=8,
+    )
     model = StableDiffusionSafetyChecker(cfg).eval()
     proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     with torch.no_grad():
@@ -70,7 +83,8 @@ def test_same_decision_as_diffusers_forward(checker_dir: Path, images) -> None:
     model = SafetyCheckerModel(checker_dir)
     rng = np.random.default_rng(1)
     batch = [images["flagged"], images["other"]] + [
-        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)) for _ in range(4)]
+        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)) for _ in range(4)
+    ]
     for adjustment in (0.0, 0.05):
         ours = [r.flagged for r in model.classify(batch, adjustment)]
         pixels = model.processor(images=batch, return_tensors="pt").pixel_values

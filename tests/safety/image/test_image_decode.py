@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gateway.errors import AssayError, ImageDecodeError, PayloadTooLarge, UnsupportedMedia
+from core.errors import AssayError, ImageDecodeError, PayloadTooLarge, UnsupportedMedia
 from gateway.policy import Limits
 from safety.image.decode import DecodeLimits, decode_image
 
@@ -32,12 +32,22 @@ def gradient(w: int = 64, h: int = 48) -> Image.Image:
 
 def png_with_header(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height but whose data is a few bytes: a bomb by its header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- formats -------------------------------------------------------------------------------------
@@ -97,8 +107,9 @@ def test_pillow_bomb_guard_is_translated_when_limits_are_generous() -> None:
         decode_image(png_with_header(40000, 40000), limits=lim)
 
 
-@pytest.mark.parametrize("size,what", [((1, 100000), "smaller than"), ((8, 100000), "maximum side"),
-                                       ((8, 1000), "aspect ratio")])
+@pytest.mark.parametrize(
+    "size,what", [((1, 100000), "smaller than"), ((8, 100000), "maximum side"), ((8, 1000), "aspect ratio")]
+)
 def test_extreme_shapes(size: tuple[int, int], what: str) -> None:
     with pytest.raises(ImageDecodeError, match=what):
         decode_image(png_with_header(*size), name="strip.png")

@@ -23,7 +23,9 @@ def check() -> FacesCheck:
 
 
 def _run(check: FacesCheck, img: Image.Image, target: Target | None = None, **options) -> list:
-    return check.run(CheckInput(target=target or Target.output_image(0), tenant="t", image=img, options=options))
+    return check.run(
+        CheckInput(target=target or Target.output_image(0), tenant="t", image=img, options=options)
+    )
 
 
 @pytest.mark.parametrize("name,centre", [("astronaut", (223, 127)), ("hopper", (266, 242))])

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from gateway.errors import InvalidRequest, NotFound
+from core.errors import InvalidRequest, NotFound
+from gateway.store import migrate
 from safety.check import CheckInput
 from safety.image.decode import decode_image
 from safety.image.likeness import LikenessCheck, LikenessGallery, LikenessOptions, match_score
@@ -25,13 +26,17 @@ def _copy(photo: Image.Image, size: tuple[int, int], quality: int) -> Image.Imag
 
 
 def _check(gallery: LikenessGallery, img: Image.Image, tenant: str = "acme", **options) -> list:
-    return LikenessCheck(gallery).run(CheckInput(target=Target.output_image(2), tenant=tenant, image=img,
-                                                 options=options))
+    return LikenessCheck(gallery).run(
+        CheckInput(target=Target.output_image(2), tenant=tenant, image=img, options=options)
+    )
 
 
 def test_entry_from_one_photo_matches_a_resized_recompressed_copy_and_not_another_person(
-        sqlite_gallery: LikenessGallery, photo, enc, hopper_bytes: bytes) -> None:
-    entry = sqlite_gallery.enroll("acme", "Eileen Collins", enc(photo("astronaut")), photo_name="astronaut.png")
+    sqlite_gallery: LikenessGallery, photo, enc, hopper_bytes: bytes
+) -> None:
+    entry = sqlite_gallery.enroll(
+        "acme", "Eileen Collins", enc(photo("astronaut")), photo_name="astronaut.png"
+    )
     (v,) = _check(sqlite_gallery, _copy(photo("astronaut"), (300, 300), 60))
     assert v.category is Category.LIKENESS and v.check == "image.likeness"
     assert v.evidence["name"] == "Eileen Collins" and v.evidence["entry_id"] == entry.id
@@ -48,9 +53,15 @@ def test_entry_from_one_photo_matches_a_resized_recompressed_copy_and_not_anothe
 
 def test_distances_between_and_within_people(sqlite_gallery: LikenessGallery, photo) -> None:
     engine = sqlite_gallery.engine
+
     def vec(img: Image.Image) -> np.ndarray:
         return engine.descriptors(engine.analyse(img))[0]
-    a, a_copy, h = vec(photo("astronaut")), vec(_copy(photo("astronaut"), (256, 256), 50)), vec(photo("hopper"))
+
+    a, a_copy, h = (
+        vec(photo("astronaut")),
+        vec(_copy(photo("astronaut"), (256, 256), 50)),
+        vec(photo("hopper")),
+    )
     same, other = np.linalg.norm(a - a_copy), np.linalg.norm(a - h)
     assert same < 0.45 < 0.6 < other
 
@@ -117,7 +128,9 @@ def test_enrolment_needs_exactly_one_face(sqlite_gallery: LikenessGallery, photo
     assert sqlite_gallery.list("acme") == []
 
 
-def test_several_faces_and_one_protected_person(sqlite_gallery: LikenessGallery, photo, enc, hopper_bytes: bytes) -> None:
+def test_several_faces_and_one_protected_person(
+    sqlite_gallery: LikenessGallery, photo, enc, hopper_bytes: bytes
+) -> None:
     sqlite_gallery.enroll("acme", "Grace Hopper", hopper_bytes)
     pair = Image.new("RGB", (1024, 600), (255, 255, 255))
     pair.paste(photo("astronaut"), (0, 0))
@@ -127,11 +140,11 @@ def test_several_faces_and_one_protected_person(sqlite_gallery: LikenessGallery,
 
 
 def test_sqlite_removal_erases_the_embedding_bytes(tmp_path: Path, face_vectors) -> None:
-    from gateway.store import Database
+    from core.store import Database
     from safety.image.tables import LikenessEntry
 
     db = Database(f"sqlite:///{tmp_path / 'g.db'}")
-    db.migrate()
+    migrate(db)
     gallery = LikenessGallery(db)
     entry = gallery.add("acme", "Eileen Collins", face_vectors["astronaut"], "a" * 64)
     with db.session() as s:

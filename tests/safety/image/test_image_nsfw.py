@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from gateway.errors import CheckFailed
+from core.errors import CheckFailed
 from safety.check import CheckInput
 from safety.image.nsfw import Detection, NsfwCheck, NsfwOptions, NudeNetDetector, build_nsfw_check
 from safety.verdict import Category, Target
@@ -63,10 +63,12 @@ def _run(dets: list[Detection], **options) -> list:
 
 
 def test_mapping_explicit_suggestive_and_ignored_labels() -> None:
-    dets = [Detection("FACE_FEMALE", 0.9, (0, 0, 10, 10)),
-            Detection("FEMALE_BREAST_COVERED", 0.8, (1, 2, 3, 4)),
-            Detection("BUTTOCKS_EXPOSED", 0.6, (5, 6, 7, 8)),
-            Detection("FEET_EXPOSED", 0.95, (0, 0, 5, 5))]
+    dets = [
+        Detection("FACE_FEMALE", 0.9, (0, 0, 10, 10)),
+        Detection("FEMALE_BREAST_COVERED", 0.8, (1, 2, 3, 4)),
+        Detection("BUTTOCKS_EXPOSED", 0.6, (5, 6, 7, 8)),
+        Detection("FEET_EXPOSED", 0.95, (0, 0, 5, 5)),
+    ]
     (v,) = _run(dets)
     assert v.category is Category.SEXUAL and v.check == "image.nsfw"
     assert v.score == pytest.approx(0.6) and str(v.target) == "input_image[1]"

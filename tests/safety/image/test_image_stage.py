@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.errors import CheckFailed
 from gateway.decision import decide
-from gateway.errors import CheckFailed
 from gateway.policy import Action, PolicySet
 from safety.check import Check, CheckInput
 from safety.image.stage import run_image_checks, warm_up
@@ -57,8 +57,9 @@ def test_default_policy_on_an_input_portrait_gives_review_naming_the_input(setti
     verdicts = run_image_checks(checks, photo("astronaut"), target=Target.input_image(0), tenant="acme")
     decision = decide(verdicts, pol)
     assert decision.action is Action.REVIEW
-    assert [(r.category, r.target, r.check) for r in decision.reasons] == [("real_person", "input_image[0]",
-                                                                           "image.faces")]
+    assert [(r.category, r.target, r.check) for r in decision.reasons] == [
+        ("real_person", "input_image[0]", "image.faces")
+    ]
 
 
 class _Slow:
@@ -74,15 +75,24 @@ class _Slow:
         time.sleep(self.delay)
         if self.fail:
             raise CheckFailed(f"{self.label} broke")
-        return [Verdict(check=self.label, category=Category.OTHER, score=0.1, target=item.target,
-                        evidence={"opt": item.options.get("k")})]
+        return [
+            Verdict(
+                check=self.label,
+                category=Category.OTHER,
+                score=0.1,
+                target=item.target,
+                evidence={"opt": item.options.get("k")},
+            )
+        ]
 
 
 def test_stage_runs_checks_concurrently_and_keeps_order() -> None:
     a, b, c = _Slow("a", 0.3), _Slow("b", 0.3), _Slow("c", 0.05)
     img = Image.new("RGB", (16, 16))
     t = time.perf_counter()
-    out = run_image_checks([(a, {"k": 1}), (b, {}), (c, {"k": 3})], img, target=Target.output_image(1), tenant="t")
+    out = run_image_checks(
+        [(a, {"k": 1}), (b, {}), (c, {"k": 3})], img, target=Target.output_image(1), tenant="t"
+    )
     assert time.perf_counter() - t < 0.55
     assert [v.check for v in out] == ["a", "b", "c"] and out[0].evidence == {"opt": 1}
     assert str(out[2].target) == "output_image[1]"
@@ -92,8 +102,12 @@ def test_stage_runs_checks_concurrently_and_keeps_order() -> None:
 def test_stage_fails_closed() -> None:
     img = Image.new("RGB", (16, 16))
     with pytest.raises(CheckFailed, match="b broke"):
-        run_image_checks([(_Slow("a", 0.01), {}), (_Slow("b", 0.01, fail=True), {})], img,
-                         target=Target.output_image(0), tenant="t")
+        run_image_checks(
+            [(_Slow("a", 0.01), {}), (_Slow("b", 0.01, fail=True), {})],
+            img,
+            target=Target.output_image(0),
+            tenant="t",
+        )
     assert run_image_checks([], img, target=Target.output_image(0), tenant="t") == []
 
 

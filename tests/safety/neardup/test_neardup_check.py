@@ -2,9 +2,9 @@
 
 import pytest
 
-from gateway.errors import CheckFailed
+from core.errors import CheckFailed
+from core.settings import Settings
 from gateway.policy import parse_policy
-from gateway.settings import Settings
 from safety.check import CheckInput
 from safety.neardup.builder import build_index, remove_from_index
 from safety.neardup.check import ClipCheck, HashCheck
@@ -34,10 +34,16 @@ def test_registry_builds_the_checks_from_settings(settings):
 def test_match_is_a_copyright_verdict_with_evidence(settings):
     check = HashCheck(settings)
     (v,) = check.run(_item(jpeg(crop(photo("coffee"))), indexes=["train"]))
-    assert v.check == "neardup.hash" and v.category is Category.COPYRIGHT and v.target == Target.output_image(0)
+    assert (
+        v.check == "neardup.hash" and v.category is Category.COPYRIGHT and v.target == Target.output_image(0)
+    )
     ev = v.evidence
-    assert (ev["index"], ev["source_id"], ev["licence"], ev["owner"]) == ("train", "coffee.png", "CC-BY-4.0",
-                                                                           "scikit-image")
+    assert (ev["index"], ev["source_id"], ev["licence"], ev["owner"]) == (
+        "train",
+        "coffee.png",
+        "CC-BY-4.0",
+        "scikit-image",
+    )
     assert 0 <= ev["distance"] <= 8 and v.score == pytest.approx(1 - ev["distance"] / 64)
     assert "coffee.png" in v.reason
 
@@ -72,7 +78,10 @@ def test_warm_loads_at_start_up_and_fails_on_a_missing_index(settings):
     check = HashCheck(settings)
     check.warm({"indexes": ["train"], "radius": 8})
     loaded = check._cache.get("train")
-    assert {(ct.value, kind) for ct, kind in loaded._hamming} == {("phash", "multihash"), ("dhash", "multihash")}
+    assert {(ct.value, kind) for ct, kind in loaded._hamming} == {
+        ("phash", "multihash"),
+        ("dhash", "multihash"),
+    }
     with pytest.raises(IndexNotFound):
         check.warm({"indexes": ["train", "stock"]})
     check.warm({"indexes": ["train", {"name": "stock", "required": False}]})
@@ -94,16 +103,19 @@ def test_a_take_down_reaches_a_running_check(settings, built):
 
 def test_check_needs_an_image(settings):
     with pytest.raises(CheckFailed, match="looks at images"):
-        HashCheck(settings).run(CheckInput(target=Target.prompt(), tenant="t", prompt="x",
-                                           options={"indexes": ["train"]}))
+        HashCheck(settings).run(
+            CheckInput(target=Target.prompt(), tenant="t", prompt="x", options={"indexes": ["train"]})
+        )
 
 
 def test_policy_options_are_validated(settings):
     base = "id: p\nunsafe_allow_unmarked: true\nchecks:\n  output_image:\n"
-    ok = parse_policy(base + "    - name: neardup.hash\n      options: {indexes: [train, {name: stock, required: false}],"
-                             " radius: 6}\n")
+    ok = parse_policy(
+        base + "    - name: neardup.hash\n      options: {indexes: [train, {name: stock, required: false}],"
+        " radius: 6}\n"
+    )
     assert ok.checks.output_image[0].options["radius"] == 6
-    from gateway.errors import PolicyError
+    from core.errors import PolicyError
 
     with pytest.raises(PolicyError, match="radius"):
         parse_policy(base + "    - name: neardup.hash\n      options: {indexes: [train], radius: 40}\n")
@@ -166,7 +178,7 @@ def _one_photo(tmp_path):
 def test_model_folder_without_weights_is_refused(tmp_path, tiny_clip):
     import shutil
 
-    from gateway.errors import ConfigError
+    from core.errors import ConfigError
     from safety.neardup.embed import ClipEmbedder
 
     bare = tmp_path / "bare"

@@ -20,7 +20,7 @@ def env(tmp_path, monkeypatch):
 
 
 def _ledger_records(tmp_path):
-    from gateway.store import Database
+    from core.store import Database
     from provenance.ledger import Ledger
 
     db = Database(f"sqlite:///{tmp_path / 'assay.db'}")
@@ -43,8 +43,21 @@ def _ok(args):
 
 
 def test_build_query_list_add_remove_with_ledger(env, photo_dir, tmp_path):
-    out = _ok(["build", "--name", "train", str(photo_dir), "--licence", "CC-BY-4.0", "--owner", "skimage",
-               "--workers", "1", "--json"])
+    out = _ok(
+        [
+            "build",
+            "--name",
+            "train",
+            str(photo_dir),
+            "--licence",
+            "CC-BY-4.0",
+            "--owner",
+            "skimage",
+            "--workers",
+            "1",
+            "--json",
+        ]
+    )
     change = json.loads(out.stdout)["change"]
     assert change["count"] == 10 and json.loads(out.stdout)["skipped"][0]["id"] == "broken.png"
 
@@ -61,19 +74,30 @@ def test_build_query_list_add_remove_with_ledger(env, photo_dir, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
     photo("moon").save(extra / "moon.png")
-    assert json.loads(_ok(["add", "--name", "train", str(extra), "--json", "--workers", "1"]).stdout)["change"]["count"] == 11
+    assert (
+        json.loads(_ok(["add", "--name", "train", str(extra), "--json", "--workers", "1"]).stdout)["change"][
+            "count"
+        ]
+        == 11
+    )
     _ok(["remove", "--name", "train", "chelsea.png", "--actor", "legal@studio"])
     assert "no near-duplicate" in _ok(["query", "--name", "train", str(query_img)]).stdout
 
     records = _ledger_records(env)
-    assert [(r.kind, r.decision) for r in records] == [("index", "build"), ("index", "add"), ("index", "remove")]
+    assert [(r.kind, r.decision) for r in records] == [
+        ("index", "build"),
+        ("index", "add"),
+        ("index", "remove"),
+    ]
     assert records[0].body["digest"] == change["digest"] and records[0].body["source"] == str(photo_dir)
     assert records[2].body["removed_ids"] == ["chelsea.png"] and records[2].requester == "legal@studio"
     assert records[2].body["previous_digest"] == records[1].body["digest"]
 
 
 def test_unsafe_skip_ledger_says_so(env, photo_dir):
-    result = _ok(["build", "--name", "x", str(photo_dir), "--workers", "1", "--unsafe-skip-ledger", "--quiet"])
+    result = _ok(
+        ["build", "--name", "x", str(photo_dir), "--workers", "1", "--unsafe-skip-ledger", "--quiet"]
+    )
     assert "NOT recorded" in result.stderr
     assert not (env / "assay.db").exists()
 
@@ -97,7 +121,9 @@ def test_the_cli_exit_path_prints_diagnostics_and_exits_2(env, tmp_path, monkeyp
     from gateway.cli.main import run_cli
 
     photo("coffee").save(tmp_path / "q.png")
-    monkeypatch.setattr(sys, "argv", ["assay", "index", "query", "--name", "training", str(tmp_path / "q.png")])
+    monkeypatch.setattr(
+        sys, "argv", ["assay", "index", "query", "--name", "training", str(tmp_path / "q.png")]
+    )
     with pytest.raises(SystemExit) as e:
         run_cli()
     assert e.value.code == 2

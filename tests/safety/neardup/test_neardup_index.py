@@ -8,10 +8,17 @@ import pytest
 from PIL import Image
 
 import safety.neardup.builder as builder
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from safety.neardup.builder import add_to_index, build_index, remove_from_index
 from safety.neardup.codes import CODE_SPECS, CodeType, image_codes
-from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexExists, IndexNotFound, SourceError
+from safety.neardup.errors import (
+    CodeTypeMismatch,
+    IndexBusy,
+    IndexCorrupt,
+    IndexExists,
+    IndexNotFound,
+    SourceError,
+)
 from safety.neardup.query import LoadedIndex
 from safety.neardup.sources import read_source
 from safety.neardup.store import MANIFEST, IndexManifest
@@ -169,6 +176,7 @@ def _crash_stage(real):
     def stage(staging, items, **kw):
         real(staging, items[:4], **kw)
         raise KeyboardInterrupt
+
     return stage
 
 
@@ -233,8 +241,14 @@ def test_index_with_other_code_parameters_is_refused(built):
     m = IndexManifest.model_validate_json(path.read_text())
     specs = dict(m.code_specs)
     specs[CodeType.PHASH] = "imagehash.phash(hash_size=16)"
-    digest = IndexManifest.content_digest(name=m.name, count=m.count, code_types=m.code_types, code_specs=specs,
-                                          embedding=m.embedding, files=m.files)
+    digest = IndexManifest.content_digest(
+        name=m.name,
+        count=m.count,
+        code_types=m.code_types,
+        code_specs=specs,
+        embedding=m.embedding,
+        files=m.files,
+    )
     path.write_text(m.model_copy(update={"code_specs": specs, "digest": digest}).model_dump_json())
     with pytest.raises(CodeTypeMismatch, match="different phash"):
         built.open("train")

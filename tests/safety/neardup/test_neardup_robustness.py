@@ -13,4 +13,3 @@ def test_altered_copies_found_unrelated_not(built):
     assert report.false_positives == [] and report.unrelated_queries >= 40
     # the mirrored query is what finds mirrors: both codes are far from the original's otherwise
     assert all(r.best_distance == 0 for r in report.rows if r.alteration == "mirror")
-

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gateway.errors import InvalidRequest
+from core.errors import InvalidRequest
 from safety.neardup.search import MIH_EXACT_RADIUS, HammingSearcher, VectorSearcher
 
 
@@ -82,7 +82,9 @@ def test_multihash_reports_each_row_once_with_duplicate_codes_and_full_width_fli
     top[7] ^= 0x80  # bit 63 (little-endian view): inside the 22-bit substring
     db[13] = top
     spread = q.view("<u8").copy()
-    spread ^= np.array([(1 << 0) | (1 << 22) | (1 << 43) | (1 << 63)], dtype="<u8")  # one flip per substring + top
+    spread ^= np.array(
+        [(1 << 0) | (1 << 22) | (1 << 43) | (1 << 63)], dtype="<u8"
+    )  # one flip per substring + top
     db[14] = spread.view(np.uint8)
     hits = HammingSearcher(db).search(q, 4)[0]
     got = [(int(h.distance), h.row) for h in hits]

@@ -37,8 +37,9 @@ def test_missing_source(tmp_path):
 
 
 def test_csv_manifest_with_rights_and_defaults(tmp_path):
-    (tmp_path / "m.csv").write_text("path,id,license,owner,caption\nimgs/a.png,work-1,CC-BY,Ann,a cat\n"
-                                    "imgs/b.png,,,,\n")
+    (tmp_path / "m.csv").write_text(
+        "path,id,license,owner,caption\nimgs/a.png,work-1,CC-BY,Ann,a cat\nimgs/b.png,,,,\n"
+    )
     listing = read_source(tmp_path / "m.csv", licence="all rights reserved", owner="Studio")
     a, b = listing.items
     assert (a.id, a.licence, a.owner, a.path) == ("work-1", "CC-BY", "Ann", tmp_path / "imgs/a.png")
@@ -63,7 +64,7 @@ def test_jsonl_manifest_and_its_errors(tmp_path):
 
 def test_manifest_needs_path_and_unique_ids(tmp_path):
     (tmp_path / "m.csv").write_text("file,id\na.png,1\n")
-    with pytest.raises(SourceError, match="must name a \"path\" column"):
+    with pytest.raises(SourceError, match='must name a "path" column'):
         read_source(tmp_path / "m.csv")
     (tmp_path / "m.csv").write_text("path,id\na.png,1\nb.png,1\n")
     with pytest.raises(SourceError, match="1 duplicate ids"):

@@ -54,7 +54,9 @@ def semantic(prompt_data_dir: Path, request: pytest.FixtureRequest):
     cache.mkdir(exist_ok=True)
     pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     if pytest_cache is not None:
-        (cache / "prompt-semantic").symlink_to(pytest_cache.mkdir("prompt-semantic"), target_is_directory=True)
+        (cache / "prompt-semantic").symlink_to(
+            pytest_cache.mkdir("prompt-semantic"), target_is_directory=True
+        )
     return SemanticCheck(prompt_data_dir)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gateway.errors import PolicyError
+from core.errors import PolicyError
 from gateway.policy import load_policy, parse_policy
 from safety.prompt.exemplars import builtin_exemplar_files, load_exemplar_file
 from safety.registry import BUILTIN_CHECKS, CheckRegistry, options_model
@@ -49,7 +49,11 @@ def test_policy_validates_prompt_check_options() -> None:
 
 
 def _policy_without_semantic(tmp_path: Path) -> Path:
-    text = (REPO / "policies" / "default.yaml").read_text(encoding="utf-8").replace("    - prompt.semantic\n", "")
+    text = (
+        (REPO / "policies" / "default.yaml")
+        .read_text(encoding="utf-8")
+        .replace("    - prompt.semantic\n", "")
+    )
     path = tmp_path / "default.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -90,11 +94,31 @@ def test_eval_set_shape() -> None:
     assert sum(r["near_miss"] for r in rows if r["label"] == "benign") >= 150
     cats = {(r["lang"], r["category"]) for r in rows if r["label"] == "risky"}
     for lang in ("en", "zh"):
-        for cat in ("sexual", "minors", "violence", "self_harm", "hate", "extremism", "illegal", "real_person", "pii"):
+        for cat in (
+            "sexual",
+            "minors",
+            "violence",
+            "self_harm",
+            "hate",
+            "extremism",
+            "illegal",
+            "real_person",
+            "pii",
+        ):
             assert (lang, cat) in cats
     evasions = {r["evasion"] for r in rows}
-    assert {"spacing", "punctuation", "fullwidth", "homoglyph", "leet", "zero_width", "traditional", "pinyin",
-            "homophone", "synonym"} <= evasions
+    assert {
+        "spacing",
+        "punctuation",
+        "fullwidth",
+        "homoglyph",
+        "leet",
+        "zero_width",
+        "traditional",
+        "pinyin",
+        "homophone",
+        "synonym",
+    } <= evasions
 
 
 def _rows(name: str) -> list[dict]:
@@ -125,8 +149,17 @@ def test_heldout_set_shape(name: str) -> None:
         risky = [r for r in rows if r["lang"] == lang and r["label"] == "risky"]
         benign = [r for r in rows if r["lang"] == lang and r["label"] == "benign"]
         assert len(risky) >= 60 and len(benign) >= 45, (lang, len(risky), len(benign))
-        assert {"sexual", "minors", "violence", "self_harm", "hate", "extremism", "illegal", "real_person",
-                "pii"} <= {r["category"] for r in risky}
+        assert {
+            "sexual",
+            "minors",
+            "violence",
+            "self_harm",
+            "hate",
+            "extremism",
+            "illegal",
+            "real_person",
+            "pii",
+        } <= {r["category"] for r in risky}
         assert {r["evasion"] for r in risky} >= {"none", "synonym", "spacing", "mixed_lang"}
     evasions = {r["evasion"] for r in rows}
     assert {"leet", "homoglyph", "fullwidth", "traditional", "pinyin", "homophone"} <= evasions
@@ -139,7 +172,9 @@ def test_public_surface_without_torch() -> None:
     import safety.prompt as pkg
 
     assert all(hasattr(pkg, name) for name in pkg.__all__)
-    code = "import sys, safety.prompt; assert 'torch' not in sys.modules, 'importing safety.prompt loaded torch'"
+    code = (
+        "import sys, safety.prompt; assert 'torch' not in sys.modules, 'importing safety.prompt loaded torch'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 

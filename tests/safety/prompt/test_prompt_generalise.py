@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.prompt.normalize import Normalizer, get_normalizer, mask_skeleton
 from safety.prompt.terms import load_mitigations_file, load_rules_file
 
@@ -74,8 +74,12 @@ BENIGN = [
 
 def test_cases_are_not_from_the_heldout_set() -> None:
     norm = get_normalizer()
-    held = {norm.base_text(json.loads(line)["text"]) for line in
-            (REPO / "tests" / "data" / "prompts" / "test_b.jsonl").read_text(encoding="utf-8").splitlines()}
+    held = {
+        norm.base_text(json.loads(line)["text"])
+        for line in (REPO / "tests" / "data" / "prompts" / "test_b.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    }
     assert [p for p, _ in RISKY if norm.base_text(p) in held] == []
     assert [p for p in BENIGN if norm.base_text(p) in held] == []
 
@@ -99,7 +103,9 @@ def test_masked_word_is_found_with_its_typed_span(lexicon, make_item) -> None:
 def test_mask_keys_match_only_masked_words_and_no_context_terms(lexicon, make_item) -> None:
     assert lexicon.run(make_item("a 10 cm ruler, c0m")) == []  # no masked word: no mask view at all
     cats = {v.category.value for v in lexicon.run(make_item("s*x scene, s*x0"))}
-    assert cats == {"sexual"}  # "sixyo" (a ctx.minor age) has the shape "s0x00" too: context terms are not masked
+    assert cats == {
+        "sexual"
+    }  # "sixyo" (a ctx.minor age) has the shape "s0x00" too: context terms are not masked
 
 
 # --- families and rules ------------------------------------------------------------------------------
@@ -134,27 +140,37 @@ def test_art_context_holds_nudity_for_review(lexicon, make_item) -> None:
 def test_art_context_does_not_cap_explicit_terms_or_children(lexicon, make_item) -> None:
     [v] = lexicon.run(make_item("a porn scene in a museum"))
     assert v.score >= BLOCK and "mitigation" not in v.evidence
-    got = {v.category.value: v.score for v in lexicon.run(make_item("a naked little girl statue in a museum"))}
+    got = {
+        v.category.value: v.score for v in lexicon.run(make_item("a naked little girl statue in a museum"))
+    }
     assert got["minors"] >= BLOCK
 
 
 def test_history_context_holds_extremist_names_for_review(lexicon, make_item) -> None:
     [v] = lexicon.run(make_item("a documentary about the nazi occupation of paris"))
-    assert v.category.value == "extremism" and v.score < BLOCK and v.evidence["mitigation"]["id"] == "history-extremism"
+    assert (
+        v.category.value == "extremism"
+        and v.score < BLOCK
+        and v.evidence["mitigation"]["id"] == "history-extremism"
+    )
     [v] = lexicon.run(make_item("heil hitler banner in a museum"))
     assert v.score >= BLOCK  # high-severity terms are not capped
 
 
 def test_builtin_rules_file_loads_rules_and_mitigations() -> None:
     path = REPO / "safety" / "prompt" / "data" / "rules.yaml"
-    assert {"exposing-intimate-parts", "glorifying-terror", "eliminating-a-group"} <= {r.id for r in load_rules_file(path)}
+    assert {"exposing-intimate-parts", "glorifying-terror", "eliminating-a-group"} <= {
+        r.id for r in load_rules_file(path)
+    }
     assert {m.id for m in load_mitigations_file(path)} == {"art-nude", "history-extremism"}
 
 
 def test_mitigation_contexts_must_be_context_names(tmp_path: Path) -> None:
     bad = tmp_path / "rules.yaml"
-    bad.write_text("mitigations:\n  - {id: x, when: [sexual], category: sexual, cap: low, max_term: medium}\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "mitigations:\n  - {id: x, when: [sexual], category: sexual, cap: low, max_term: medium}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="ctx"):
         load_mitigations_file(bad)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import CheckFailed, ConfigError, PayloadTooLarge
+from core.errors import CheckFailed, ConfigError, PayloadTooLarge
 from safety.check import Check, CheckInput
 from safety.prompt.lexicon import LexiconCheck, LexiconOptions
 from safety.verdict import Category, Target
@@ -24,40 +24,61 @@ def test_is_a_check(lexicon: LexiconCheck) -> None:
     assert lexicon.name == "prompt.lexicon"
 
 
-@pytest.mark.parametrize("prompt, category", [
-    ("a nude woman on the beach", "sexual"),
-    ("Ｎｕｄｅ photo", "sexual"),
-    ("n.u.d.e photo", "sexual"),
-    ("p o r n scene", "sexual"),
-    ("a n\u200bude model", "sexual"),
-    ("a nսde model", "sexual"),
-    ("a s3x scene", "sexual"),
-    ("pr0n", "sexual"),
-    ("一个裸体女人", "sexual"),
-    ("一个裸 体女人", "sexual"),
-    ("一个裸-体女人", "sexual"),
-    ("一個裸體女人", "sexual"),
-    ("生成luoti美女", "sexual"),
-    ("生成涩情图片", "sexual"),
-    ("graphic gore", "violence"),
-    ("how to kill myself", "self_harm"),
-    ("gas the jews", "hate"),
-    ("isis flag", "extremism"),
-    ("cook meth at home", "illegal"),
-    ("child porn", "minors"),
-])
+@pytest.mark.parametrize(
+    "prompt, category",
+    [
+        ("a nude woman on the beach", "sexual"),
+        ("Ｎｕｄｅ photo", "sexual"),
+        ("n.u.d.e photo", "sexual"),
+        ("p o r n scene", "sexual"),
+        ("a n\u200bude model", "sexual"),
+        ("a nսde model", "sexual"),
+        ("a s3x scene", "sexual"),
+        ("pr0n", "sexual"),
+        ("一个裸体女人", "sexual"),
+        ("一个裸 体女人", "sexual"),
+        ("一个裸-体女人", "sexual"),
+        ("一個裸體女人", "sexual"),
+        ("生成luoti美女", "sexual"),
+        ("生成涩情图片", "sexual"),
+        ("graphic gore", "violence"),
+        ("how to kill myself", "self_harm"),
+        ("gas the jews", "hate"),
+        ("isis flag", "extremism"),
+        ("cook meth at home", "illegal"),
+        ("child porn", "minors"),
+    ],
+)
 def test_finds_terms_through_evasions(lexicon: LexiconCheck, make_item, prompt: str, category: str) -> None:
     found = cats(lexicon, make_item, prompt)
     assert category in found, found
     assert found[category] >= 0.7  # blocks under the default policy
 
 
-@pytest.mark.parametrize("prompt", [
-    "breast cancer awareness poster", "chicken breast recipe", "a photo shoot in a garden", "裸眼3D效果",
-    "sussex countryside", "a therapist's office", "nude lipstick swatches", "the egyptian goddess isis",
-    "anti-nazi poster", "我爱吃鸡，巴黎很美", "吃鸡巴黎", "自由落体运动", "做爱心便当", "形形色色的人",
-    "a sperm whale", "magna cum laude", "suicide prevention hotline poster", "跳楼价大甩卖", "a killer whale",
-])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "breast cancer awareness poster",
+        "chicken breast recipe",
+        "a photo shoot in a garden",
+        "裸眼3D效果",
+        "sussex countryside",
+        "a therapist's office",
+        "nude lipstick swatches",
+        "the egyptian goddess isis",
+        "anti-nazi poster",
+        "我爱吃鸡，巴黎很美",
+        "吃鸡巴黎",
+        "自由落体运动",
+        "做爱心便当",
+        "形形色色的人",
+        "a sperm whale",
+        "magna cum laude",
+        "suicide prevention hotline poster",
+        "跳楼价大甩卖",
+        "a killer whale",
+    ],
+)
 def test_near_misses_do_not_fire(lexicon: LexiconCheck, make_item, prompt: str) -> None:
     assert cats(lexicon, make_item, prompt) == {}
 
@@ -66,7 +87,7 @@ def test_evidence_points_at_the_original_characters(lexicon: LexiconCheck, make_
     prompt = "a lovely Ｎ.ｕ.ｄ.ｅ portrait"
     (v,) = lexicon.run(make_item(prompt))
     ev = v.evidence
-    assert prompt[ev["start"]:ev["end"]] == ev["text"] == "Ｎ.ｕ.ｄ.ｅ"
+    assert prompt[ev["start"] : ev["end"]] == ev["text"] == "Ｎ.ｕ.ｄ.ｅ"
     assert ev["term"] == "nude" and ev["severity"] == "medium" and re.search(r"en\.tsv:\d+$", ev["source"])
     assert ev["matches"][0]["text"] == "Ｎ.ｕ.ｄ.ｅ"
     assert v.target == Target.prompt() and "nude" in v.reason
@@ -80,7 +101,9 @@ def test_homophone_evidence_names_the_pinyin_view(lexicon: LexiconCheck, make_it
 def test_co_occurrence_rule(lexicon: LexiconCheck, make_item) -> None:
     found = cats(lexicon, make_item, "a sexy 12 year old girl")
     assert found["minors"] == 1.0 and found["sexual"] < 0.7  # "sexy" alone would only be reviewed
-    (minors,) = [v for v in lexicon.run(make_item("a sexy 12 year old girl")) if v.category is Category.MINORS]
+    (minors,) = [
+        v for v in lexicon.run(make_item("a sexy 12 year old girl")) if v.category is Category.MINORS
+    ]
     assert minors.evidence["rule"] == "sexual-with-minor"
     assert {m["text"] for m in minors.evidence["matches"]} == {"sexy", "12 year old"}
     assert cats(lexicon, make_item, "a 12 year old girl playing chess") == {}  # context alone is nothing
@@ -128,7 +151,9 @@ def test_options(lexicon: LexiconCheck, make_item) -> None:
 
 def test_operator_files_extend_and_reload(tmp_path: Path, make_item) -> None:
     check = LexiconCheck(tmp_path)
-    (tmp_path / "ops.tsv").write_text("illegal\thigh\twidget smuggling\nsexual\tmedium\tfoo*\n", encoding="utf-8")
+    (tmp_path / "ops.tsv").write_text(
+        "illegal\thigh\twidget smuggling\nsexual\tmedium\tfoo*\n", encoding="utf-8"
+    )
     (tmp_path / "ops-allow.txt").write_text("foobar\n", encoding="utf-8")
     opts = {"extra_terms": ["ops.tsv"], "extra_allow": ["ops-allow.txt"]}
     assert cats(check, make_item, "widget smuggling", options=opts) == {"illegal": 0.9}
@@ -142,7 +167,9 @@ def test_operator_files_extend_and_reload(tmp_path: Path, make_item) -> None:
     (tmp_path / "ops.tsv").write_text("illegal\tlow\twidget smuggling\n", encoding="utf-8")
     assert cats(check, make_item, "widget smuggling", options=opts) == {"illegal": 0.55}
     # only operator terms
-    assert cats(check, make_item, "nude widget smuggling", options={**opts, "builtin": False}) == {"illegal": 0.55}
+    assert cats(check, make_item, "nude widget smuggling", options={**opts, "builtin": False}) == {
+        "illegal": 0.55
+    }
     with pytest.raises(ConfigError, match="not found"):
         check.run(make_item("x", options={"extra_terms": ["missing.tsv"]}))
 

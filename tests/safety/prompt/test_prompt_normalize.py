@@ -14,26 +14,29 @@ def norm() -> Normalizer:
     return get_normalizer()
 
 
-@pytest.mark.parametrize("typed, base", [
-    ("Ｎｕｄｅ", "nude"),  # full width
-    ("nսde", "nude"),  # Armenian u
-    ("nudе", "nude"),  # Cyrillic e
-    ("n\u200bu\u200cd\u200de", "nude"),  # zero-width characters
-    ("n\u00adude", "nude"),  # soft hyphen
-    ("n.u.d.e", "nude"),
-    ("p o r n", "porn"),
-    ("n-u-d-e photo", "nude photo"),
-    ("ＮＵＤＥ", "nude"),
-    ("Naïve café", "naive cafe"),
-    ("n̸̡u̷d̶e", "nude"),  # stacked combining marks
-    ("ⓝⓤⓓⓔ", "nude"),  # circled letters
-    ("ɴᴜᴅᴇ", "nude"),  # small capitals
-    ("裸 体", "裸体"),
-    ("裸.体", "裸体"),
-    ("裸體", "裸体"),  # Traditional
-    ("  a   b  ", "a b"),
-    ("\x00bad\x07", "bad"),
-])
+@pytest.mark.parametrize(
+    "typed, base",
+    [
+        ("Ｎｕｄｅ", "nude"),  # full width
+        ("nսde", "nude"),  # Armenian u
+        ("nudе", "nude"),  # Cyrillic e
+        ("n\u200bu\u200cd\u200de", "nude"),  # zero-width characters
+        ("n\u00adude", "nude"),  # soft hyphen
+        ("n.u.d.e", "nude"),
+        ("p o r n", "porn"),
+        ("n-u-d-e photo", "nude photo"),
+        ("ＮＵＤＥ", "nude"),
+        ("Naïve café", "naive cafe"),
+        ("n̸̡u̷d̶e", "nude"),  # stacked combining marks
+        ("ⓝⓤⓓⓔ", "nude"),  # circled letters
+        ("ɴᴜᴅᴇ", "nude"),  # small capitals
+        ("裸 体", "裸体"),
+        ("裸.体", "裸体"),
+        ("裸體", "裸体"),  # Traditional
+        ("  a   b  ", "a b"),
+        ("\x00bad\x07", "bad"),
+    ],
+)
 def test_base_view_folds_evasions(norm: Normalizer, typed: str, base: str) -> None:
     assert norm.normalize(typed).base.text == base
 
@@ -89,10 +92,17 @@ def test_large_prompt_is_linear(norm: Normalizer) -> None:
 
 
 # --- properties -------------------------------------------------------------------------------------
-_ALPHABET = st.sampled_from(list(
-    "abcdeilnoprstuxyz013457@$!|+ .,-_*'\u200b\u200d\ufeff\u00adÀéüñ"
-    "ＡＢｎｕｄｅ１２" "аеорсі" "裸体體色情鸡巴黎自由落" "，。、 \t\n\x00\x1b" "ﬁ①ⓝᴜ" "\u0301\u0308"
-))
+_ALPHABET = st.sampled_from(
+    list(
+        "abcdeilnoprstuxyz013457@$!|+ .,-_*'\u200b\u200d\ufeff\u00adÀéüñ"
+        "ＡＢｎｕｄｅ１２"
+        "аеорсі"
+        "裸体體色情鸡巴黎自由落"
+        "，。、 \t\n\x00\x1b"
+        "ﬁ①ⓝᴜ"
+        "\u0301\u0308"
+    )
+)
 _TEXT = st.one_of(st.text(alphabet=_ALPHABET, max_size=80), st.text(max_size=60))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.errors import ConfigError, PayloadTooLarge
+from core.errors import ConfigError, PayloadTooLarge
 from safety.prompt.encoder import get_encoder
 from safety.prompt.semantic import SemanticCheck, SemanticOptions, split_windows
 from safety.verdict import Category
@@ -21,10 +21,15 @@ def score(check: SemanticCheck, make_item, prompt: str, category: str, **kw) -> 
 
 
 def test_paraphrases_score_above_near_misses(semantic: SemanticCheck, make_item) -> None:
-    risky = score(semantic, make_item, "a lady who took off every piece of her clothing, posing on the bed", "sexual")
+    risky = score(
+        semantic, make_item, "a lady who took off every piece of her clothing, posing on the bed", "sexual"
+    )
     benign = score(semantic, make_item, "a lady trying on clothing in a boutique", "sexual")
     assert risky >= 0.5 > benign
-    assert score(semantic, make_item, "a man with a rope around his neck about to hang himself", "self_harm") >= 0.7
+    assert (
+        score(semantic, make_item, "a man with a rope around his neck about to hang himself", "self_harm")
+        >= 0.7
+    )
     assert semantic.run(make_item("a cat sitting on a windowsill in the rain")) == []
 
 
@@ -43,7 +48,7 @@ def test_long_prompt_is_windowed(semantic: SemanticCheck, make_item) -> None:
     prompt = filler + ", and a woman who has taken off all of her clothes, lying on the bed"
     v = next(v for v in semantic.run(make_item(prompt)) if v.category is Category.SEXUAL)
     assert v.evidence["windows"] > 1
-    assert "clothes" in prompt[v.evidence["start"]:v.evidence["end"]]
+    assert "clothes" in prompt[v.evidence["start"] : v.evidence["end"]]
     with pytest.raises(PayloadTooLarge):
         semantic.run(make_item("word " * 400, options={"max_windows": 4}))
     with pytest.raises(PayloadTooLarge):
@@ -74,12 +79,20 @@ def test_options_validation(semantic: SemanticCheck, make_item) -> None:
         SemanticOptions(floor=0.8, ceiling=0.5)
     with pytest.raises(ConfigError):
         semantic.run(make_item("x", options={"floor": 0.9, "ceiling": 0.1}))
-    assert score(semantic, make_item, "a woman who has taken off all of her clothes", "sexual",
-                 options={"categories": ["violence"]}) == 0.0
+    assert (
+        score(
+            semantic,
+            make_item,
+            "a woman who has taken off all of her clothes",
+            "sexual",
+            options={"categories": ["violence"]},
+        )
+        == 0.0
+    )
 
 
 def test_exemplar_vectors_are_cached_on_disk(tmp_path: Path, semantic: SemanticCheck) -> None:
-    from safety.prompt.exemplars import ExemplarBank, Exemplar
+    from safety.prompt.exemplars import Exemplar, ExemplarBank
 
     exemplars = [Exemplar("sexual", "a naked person", "t:1"), Exemplar("benign", "a dressed person", "t:2")]
     bank = ExemplarBank.build(get_encoder(), exemplars, min_coverage=0.5, cache_dir=tmp_path)
@@ -97,9 +110,15 @@ def test_exemplar_vectors_are_cached_on_disk(tmp_path: Path, semantic: SemanticC
 def test_operator_exemplars(prompt_data_dir: Path, make_item, semantic: SemanticCheck) -> None:
     (prompt_data_dir / "ops-ex.tsv").write_text(
         "illegal\tselling counterfeit luxury handbags in a back alley\nbenign\ta handbag in a shop window\n",
-        encoding="utf-8")
-    s = score(semantic, make_item, "counterfeit luxury handbags for sale in an alley", "illegal",
-              options={"extra_exemplars": ["ops-ex.tsv"], "builtin": False})
+        encoding="utf-8",
+    )
+    s = score(
+        semantic,
+        make_item,
+        "counterfeit luxury handbags for sale in an alley",
+        "illegal",
+        options={"extra_exemplars": ["ops-ex.tsv"], "builtin": False},
+    )
     assert s >= 0.7
     (prompt_data_dir / "bad-ex.tsv").write_text("nonsense\ttext\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown category"):
@@ -129,7 +148,9 @@ def test_one_encoder_per_process(semantic: SemanticCheck) -> None:
         get_encoder(Path("/nonexistent/encoder"))
 
 
-def test_window_vectors_are_reused(semantic: SemanticCheck, make_item, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_vectors_are_reused(
+    semantic: SemanticCheck, make_item, monkeypatch: pytest.MonkeyPatch
+) -> None:
     enc = get_encoder()
     calls: list[list[str]] = []
     real = enc.encode
@@ -150,7 +171,9 @@ def test_window_vectors_are_reused(semantic: SemanticCheck, make_item, monkeypat
 
 
 @pytest.mark.parametrize("prompt", ["女人的照片", "一个穿红裙子的女人", "一个人在海边", "裸眼3D广告"])
-def test_common_chinese_characters_do_not_look_like_exemplars(semantic: SemanticCheck, make_item, prompt: str) -> None:
+def test_common_chinese_characters_do_not_look_like_exemplars(
+    semantic: SemanticCheck, make_item, prompt: str
+) -> None:
     # MiniLM knows a few hundred common characters; they must not make a Chinese prompt "similar"
     assert not get_encoder().reads_chinese
     assert semantic.run(make_item(prompt)) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 from safety.prompt.terms import (
     Severity,
     builtin_allow_files,
@@ -20,7 +20,9 @@ from safety.prompt.terms import (
 
 
 def test_parse_term_lines() -> None:
-    terms = parse_term_lines("# comment\nsexual\thigh\tporn*\n\nsexual\t\tmedium\t裸体\tpy\nctx.minor\tcontext\tchild\n", "x.tsv")
+    terms = parse_term_lines(
+        "# comment\nsexual\thigh\tporn*\n\nsexual\t\tmedium\t裸体\tpy\nctx.minor\tcontext\tchild\n", "x.tsv"
+    )
     assert [(t.text, t.category, t.severity, t.prefix, t.pinyin) for t in terms] == [
         ("porn", "sexual", Severity.HIGH, True, False),
         ("裸体", "sexual", Severity.MEDIUM, False, True),
@@ -30,15 +32,18 @@ def test_parse_term_lines() -> None:
     assert terms[2].is_context and not terms[0].is_context
 
 
-@pytest.mark.parametrize("line, message", [
-    ("sexual\thigh", "expected"),
-    ("nonsense\thigh\tword", "unknown category"),
-    ("sexual\tterrible\tword", "unknown severity"),
-    ("sexual\tcontext\tword", "context terms"),
-    ("ctx.minor\thigh\tword", "context terms"),
-    ("sexual\thigh\tword\tzz", "unknown flags"),
-    ("sexual\thigh\t*", "empty term"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("sexual\thigh", "expected"),
+        ("nonsense\thigh\tword", "unknown category"),
+        ("sexual\tterrible\tword", "unknown severity"),
+        ("sexual\tcontext\tword", "context terms"),
+        ("ctx.minor\thigh\tword", "context terms"),
+        ("sexual\thigh\tword\tzz", "unknown flags"),
+        ("sexual\thigh\t*", "empty term"),
+    ],
+)
 def test_bad_term_lines_name_file_and_line(line: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as exc:
         parse_term_lines("# header\n" + line, "ops.tsv")

@@ -10,38 +10,46 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 20:00:00
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-from gateway.errors import IntegrityError
+from core.errors import IntegrityError
 
-
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     conn = op.get_bind()
-    clash = conn.execute(sa.text(
-        "SELECT a.size, a.id, b.id FROM ledger_checkpoint a JOIN ledger_checkpoint b "
-        "ON a.size = b.size AND a.id < b.id AND a.root <> b.root ORDER BY a.size LIMIT 5")).all()
+    clash = conn.execute(
+        sa.text(
+            "SELECT a.size, a.id, b.id FROM ledger_checkpoint a JOIN ledger_checkpoint b "
+            "ON a.size = b.size AND a.id < b.id AND a.root <> b.root ORDER BY a.size LIMIT 5"
+        )
+    ).all()
     if clash:
         listed = ", ".join(f"size {size} (checkpoints #{a} and #{b})" for size, a, b in clash)
-        raise IntegrityError(f"stored checkpoints of one size disagree on the root: {listed}; the log was "
-                             "rewritten or a foreign checkpoint was stored; this migration deletes neither",
-                             hint="run `assay audit verify`, keep both as evidence, and move the one that is "
-                                  "not this log's out of ledger_checkpoint before upgrading")
-    conn.execute(sa.text(
-        "DELETE FROM ledger_checkpoint WHERE EXISTS (SELECT 1 FROM ledger_checkpoint d "
-        "WHERE d.size = ledger_checkpoint.size AND d.root = ledger_checkpoint.root AND d.id < ledger_checkpoint.id)"))
-    with op.batch_alter_table('ledger_checkpoint', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ledger_checkpoint_size'))
-        batch_op.create_index(batch_op.f('ix_ledger_checkpoint_size'), ['size'], unique=True)
+        raise IntegrityError(
+            f"stored checkpoints of one size disagree on the root: {listed}; the log was "
+            "rewritten or a foreign checkpoint was stored; this migration deletes neither",
+            hint="run `assay audit verify`, keep both as evidence, and move the one that is "
+            "not this log's out of ledger_checkpoint before upgrading",
+        )
+    conn.execute(
+        sa.text(
+            "DELETE FROM ledger_checkpoint WHERE EXISTS (SELECT 1 FROM ledger_checkpoint d "
+            "WHERE d.size = ledger_checkpoint.size AND d.root = ledger_checkpoint.root AND d.id < ledger_checkpoint.id)"
+        )
+    )
+    with op.batch_alter_table("ledger_checkpoint", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_checkpoint_size"))
+        batch_op.create_index(batch_op.f("ix_ledger_checkpoint_size"), ["size"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('ledger_checkpoint', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ledger_checkpoint_size'))
-        batch_op.create_index(batch_op.f('ix_ledger_checkpoint_size'), ['size'], unique=False)
+    with op.batch_alter_table("ledger_checkpoint", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_checkpoint_size"))
+        batch_op.create_index(batch_op.f("ix_ledger_checkpoint_size"), ["size"], unique=False)

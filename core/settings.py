@@ -8,7 +8,6 @@ signing certificate and a missing database URL; in development it says so loudly
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -48,7 +47,9 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None  # PEM chain: leaf first
     signing_key: Path | None = None  # PEM PKCS#8 private key
     trust_anchors: Path | None = None  # PEM bundle of CA certificates trusted by `verify`
-    watermark_key_file: Path | None = None  # the operator's watermark key(s); default <data_dir>/keys/watermark.key
+    watermark_key_file: Path | None = (
+        None  # the operator's watermark key(s); default <data_dir>/keys/watermark.key
+    )
     provider_name: str = "Assay"  # GB 45438 ContentProducer / SB 942 provider name
     provider_code: str | None = None  # TC260 provider code, where the operator has one
 
@@ -61,7 +62,9 @@ class Settings(BaseSettings):
     dev_api_key_file: bool = True  # in development, create and print a first admin key
 
     # --- limits per API key, shared by replicas through the database (0 = off) ---------------
-    rate_limit_per_minute: int = Field(default=600, ge=0)  # every authenticated call; burst = 1 minute's worth
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0
+    )  # every authenticated call; burst = 1 minute's worth
     quota_per_day: int = Field(default=0, ge=0)  # generation and edit requests per key, rolling day
     #: unauthenticated calls of the public verify endpoint per client address (IPv6: per /64)
     public_verify_per_minute: int = Field(default=30, ge=0)
@@ -72,7 +75,9 @@ class Settings(BaseSettings):
     review_webhook_secret: SecretStr | None = None  # its HMAC key
 
     # --- ledger --------------------------------------------------------------------------------
-    ledger_checkpoint_interval_s: float = Field(default=60.0, gt=0)  # scheduled checkpoints (one elected replica)
+    ledger_checkpoint_interval_s: float = Field(
+        default=60.0, gt=0
+    )  # scheduled checkpoints (one elected replica)
 
     @field_validator("data_dir", mode="after")
     @classmethod

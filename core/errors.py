@@ -20,8 +20,14 @@ class AssayError(Exception):
     #: CLI exit code: 1 = blocked or a failed check, 2 = usage / bad input.
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None, param: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        param: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint

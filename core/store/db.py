@@ -1,34 +1,33 @@
-"""The SQL database: one engine per process, sessions, migrations.
+"""The SQL database: one engine per process and its sessions.
 
 SQLite (the default, a file under the data dir) runs in WAL mode with a busy timeout so that
 readers never block the ledger's writer; PostgreSQL is used by URL (``ASSAY_DATABASE_URL``,
 ``postgresql+psycopg://...``). Tables are SQLModel classes that live beside the code that owns
-them; :mod:`gateway.store.schema` imports them all so that Alembic sees one metadata.
+them; :mod:`gateway.store.schema` imports them all so that Alembic sees one metadata,
+and :func:`gateway.store.migrate` brings a database to the newest schema.
 Database errors are translated to :class:`StoreError` here, at one boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-from gateway.errors import ConfigError, StoreError
-
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+from core.errors import ConfigError, StoreError
 
 
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -90,23 +89,6 @@ class Database:
                 c.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             raise StoreError(f"database unreachable: {str(exc).splitlines()[0]}") from exc
-
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (replicas starting at once take turns)."""
-        from alembic import command
-        from alembic.config import Config
-
-        from gateway.store.locks import migration_connection  # locks imports this module
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.attributes["engine"] = self.engine
-        try:
-            with migration_connection(self) as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-        except SQLAlchemyError as exc:
-            raise StoreError(f"migration failed: {str(exc).splitlines()[0]}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -71,8 +72,10 @@ class Registry(Generic[T]):
             if inst is None:
                 entry = self._entries.get(name)
                 if entry is None:
-                    raise ConfigError(f"unknown {self.kind} {name!r}",
-                                      hint=f"known: {', '.join(sorted(self._entries)) or '(none)'}")
+                    raise ConfigError(
+                        f"unknown {self.kind} {name!r}",
+                        hint=f"known: {', '.join(sorted(self._entries)) or '(none)'}",
+                    )
                 factory: Callable[[Any], T] = import_path(entry.factory)
                 inst = factory(self._settings)
                 self._instances[name] = inst

@@ -32,23 +32,25 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from gateway.errors import InvalidRequest, StoreError
-from gateway.store.db import Database
+from core.errors import InvalidRequest, StoreError
+from core.store.db import Database
 
 log = logging.getLogger("assay.store")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 #: the advisory lock key of ``:name`` in the current schema: the first 64 bits of an MD5, signed
-_PG_KEY = ("('x' || substr(md5(coalesce(current_schema(), '') || '/assay/' || :name), 1, 16))"
-           "::bit(64)::bigint")
+_PG_KEY = "('x' || substr(md5(coalesce(current_schema(), '') || '/assay/' || :name), 1, 16))::bit(64)::bigint"
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise InvalidRequest(f"lock name {name!r} is not valid", param="name",
-                             hint="use 1-63 characters of a-z, 0-9, '.', '_' or '-'")
+        raise InvalidRequest(
+            f"lock name {name!r} is not valid",
+            param="name",
+            hint="use 1-63 characters of a-z, 0-9, '.', '_' or '-'",
+        )
     return name
 
 
@@ -156,7 +158,9 @@ class Leadership:
                 else:
                     self._held = self._acquire_file()
             except (SQLAlchemyError, OSError) as exc:
-                log.warning("leadership %s: %s: %s", self.name, exc.__class__.__name__, str(exc).splitlines()[0])
+                log.warning(
+                    "leadership %s: %s: %s", self.name, exc.__class__.__name__, str(exc).splitlines()[0]
+                )
                 self._drop()
             return self._held
 
@@ -166,7 +170,9 @@ class Leadership:
             return True
         conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_PG_KEY})"), {"name": self.name}).scalar())
+            got = bool(
+                conn.execute(text(f"SELECT pg_try_advisory_lock({_PG_KEY})"), {"name": self.name}).scalar()
+            )
         except BaseException:
             conn.close()
             raise
