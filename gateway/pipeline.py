@@ -41,6 +41,7 @@ from core.errors import (
     MarkError,
     PayloadTooLarge,
 )
+from core.images import DecodeLimits, decode_image
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
 from gateway.policy import Action, Policy
@@ -50,7 +51,6 @@ from provenance.ledger import LedgerRecord, prompt_sha256
 from provenance.mark_registry import MARK_ORDER
 from provenance.marks import Artifact, MarkContext
 from safety.check import CheckInput
-from safety.image.decode import DecodeLimits, decode_image
 from safety.verdict import Target, TargetKind, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -25,9 +25,9 @@ import httpx
 from pydantic import ValidationError
 
 from core.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest
+from core.images import DecodeLimits, decode_image
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
 from models.worker.protocol import PROTOCOL, WorkerDescription
-from safety.image.decode import DecodeLimits, decode_image
 
 log = logging.getLogger("assay.models")
 RETRY_STATUS = {429, 500, 502, 503, 504}

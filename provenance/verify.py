@@ -14,7 +14,7 @@ each method says what it found and which record it points to, with how much that
 - ``phash``: perceptual-hash neighbours among the gateway's released images (similarity only).
 
 Bad input (not an image, a bomb, a truncated file) raises the 4xx errors of
-:func:`safety.image.decode.decode_image`; nothing in an upload can cause anything else.
+:func:`core.images.decode_image`; nothing in an upload can cause anything else.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from core.errors import ConfigError
+from core.images import DecodeLimits, decode_image
 from provenance.c2pa_sign.manifest import ASSAY_ASSERTION, SOFT_BINDING
 from provenance.c2pa_sign.sdk import ManifestReader, ManifestReading
 from provenance.label.embed import read_xmp, sniff_format
@@ -46,7 +47,6 @@ from provenance.released import (
     phash64,
 )
 from provenance.source_type import AI_SOURCE_TYPES
-from safety.image.decode import DecodeLimits, decode_image
 
 log = logging.getLogger("assay.verify")
 

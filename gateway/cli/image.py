@@ -94,10 +94,10 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print verdicts and decision as JSON"),
 ) -> None:
     """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision; exit 1 if blocked."""
+    from core.images import DecodeLimits, decode_image
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
     from gateway.state import AppState
-    from safety.image.decode import DecodeLimits, decode_image
     from safety.image.stage import run_image_checks
     from safety.verdict import Target, TargetKind
 

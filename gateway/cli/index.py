@@ -309,15 +309,13 @@ def query(
     radius: int = typer.Option(8, min=0, max=32, help="Hamming radius in bits (<= 8: multi-hash index)"),
     codes: str | None = typer.Option(None, help="Code types to search (default: all the index holds)"),
     clip: bool = typer.Option(False, "--clip", help="Search the image embeddings instead of the codes"),
-    clip_model: Path | None = typer.Option(
-        None, "--clip-model", help="Model folder (default: the index's)"
-    ),
+    clip_model: Path | None = typer.Option(None, "--clip-model", help="Model folder (default: the index's)"),
     threshold: float = typer.Option(0.9, min=0.0, max=1.0, help="Cosine similarity threshold for --clip"),
     mirror: bool = typer.Option(True, help="Also look up the mirrored image"),
     as_json: bool = _JSON,
 ) -> None:
     """Print the indexed works an image is a near-duplicate of (source id, distance, licence, owner)."""
-    from safety.image.decode import decode_image
+    from core.images import decode_image
     from safety.neardup.query import LoadedIndex
 
     try:

@@ -69,9 +69,7 @@ def report(
 @app.command("check")
 def check(
     prompt: str = typer.Argument(..., help="The prompt to check (quote it)"),
-    policy_file: Path | None = typer.Option(
-        None, "--policy", help="Policy YAML (default: the default pack)"
-    ),
+    policy_file: Path | None = typer.Option(None, "--policy", help="Policy YAML (default: the default pack)"),
     tenant: str = typer.Option("local", help="Tenant (scopes the protected-persons list)"),
     as_json: bool = typer.Option(False, "--json", help="Print the decision and verdicts as JSON"),
 ) -> None:

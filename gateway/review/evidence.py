@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from safety.image.decode import DecodeLimits, decode_image
+from core.images import DecodeLimits, decode_image
 from safety.verdict import TargetKind, Verdict
 
 #: which list keys in evidence hold boxes, and the overlay kind they draw as

@@ -938,10 +938,10 @@ class ReviewQueue:
     def _run_release(
         self, item: ReviewItem, payload: HeldPayload, record: LedgerRecord
     ) -> list[ReleasedOutput]:
+        from core.images import decode_image
         from gateway.decision import Decision
         from gateway.pipeline import PipelineRequest, Upload
         from models.base import ModelInfo
-        from safety.image.decode import decode_image
 
         blobs = self.state.blobs
         policy = self.state.policies.get(item.policy_id)

@@ -171,7 +171,7 @@ def _check_model(service: WorkerService, model: str | None) -> None:
 
 
 async def _image(form: Any, key: str, *, required: bool) -> Any:
-    from safety.image.decode import decode_image
+    from core.images import decode_image
 
     value = form.get(key)
     if value is None or isinstance(value, str):

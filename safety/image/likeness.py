@@ -27,9 +27,9 @@ from sqlmodel import select
 from ulid import ULID
 
 from core.errors import CheckFailed, InvalidRequest, NotFound
+from core.images import DecodeLimits, decode_image
 from core.store.db import Database
 from safety.check import CheckInput
-from safety.image.decode import DecodeLimits, decode_image
 from safety.image.faces import FaceEngine, FaceOptions, face_engine
 from safety.image.tables import EMBEDDING_MODEL, LikenessEntry, LikenessEntryPublic
 from safety.verdict import Category, TargetKind, Verdict

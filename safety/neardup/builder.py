@@ -1,7 +1,7 @@
 """Building and changing indexes: ``build``, incremental ``add`` and ``remove`` (take-downs).
 
 Codes are computed in worker processes (one per core by default; images decode with the same
-:func:`safety.image.decode.decode_image` limits the gateway uses), in batches that are appended to a
+:func:`core.images.decode_image` limits the gateway uses), in batches that are appended to a
 staging folder and checkpointed (fsync, then an atomic ``progress.json``). An interrupted build or
 add run again with the same source resumes after the last checkpoint; files that do not decode are
 skipped and listed, never fatal. A change becomes visible in one step (see
@@ -28,7 +28,7 @@ import numpy as np
 from ulid import ULID
 
 from core.errors import AssayError, CheckFailed, InvalidRequest
-from safety.image.decode import DecodeLimits, decode_image
+from core.images import DecodeLimits, decode_image
 from safety.neardup.codes import ALL_CODE_TYPES, CODE_BYTES, CODE_SPECS, CodeType, image_codes
 from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt, IndexExists, SourceError
 from safety.neardup.sources import SourceItem, SourceListing

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import AssayError, IntegrityError
+from core.images import DecodeLimits, decode_image
 from provenance.ledger.merkle import (
     LeafListSource,
     consistency_proof,
@@ -22,7 +23,6 @@ from provenance.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from safety.image.decode import DecodeLimits, decode_image
 
 # --- image decoding: any bytes at all ------------------------------------------------------------
 _MAGIC = [

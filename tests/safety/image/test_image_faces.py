@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
+from core.images import decode_image
 from safety.check import CheckInput
-from safety.image.decode import decode_image
 from safety.image.faces import FaceBox, FaceOptions, FacesCheck, _PerImageMemo, face_engine, model_path
 from safety.verdict import Category, Target
 

@@ -11,9 +11,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from core.errors import InvalidRequest, NotFound
+from core.images import decode_image
 from gateway.store import migrate
 from safety.check import CheckInput
-from safety.image.decode import decode_image
 from safety.image.likeness import LikenessCheck, LikenessGallery, LikenessOptions, match_score
 from safety.verdict import Category, Target
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import AssayError, ImageDecodeError, PayloadTooLarge, UnsupportedMedia
+from core.images import DecodeLimits, decode_image
 from gateway.policy import Limits
-from safety.image.decode import DecodeLimits, decode_image
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
