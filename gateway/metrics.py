@@ -9,18 +9,22 @@ Separate replicas are separate scrape targets.
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-#: set (before prometheus_client is imported) in every worker of a multi-process server
+#: set (before prometheus_client is imported) in every worker of a multi-process server; read as
+#: ``Settings.metrics_multiproc_dir``
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, multiproc_dir: Path | str | None = None) -> None:
+        """``multiproc_dir``: prometheus_client's multiprocess folder (``Settings.metrics_multiproc_dir``);
+        when set, :meth:`render` sums the values every process wrote there."""
+        self.multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "assay_http_requests_total",
@@ -63,11 +67,11 @@ class Metrics:
         self.mark.labels(mark).observe(seconds)
 
     def render(self) -> bytes:
-        folder = os.environ.get(MULTIPROC_ENV)
+        folder = self.multiproc_dir
         if folder:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, path=folder)
+            multiprocess.MultiProcessCollector(registry, path=str(folder))
             return generate_latest(registry)
         return generate_latest(self.registry)

@@ -53,7 +53,7 @@ class AppState:
         self.checks = CheckRegistry(settings)
         self.marks = MarkRegistry(settings)
         self.blobs: BlobStore = blobs or FileBlobStore(settings.blob_dir)
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.metrics_multiproc_dir)
         self.backend_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-backend")
         self._backend = backend
         self._backend_lock = threading.Lock()

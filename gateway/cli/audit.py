@@ -322,11 +322,11 @@ def keygen(
     origin: str | None = typer.Option(None, help="The log's name (default: <host>/assay-ledger/<random>)"),
 ) -> None:
     """Create the operator's checkpoint signing key in the keys dir (never overwrites one)."""
-    from core.settings import Settings
+    from core.settings import KeySetupSettings
     from provenance.ledger.checkpoint import SKEY_FILE, VKEY_FILE, new_origin, write_key
     from provenance.ledger.note import NoteSigner
 
-    settings = Settings()
+    settings = KeySetupSettings()  # in production too: the key it creates may not exist yet
     signer = NoteSigner.generate(origin or new_origin(settings))
     try:
         write_key(signer, settings.keys_dir)

@@ -113,7 +113,7 @@ def serve(
         state.close()
     import os
 
-    os.environ["ASSAY_PRELOAD"] = "1" if preload else "0"
+    os.environ["ASSAY_PRELOAD"] = "true" if preload else "false"  # Settings.preload of each worker
     folder = None
     if workers > 1:  # /metrics sums every worker (see gateway/metrics.py)
         from gateway.metrics import MULTIPROC_ENV

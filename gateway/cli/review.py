@@ -27,20 +27,26 @@ app = typer.Typer(
 )
 
 _KEY = typer.Option(
-    ...,
+    None,
     "--key",
-    envvar="ASSAY_REVIEWER_KEY",
-    help="Reviewer or admin API key (or ASSAY_REVIEWER_KEY)",
+    help="Reviewer or admin API key (default: ASSAY_REVIEWER_KEY)",
     show_default=False,
 )
 _JSON = typer.Option(False, "--json", help="Print JSON")
 
 
-def _open(key: str) -> tuple[AppState, Principal]:
+def _open(key: str | None) -> tuple[AppState, Principal]:
     from core.settings import Settings
     from gateway.state import AppState
 
-    state = AppState(Settings())
+    settings = Settings()
+    if not key and settings.reviewer_key is not None:
+        key = settings.reviewer_key.get_secret_value()
+    if not key:
+        raise InvalidRequest(
+            "no API key: pass --key or set ASSAY_REVIEWER_KEY", param="--key", hint="a reviewer or admin key"
+        )
+    state = AppState(settings)
     try:
         return state, state.keys.authenticate(key)
     except Exception:
@@ -91,7 +97,7 @@ def _describe(d: ReviewDetail) -> str:
 
 @app.command("list")
 def list_(
-    key: str = _KEY,
+    key: str | None = _KEY,
     state_: str = typer.Option(
         "open", "--state", help="open | pending | claimed | escalated | approved | rejected | all"
     ),
@@ -131,7 +137,7 @@ def list_(
 
 
 @app.command()
-def show(review_id: str, key: str = _KEY, as_json: bool = _JSON) -> None:
+def show(review_id: str, key: str | None = _KEY, as_json: bool = _JSON) -> None:
     """Everything about one item: prompt, why it was held, findings, history."""
     state, me = _open(key)
     try:
@@ -168,7 +174,7 @@ _COMMENT = typer.Option(None, "--comment", help="Why (required with --reason oth
 @app.command()
 def approve(
     review_id: str,
-    key: str = _KEY,
+    key: str | None = _KEY,
     reason: str = _REASON,
     comment: str | None = _COMMENT,
     as_json: bool = _JSON,
@@ -180,7 +186,7 @@ def approve(
 @app.command()
 def reject(
     review_id: str,
-    key: str = _KEY,
+    key: str | None = _KEY,
     reason: str = _REASON,
     comment: str | None = _COMMENT,
     as_json: bool = _JSON,
@@ -192,7 +198,7 @@ def reject(
 @app.command()
 def escalate(
     review_id: str,
-    key: str = _KEY,
+    key: str | None = _KEY,
     reason: str = _REASON,
     comment: str | None = _COMMENT,
     as_json: bool = _JSON,
@@ -214,7 +220,7 @@ def codes() -> None:
 def assign(
     reviewer_key_id: str,
     tenant: str,
-    key: str = _KEY,
+    key: str | None = _KEY,
     remove: bool = typer.Option(False, "--remove", help="Take the assignment away"),
 ) -> None:
     """(admin) Let a reviewer key work a tenant's queue."""
@@ -235,10 +241,10 @@ def webhook(
     tenant: str,
     url: str | None = typer.Argument(None, help="https URL (omit with --remove)"),
     secret: str | None = typer.Option(
-        None, "--secret", envvar="ASSAY_WEBHOOK_SECRET", help="HMAC key, 16+ characters"
+        None, "--secret", help="HMAC key, 16+ characters (default: ASSAY_WEBHOOK_SECRET)", show_default=False
     ),
     remove: bool = typer.Option(False, "--remove"),
-    key: str = _KEY,
+    key: str | None = _KEY,
 ) -> None:
     """(admin) Set or remove a tenant's decision webhook."""
     from core.errors import Forbidden
@@ -252,6 +258,8 @@ def webhook(
             state.review_queue.webhooks.remove(tenant)
             typer.echo(f"webhook of {tenant} removed")
             return
+        if not secret and state.settings.webhook_secret is not None:
+            secret = state.settings.webhook_secret.get_secret_value()
         if not url or not secret:
             raise InvalidRequest("give the URL and --secret (or --remove)", param="url")
         state.review_queue.webhooks.set(tenant, url, secret)

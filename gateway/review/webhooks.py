@@ -37,6 +37,7 @@ from sqlmodel import Session, select
 from ulid import ULID
 
 from core.errors import InvalidRequest, NotFound
+from core.settings import Settings
 from core.store import Database
 from gateway.auth.tables import Tenant
 from gateway.review.tables import ReviewDelivery, ReviewWebhook
@@ -98,7 +99,7 @@ class Webhooks:
     def __init__(
         self,
         db: Database,
-        settings: Any,
+        settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -135,12 +136,9 @@ class Webhooks:
             row = s.get(ReviewWebhook, tenant)
             if row is not None:
                 return WebhookTarget(row.url, row.secret)
-            url = getattr(self.settings, "review_webhook_url", None)
-            secret = getattr(self.settings, "review_webhook_secret", None)
+            url, secret = self.settings.review_webhook_url, self.settings.review_webhook_secret
             if url and secret:
-                return WebhookTarget(
-                    url, secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
-                )
+                return WebhookTarget(url, secret.get_secret_value())
             return None
 
         if session is not None:

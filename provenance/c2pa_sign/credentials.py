@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from core.errors import ConfigError
+from core.settings import DEV_SIGNING_CHAIN_FILE
 from provenance.keys import check_key_file_mode, read_private, write_private
 
 log = logging.getLogger("assay.signing")
@@ -48,7 +49,7 @@ COMMON_C2PA_EKUS = frozenset(
 
 DEV_CA_CERT = "dev-ca.pem"
 DEV_CA_KEY = "dev-ca.key.pem"
-DEV_CHAIN = "dev-signer-chain.pem"
+DEV_CHAIN = DEV_SIGNING_CHAIN_FILE  # core.settings refuses it in production by this name
 DEV_KEY = "dev-signer.key.pem"
 DEV_ORG = "Assay development CA (not for production)"
 #: a development leaf is re-issued when it has less than this left

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import desc, insert, select
 
 from core.errors import ConfigError
-from core.settings import Settings
+from core.settings import CHECKPOINT_KEY_FILE, CHECKPOINT_VKEY_FILE, Settings
 from core.store.locks import Leadership, exclusive
 from provenance.keys import read_private, write_private
 from provenance.ledger.log import Ledger
@@ -35,8 +35,8 @@ from provenance.ledger.tables import LedgerCheckpointRow
 
 log = logging.getLogger("assay.ledger")
 
-SKEY_FILE = "ledger-checkpoint.skey"
-VKEY_FILE = "ledger-checkpoint.vkey"
+SKEY_FILE = CHECKPOINT_KEY_FILE
+VKEY_FILE = CHECKPOINT_VKEY_FILE
 _cp_t = LedgerCheckpointRow.__table__
 #: the lock (in the database) under which any replica signs a checkpoint
 CHECKPOINT_LOCK = "ledger-checkpoint"
@@ -111,7 +111,7 @@ def _read_signer(path: Path) -> NoteSigner:
 
 def load_signer(settings: Settings) -> NoteSigner:
     """The operator's checkpoint key; generated into the data dir in development only."""
-    path = settings.keys_dir / SKEY_FILE
+    path = settings.checkpoint_key_path
     if path.exists():
         return _read_signer(path)
     if settings.is_production:

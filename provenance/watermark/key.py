@@ -22,30 +22,29 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
 
 from core.errors import ConfigError
+from core.settings import WATERMARK_KEY_FILE, Settings
 from provenance.keys import read_private, write_private
 from provenance.watermark.layout import SchemeParams
 
 log = logging.getLogger("assay.signing")
 
-KEY_FILE = "watermark.key"
+KEY_FILE = WATERMARK_KEY_FILE
 SETTING = "ASSAY_WATERMARK_KEY_FILE"
 #: shortest key accepted (characters); a generated key is 64 hex digits
 MIN_KEY_CHARS = 16
 
 
-def key_path(settings: Any) -> Path:
-    configured = getattr(settings, "watermark_key_file", None)
-    return Path(configured) if configured else Path(settings.keys_dir) / KEY_FILE
+def key_path(settings: Settings) -> Path:
+    return settings.watermark_key_path
 
 
-def watermark_keys(settings: Any) -> list[str]:
+def watermark_keys(settings: Settings) -> list[str]:
     """The operator's keys, newest first (``[0]`` marks). Creates the file in development."""
     path = key_path(settings)
     if not path.exists():
-        if getattr(settings, "watermark_key_file", None):
+        if settings.watermark_key_file:
             raise ConfigError(
                 f"the watermark key file {path} does not exist",
                 param=SETTING,
@@ -79,6 +78,6 @@ def watermark_keys(settings: Any) -> list[str]:
     return keys
 
 
-def scheme_params(settings: Any) -> list[SchemeParams]:
+def scheme_params(settings: Settings) -> list[SchemeParams]:
     """One :class:`SchemeParams` per key: ``[0]`` marks, all of them are tried by ``verify``."""
     return [SchemeParams(key=k) for k in watermark_keys(settings)]

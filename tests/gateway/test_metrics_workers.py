@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 WORKER = (
     "import sys\n"
+    "from core.settings import Settings\n"
     "from gateway.metrics import Metrics\n"
-    "m = Metrics()\n"
+    "m = Metrics(Settings().metrics_multiproc_dir)\n"
     "for _ in range(int(sys.argv[1])):\n"
     "    m.decision('released', ['sexual'])\n"
     "if sys.argv[2] == 'render':\n"

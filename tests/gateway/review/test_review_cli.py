@@ -114,6 +114,14 @@ def test_operators_review_from_the_shell(state, env) -> None:  # noqa: ANN001
         ).exit_code
         == 2
     )
+    # the key and the webhook secret from the environment (Settings.reviewer_key, .webhook_secret)
+    from_env = {**env, "ASSAY_REVIEWER_KEY": admin, "ASSAY_WEBHOOK_SECRET": "y" * 20}
+    r = run(from_env, "review", "webhook", "acme", "https://hooks.example.test/b")
+    assert r.exit_code == 0, r.output
+    target = state.review_queue.webhooks.target("acme")
+    assert target is not None and target.url.endswith("/b") and target.secret == "y" * 20
+    r = run(env, "review", "list")
+    assert r.exit_code == 2 and "pass --key or set ASSAY_REVIEWER_KEY" in r.output
     assert "reject: " in run(env, "review", "codes").stdout
     ledger_ok(state)
     r = run(env, "audit", "verify")

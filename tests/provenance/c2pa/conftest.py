@@ -25,7 +25,11 @@ def photo() -> Image.Image:
 
 @pytest.fixture
 def make_settings(tmp_path: Path):  # noqa: ANN201
-    def make(**kw) -> Settings:  # noqa: ANN003
+    def make(*, start_up_rules: bool = True, **kw) -> Settings:  # noqa: ANN003
+        """``start_up_rules=False`` builds them past Settings' production validator (``model_construct``),
+        to test the refusals of the loaders behind it (the second line of defence)."""
+        if not start_up_rules:
+            return Settings.model_construct(data_dir=tmp_path / "data", **kw)
         return Settings(data_dir=tmp_path / "data", **kw)
 
     return make

@@ -42,17 +42,19 @@ def test_the_c2pa_mark_builds_and_probes_with_the_development_certificate(make_s
 
 def test_production_refuses_a_missing_or_development_certificate(make_settings):
     with pytest.raises(ConfigError, match="production needs the operator's signing certificate"):
-        credentials_from_settings(make_settings(env="production"))
+        credentials_from_settings(make_settings(env="production", start_up_rules=False))
     dev = make_settings()
     chain, key = ensure_dev_credentials(dev.keys_dir)
     with pytest.raises(ConfigError, match="development certificate"):
-        credentials_from_settings(make_settings(env="production", signing_cert=chain, signing_key=key))
+        credentials_from_settings(
+            make_settings(env="production", signing_cert=chain, signing_key=key, start_up_rules=False)
+        )
 
 
 def test_an_operator_certificate_is_used_as_configured(make_settings, pki):
     pair = pki.valid("operator")
     creds = credentials_from_settings(
-        make_settings(env="production", signing_cert=pair.chain, signing_key=pair.key)
+        make_settings(env="production", signing_cert=pair.chain, signing_key=pair.key, start_up_rules=False)
     )
     assert not creds.development and "operator" in creds.subject
 

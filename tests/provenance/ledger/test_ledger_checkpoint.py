@@ -35,7 +35,8 @@ def test_a_known_go_sumdb_note_verifies():
     note = (
         "If you think cryptography is the answer to your problem,\n"
         "then you don't know what your problem is.\n\n"
-        "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+        "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6"
+        "RyyBwJnAM=\n"
     )
     v = NoteVerifier.from_vkey(vkey)
     assert v.open(note).startswith("If you think")
@@ -86,5 +87,10 @@ def test_development_key_is_generated_once_and_production_refuses_a_missing_key(
     assert (dev.keys_dir / SKEY_FILE).stat().st_mode & 0o777 == 0o600
     assert (dev.keys_dir / VKEY_FILE).read_text().strip() == s1.verifier.vkey()
     assert load_signer(dev).verifier == s1.verifier
-    with pytest.raises(ConfigError, match="no ledger checkpoint key"):
-        load_signer(Settings(data_dir=tmp_path / "prod", env="production", database_url="sqlite:///x.db"))
+    prod = dict(data_dir=tmp_path / "prod", env="production", database_url="sqlite:///x.db")
+    with pytest.raises(ConfigError, match="no ledger checkpoint key") as e:  # refused at start-up
+        Settings(**prod)
+    assert "ASSAY_DATA_DIR" in e.value.details["variables"]
+    with pytest.raises(ConfigError, match="no ledger checkpoint key"):  # and by the loader behind it
+        load_signer(Settings.model_construct(**prod))
+    assert not (tmp_path / "prod").exists()  # production never makes one up

@@ -1,4 +1,5 @@
-"""The operator's watermark key (ASSAY_WATERMARK_KEY_FILE): marks and verify use it; other keys read nothing."""
+"""The operator's watermark key (ASSAY_WATERMARK_KEY_FILE): marks and verify use it; other keys read
+nothing."""
 
 from __future__ import annotations
 
@@ -66,8 +67,13 @@ def test_bad_or_missing_key_files_are_clear_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="does not exist") as e:
         watermark_keys(_settings(tmp_path, "a", watermark_key_file=tmp_path / "nope"))
     assert e.value.param == "ASSAY_WATERMARK_KEY_FILE"
+    prod = dict(data_dir=tmp_path / "p", env="production", database_url="sqlite:///x.db")
+    with pytest.raises(ConfigError, match="no watermark key file") as e:  # refused at start-up
+        Settings(**prod)
+    assert "ASSAY_WATERMARK_KEY_FILE" in e.value.details["variables"]
     with pytest.raises(ConfigError, match="no watermark key"):  # production never makes one up
-        watermark_keys(_settings(tmp_path, "p", env="production", database_url="sqlite:///x.db"))
+        watermark_keys(Settings.model_construct(**prod))
+    assert not (tmp_path / "p").exists()
     for text, problem in (("# only a comment\n", "holds no key"), ("short\n", "shorter than")):
         f = tmp_path / "k"
         f.write_text(text)
