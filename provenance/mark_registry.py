@@ -30,7 +30,7 @@ BUILTIN_MARKS: dict[str, MarkEntry] = {
         "watermark",
         "provenance.watermark.mark:build",
         "provenance.watermark.mark:WatermarkOptions",
-        "invisible 64-bit watermark (assay-wm1) that leads back to the ledger record",
+        "invisible 64-bit watermark (assay-wm2; assay-wm1 still read) that leads back to the ledger record",
     ),
     "c2pa": MarkEntry(
         "c2pa",

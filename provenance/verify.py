@@ -122,6 +122,8 @@ class WatermarkResult(_Model):
     detected: bool = False
     payload: str | None = None
     algorithm: str | None = None
+    #: the edit the decoder undid to read the mark (``crop+rotate 4.8°+flip``; "none": as marked)
+    transform: str | None = None
     error: str | None = None
 
 
@@ -264,8 +266,8 @@ def _default_decoder(settings: Any) -> WatermarkDecoder | None:
     keys = scheme_params(settings)
 
     def decode(image: Image.Image) -> Any:
-        for params in keys:
-            reading = decode_watermark(image, params=params)
+        for params in keys:  # every scheme (assay-wm2 first, then assay-wm1) under every key
+            reading = decode_watermark(image, params=params, scheme=None)
             if reading is not None:
                 return reading
         return None
@@ -358,7 +360,14 @@ class Verifier:
                         row.record_id,
                         row.content_id,
                         MethodHit(
-                            method="watermark", strength="watermark", detail=f"payload {wm_res.payload}"
+                            method="watermark",
+                            strength="watermark",
+                            detail=f"payload {wm_res.payload}"
+                            + (
+                                f", read after undoing {wm_res.transform}"
+                                if wm_res.transform and wm_res.transform != "none"
+                                else ""
+                            ),
                         ),
                         row,
                     )
@@ -505,7 +514,11 @@ class Verifier:
             return WatermarkResult(available=True)
         payload = payload_hex(reading)
         return WatermarkResult(
-            available=True, detected=payload is not None, payload=payload, algorithm=algorithm_name(reading)
+            available=True,
+            detected=payload is not None,
+            payload=payload,
+            algorithm=algorithm_name(reading),
+            transform=getattr(reading, "transform", None),
         )
 
     @staticmethod

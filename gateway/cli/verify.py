@@ -44,7 +44,8 @@ def _text(report) -> str:  # noqa: ANN001 - a VerifyReport
     lines.append(
         "watermark: "
         + (
-            f"payload {w.payload} ({w.algorithm})"
+            f"payload {w.payload} ({w.algorithm}"
+            + (f", undid {w.transform})" if w.transform and w.transform != "none" else ")")
             if w.detected
             else ("not found" if w.available else f"not checked ({w.error})")
         )

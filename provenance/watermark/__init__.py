@@ -1,5 +1,9 @@
-"""Assay's invisible watermark (scheme ``assay-wm1``): a 64-bit payload that leads back to the
-ledger record, readable after metadata stripping, JPEG recompression and rescaling.
+"""Assay's invisible watermark: a 64-bit payload that leads back to the ledger record.
+
+Two schemes, both read by ``verify`` (newest first): ``assay-wm1`` (readable after metadata
+stripping, JPEG recompression and rescaling) and ``assay-wm2`` (:mod:`.wm2`, with geometric
+resynchronisation in :mod:`.sync`: also after crops, rotations, flips, aspect changes and
+padding). The ``watermark`` mark's ``scheme`` option picks the one new images get.
 
 Public surface:
 
@@ -9,7 +13,7 @@ Public surface:
 * :class:`WatermarkReading`: what the decoder found (payload, bit errors corrected, ...);
 * :class:`WatermarkMark` (pipeline step ``watermark``) and its :class:`WatermarkOptions`.
 
-Design in one paragraph: the luma is resampled to a 256x256 canonical frame, folded into a
+Design of assay-wm1 in one paragraph (wm2: see :mod:`.wm2`): the luma is resampled to a 256x256 canonical frame, folded into a
 64x64 periodic tile, and the 88 protected bits (payload + CRC-24, rate-2/3 convolutional code,
 141 coded bits) are written into keyed Fourier coefficients of that tile, each with an informed
 (host-cancelling) margin, plus a pilot for crops; the residual is upsampled to the image's own

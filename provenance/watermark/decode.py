@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from provenance.watermark.frame import fold, luma, resample, tile_spectrum
-from provenance.watermark.layout import Layout, SchemeParams, layout_for, read_slots
+from provenance.watermark.layout import DEFAULT_SCHEME, Layout, SchemeParams, layout_for, read_slots
 from provenance.watermark.payload import INFO_BITS, PAYLOAD_BITS, payload_from_bits, payload_hex
 
 SCHEME = "assay-wm1"
@@ -56,6 +56,8 @@ class WatermarkReading:
     scale: float
     shift: tuple[float, float]
     method: Literal["direct", "resync"]
+    #: the edit the decoder undid, in words (``crop+rotate 4.8°+flip``; "none": read as it is)
+    transform: str = "none"
 
     @property
     def payload_hex(self) -> str:
@@ -134,7 +136,7 @@ def _try(
 
 
 def decode_array(
-    pixels: np.ndarray, *, params: SchemeParams = SchemeParams(), search: bool = True
+    pixels: np.ndarray, *, params: SchemeParams = DEFAULT_SCHEME, search: bool = True
 ) -> WatermarkReading | None:
     """Read the watermark from uint8 pixels, (H, W) grey or (H, W, 3|4) RGB(A); None if absent."""
     layout = layout_for(params)
@@ -190,4 +192,5 @@ def _reading(
         scale=round(scale, 4),
         shift=(round(shift[0], 2), round(shift[1], 2)),
         method=method,
+        transform="none" if method == "direct" else "crop",
     )

@@ -8,13 +8,29 @@ first, since a palette cannot carry a fine-grained mark. Decoding reads the luma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
 
+from provenance.watermark import wm2
+from provenance.watermark.decode import SCHEME as WM1
 from provenance.watermark.decode import WatermarkReading, decode_array
 from provenance.watermark.embed import EmbedResult, embed_array
-from provenance.watermark.layout import SchemeParams
+from provenance.watermark.layout import DEFAULT_SCHEME, SchemeParams
+
+Scheme = Literal["assay-wm1", "assay-wm2"]
+SCHEMES: tuple[Scheme, ...] = ("assay-wm2", "assay-wm1")
+
+
+def _params(scheme: str, params: SchemeParams) -> SchemeParams:
+    """The scheme's own parameters under the key ``params`` carries (one key serves both)."""
+    if scheme == wm2.SCHEME:
+        return params if params.domain == wm2.DEFAULT_PARAMS.domain else wm2.params_for(params.key)
+    if scheme == WM1:
+        return params if params.domain == "" else SchemeParams(key=params.key)
+    raise ValueError(f"unknown watermark scheme {scheme!r}; known: {', '.join(SCHEMES)}")
+
 
 #: below this side the decoder does not even try (the canonical frame would be all interpolation)
 MIN_DECODE_SIDE = 64
@@ -33,13 +49,20 @@ def embed_watermark(
     *,
     strength: float = 1.0,
     min_psnr: float = 38.5,
-    masking: bool = True,
-    params: SchemeParams = SchemeParams(),
+    masking: bool | None = None,
+    params: SchemeParams = DEFAULT_SCHEME,
+    scheme: Scheme = WM1,
 ) -> WatermarkedImage:
-    """Return a marked copy of ``image`` carrying the 64-bit ``payload``.
+    """Return a marked copy of ``image`` carrying the 64-bit ``payload`` in ``scheme``.
 
-    Raises ValueError when the image is too small or an argument is out of range.
+    ``masking`` None takes the scheme's default (wm1: texture masking on; wm2: an even spread,
+    which reads back from a crop ~2x better, measured). Raises ValueError when the image is too
+    small, an argument is out of range or the scheme is unknown.
     """
+    p = _params(scheme, params)
+    embed = wm2.embed_array if scheme == wm2.SCHEME else embed_array
+    if masking is None:
+        masking = scheme != wm2.SCHEME
     alpha = None
     if image.mode in ("RGBA", "LA"):
         alpha = image.getchannel("A")
@@ -48,8 +71,8 @@ def embed_watermark(
         base = image
     else:
         base = image.convert("RGB")
-    result: EmbedResult = embed_array(
-        np.asarray(base), payload, strength=strength, min_psnr=min_psnr, masking=masking, params=params
+    result: EmbedResult = embed(
+        np.asarray(base), payload, strength=strength, min_psnr=min_psnr, masking=masking, params=p
     )
     out = Image.fromarray(result.pixels, mode=base.mode)
     if alpha is not None:
@@ -58,15 +81,26 @@ def embed_watermark(
 
 
 def decode_watermark(
-    image: Image.Image, *, search: bool = True, params: SchemeParams = SchemeParams()
+    image: Image.Image,
+    *,
+    search: bool = True,
+    params: SchemeParams = DEFAULT_SCHEME,
+    scheme: Scheme | None = WM1,
 ) -> WatermarkReading | None:
     """The watermark's payload and decoding quality, or None when the image carries none.
 
-    ``search=False`` skips the crop resynchronisation (about 10x faster; enough for a copy that
-    was only recompressed, rescaled or had its brightness changed).
+    ``search=False`` skips the geometric resynchronisation (enough for a copy that was only
+    recompressed, rescaled or had its brightness changed). ``scheme`` None tries every scheme,
+    newest first (what ``verify`` does).
     """
     if min(image.size) < MIN_DECODE_SIDE:
         return None
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    return decode_array(np.asarray(image), params=params, search=search)
+    pixels = np.asarray(image)
+    for name in SCHEMES if scheme is None else (scheme,):
+        decode = wm2.decode_array if name == wm2.SCHEME else decode_array
+        reading = decode(pixels, params=_params(name, params), search=search)
+        if reading is not None:
+            return reading
+    return None

@@ -48,10 +48,18 @@ class SchemeParams:
     pilot_r_min: float = 14.0
     code: ConvCode = ConvCode()
     key: str = DEFAULT_KEY
+    #: information bits the code protects (payload + check code); assay-wm1: 64 + CRC-24
+    info_bits: int = INFO_BITS
+    #: separates the keyed maps of schemes sharing one operator key ("" for assay-wm1)
+    domain: str = ""
 
     @property
     def tiles_per_side(self) -> int:
         return self.canonical // self.tile
+
+
+#: assay-wm1 under the built-in key (the default argument of the library functions)
+DEFAULT_SCHEME = SchemeParams()
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ def layout_for(params: SchemeParams) -> Layout:
         & (np.abs(fy) < t // 2)
         & (np.abs(fx) < t // 2)
     )
-    rng = _rng(params.key, "layout")
+    rng = _rng(params.key, "layout" + params.domain)
     freqs = rng.permutation(np.flatnonzero(usable.ravel()))
     high = radius.ravel()[freqs] >= params.pilot_r_min
     if params.canonical % params.tile:
@@ -119,7 +127,7 @@ def layout_for(params: SchemeParams) -> Layout:
     # each remaining frequency gives two real slots (cosine and sine part)
     slots = np.concatenate([rest * 2, rest * 2 + 1])
     slots = rng.permutation(slots)
-    n_coded = params.code.coded_length(INFO_BITS)
+    n_coded = params.code.coded_length(params.info_bits)
     reps = len(slots) // n_coded
     if reps < 1:
         raise ValueError(f"ring holds {len(slots)} slots, fewer than the {n_coded} coded bits")

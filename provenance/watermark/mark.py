@@ -7,15 +7,14 @@ Fail closed: a payload that does not read back from the marked pixels (checked b
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import MarkError, PolicyError
 from provenance.marks import Artifact, MarkContext
-from provenance.watermark.decode import SCHEME
 from provenance.watermark.image import decode_watermark, embed_watermark
-from provenance.watermark.layout import SchemeParams
+from provenance.watermark.layout import DEFAULT_SCHEME, SchemeParams
 from provenance.watermark.payload import PAYLOAD_BITS, payload_for, payload_hex
 
 
@@ -24,12 +23,16 @@ class WatermarkOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: the scheme new images get: ``assay-wm2`` survives crops, rotations, flips and padding;
+    #: ``assay-wm1`` (the earlier scheme, still read by ``verify``) only recompression and rescaling
+    scheme: Literal["assay-wm1", "assay-wm2"] = "assay-wm1"
     #: scales the margin every coded bit must reach; 1.0 survives JPEG 50 and 0.5x + JPEG 75
     strength: float = Field(default=1.0, ge=0.5, le=3.0)
     #: no image is marked below this PSNR; a photo that would need more gets a weaker mark
     min_psnr: float = Field(default=38.5, ge=30.0, le=55.0)
-    #: put more of the mark into texture, less into flat areas (visibly cleaner, ~0.6 dB PSNR)
-    masking: bool = True
+    #: put more of the mark into texture, less into flat areas; unset: the scheme's default
+    #: (wm1 on; wm2 off: an even spread reads back from crops ~2x better at the same PSNR)
+    masking: bool | None = None
     #: decode the marked pixels before release and fail if the payload does not read back
     verify: bool = True
 
@@ -54,7 +57,7 @@ class WatermarkMark:
 
     name: ClassVar[str] = "watermark"
 
-    def __init__(self, params: SchemeParams = SchemeParams()) -> None:
+    def __init__(self, params: SchemeParams = DEFAULT_SCHEME) -> None:
         self._params = params
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
@@ -66,15 +69,16 @@ class WatermarkMark:
                 hint="see WatermarkOptions for the accepted keys and ranges",
             ) from exc
         payload = payload_for(ctx.record_id, ctx.image_index)
-        marked = self._embed(artifact, ctx, payload, opts, masking=opts.masking)
+        masking = opts.masking if opts.masking is not None else opts.scheme == "assay-wm1"
+        marked = self._embed(artifact, ctx, payload, opts, masking=masking)
         retried = None
-        if opts.verify and not self._reads_back(marked.image, payload):
+        if opts.verify and not self._reads_back(marked.image, payload, opts.scheme):
             # Masking moves the mark into texture; where the PSNR floor caps it (a flat label
             # plate beside busy texture: ~3% of 256 px photo crops), an even spread at the same
             # floor reads back. One retry, then fail closed.
-            if opts.masking:
+            if masking:
                 retried = self._embed(artifact, ctx, payload, opts, masking=False)
-            if retried is None or not self._reads_back(retried.image, payload):
+            if retried is None or not self._reads_back(retried.image, payload, opts.scheme):
                 raise MarkError(
                     f"the watermark of image {ctx.image_index} of record {ctx.record_id} does not read back",
                     hint="raise the watermark's strength or lower min_psnr in the policy",
@@ -83,12 +87,12 @@ class WatermarkMark:
         artifact.image = marked.image
         artifact.invalidate()
         artifact.facts["watermark"] = WatermarkFacts(
-            scheme=SCHEME,
+            scheme=opts.scheme,
             payload=payload_hex(payload),
             bits=PAYLOAD_BITS,
             psnr=round(marked.psnr, 2),
             weakened=marked.capped,
-            masked=opts.masking and marked is not retried,
+            masked=masking and marked is not retried,
         ).as_dict()
         return artifact
 
@@ -103,6 +107,7 @@ class WatermarkMark:
                 min_psnr=opts.min_psnr,
                 masking=masking,
                 params=self._params,
+                scheme=opts.scheme,
             )
         except ValueError as exc:
             raise MarkError(
@@ -110,8 +115,8 @@ class WatermarkMark:
                 hint="generate at least 128x128 pixels, or take 'watermark' out of the policy's marks",
             ) from exc
 
-    def _reads_back(self, image: Any, payload: int) -> bool:
-        reading = decode_watermark(image, search=False, params=self._params)
+    def _reads_back(self, image: Any, payload: int, scheme: Any) -> bool:
+        reading = decode_watermark(image, search=False, params=self._params, scheme=scheme)
         return reading is not None and reading.payload == payload
 
 
