@@ -19,10 +19,13 @@ install: $(STAMP)
 serve: install
 	$(BIN)/assay serve
 
-# Chromium for the review page's browser test (Debian package); skipped quietly when apt is absent.
+# Chromium for the pages' browser tests, Go and x/mod for the tile client test (Debian packages);
+# skipped quietly when apt is absent.
 browser:
-	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || true)
+	@(command -v chromium >/dev/null 2>&1 && command -v go >/dev/null 2>&1 && \
+	  test -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog) || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium golang-go \
+	  golang-golang-x-mod-dev >/dev/null) || true)
 
 test: install browser
 	$(BIN)/python -m pytest -q --timeout=900

@@ -234,6 +234,23 @@ class Settings(BaseSettings):
         description="how often the elected replica signs a checkpoint while the log grows (any replica "
         "signs on demand)",
     )
+    ledger_witnesses: str | None = Field(
+        default=None,
+        description="witnesses asked to cosign each checkpoint (C2SP tlog-witness): `<witness vkey> "
+        "<submission URL>` entries, comma- or newline-separated; see "
+        "[docs/ledger-tiles.md](docs/ledger-tiles.md)",
+    )
+    ledger_witness_quorum: int | None = Field(
+        default=None,
+        ge=1,
+        description="cosignatures a checkpoint needs before `/log/checkpoint` serves it as published",
+        json_schema_extra=_shown("every witness"),
+    )
+    ledger_public_entries: bool = Field(
+        default=False,
+        description="serve the entry bundles (`/log/tile/entries/...`: every tenant's leaves) without "
+        "an admin key",
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod

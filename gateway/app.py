@@ -25,6 +25,7 @@ ROUTERS = [
     "gateway.api.images",
     "gateway.api.verify",
     "gateway.api.audit",
+    "gateway.api.tiles",
     "gateway.api.reviews",
     "gateway.api.review_page",
 ]

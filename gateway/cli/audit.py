@@ -1,4 +1,6 @@
-"""``assay audit list|show|export|proof|checkpoint|verify|keygen|retention``: the ledger from the shell.
+"""``assay audit list|show|export|proof|checkpoint|verify|keygen|retention|witness|cosign``: the ledger.
+
+``witness`` runs a C2SP witness for another operator's log; ``cosign`` asks this log's witnesses.
 
 ``verify`` recomputes every leaf from the stored rows and rebuilds the tree (or, with ``--offline
 EXPORT``, checks an export with nothing but the public key) and exits 1 naming the first index
@@ -355,3 +357,62 @@ def retention(as_json: bool = typer.Option(False, "--json")) -> None:
             f"erased personal data of {res.erased_records} record(s); "
             f"erasure records: {', '.join(res.erasure_record_ids) or 'none'}",
         )
+
+
+@app.command()
+def witness(
+    log_key: list[str] = typer.Option(
+        ..., "--log-key", help="A log's checkpoint verifier key (vkey) or a file holding it; repeatable"
+    ),
+    state_dir: Path = typer.Option(
+        Path(".assay-witness"), "--state-dir", help="Holds this witness's key and its state"
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="The witness's key name (needed once, to create its key)"
+    ),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8090, "--port", min=1, max=65535),
+    print_key: bool = typer.Option(False, "--print-key", help="Print the witness's vkey and exit"),
+) -> None:
+    """Run a C2SP witness (POST /add-checkpoint) for other operators' logs, on its own key and state."""
+    from gateway.api.witness import witness_app
+    from provenance.ledger.note import NoteVerifier
+    from provenance.ledger.witness import Witness, load_cosigner
+
+    keys = []
+    for k in log_key:
+        p = Path(k)
+        keys.append(NoteVerifier.from_vkey(p.read_text() if p.is_file() else k))
+    cosigner = load_cosigner(state_dir, name)
+    typer.echo(cosigner.public.vkey())
+    if print_key:
+        return
+    import uvicorn
+
+    w = Witness(cosigner, keys, state_dir / "state.json")
+    typer.echo(f"witnessing {', '.join(sorted(w.logs))} on http://{host}:{port}/add-checkpoint", err=True)
+    uvicorn.run(witness_app(w), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def cosign(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Sign a checkpoint now and ask the configured witnesses (ASSAY_LEDGER_WITNESSES) to cosign it."""
+    from gateway.api.tiles import http_post
+    from provenance.ledger.witness import WitnessCollector, parse_witnesses
+
+    with _state() as state:
+        witnesses = parse_witnesses(state.settings.ledger_witnesses)
+        if not witnesses:
+            raise ConfigError("no witnesses configured", hint="set ASSAY_LEDGER_WITNESSES='<vkey> <url>'")
+        quorum = state.settings.ledger_witness_quorum or len(witnesses)
+        res = WitnessCollector(_checkpoints(state), witnesses, quorum, http_post).collect()
+        refused = "".join(f"\n  {n}: {why}" for n, why in res.refused.items())
+        _emit(
+            res.__dict__,
+            as_json,
+            f"size {res.size}: cosigned by {len(res.cosigned_by)} of {len(witnesses)} "
+            f"(quorum {quorum}): {'published' if res.published else 'NOT published'}"
+            + (f"\nrefused:{refused}" if refused else ""),
+        )
+        if not res.published:
+            raise typer.Exit(1)

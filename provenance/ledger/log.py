@@ -489,6 +489,38 @@ class Ledger:
                 f"tree size {tree_size} is outside the log (0..{head.size})", param="tree_size"
             )
 
+    def stored_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """The stored hashes of ``level`` (0: leaf hashes, else a multiple of TILE_HEIGHT) for the
+        indices ``start..end-1``, up to the first one that is not stored (not complete yet)."""
+        if level % TILE_HEIGHT:
+            raise InvalidRequest(f"level {level} is not stored (only multiples of {TILE_HEIGHT})")
+        with self._reader() as conn:
+            if level == 0:
+                rows = conn.execute(_TILE_LEAVES, {"start": start, "end": end}).all()
+            else:
+                rows = conn.execute(_TILE_NODES, {"level": level, "start": start, "end": end}).all()
+        out: list[bytes] = []
+        for i, (idx, h) in enumerate(rows):
+            if idx != start + i:
+                break
+            out.append(bytes.fromhex(h))
+        return out
+
+    def leaves(self, start: int, end: int) -> list[bytes]:
+        """The leaf bytes (what each leaf hash hashes) of the records ``start..end-1`` that exist."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                select(_entry_t)
+                .where(and_(_entry_t.c.idx >= start, _entry_t.c.idx < end))
+                .order_by(_entry_t.c.idx)
+            ).all()
+        out: list[bytes] = []
+        for i, row in enumerate(rows):
+            if row.idx != start + i:
+                break
+            out.append(leaf_bytes(dict(row._mapping)))
+        return out
+
     def node_source(self, session: Any) -> TiledSource:
         """A Merkle node source reading stored leaf hashes and tile nodes through ``session``."""
 
