@@ -2,7 +2,7 @@
 
 Budget (DESIGN.md): the image stage at 512x512 p50 <= 150 ms on 2 cores. The stage is what the
 default policy runs on every image: ``image.nsfw`` + ``image.faces`` + ``image.likeness``, side by side
-(:func:`safety.image.stage.run_image_checks`). Two real photographs: scikit-image's astronaut (one
+(:meth:`safety.runner.CheckRunner.run_images`). Two real photographs: scikit-image's astronaut (one
 face) and coffee (no people). The likeness gallery is a temporary SQLite database holding one real
 enrolled person (Grace Hopper, from the tests' data) plus ``--gallery-size`` - 1 random unit vectors
 as padding, so a face in the image costs the 128-d descriptor and a distance scan; with an empty
@@ -86,8 +86,8 @@ def main() -> None:
     from safety.image.faces import FacesCheck, face_engine
     from safety.image.likeness import LikenessCheck, LikenessGallery
     from safety.image.nsfw import build_nsfw_check
-    from safety.image.stage import run_image_checks
-    from safety.verdict import Target
+    from safety.runner import CheckRunner, Step
+    from safety.verdict import Target, TargetKind
 
     t0 = time.perf_counter()
     nsfw = build_nsfw_check(None)
@@ -113,6 +113,8 @@ def main() -> None:
         "coffee (no face)": Image.fromarray(skimage.data.coffee()),
     }
     stage = [(nsfw, {}), (faces, {}), (likeness, {})]
+    runner = CheckRunner({c.name: c for c, _ in stage}.__getitem__)
+    steps = [Step(c.name, opts) for c, opts in stage]
     rows: list[dict[str, Any]] = []
 
     for size in args.sizes:
@@ -137,13 +139,13 @@ def main() -> None:
                 "stage, sequential": _time(
                     lambda im: [c.run(item(im)) for c, _ in stage], fresh, args.iterations
                 ),
-                "stage, concurrent (run_image_checks)": _time(
-                    lambda im: run_image_checks(stage, im, target=Target.output_image(0), tenant="bench"),
+                "stage, concurrent (CheckRunner)": _time(
+                    lambda im: runner.run_images(steps, [im], TargetKind.OUTPUT_IMAGE, tenant="bench"),
                     fresh,
                     args.iterations,
                 ),
                 "stage, concurrent, empty gallery": _time(
-                    lambda im: run_image_checks(stage, im, target=Target.output_image(0), tenant="nobody"),
+                    lambda im: runner.run_images(steps, [im], TargetKind.OUTPUT_IMAGE, tenant="nobody"),
                     fresh,
                     args.iterations,
                 ),

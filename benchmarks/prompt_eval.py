@@ -55,8 +55,8 @@ from core.settings import Settings  # noqa: E402
 from gateway.decision import decide  # noqa: E402
 from gateway.policy import Action, load_policy  # noqa: E402
 from safety.check import CheckInput  # noqa: E402
-from safety.prompt.stage import run_prompt_checks  # noqa: E402
 from safety.registry import CheckRegistry  # noqa: E402
+from safety.runner import CheckRunner  # noqa: E402
 from safety.verdict import Target  # noqa: E402
 
 
@@ -97,11 +97,11 @@ def ratio(a: int, b: int) -> str:
     return f"{a / b:.3f} ({a}/{b})" if b else "-"
 
 
-def evaluate(rows: list[dict], specs, policy, names: list[str]) -> dict:
+def evaluate(rows: list[dict], runner: CheckRunner, policy, names: list[str]) -> dict:
     """Decide every prompt; count per (language, category), per evasion family and per check."""
     results = []
     for r in rows:
-        verdicts = run_prompt_checks(specs, r["text"], tenant="bench")
+        verdicts = runner.run_prompt(policy.checks.prompt, r["text"], tenant="bench")
         results.append((r, decide(verdicts, policy), verdicts))
     table: dict[tuple[str, str], Counter] = defaultdict(Counter)
     fam: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -228,7 +228,8 @@ def main() -> int:
         settings = Settings(data_dir=Path(os.environ.get("ASSAY_DATA_DIR", tmp)))
         registry = CheckRegistry(settings)
         t0 = time.perf_counter()
-        specs = [(registry.get(s.name), s.options) for s in policy.checks.prompt]
+        registry.preload([s.name for s in policy.checks.prompt])
+        runner = CheckRunner(registry.get)
         load_s = time.perf_counter() - t0
         names = [s.name for s in policy.checks.prompt]
         print(
@@ -240,7 +241,7 @@ def main() -> int:
         ok = True
         evals = {}
         for name, rows in rows_of.items():
-            evals[name] = evaluate(rows, specs, policy, names)
+            evals[name] = evaluate(rows, runner, policy, names)
             ok &= report(name, sets[name], evals[name], names)
 
         # --- latency -------------------------------------------------------------------------------
@@ -249,7 +250,7 @@ def main() -> int:
         # is the latency an idle core would give; the encoder may use two threads).
         lex = registry.get("prompt.lexicon") if "prompt.lexicon" in names else None
         sem = registry.get("prompt.semantic") if "prompt.semantic" in names else None
-        opts = {s.name: s.options for s in policy.checks.prompt}
+        opts = {s.name: s.parsed for s in policy.checks.prompt}
         timed = [r for rows in rows_of.values() for r in rows]
         step = max(1, len(timed) // args.latency_n) if args.latency_n else 1
         sample = timed[::step]
@@ -268,7 +269,7 @@ def main() -> int:
                     clear_caches(sem)
                     c0, t0 = time.process_time(), time.perf_counter()
                     if check is None:
-                        run_prompt_checks(specs, r["text"], tenant="bench")
+                        runner.run_prompt(policy.checks.prompt, r["text"], tenant="bench")
                     else:
                         check.run(
                             CheckInput(

@@ -22,7 +22,6 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,24 +33,22 @@ from ulid import ULID
 from core.errors import (
     AssayError,
     BackendTimeout,
-    CheckFailed,
     ComponentError,
     ContentBlocked,
     InvalidRequest,
-    MarkError,
     PayloadTooLarge,
 )
 from core.images import DecodeLimits, decode_image
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
 from gateway.policy import Action, Policy
-from gateway.redaction import PromptRedactor, describe, frames
 from models.base import GenerationMode, GenerationRequest, ModelInfo
 from provenance.ledger import LedgerRecord, prompt_sha256
-from provenance.mark_registry import MARK_ORDER
 from provenance.marks import Artifact, MarkContext
-from safety.check import CheckInput
-from safety.verdict import Target, TargetKind, Verdict
+from provenance.runner import MarkRunner
+from safety.redaction import PromptRedactor, describe, frames
+from safety.runner import CheckRunner
+from safety.verdict import TargetKind, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -149,10 +146,19 @@ class GenerationFailed(ComponentError):
 class Pipeline:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assay-check")
+        # the registries are looked up on each call: a test or an embedding application may add
+        # checks and marks to them after the pipeline was built
+        self.checks = CheckRunner(lambda name: state.checks.get(name), on_latency=self._check_latency)
+        self.marks = MarkRunner(lambda name: state.marks.get(name), on_latency=self._mark_latency)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.checks.close()
+
+    def _check_latency(self, name: str, seconds: float) -> None:
+        self.state.metrics.check_latency(name, seconds)
+
+    def _mark_latency(self, name: str, seconds: float) -> None:
+        self.state.metrics.mark_latency(name, seconds)
 
     # The whole story -------------------------------------------------------------------------
     def run(self, req: PipelineRequest) -> PipelineResult:
@@ -321,68 +327,19 @@ class Pipeline:
 
     # Stage 2: the prompt ----------------------------------------------------------------------
     def check_prompt(self, req: PipelineRequest, policy: Policy) -> list[Verdict]:
-        out: list[Verdict] = []
-        for spec in policy.checks.prompt:
-            item = CheckInput(
-                target=Target.prompt(), tenant=req.principal.tenant, prompt=req.prompt, options=spec.options
-            )
-            out += self._run_check(spec.name, item)
-        return out
+        return self.checks.run_prompt(policy.checks.prompt, req.prompt, tenant=req.principal.tenant)
 
     # Stages 3 and 5: images, all (check, image) pairs concurrently -----------------------------
     def check_images(
         self, images: list[Image.Image], kind: TargetKind, req: PipelineRequest, policy: Policy
     ) -> list[Verdict]:
-        specs = policy.checks.for_target(kind)
-        jobs: list[Future[list[Verdict]]] = []
-        for i, img in enumerate(images):
-            target = Target(kind=kind, index=i)
-            for spec in specs:
-                item = CheckInput(
-                    target=target,
-                    tenant=req.principal.tenant,
-                    image=img,
-                    options=spec.options,
-                    context_prompt=req.prompt,
-                )
-                jobs.append(self._pool.submit(self._run_check, spec.name, item))
-        out: list[Verdict] = []
-        errors: list[AssayError] = []
-        for job in jobs:
-            try:
-                out += job.result()
-            except AssayError as exc:
-                errors.append(exc)
-        if errors:  # the client's bad input first: it is what the client can fix
-            raise next((e for e in errors if isinstance(e, InvalidRequest)), errors[0])
-        return out
-
-    def _run_check(self, name: str, item: CheckInput) -> list[Verdict]:
-        t0 = time.perf_counter()
-        try:
-            check = self.state.checks.get(name)
-            verdicts = list(check.run(item))
-        except AssayError as exc:
-            if isinstance(exc, ComponentError):
-                raise
-            if isinstance(exc, InvalidRequest) and item.target.kind is not TargetKind.OUTPUT_IMAGE:
-                raise  # the client's prompt or upload is at fault: a 4xx (still recorded, nothing released)
-            raise CheckFailed(
-                f"check {name} failed on {item.target}: {exc.message}", details={"check": name}
-            ) from exc
-        except Exception as exc:  # noqa: BLE001 - a check that cannot do its job fails closed
-            # the type and the message without the prompt (third-party messages often quote their input)
-            raise CheckFailed(
-                f"check {name} failed on {item.target}: "
-                f"{describe(exc, PromptRedactor([item.prompt, item.context_prompt]))}",
-                details={"check": name},
-            ) from exc
-        finally:
-            self.state.metrics.check_latency(name, time.perf_counter() - t0)
-        for v in verdicts:
-            if not isinstance(v, Verdict):
-                raise CheckFailed(f"check {name} returned {type(v).__name__}, not a Verdict")
-        return verdicts
+        return self.checks.run_images(
+            policy.checks.for_target(kind),
+            images,
+            kind,
+            tenant=req.principal.tenant,
+            context_prompt=req.prompt,
+        )
 
     # Stage 4: the backend, with a deadline -------------------------------------------------------
     def generate(self, gen: GenerationRequest):  # noqa: ANN201
@@ -422,8 +379,11 @@ class Pipeline:
         inputs: list[Image.Image],
     ) -> None:
         policy = ctx.policy
-        specs = {m.name: m for m in policy.marks}
-        order = [n for n in MARK_ORDER if n in specs] + [n for n in specs if n not in MARK_ORDER]
+        redact = _redactor(ctx.req)
+
+        def foreign(exc: BaseException) -> str:
+            return describe(exc, redact)
+
         summary = {
             "verdicts": len(ctx.verdicts),
             "categories": sorted({v.category.value for v in ctx.verdicts}),
@@ -432,7 +392,7 @@ class Pipeline:
             if out.action is not Action.ALLOW:
                 continue
             art = Artifact(image=images[out.index].copy(), format=ctx.req.output_format)
-            mctx_base = dict(
+            mctx = MarkContext(
                 record_id=ctx.record_id,
                 content_id=out.content_id,
                 image_index=out.index,
@@ -446,19 +406,7 @@ class Pipeline:
                 check_summary=summary,
                 prompt=ctx.req.prompt if policy.prompt_in_manifest else None,
             )
-            for name in order:
-                mark = self.state.marks.get(name)
-                t0 = time.perf_counter()
-                try:
-                    art = mark.apply(art, MarkContext(**mctx_base, options=specs[name].options))
-                except AssayError as exc:
-                    if isinstance(exc, ComponentError):
-                        raise
-                    raise MarkError(f"mark {name} failed: {exc.message}") from exc
-                except Exception as exc:  # noqa: BLE001
-                    raise MarkError(f"mark {name} failed: {describe(exc, _redactor(ctx.req))}") from exc
-                finally:
-                    self.state.metrics.mark_latency(name, time.perf_counter() - t0)
+            art = self.marks.apply(art, mctx, policy.marks, describe=foreign)
             out.data = art.encode()
             out.released_image = art.image
             out.media_type = art.media_type

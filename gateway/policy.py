@@ -85,6 +85,11 @@ class StepSpec(_Strict):
     def _from_name(cls, v: Any) -> Any:
         return {"name": v} if isinstance(v, str) else v
 
+    @property
+    def parsed(self) -> Any:
+        """The options as the step receives them (``CheckInput.options``, ``MarkContext.options``)."""
+        return self.options
+
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 

@@ -98,10 +98,11 @@ def check(
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
     from gateway.state import AppState
-    from safety.image.stage import run_image_checks
+    from safety.runner import CheckRunner
     from safety.verdict import Target, TargetKind
 
     state = AppState(_settings())
+    runner = CheckRunner(state.checks.get)
     try:
         policy = load_policy(policy_file) if policy_file else state.policy_for(tenant)
         kind = TargetKind.INPUT_IMAGE if as_input else TargetKind.OUTPUT_IMAGE
@@ -110,9 +111,9 @@ def check(
             _read(image, "image"), limits=DecodeLimits.from_policy(policy.limits), name=str(image)
         )
         specs = policy.checks.for_target(kind)
-        checks = [(state.checks.get(s.name), s.options) for s in specs]
-        verdicts = run_image_checks(checks, img, target=target, tenant=tenant)
+        verdicts = runner.run_images(specs, [img], kind, tenant=tenant)
     finally:
+        runner.close()
         state.close()
     decision = decide(verdicts, policy)
     if as_json:

@@ -77,14 +77,17 @@ def check(
     from core.settings import Settings
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
-    from safety.prompt.stage import run_prompt_checks
     from safety.registry import CheckRegistry
+    from safety.runner import CheckRunner
 
     settings = Settings()
     policy = load_policy(policy_file or settings.policy_dir / f"{settings.default_policy}.yaml")
     specs = policy.checks.prompt
-    registry = CheckRegistry(settings)
-    verdicts = run_prompt_checks([(registry.get(s.name), s.options) for s in specs], prompt, tenant=tenant)
+    runner = CheckRunner(CheckRegistry(settings).get)
+    try:
+        verdicts = runner.run_prompt(specs, prompt, tenant=tenant)
+    finally:
+        runner.close()
     decision = decide(verdicts, policy)
     if as_json:
         typer.echo(

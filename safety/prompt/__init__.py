@@ -6,7 +6,8 @@
 * :mod:`~safety.prompt.semantic` — ``prompt.semantic``: sentence embeddings against category exemplars
 * :mod:`~safety.prompt.pii` — ``prompt.pii``: phone, e-mail, CN resident ID, bank card, US SSN
 * :mod:`~safety.prompt.persons` — ``prompt.persons``: the operator's protected-persons list
-* :mod:`~safety.prompt.stage` — run a policy's prompt checks outside the pipeline
+
+:class:`safety.runner.CheckRunner` runs a policy's prompt checks (the pipeline, ``assay prompt check``).
 
 Term lists, exemplars and the starter persons list are data files in ``safety/prompt/data/``.
 Importing this package does not import torch; the encoder loads when the semantic check is built.
@@ -17,7 +18,6 @@ from safety.prompt.normalize import NormalizedPrompt, Normalizer, View, get_norm
 from safety.prompt.persons import PersonsCheck, PersonsOptions
 from safety.prompt.pii import PiiCheck, PiiKind, PiiMatch, PiiOptions, find_pii, redact
 from safety.prompt.semantic import SemanticCheck, SemanticOptions
-from safety.prompt.stage import run_prompt_checks
 
 __all__ = [
     "LexiconCheck",
@@ -36,5 +36,4 @@ __all__ = [
     "find_pii",
     "get_normalizer",
     "redact",
-    "run_prompt_checks",
 ]

@@ -1,4 +1,5 @@
-"""Registry, policies and the concurrent image stage: the checks as the gateway builds and runs them."""
+"""Registry, policies and the concurrent image stage (safety.runner): the checks as the gateway builds
+and runs them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.errors import CheckFailed
+from core.errors import CheckFailed, ComponentError, InvalidRequest
 from gateway.decision import decide
 from gateway.policy import Action, PolicySet
 from safety.check import Check, CheckInput
-from safety.image.stage import run_image_checks, warm_up
 from safety.registry import BUILTIN_CHECKS, CheckRegistry, options_model
-from safety.verdict import Category, Target, TargetKind, Verdict
+from safety.runner import CheckRunner, Step
+from safety.verdict import Category, TargetKind, Verdict
 
 REPO = Path(__file__).resolve().parents[3]
 IMAGE_CHECKS = ("image.nsfw", "image.faces", "image.likeness", "image.concepts")
@@ -53,8 +54,11 @@ def test_default_policy_on_an_input_portrait_gives_review_naming_the_input(setti
     registry = CheckRegistry(settings)
     pol = PolicySet.from_dir(REPO / "policies").get("default")
     specs = pol.checks.for_target(TargetKind.INPUT_IMAGE)
-    checks = [(registry.get(s.name), s.options) for s in specs]
-    verdicts = run_image_checks(checks, photo("astronaut"), target=Target.input_image(0), tenant="acme")
+    runner = CheckRunner(registry.get)
+    try:
+        verdicts = runner.run_images(specs, [photo("astronaut")], TargetKind.INPUT_IMAGE, tenant="acme")
+    finally:
+        runner.close()
     decision = decide(verdicts, pol)
     assert decision.action is Action.REVIEW
     assert [(r.category, r.target, r.check) for r in decision.reasons] == [
@@ -63,11 +67,10 @@ def test_default_policy_on_an_input_portrait_gives_review_naming_the_input(setti
 
 
 class _Slow:
-    name = "test.slow"
     targets = frozenset({TargetKind.OUTPUT_IMAGE})
 
     def __init__(self, label: str, delay: float, fail: bool = False) -> None:
-        self.label, self.delay, self.fail = label, delay, fail
+        self.name, self.label, self.delay, self.fail = label, label, delay, fail
         self.threads: list[str] = []
 
     def run(self, item: CheckInput) -> list[Verdict]:
@@ -81,38 +84,84 @@ class _Slow:
                 category=Category.OTHER,
                 score=0.1,
                 target=item.target,
-                evidence={"opt": item.options.get("k")},
+                evidence={"opt": (item.options or {}).get("k")},
             )
         ]
 
 
+def _runner(*checks: _Slow, **kw: object) -> CheckRunner:
+    return CheckRunner({c.name: c for c in checks}.__getitem__, **kw)  # type: ignore[arg-type]
+
+
 def test_stage_runs_checks_concurrently_and_keeps_order() -> None:
     a, b, c = _Slow("a", 0.3), _Slow("b", 0.3), _Slow("c", 0.05)
-    img = Image.new("RGB", (16, 16))
+    img, img2 = Image.new("RGB", (16, 16)), Image.new("RGB", (8, 8))
+    timed: list[tuple[str, float]] = []
+    runner = _runner(a, b, c, on_latency=lambda name, s: timed.append((name, s)))
+    steps = [Step("a", {"k": 1}), Step("b", {}), Step("c", {"k": 3})]
     t = time.perf_counter()
-    out = run_image_checks(
-        [(a, {"k": 1}), (b, {}), (c, {"k": 3})], img, target=Target.output_image(1), tenant="t"
-    )
-    assert time.perf_counter() - t < 0.55
-    assert [v.check for v in out] == ["a", "b", "c"] and out[0].evidence == {"opt": 1}
-    assert str(out[2].target) == "output_image[1]"
-    assert len({*a.threads, *b.threads}) == 2
+    out = runner.run_images(steps, [img, img2], TargetKind.OUTPUT_IMAGE, tenant="t")
+    runner.close()
+    assert time.perf_counter() - t < 1.0  # one after the other: 1.3 s
+    assert [v.check for v in out] == ["a", "b", "c", "a", "b", "c"] and out[0].evidence == {"opt": 1}
+    assert [str(v.target) for v in out] == ["output_image[0]"] * 3 + ["output_image[1]"] * 3
+    assert len({*a.threads, *b.threads}) >= 2
+    assert sorted(n for n, _ in timed) == ["a", "a", "b", "b", "c", "c"]
+    assert all(s >= 0.04 for _, s in timed)
 
 
-def test_stage_fails_closed() -> None:
+def test_stage_fails_closed_after_every_call_finished() -> None:
     img = Image.new("RGB", (16, 16))
-    with pytest.raises(CheckFailed, match="b broke"):
-        run_image_checks(
-            [(_Slow("a", 0.01), {}), (_Slow("b", 0.01, fail=True), {})],
-            img,
-            target=Target.output_image(0),
-            tenant="t",
+    a, b = _Slow("a", 0.2), _Slow("b", 0.01, fail=True)
+    runner = _runner(a, b)
+    with pytest.raises(CheckFailed, match="^b broke$"):
+        runner.run_images([Step("a"), Step("b")], [img], TargetKind.OUTPUT_IMAGE, tenant="t")
+    assert len(a.threads) == 1  # a ran to its end before the error left
+    assert runner.run_images([], [img], TargetKind.OUTPUT_IMAGE, tenant="t") == []
+    assert runner.run_images([Step("a")], [], TargetKind.OUTPUT_IMAGE, tenant="t") == []
+    runner.close()
+
+
+class _Raises:
+    targets = frozenset(TargetKind)
+
+    def __init__(self, name: str, exc: BaseException) -> None:
+        self.name, self.exc = name, exc
+
+    def run(self, item: CheckInput) -> list[Verdict]:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("kind", "exc", "raised"),
+    [
+        (TargetKind.INPUT_IMAGE, InvalidRequest("bad upload"), InvalidRequest),  # the client's: 4xx
+        (TargetKind.OUTPUT_IMAGE, InvalidRequest("bad output"), CheckFailed),  # ours: fail closed
+        (TargetKind.OUTPUT_IMAGE, ComponentError("index down"), ComponentError),
+        (TargetKind.OUTPUT_IMAGE, ValueError("boom"), CheckFailed),
+    ],
+)
+def test_runner_maps_errors(kind: TargetKind, exc: BaseException, raised: type) -> None:
+    runner = CheckRunner({"x": _Raises("x", exc)}.__getitem__)  # type: ignore[dict-item]
+    with pytest.raises(raised) as info:
+        runner.run_images([Step("x")], [Image.new("RGB", (8, 8))], kind, tenant="t")
+    assert type(info.value) is raised
+    runner.close()
+
+
+def test_runner_prefers_the_clients_error_and_redacts_the_prompt() -> None:
+    prompt = "a portrait of Jane Q. Example at her desk"
+    checks = {
+        "a": _Raises("a", ValueError(f"cannot read {prompt!r}")),
+        "b": _Raises("b", InvalidRequest("unreadable upload")),
+    }
+    runner = CheckRunner(checks.__getitem__)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="unreadable upload"):
+        runner.run_images(
+            [Step("a"), Step("b")], [Image.new("RGB", (8, 8))], TargetKind.INPUT_IMAGE, tenant="t"
         )
-    assert run_image_checks([], img, target=Target.output_image(0), tenant="t") == []
-
-
-def test_warm_up_runs_every_check(settings, database) -> None:
-    registry = CheckRegistry(settings)
-    slow = _Slow("s", 0.0)
-    warm_up([(registry.get("image.nsfw"), {}), (registry.get("image.faces"), {}), (slow, {})])
-    assert len(slow.threads) == 1
+    with pytest.raises(CheckFailed) as info:
+        runner.run_prompt([Step("a")], prompt, tenant="t")
+    assert "Jane" not in info.value.message and "ValueError" in info.value.message
+    assert info.value.details == {"check": "a"}
+    runner.close()

@@ -1,8 +1,8 @@
-"""gateway.redaction: a component's error message, with the prompt taken out, stays useful."""
+"""safety.redaction: a component's error message, with the prompt taken out, stays useful."""
 
 from __future__ import annotations
 
-from gateway.redaction import MAX_MESSAGE, MAX_PROMPT_CHARS, REDACTED, PromptRedactor, describe
+from safety.redaction import MAX_MESSAGE, MAX_PROMPT_CHARS, REDACTED, PromptRedactor, describe
 
 PROMPT = "A quokka juggling seven teal lanterns on Mount Wellington"
 

@@ -6,6 +6,10 @@ a ``failed`` ledger record (where the policy may allow only the prompt's digest)
 need to know what broke, so the message is kept with the prompt taken out, not thrown away:
 ``ValueError: cannot tokenize input '[prompt]'``.
 
+It lives in ``safety`` because it reads the prompt as the prompt checks do (their normaliser's
+views) and because both runners below the gateway use it (:mod:`safety.runner`,
+:mod:`provenance.runner`); it imports only ``safety``.
+
 What is taken out: every occurrence of the prompt in any of its usual forms (as given, stripped,
 NFKC, case-folded, ``repr``/JSON-escaped, and the prompt normaliser's views), and every fragment
 of the message that also occurs in one of those forms and is long enough to say something: at
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import traceback
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 REDACTED = "[prompt]"
 #: shortest run of a message (in characters, CJK aside) that counts as quoting the prompt
@@ -118,7 +122,7 @@ class PromptRedactor:
         return "".join(out)
 
 
-def describe(exc: BaseException, redact: PromptRedactor) -> str:
+def describe(exc: BaseException, redact: Callable[[str], str]) -> str:
     """``"ValueError: <message, redacted>"``: what a log line or a failure record may say of ``exc``."""
     message = redact(str(exc))
     return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
