@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test test-fast bench clean browser
+.PHONY: install serve lint test test-fast bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium golang-go \
 	  golang-golang-x-mod-dev >/dev/null) || true)
 
+# Lint and types (config in pyproject.toml): .ci/run runs this before the tests and fails with it.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 test: install browser
 	$(BIN)/python -m pytest -q --timeout=900
 
@@ -34,4 +39,4 @@ bench: install
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .assay
+	rm -rf $(VENV) .assay .mypy_cache .ruff_cache

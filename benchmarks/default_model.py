@@ -77,7 +77,7 @@ def score_language(pipe: AssayShapesPipeline, language: str, n: int) -> Language
     items = prompts(language, n)
     images = generate(pipe, [t for t, _, _ in items], [s for _, _, s in items])
     hits = {k: 0 for k in ("colour", "background", "background_clean", "position", "shape", "all_four")}
-    for (_, asked, _), img in zip(items, images):
+    for (_, asked, _), img in zip(items, images, strict=True):
         r = analyse(img)
         ok = {
             "colour": r.colour == asked.colour,
@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{diversity['open_prompts_with_several_positions']:.0%}"
     )
     print(
-        f"512x512 generation: p50 {speed['p50_s']:.3f} s, p90 {speed['p90_s']:.3f} s over {speed['runs']} runs"
+        f"512x512 generation: p50 {speed['p50_s']:.3f} s, "
+        f"p90 {speed['p90_s']:.3f} s over {speed['runs']} runs"
     )
     print(f"benchmark wall time {wall:.0f} s")
     met = all(getattr(s, k) >= v for s in scores for k, v in TARGETS.items()) and speed["p50_s"] <= 1.0

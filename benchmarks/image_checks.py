@@ -121,7 +121,7 @@ def main() -> None:
         for label, base in photos.items():
             img = base.convert("RGB").resize((size, size), Image.BILINEAR)
 
-            def fresh() -> Image.Image:
+            def fresh(img: Image.Image = img) -> Image.Image:
                 return img.copy()
 
             def item(im: Image.Image, tenant: str = "bench") -> CheckInput:
@@ -130,7 +130,7 @@ def main() -> None:
             figures = {
                 "image.nsfw": _time(lambda im: nsfw.run(item(im)), fresh, args.iterations),
                 "image.faces": _time(lambda im: faces.run(item(im)), fresh, args.iterations),
-                "image.likeness (gallery of %d)" % args.gallery_size: _time(
+                f"image.likeness (gallery of {args.gallery_size})": _time(
                     lambda im: likeness.run(item(im)), fresh, args.iterations
                 ),
                 "image.likeness (empty gallery)": _time(
@@ -173,7 +173,8 @@ def main() -> None:
     )
     for r in rows:
         print(
-            f"{r['size']:>5}  {r['image']:<17} {r['what']:<40} {r['p50_ms']:>8} {r['p95_ms']:>8} {r['mean_ms']:>8}"
+            f"{r['size']:>5}  {r['image']:<17} {r['what']:<40} "
+            f"{r['p50_ms']:>8} {r['p95_ms']:>8} {r['mean_ms']:>8}"
             f" {r['cpu_p50_ms']:>8}"
         )
     worst = max(r["p50_ms"] for r in rows if r["size"] == 512 and r["what"].startswith("stage, concurrent"))

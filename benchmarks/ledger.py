@@ -9,7 +9,8 @@ commitments, stored tile nodes, group commit) and (b) as a plain INSERT + COMMIT
 into a table with the same columns and indexes (no lock, no hashing), each writer on its own
 connection, in the same run, alternating ``--repeats`` times (the best run of each counts: the
 machine is shared). Printed: records/s of both, the cost factor (plain / ledger) and this
-process's CPU time per record (on PostgreSQL the server's CPU is not in it). Indices are checked contiguous and the final root is checked against a
+process's CPU time per record (on PostgreSQL the server's CPU is not in it). Indices are checked contiguous
+and the final root is checked against a
 recomputation after every ledger run.
 
 Proofs: a ledger of ``--proof-size`` records (built with batches of 1000), then inclusion proofs

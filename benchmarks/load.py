@@ -488,12 +488,14 @@ def main() -> int:
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
     print(
-        f"{len(accepted)} accepted of {sum(statuses.values())} sent by {args.clients} clients in {wall:.1f} s: "
+        f"{len(accepted)} accepted of {sum(statuses.values())} "
+        f"sent by {args.clients} clients in {wall:.1f} s: "
         f"{result['throughput_rps']} req/s; latency p50 {result['latency_s']['p50']} s, "
         f"p95 {result['latency_s']['p95']} s, p99 {result['latency_s']['p99']} s; statuses {statuses}"
     )
     print(
-        f"audit: {'OK' if audit.ok else 'FAILED'}: {audit.accepted} accepted, {audit.ledger_records} records, "
+        f"audit: {'OK' if audit.ok else 'FAILED'}: {audit.accepted} "
+        f"accepted, {audit.ledger_records} records, "
         f"{audit.released_images} indexed images, {audit.verified} verified (C2PA trusted + watermark); "
         f"missing {len(audit.missing_records)}, duplicated {len(audit.duplicated_records)}, "
         f"byte mismatches {len(audit.byte_mismatches)}, index rows without record "

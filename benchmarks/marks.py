@@ -131,7 +131,8 @@ def main() -> int:
     for r in results:
         cells = " ".join(f"{r['steps'][n]['p50_ms']:>7.1f} / {r['steps'][n]['p95_ms']:>6.1f}" for n in names)
         print(
-            f"{r['size']:>5} {r['format']:>5} {cells} {r['total']['p50_ms']:>7.1f} / {r['total']['p95_ms']:>6.1f}"
+            f"{r['size']:>5} {r['format']:>5} {cells} "
+            f"{r['total']['p50_ms']:>7.1f} / {r['total']['p95_ms']:>6.1f}"
             f" {r['file_kb']:>6.0f}kB"
         )
     print("\nCPU time of the process per step, p50 ms (all threads; robust to other load on the machine)")
@@ -160,7 +161,8 @@ def main() -> int:
         ok = gate["total"]["p50_ms"] <= BUDGET_MS
         complete = not missing
         print(
-            f"\nbudget: all marks <= {BUDGET_MS:.0f} ms p50 at 512x512 PNG: wall {gate['total']['p50_ms']:.1f} ms "
+            f"\nbudget: all marks <= {BUDGET_MS:.0f} ms p50 at "
+            f"512x512 PNG: wall {gate['total']['p50_ms']:.1f} ms "
             f"-> {'PASS' if ok else 'FAIL'}; CPU {gate['cpu']['total']:.1f} ms "
             f"-> {'PASS' if gate['cpu']['total'] <= BUDGET_MS else 'FAIL'}"
             f"{'' if complete else ' (watermark not included yet)'}"

@@ -28,7 +28,8 @@ that size).
 rivaGan costs ~1.2 s per embed and per decode on 2 cores, so it runs on the first ``--riva``
 photos only (default 20), and says so in the table.
 
-    .venv/bin/python benchmarks/marks_watermark.py [--photos 120] [--riva 20] [--unmarked 1000] [--json out.json]
+    .venv/bin/python benchmarks/marks_watermark.py [--photos 120] [--riva 20] [--unmarked 1000] [--json
+    out.json]
 
 Other scripts import :func:`run` and :func:`markdown` (benchmarks/marks.py prints this table).
 """
@@ -441,7 +442,8 @@ def main() -> int:
     results = run(args.photos, args.riva, args.unmarked)
     print(markdown(results))
     print(
-        f"machine: {os.cpu_count()} CPUs, load average {load0:.1f} at start and {os.getloadavg()[0]:.1f} at end "
+        f"machine: {os.cpu_count()} CPUs, load average "
+        f"{load0:.1f} at start and {os.getloadavg()[0]:.1f} at end "
         "(wall times grow with the load; CPU times do not)"
     )
     print(

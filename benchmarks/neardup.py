@@ -105,11 +105,11 @@ def scale_benchmark(args: argparse.Namespace) -> bool:
 
     def run_flat(q):
         lims, d, i = flat.range_search(q, args.radius + 1)
-        return {(int(a), int(b)) for a, b in zip(i, d)}
+        return {(int(a), int(b)) for a, b in zip(i, d, strict=True)}
 
     def run_fmih(q):
         lims, d, i = fmih.range_search(q, args.radius + 1)
-        return {(int(a), int(b)) for a, b in zip(i, d)}
+        return {(int(a), int(b)) for a, b in zip(i, d, strict=True)}
 
     def run_numpy(q):
         d = np.bitwise_count(db64 ^ q.view(np.uint64)[0, 0])
@@ -135,7 +135,8 @@ def scale_benchmark(args: argparse.Namespace) -> bool:
         + (" (shared machine: the CPU-time columns are the comparable figures)" if load > 1.5 else "")
     )
     print(
-        f"{'method':<44}{'build s':>9}{'+MB':>8}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'cpu p95':>9}{'queries':>9}"
+        f"{'method':<44}{'build s':>9}{'+MB':>8}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'cpu p50':>9}{'cpu p95':>9}{'queries':>9}"
     )
     rows = [
         (
@@ -157,7 +158,8 @@ def scale_benchmark(args: argparse.Namespace) -> bool:
         )
     speedup, cpu_speedup = pct(t_flat, 50) / pct(t_ours, 50), pct(c_flat, 50) / pct(c_ours, 50)
     print(
-        f"\nmatches: {matches} in {with_match}/{args.queries} queries; identical to IndexBinaryFlat: {same_flat}; "
+        f"\nmatches: {matches} in {with_match}/{args.queries} "
+        f"queries; identical to IndexBinaryFlat: {same_flat}; "
         f"identical to numpy scan (first {nq_np}): {same_np}"
         + (f"; faiss multi-hash identical: {r_fm == r_flat}" if fmih is not None else "")
     )
@@ -211,7 +213,8 @@ def check_latency(ours: HammingSearcher, radius: int) -> None:
         ts.append(time.perf_counter() - t)
     print(
         f"per 512x512 image (pHash + dHash, image + mirror): hashing p50 {pct(th, 50):.2f} ms, "
-        f"4 lookups p50 {pct(ts, 50):.2f} ms, total p50 {pct([a + b for a, b in zip(th, ts)], 50):.2f} ms"
+        f"4 lookups p50 {pct(ts, 50):.2f} ms, total p50 "
+        f"{pct([a + b for a, b in zip(th, ts, strict=True)], 50):.2f} ms"
     )
 
 
@@ -223,7 +226,8 @@ def robustness(args: argparse.Namespace) -> bool:
     from safety.neardup.testing import ALTERATIONS, INDEXED_PHOTOS, evaluate_robustness, photo
 
     print(
-        f"\n== robustness: index of {len(INDEXED_PHOTOS)} real photographs (scikit-image), radius {args.radius}, "
+        f"\n== robustness: index of {len(INDEXED_PHOTOS)} real "
+        f"photographs (scikit-image), radius {args.radius}, "
         f"pHash + dHash, mirrored query on"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,7 +249,8 @@ def robustness(args: argparse.Namespace) -> bool:
         for a in alts:
             r = by[(name, a)]
             cells.append(
-                f"{'yes' if r.found and not r.wrong_matches else 'NO'} {r.phash_distance:>2}/{r.dhash_distance:<2}"
+                f"{'yes' if r.found and not r.wrong_matches else 'NO'} "
+                f"{r.phash_distance:>2}/{r.dhash_distance:<2}"
             )
         print(f"{name:<22}" + "".join(f"{c:>18}" for c in cells))
     found = sum(r.found for r in report.rows)
@@ -255,7 +260,8 @@ def robustness(args: argparse.Namespace) -> bool:
     )
     print(
         f"unrelated photos (+ their alterations) and noise: {report.unrelated_queries} queries, "
-        f"{len(report.false_positives)} matched {report.false_positives[:5] if report.false_positives else ''}"
+        f"{len(report.false_positives)} matched "
+        f"{report.false_positives[:5] if report.false_positives else ''}"
     )
     return report.found_all() and not report.false_positives
 

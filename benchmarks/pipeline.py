@@ -60,8 +60,8 @@ def main() -> None:
         t0 = time.perf_counter()
         state.preload()
         print(
-            f"start-up (model, checks, marks): {time.perf_counter() - t0:.1f} s; model {state.backend.info.model_id}"
-            + (" [PLACEHOLDER]" if state.backend.info.placeholder else "")
+            f"start-up (model, checks, marks): {time.perf_counter() - t0:.1f} s; model "
+            f"{state.backend.info.model_id}" + (" [PLACEHOLDER]" if state.backend.info.placeholder else "")
         )
         principal = Principal(key_id="bench", tenant="bench", role=Role.REQUESTER)
         rows: list[dict[str, float]] = []

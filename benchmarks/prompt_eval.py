@@ -135,7 +135,8 @@ def report(name: str, paths: list[Path], ev: dict, names: list[str]) -> bool:
     table, fam = ev["table"], ev["fam"]
     n = len(ev["results"])
     print(
-        f"\n## set {name}: {n} prompts from {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}"
+        f"\n## set {name}: {n} prompts from "
+        f"{', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}"
     )
     print(
         "\n| lang | category | recall (review or block) | blocked | false blocks | benign held for review |"
@@ -284,19 +285,22 @@ def main() -> int:
         if wall:
             print(
                 f"\n| path | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms | n |  (cold caches; "
-                f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)"
+                f"load average {load_before:.1f} before, "
+                f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)"
             )
             print("|---|---|---|---|---|---|")
             for label, v in wall.items():
                 print(
-                    f"| {label} | {statistics.median(v):.2f} | {pct(v, 95):.2f} | {statistics.median(cpu[label]):.2f} | "
+                    f"| {label} | {statistics.median(v):.2f} | "
+                    f"{pct(v, 95):.2f} | {statistics.median(cpu[label]):.2f} | "
                     f"{pct(cpu[label], 95):.2f} | {len(v)} |"
                 )
             p95_lex, p95_sem = pct(wall.get("lexicon path", []), 95), pct(wall.get("semantic path", []), 95)
             good = p95_lex <= 2 and p95_sem <= 20
             ok &= good
             print(
-                f"\nacceptance latency (wall): lexicon p95 {p95_lex:.2f} ms (<= 2), semantic p95 {p95_sem:.2f} ms "
+                "\nacceptance latency (wall): lexicon p95 "
+                f"{p95_lex:.2f} ms (<= 2), semantic p95 {p95_sem:.2f} ms "
                 f"(<= 20): {'PASS' if good else 'FAIL'}"
             )
 

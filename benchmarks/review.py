@@ -202,7 +202,8 @@ def main() -> None:
                 f = figures[who]
                 ok = "OK" if f["server_ms_p95"] <= BUDGET_MS else "OVER BUDGET"
                 print(
-                    f"{who:<22} {total:>6} items: /review/queue first page server p50 {f['server_ms_p50']:.1f} ms, "
+                    f"{who:<22} {total:>6} items: /review/queue first "
+                    f"page server p50 {f['server_ms_p50']:.1f} ms, "
                     f"p95 {f['server_ms_p95']:.1f} ms (budget {BUDGET_MS:.0f} ms: {ok}); in-process HTTP p50 "
                     f"{f['http_ms_p50']:.1f} ms; GET /v1/reviews p50 {f['api_ms_p50']:.1f} ms"
                 )

@@ -20,6 +20,7 @@ The same helpers drive tests/scale/ (three replicas; one killed with ``kill -9``
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -55,7 +56,8 @@ PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.
 
 # --- the model: an assay worker API over photo crops ----------------------------------------------
 class SlowPhotoBackend:
-    """``models.testing.PhotoBackend`` that takes ``delay_s`` per call (a GPU's time) and counts calls in flight."""
+    """``models.testing.PhotoBackend`` that takes ``delay_s`` per call (a GPU's time) and counts calls in
+    flight."""
 
     def __init__(self, delay_s: float) -> None:
         from models.testing import PhotoBackend
@@ -430,7 +432,7 @@ def main() -> int:
         f"\n{cores} CPU cores. 'cores' columns: CPU seconds per second used by the gateway replicas, the "
         "PostgreSQL server, this process (clients + stand-in worker) and everything else on the host."
     )
-    for prev, cur in zip(rows, rows[1:]):
+    for prev, cur in itertools.pairwise(rows):
         gain = cur["throughput_rps"] / prev["throughput_rps"] if prev["throughput_rps"] else float("nan")
         print(
             f"{prev['replicas']} -> {cur['replicas']} replicas: throughput x{gain:.2f}, "
@@ -445,19 +447,25 @@ def main() -> int:
         "of compliance path (less what the load generator needs)."
     )
     plateau = next(
-        (prev for prev, cur in zip(rows, rows[1:]) if cur["throughput_rps"] < prev["throughput_rps"] * 1.10),
+        (
+            prev
+            for prev, cur in itertools.pairwise(rows)
+            if cur["throughput_rps"] < prev["throughput_rps"] * 1.10
+        ),
         None,
     )
     if plateau is not None and plateau["host_cpu_busy_pct"] >= 90:
         print(
-            f"CPU limit: {plateau['replicas']} replica(s), {plateau['throughput_rps']} req/s: the host's {cores} "
-            f"cores were {plateau['host_cpu_busy_pct']}% busy ({plateau['cores_used']['other']} cores of it other "
-            "work on the host), and more replicas added no throughput, only processes competing for the same CPUs."
+            f"CPU limit: {plateau['replicas']} replica(s), {plateau['throughput_rps']} req/s: "
+            f"the host's {cores} cores were {plateau['host_cpu_busy_pct']}% busy "
+            f"({plateau['cores_used']['other']} cores of it other work on the host), and more replicas "
+            "added no throughput, only processes competing for the same CPUs."
         )
     elif plateau is not None:
         print(
             f"Throughput stopped rising at {plateau['replicas']} replica(s) with the host's CPUs only "
-            f"{plateau['host_cpu_busy_pct']}% busy: the limit there is not the CPU (the clients? the database?)."
+            f"{plateau['host_cpu_busy_pct']}% busy: the limit there is not the CPU (the clients? the "
+            "database?)."
         )
     else:
         print(

@@ -143,18 +143,15 @@ class ComponentError(AssayError):
 
     code = "component_failure"
     status = 503
-    component: str = "component"
 
 
 class CheckFailed(ComponentError):
     code = "check_failed"
-    component = "check"
 
 
 class BackendError(ComponentError):
     code = "backend_error"
     status = 502
-    component = "backend"
 
 
 class BackendTimeout(BackendError):
@@ -164,17 +161,14 @@ class BackendTimeout(BackendError):
 
 class MarkError(ComponentError):
     code = "mark_failed"
-    component = "marks"
 
 
 class SigningError(MarkError):
     code = "signing_failed"
-    component = "signer"
 
 
 class StoreError(ComponentError):
     code = "store_unavailable"
-    component = "store"
 
 
 class IntegrityError(AssayError):

@@ -44,7 +44,10 @@ class Decision(BaseModel):
 
 
 def _reason(v: Verdict, action: Action, threshold: float) -> Reason:
-    what = f"{v.category.value} score {v.score:.2f} on {v.target} reached the {action.value} threshold {threshold:.2f} (check {v.check})"
+    what = (
+        f"{v.category.value} score {v.score:.2f} on {v.target} reached the {action.value} "
+        f"threshold {threshold:.2f} (check {v.check})"
+    )
     if v.reason:
         what += f": {v.reason}"
     return Reason(

@@ -339,10 +339,10 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         ) from exc
     problems = _validate_options(policy)
     if problems:
-        lines = [
-            f"{source}:{_line_of(node, tuple(int(p) if p.isdigit() else p for p in pr.split(':')[0].split('.'))) or '?'}: {pr}"
-            for pr in problems
-        ]
+        lines = []
+        for pr in problems:  # "checks.prompt.0: ..." -> the line of that key in the file
+            loc = tuple(int(p) if p.isdigit() else p for p in pr.split(":")[0].split("."))
+            lines.append(f"{source}:{_line_of(node, loc) or '?'}: {pr}")
         raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines})
     policy._source = source
     return policy

@@ -77,8 +77,10 @@ def resolve_model_path(model: str, *, revision: str | None = None) -> tuple[Path
             folder = snapshot_download(model, revision=revision)
     except Exception as exc:  # noqa: BLE001 - hub errors come in many classes
         raise UnknownModel(
-            f"weights for {model!r} are not available locally and cannot be downloaded: {exc.__class__.__name__}",
-            hint="download them where a network is allowed (huggingface-cli download) or set ASSAY_MODEL to a local folder",
+            f"weights for {model!r} are not available locally and cannot be downloaded: "
+            f"{exc.__class__.__name__}",
+            hint="download them where a network is allowed (huggingface-cli download), "
+            "or set ASSAY_MODEL to a local folder",
         ) from exc
     return Path(folder), Path(folder).name
 

@@ -103,7 +103,8 @@ def check_key_file_mode(path: Path, *, env: str | None, what: str = "private key
         raise ConfigError(
             f"the {what} {path} is accessible to {who} (mode {mode:04o}); refusing to use it",
             param=env,
-            hint=f"chmod 600 {path} (or 0440 with a dedicated group), and rotate the key if others could read it",
+            hint=f"chmod 600 {path} (or 0440 with a dedicated "
+            "group), and rotate the key if others could read it",
         )
     if mode & 0o040:
         log.warning(

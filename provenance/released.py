@@ -3,7 +3,8 @@
 The pipeline builds the row of each image it releases with :func:`release_row` and hands the rows
 to the ledger append of the generation's record (:meth:`provenance.ledger.log.Ledger.append`,
 ``with_rows``): one transaction, so a row exists exactly when its record does, even when the
-process dies between the two; :mod:`provenance.verify` calls the finders. See :mod:`provenance.tables` for why the pHash is banded.
+process dies between the two; :mod:`provenance.verify` calls the finders. See :mod:`provenance.tables` for why
+the pHash is banded.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ shared list so that a policy threshold for ``sexual`` applies whether the prompt
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Any
 
@@ -39,9 +38,6 @@ class TargetKind(StrEnum):
     OUTPUT_IMAGE = "output_image"
 
 
-_TARGET_RE = re.compile(r"^(prompt|input_image|output_image)(?:\[(\d+)\])?$")
-
-
 class Target(BaseModel):
     """What was looked at: the prompt, input image *i* or output image *i*."""
 
@@ -61,13 +57,6 @@ class Target(BaseModel):
     @classmethod
     def output_image(cls, i: int) -> Target:
         return cls(kind=TargetKind.OUTPUT_IMAGE, index=i)
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        m = _TARGET_RE.match(text)
-        if not m:
-            raise ValueError(f"not a target: {text!r} (expected prompt, input_image[i] or output_image[i])")
-        return cls(kind=TargetKind(m.group(1)), index=int(m.group(2)) if m.group(2) else None)
 
     def __str__(self) -> str:
         return self.kind.value if self.index is None else f"{self.kind.value}[{self.index}]"

@@ -5,7 +5,8 @@
 * ``GET /v1/reviews`` — the queue (filters, counts); ``GET /v1/reviews/{id}/detail`` — the evidence;
   ``GET /v1/reviews/{id}/images/{i}`` / ``inputs/{n}`` — the held (unmarked) pixels;
   ``POST /v1/reviews/{id}/claim|unclaim|approve|reject|escalate|comments`` — reviewers and admins.
-* ``PUT/DELETE /v1/reviewers/{key_id}/tenants/{tenant}``, ``PUT/DELETE /v1/review-webhooks/{tenant}`` — admins.
+* ``PUT/DELETE /v1/reviewers/{key_id}/tenants/{tenant}``, ``PUT/DELETE /v1/review-webhooks/{tenant}`` —
+  admins.
 
 An item of a tenant the caller may not see answers 404 on every route, exactly like an unknown id.
 The webhook dispatcher runs for the lifetime of the app (this router's lifespan).

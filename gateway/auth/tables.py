@@ -17,10 +17,6 @@ class Tenant(TenantBase, table=True):
     created_at: datetime
 
 
-class TenantPublic(TenantBase):
-    created_at: datetime
-
-
 class ApiKeyBase(SQLModel):
     id: str = Field(primary_key=True, max_length=32)  # ULID; also the key's visible prefix
     tenant: str = Field(index=True, max_length=64)

@@ -93,7 +93,8 @@ def check(
     tenant: str = typer.Option("local", help="Tenant whose policy and likeness gallery apply"),
     as_json: bool = typer.Option(False, "--json", help="Print verdicts and decision as JSON"),
 ) -> None:
-    """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision; exit 1 if blocked."""
+    """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision; exit 1 if
+    blocked."""
     from core.images import DecodeLimits, decode_image
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
@@ -165,7 +166,7 @@ def likeness_add(
     if as_json:
         typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
     else:
-        for p, e in zip(photos, entries):
+        for p, e in zip(photos, entries, strict=True):
             typer.echo(f"added {e.id}  {e.name!r}  tenant {e.tenant}  from {p}")
 
 

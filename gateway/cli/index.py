@@ -1,4 +1,5 @@
-"""``assay index build|add|remove|query|list``: the near-duplicate indexes of training data and protected works.
+"""``assay index build|add|remove|query|list``: the near-duplicate indexes of training data and protected
+works.
 
 Every change (build, add, remove) is appended to the audit ledger as a record of kind ``index``
 (name, operation, new and previous digest, counts, removed ids) *before* the new index generation

@@ -90,7 +90,8 @@ def train_default(
     )
     state = train(cfg)
     typer.echo(
-        f"trained to step {state.step} ({state.elapsed_s / 3600:.2f} h of training); pipeline: {out / 'pipeline'}"
+        f"trained to step {state.step} ({state.elapsed_s / 3600:.2f} "
+        f"h of training); pipeline: {out / 'pipeline'}"
     )
 
 
@@ -107,7 +108,8 @@ def ship_default(
         None, "--guidance", min=1.0, help="Default guidance scale to record."
     ),
 ) -> None:
-    """Copy a training run's EMA weights into models/default/weights (and its resume state to models/default/resume)."""
+    """Copy a training run's EMA weights into models/default/weights (and its resume state to
+    models/default/resume)."""
     from models.default import RESUME_DIR, WEIGHTS_DIR
     from models.default.shipping import ship
 

@@ -39,7 +39,10 @@ def describe_verdict(v: Verdict, prompt: str) -> str:
         shown = ev.get("text", prompt[ev["start"] : ev["end"]])
         where = f" at [{ev['start']}:{ev['end']}] {shown!r}"
     if "exemplar" in ev:
-        what = f"close to {ev['exemplar']!r} (similarity {ev['similarity']:.2f}, benign {ev['benign_similarity']:.2f})"
+        what = (
+            f"close to {ev['exemplar']!r} "
+            f"(similarity {ev['similarity']:.2f}, benign {ev['benign_similarity']:.2f})"
+        )
     elif "person" in ev:
         what = f"protected person {ev['person']}"
     elif "rule" in ev and "term" in ev:

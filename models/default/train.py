@@ -199,7 +199,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainState:
         opt.step()
         decay = min(cfg.ema_decay, (1 + state.step) / (10 + state.step))
         with torch.no_grad():
-            for pe, p in zip(ema_params, params):
+            for pe, p in zip(ema_params, params, strict=True):
                 pe.lerp_(p, 1 - decay)
 
         now = time.monotonic()

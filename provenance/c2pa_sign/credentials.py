@@ -22,7 +22,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -36,7 +35,7 @@ from provenance.keys import check_key_file_mode, read_private, write_private
 
 log = logging.getLogger("assay.signing")
 
-PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 #: the usual extended key usages of a C2PA claim-signing certificate; a leaf without one of them
 #: is not refused here (the start-up probe signature decides) but the probe's error names them
@@ -180,7 +179,8 @@ def check_chain(
         raise ConfigError(
             f"the signing key does not match the certificate {leaf.subject.rfc4514_string()!r} in {where}",
             param="ASSAY_SIGNING_KEY",
-            hint="ASSAY_SIGNING_KEY must be the private key of the first (leaf) certificate of ASSAY_SIGNING_CERT",
+            hint="ASSAY_SIGNING_KEY must be the private key of the "
+            "first (leaf) certificate of ASSAY_SIGNING_CERT",
         )
     for i, cert in enumerate(chain):
         name = "the leaf certificate" if i == 0 else f"certificate {i + 1} of the chain"

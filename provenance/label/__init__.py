@@ -1,1 +1,2 @@
-"""The visible label (`label.visible`) and the metadata label (`label.metadata`), with the XMP and font they need."""
+"""The visible label (`label.visible`) and the metadata label (`label.metadata`), with the XMP and font they
+need."""

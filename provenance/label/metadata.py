@@ -34,9 +34,11 @@ class MetadataLabelOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Annex E ``Label``: "1" AI-generated (what a generation gateway always writes), "2" possibly, "3" suspected
+    #: Annex E ``Label``: "1" AI-generated (what a generation gateway always writes), "2" possibly, "3"
+    #: suspected
     label: Literal["1", "2", "3"] = "1"
-    #: ``ContentProducer``; default: ``ASSAY_PROVIDER_CODE`` (the TC260 provider code) or ``ASSAY_PROVIDER_NAME``
+    #: ``ContentProducer``; default: ``ASSAY_PROVIDER_CODE`` (the TC260 provider code) or
+    #: ``ASSAY_PROVIDER_NAME``
     producer: str | None = Field(default=None, min_length=1, max_length=128)
     #: ``ContentPropagator``/``PropagateID``: empty (the gateway produces, a platform propagates)
     #: or the same as the production fields, for an operator that also publishes the image

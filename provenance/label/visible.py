@@ -37,7 +37,8 @@ class VisibleLabelOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: the label text; the shipped font covers printable ASCII and 人工智能生成合由内容标识 (+ CJK punctuation)
+    #: the label text; the shipped font covers printable ASCII and 人工智能生成合由内容标识
+    #: (+ CJK punctuation)
     text: str = Field(default=DEFAULT_TEXT, min_length=1, max_length=48)
     #: a corner, or the middle of an edge
     position: Position = "bottom-right"

@@ -25,7 +25,8 @@ _INT_LIMIT = 2**53 - 1
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
 #: a number token between strings (floats as Python writes them: 1.0, 1e-05, 1.5e+16)
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?")
-#: a float or a long integer standing as a value (after ':' ',' '[' or at the start, before ',' ']' '}' or the end)
+#: a float or a long integer standing as a value (after ':' ',' '[' or at the start, before ',' ']' '}' or the
+#: end)
 _CANDIDATE_RE = re.compile(r"[:,\[](-?\d+(?:\.\d+(?:e[-+]\d+)?|e[-+]\d+)|-?\d{16,})(?=[,\]}])")
 _ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 

@@ -110,7 +110,7 @@ def embed_array(
     def effect(total: np.ndarray) -> np.ndarray:
         acc = np.zeros_like(total)
         tmp = np.empty_like(total)
-        for wgt, (lo, hi) in zip(weights, bounds):
+        for wgt, (lo, hi) in zip(weights, bounds, strict=True):
             np.minimum(np.maximum(total, lo, out=tmp), hi, out=tmp)
             tmp *= np.float32(wgt)
             acc += tmp

@@ -33,7 +33,8 @@ class ConceptOptions(BaseModel):
 
     #: the ``safety_checker`` folder (config.json + weights); relative paths are under ``<data_dir>/models``
     path: Path
-    #: folder with ``preprocessor_config.json``; default: ``path`` itself, else its sibling ``feature_extractor``
+    #: folder with ``preprocessor_config.json``; default: ``path`` itself, else its sibling
+    #: ``feature_extractor``
     processor_path: Path | None = None
     #: added to every margin: > 0 makes the filter stricter (diffusers' ``adjustment``)
     adjustment: float = Field(default=0.0, ge=-0.2, le=0.2)

@@ -208,7 +208,7 @@ class FaceEngine:
             if o.detector == "hog":
                 with self._model_locks["hog"]:
                     rects, margins, _ = self._hog.run(work, o.upsample, 0.0)
-                pairs = list(zip(rects, margins))
+                pairs = list(zip(rects, margins, strict=True))
             else:
                 with self._model_locks["cnn"]:
                     found = self._model("cnn")(work, o.upsample)

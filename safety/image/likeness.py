@@ -220,7 +220,7 @@ class LikenessCheck:
         faces = self.engine.descriptors(analysis)
         dist = np.linalg.norm(faces[:, None, :] - gallery.vectors[None, :, :], axis=2)  # (faces, entries)
         best: dict[str, tuple[float, int, int]] = {}  # name -> (distance, face index, entry index)
-        for fi, ei in zip(*np.nonzero(dist <= opts.threshold)):
+        for fi, ei in zip(*np.nonzero(dist <= opts.threshold), strict=True):
             d, person = float(dist[fi, ei]), gallery.names[ei]
             if person not in best or d < best[person][0]:
                 best[person] = (d, int(fi), int(ei))

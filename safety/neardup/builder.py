@@ -180,9 +180,11 @@ class _Staging:
             old = json.loads((folder / "plan.json").read_text())
             if old.get("fingerprint") != plan["fingerprint"]:
                 raise SourceError(
-                    f"an interrupted {plan['op']} of index {plan['name']!r} from another source (or of another "
+                    f"an interrupted {plan['op']} of index "
+                    f"{plan['name']!r} from another source (or of another "
                     f"version of the index) is waiting in {folder}",
-                    hint="run the same command with the same source to resume it, or pass --restart to discard it",
+                    hint="run the same command with the same source "
+                    "to resume it, or pass --restart to discard it",
                 )
             if (folder / "progress.json").is_file():
                 self.progress = json.loads((folder / "progress.json").read_text())
@@ -536,7 +538,8 @@ def add_to_index(
                     raise CodeTypeMismatch(
                         f"index {name!r} holds embeddings of model {m.embedding.model_digest}; the model in "
                         f"{embedder.folder} is {spec.model_digest}",
-                        hint="add with the model the index was built with (--clip-model), or rebuild the index",
+                        hint="add with the model the index was built "
+                        "with (--clip-model), or rebuild the index",
                     )
             elif clip_model is not None:
                 raise InvalidRequest(
@@ -610,7 +613,8 @@ def add_to_index(
 def remove_from_index(
     store: IndexStore, name: str, ids: Iterable[str], *, on_change: OnChange | None = None
 ) -> ChangeReport:
-    """Remove the rows of ``ids`` (a rights holder's take-down): they are not in the new generation's files."""
+    """Remove the rows of ``ids`` (a rights holder's take-down): they are not in the new generation's
+    files."""
     t0 = time.perf_counter()
     wanted = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
     if not wanted:

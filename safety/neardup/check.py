@@ -66,7 +66,8 @@ def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
         category=Category.COPYRIGHT,
         score=m.score,
         target=item.target,
-        reason=f"near-duplicate of {m.source_id!r} in index {m.index!r} ({how}{', mirrored' if m.mirrored else ''})",
+        reason=f"near-duplicate of {m.source_id!r} in index "
+        f"{m.index!r} ({how}{', mirrored' if m.mirrored else ''})",
         evidence={
             "index": m.index,
             "source_id": m.source_id,

@@ -33,14 +33,16 @@ class CodeType(StrEnum):
 
 #: exactly how each code is computed; an index whose manifest records another spec is refused
 CODE_SPECS: dict[CodeType, str] = {
-    CodeType.PHASH: "imagehash.phash(hash_size=8, highfreq_factor=4) of the L-mode image, bits row-major, packbits",
+    CodeType.PHASH: "imagehash.phash(hash_size=8, highfreq_factor=4) of the L-mode image, bits row-major, "
+    "packbits",
     CodeType.DHASH: "imagehash.dhash(hash_size=8) of the L-mode image, bits row-major, packbits",
 }
 
 ALL_CODE_TYPES: tuple[CodeType, ...] = (CodeType.PHASH, CodeType.DHASH)
 
 
-#: the size imagehash shrinks an image to before hashing (pHash: hash_size * highfreq_factor, dHash: (hash_size + 1) x hash_size)
+#: the size imagehash shrinks an image to before hashing (pHash: hash_size * highfreq_factor, dHash:
+#: (hash_size + 1) x hash_size)
 _WORK_SIZE: dict[CodeType, tuple[int, int]] = {CodeType.PHASH: (32, 32), CodeType.DHASH: (9, 8)}
 
 

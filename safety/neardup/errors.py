@@ -24,7 +24,8 @@ class IndexCorrupt(ConfigError):
 
 
 class CodeTypeMismatch(ConfigError):
-    """The index holds other codes than the query needs (another hash, other hash parameters, another model)."""
+    """The index holds other codes than the query needs (another hash, other hash parameters, another
+    model)."""
 
     code = "index_code_type_mismatch"
 

@@ -64,7 +64,7 @@ def _hits(lims: np.ndarray, dist: np.ndarray, ids: np.ndarray, nq: int) -> list[
     out = []
     for q in range(nq):
         a, b = int(lims[q]), int(lims[q + 1])
-        out.append([Hit(int(i), float(d)) for i, d in zip(ids[a:b], dist[a:b])])
+        out.append([Hit(int(i), float(d)) for i, d in zip(ids[a:b], dist[a:b], strict=True)])
     return out
 
 
@@ -100,7 +100,7 @@ class MultiIndexHash:
         self._offsets = np.empty(sum(sizes), dtype=np.int64)
         self._codes = np.empty(n * MIH_NHASH, dtype=np.uint64)
         self._rows = np.empty(n * MIH_NHASH, dtype=row_t)
-        for t, (shift, mask) in enumerate(zip(self._shifts, self._masks)):
+        for t, (shift, mask) in enumerate(zip(self._shifts, self._masks, strict=True)):
             keys = ((codes64 >> np.uint64(shift)) & np.uint64(mask)).astype(np.int64)
             order = np.argsort(keys, kind="stable")
             counts = np.bincount(keys, minlength=mask + 1)
@@ -121,7 +121,7 @@ class MultiIndexHash:
         nflip = radius // MIH_NHASH
         probes = [
             self._base[t] + ((query >> shift) & mask ^ self._flips[t][nflip])
-            for t, (shift, mask) in enumerate(zip(self._shifts, self._masks))
+            for t, (shift, mask) in enumerate(zip(self._shifts, self._masks, strict=True))
         ]
         p = np.concatenate(probes)
         starts, ends = self._offsets[p], self._offsets[p + 1]
@@ -187,7 +187,7 @@ class HammingSearcher:
                 rows, dist = self._index.search_one(int(code), radius)
                 out.append(
                     sorted(
-                        (Hit(int(r), float(d)) for r, d in zip(rows.tolist(), dist.tolist())),
+                        (Hit(int(r), float(d)) for r, d in zip(rows.tolist(), dist.tolist(), strict=True)),
                         key=lambda x: (x.distance, x.row),
                     )
                 )

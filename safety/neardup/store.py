@@ -231,7 +231,8 @@ class IndexData:
             return self._codes[code_type]
         except KeyError:
             raise CodeTypeMismatch(
-                f"index {self.name!r} holds {', '.join(c.value for c in self.manifest.code_types) or 'no'} codes, "
+                f"index {self.name!r} holds "
+                f"{', '.join(c.value for c in self.manifest.code_types) or 'no'} codes, "
                 f"not {code_type.value}",
                 hint=f"rebuild it with --codes {code_type.value}, or query the code types it holds",
             ) from None
@@ -317,7 +318,8 @@ class IndexStore:
         for ct in manifest.code_types:
             if manifest.code_specs.get(ct) != CODE_SPECS[ct]:
                 raise CodeTypeMismatch(
-                    f"index {name!r} was built with a different {ct.value} ({manifest.code_specs.get(ct)!r}); "
+                    f"index {name!r} was built with a different "
+                    f"{ct.value} ({manifest.code_specs.get(ct)!r}); "
                     f"this gateway computes {CODE_SPECS[ct]!r}",
                     hint=f"rebuild it with this version: assay index build --replace --name {name} SOURCE",
                 )

@@ -90,7 +90,8 @@ class Encoded:
 
 
 def _mean_pooling_bert(model: Any) -> Any | None:
-    """The transformer of ``model`` if it is [Transformer(BERT-like), mean Pooling, (Normalize)], else None."""
+    """The transformer of ``model`` if it is [Transformer(BERT-like), mean Pooling, (Normalize)], else
+    None."""
     mods = list(model)
     names = [type(m).__name__ for m in mods]
     if len(mods) not in (2, 3) or names[0] != "Transformer" or names[1] != "Pooling":

@@ -90,7 +90,7 @@ class ExemplarBank:
         keep = coverage >= min_coverage
         if not reads_chinese:
             keep &= np.asarray([not any(is_cjk(c) for c in e.text) for e in exemplars], dtype=bool)
-        self.exemplars = [e for e, k in zip(exemplars, keep) if k]
+        self.exemplars = [e for e, k in zip(exemplars, keep, strict=True) if k]
         self.skipped = int((~keep).sum())
         self.vectors = np.ascontiguousarray(vectors[keep], dtype=np.float32)
         groups: dict[str, list[int]] = {}

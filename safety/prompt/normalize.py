@@ -31,7 +31,8 @@ The normaliser produces up to three *views* of one prompt:
     written as its shape — consonants kept, every vowel or mask one slot ``0`` (``p0rn``, ``n0k0d``),
     leetspeak decoded first — and
     nothing else (so only a masked word can match there). Term patterns are folded the same way
-    (:func:`mask_skeleton`), so a masked vowel no longer hides a word. Present only where a word is masked, and only with the leet view enabled.
+    (:func:`mask_skeleton`), so a masked vowel no longer hides a word. Present only where a word is masked,
+    and only with the leet view enabled.
 """
 
 from __future__ import annotations
@@ -344,7 +345,7 @@ class Normalizer:
             return buf
         # a phrase changed length: convert character by character so each keeps its own span
         out = _Buf()
-        for c, s, e in zip(buf.chars, buf.starts, buf.ends):
+        for c, s, e in zip(buf.chars, buf.starts, buf.ends, strict=True):
             out.add(_t2s_char(cc, c) if is_cjk(c) else c, s, e)
         return out
 
@@ -352,7 +353,7 @@ class Normalizer:
     def _collapse_space(buf: _Buf) -> _Buf:
         out = _Buf()
         pending: tuple[int, int] | None = None
-        for c, s, e in zip(buf.chars, buf.starts, buf.ends):
+        for c, s, e in zip(buf.chars, buf.starts, buf.ends, strict=True):
             if c == " ":
                 pending = (pending[0], e) if pending else (s, e)
                 continue
@@ -364,7 +365,8 @@ class Normalizer:
 
     @staticmethod
     def _join_single_letters(buf: _Buf) -> _Buf:
-        """Remove separators the user put inside words: ``n.u.d.e`` → ``nude``, ``一个裸 体女人`` → ``一个裸体女人``.
+        """Remove separators the user put inside words: ``n.u.d.e`` → ``nude``,
+        ``一个裸 体女人`` → ``一个裸体女人``.
 
         English: separators inside a run of at least three single letters (``a b`` stays two letters).
         Chinese has no spaces between words, so a space or symbol (``.-_*·/|``...) between two Chinese
@@ -441,7 +443,7 @@ class Normalizer:
         if not drop:
             return buf
         out = _Buf()
-        for idx, (c, s, e) in enumerate(zip(buf.chars, buf.starts, buf.ends)):
+        for idx, (c, s, e) in enumerate(zip(buf.chars, buf.starts, buf.ends, strict=True)):
             if idx not in drop:
                 out.add(c, s, e)
         return out

@@ -74,7 +74,7 @@ def cn_resident_id_valid(number: str, *, today: _dt.date | None = None) -> bool:
         return False
     if not _dt.date(1900, 1, 1) <= born <= (today or _dt.date.today()):
         return False
-    total = sum(int(d) * w for d, w in zip(n[:17], _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(n[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == n[17]
 
 

@@ -209,16 +209,16 @@ class SemanticCheck:
         key_base = encoder.identity
         with self._cache_lock:
             hits = [self._cache.get((key_base, t)) for t in texts]
-        missing = [t for t, h in zip(texts, hits) if h is None]
+        missing = [t for t, h in zip(texts, hits, strict=True) if h is None]
         if missing:
             fresh = encoder.encode(missing)
             with self._cache_lock:
-                for t, v, c in zip(missing, fresh.vectors, fresh.coverage):
+                for t, v, c in zip(missing, fresh.vectors, fresh.coverage, strict=True):
                     self._cache[(key_base, t)] = (v, float(c))
                     self._cache.move_to_end((key_base, t))
                 while len(self._cache) > _VECTOR_CACHE_SIZE:
                     self._cache.popitem(last=False)
-            got = iter(zip(fresh.vectors, fresh.coverage))
+            got = iter(zip(fresh.vectors, fresh.coverage, strict=True))
             hits = [h if h is not None else next(got) for h in hits]
         return Encoded(np.stack([h[0] for h in hits]), np.asarray([h[1] for h in hits], np.float32))
 

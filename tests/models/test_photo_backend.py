@@ -14,7 +14,7 @@ def test_photo_backend_is_deterministic_and_edits_its_input() -> None:
     req = GenerationRequest(prompt="x", width=256, height=128, n=3, seed=5)
     a, b = backend.generate(req), backend.generate(req)
     assert [im.size for im in a.images] == [(256, 128)] * 3
-    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.images, b.images))
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.images, b.images, strict=True))
     assert len({np.asarray(im).tobytes() for im in a.images}) == 3  # one photo per image index
     assert a.model.model_id == backend.info.model_id and a.model.seeds == [5, 6, 7]
     red = Image.new("RGB", (64, 64), (220, 20, 20))

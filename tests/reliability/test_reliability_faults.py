@@ -311,7 +311,8 @@ def test_a_check_that_finds_the_clients_input_unusable_is_a_4xx_recorded_and_rel
 
 
 def test_a_check_raising_invalid_request_on_an_output_image_is_its_own_failure(client, auth, state) -> None:
-    """The output image is the gateway's own: a check that cannot read it has failed (503), whatever it raised."""
+    """The output image is the gateway's own: a check that cannot read it has failed (503), whatever it
+    raised."""
     _with_check(state, "output_image")
     before = snapshot(state)
     r = client.post("/v1/images/generations", headers=auth, json=GEN)

@@ -31,7 +31,6 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
     (schemathesis' pytest loader ``from_fixture`` does not run under pytest 9, so the operations
     are driven through its Python API: one hypothesis run per operation and mode.)
     """
-    from hypothesis import given
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
 
@@ -57,33 +56,8 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
             else (GenerationMode.POSITIVE,)
         )
         for mode in modes:
-
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=op.as_strategy(mode))
-            def run(case) -> None:  # noqa: ANN001
-                nonlocal calls
-                calls += 1
-                where = f"path {case.formatted_path!r} query {case.query!r} body {str(case.body)[:200]!r}"
-                try:
-                    response = case.call(headers=headers)
-                except Exception as exc:  # noqa: BLE001 - the in-process server re-raises what crashed it
-                    failures.append(
-                        f"{op.label} [{mode.value}] -> crashed: {exc.__class__.__name__}: {exc}; {where}"
-                    )
-                    return
-                if response.status_code >= 500:
-                    failures.append(
-                        f"{op.label} [{mode.value}] -> {response.status_code}: {response.text[:200]}; {where}"
-                    )
-
             try:
-                run()
+                calls += _fuzz(op, mode, headers, failures)
             except Unsatisfiable:
                 if mode is GenerationMode.POSITIVE:
                     raise
@@ -95,6 +69,38 @@ def test_no_input_makes_the_gateway_answer_5xx(app, state) -> None:  # noqa: ANN
     if failures:
         seen = sorted({f.split(" [", 1)[0] for f in failures})
         pytest.xfail("known 5xx, reported: " + "; ".join(f"{op}: {KNOWN_5XX[op]}" for op in seen))
+
+
+def _fuzz(op, mode, headers: dict[str, str], failures: list[str]) -> int:  # noqa: ANN001
+    """One hypothesis run of one operation in one generation mode; 5xx and crashes go to ``failures``.
+    Returns how many calls it made."""
+    from hypothesis import given
+
+    calls = 0
+    label = f"{op.label} [{mode.value}]"
+
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=op.as_strategy(mode))
+    def run(case) -> None:  # noqa: ANN001
+        nonlocal calls
+        calls += 1
+        where = f"path {case.formatted_path!r} query {case.query!r} body {str(case.body)[:200]!r}"
+        try:
+            response = case.call(headers=headers)
+        except Exception as exc:  # noqa: BLE001 - the in-process server re-raises what crashed it
+            failures.append(f"{label} -> crashed: {exc.__class__.__name__}: {exc}; {where}")
+            return
+        if response.status_code >= 500:
+            failures.append(f"{label} -> {response.status_code}: {response.text[:200]}; {where}")
+
+    run()
+    return calls
 
 
 # The inputs the fuzzer found, replayed exactly (fuzzing with a few examples per operation finds them

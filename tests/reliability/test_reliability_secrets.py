@@ -263,7 +263,8 @@ def test_generated_development_keys_are_private(state) -> None:
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 def test_every_secret_the_gateway_writes_is_private_even_under_an_open_umask(tmp_path, monkeypatch) -> None:
-    """G4: checkpoint key, development CA and signer keys, signed-URL secret, watermark key: 0600 from creation on,
+    """G4: checkpoint key, development CA and signer keys, signed-URL secret, watermark key: 0600 from
+    creation on,
     whatever the umask. chmod is switched off: a file written first and chmod-ed after (readable
     by everyone in between under umask 0) shows up as 0666."""
     from core.settings import Settings

@@ -143,7 +143,7 @@ def test_generation_through_a_ray_serve_worker_end_to_end(tmp_path: Path) -> Non
             accepted = []
             import base64
 
-            for (_, body, dt), seed in zip(results, [11, 12, 13, 14]):
+            for (_, body, dt), seed in zip(results, [11, 12, 13, 14], strict=True):
                 rec = state.ledger.get(body["assay"]["record_id"])
                 model = rec.body["model"]
                 assert model["backend"] == "ray" and model["model_id"] == "assay-default"

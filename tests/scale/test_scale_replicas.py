@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -167,7 +168,7 @@ def _check_ledger(dep: Deployment, accepted: list[Any]) -> Any:
         cps = [parse_checkpoint(r.note, verifier) for r in rows]  # one key signed them all
         sizes = [cp.size for cp in cps]
         assert len(sizes) >= 2 and sizes == sorted(set(sizes)), f"not one increasing sequence: {sizes}"
-        for a, b in zip(cps, cps[1:]):
+        for a, b in pairwise(cps):
             if a.size == 0:  # the empty log (signed at start-up): extended by any log
                 assert a.root == hashlib.sha256(b"").digest()
                 continue
@@ -215,7 +216,8 @@ def test_three_replicas_keep_one_ledger_and_one_checkpoint_sequence(deployment: 
         assert _released_count(dep.urls()[i]) == len(load.accepted(i)), i
     print(
         f"\n3 replicas: {len(accepted)} accepted {[len(load.accepted(i)) for i in range(REPLICAS)]}, "
-        f"{len(dep.served_checkpoints)} checkpoints served, {len(_stored_checkpoints(dep.cluster.settings))} stored"
+        f"{len(dep.served_checkpoints)} checkpoints served, "
+        f"{len(_stored_checkpoints(dep.cluster.settings))} stored"
     )
     audit = _check_ledger(dep, accepted)
     assert audit.ledger_records == len(accepted)  # exactly one record per request, none else

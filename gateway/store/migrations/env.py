@@ -1,4 +1,5 @@
-"""Alembic environment: runs on the connection `gateway.store.migrate()` passes in, or on ASSAY_DATABASE_URL."""
+"""Alembic environment: runs on the connection `gateway.store.migrate()` passes in, or on
+ASSAY_DATABASE_URL."""
 
 from __future__ import annotations
 

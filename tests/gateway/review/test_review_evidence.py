@@ -1,4 +1,5 @@
-"""What the review page draws from verdict evidence (boxes, spans, near-duplicates), and its language choice."""
+"""What the review page draws from verdict evidence (boxes, spans, near-duplicates), and its language
+choice."""
 
 from __future__ import annotations
 

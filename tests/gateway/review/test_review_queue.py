@@ -41,8 +41,8 @@ def test_of_racing_claims_exactly_one_wins_and_an_expired_lease_frees_the_item(s
     rid = _hold(state, requester)
     reviewers = _principals(state, 6)
     outcomes = at_once([lambda p=p: q.claim(p, rid) for p in reviewers])
-    won = [p.key_id for p, o in zip(reviewers, outcomes) if not isinstance(o, BaseException)]
-    lost = [p.key_id for p, o in zip(reviewers, outcomes) if isinstance(o, ReviewConflict)]
+    won = [p.key_id for p, o in zip(reviewers, outcomes, strict=True) if not isinstance(o, BaseException)]
+    lost = [p.key_id for p, o in zip(reviewers, outcomes, strict=True) if isinstance(o, ReviewConflict)]
     other = [repr(o) for o in raised(outcomes) if not isinstance(o, ReviewConflict)]
     assert other == [] and len(won) == 1 and len(lost) == 5
     winner = next(p for p in reviewers if p.key_id == won[0])

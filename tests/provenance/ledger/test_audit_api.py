@@ -1,4 +1,5 @@
-"""The audit API: tenant isolation (404 across tenants on every endpoint), filters, cursors, proofs, exports."""
+"""The audit API: tenant isolation (404 across tenants on every endpoint), filters, cursors, proofs,
+exports."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ def test_a_known_go_sumdb_note_verifies():
     note = (
         "If you think cryptography is the answer to your problem,\n"
         "then you don't know what your problem is.\n\n"
-        "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6"
+        "\u2014 PeterNeumann "
+        "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6"
         "RyyBwJnAM=\n"
     )
     v = NoteVerifier.from_vkey(vkey)

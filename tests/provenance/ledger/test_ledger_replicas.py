@@ -7,6 +7,8 @@ the checkpoint key. The multi-process test with real ``assay serve`` processes i
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from sqlalchemy import text
 
@@ -45,13 +47,13 @@ def test_replicas_appending_and_signing_at_once_keep_one_checkpoint_sequence(dat
         sizes = [cp.size for _, cp in seq]
         assert sizes == sorted(set(sizes)), f"checkpoints out of order or repeated: {sizes}"
         assert sizes[-1] == head.size
-        for (_, a), (_, b) in zip(seq, seq[1:]):  # each checkpoint extends the one before
+        for (_, a), (_, b) in pairwise(seq):  # each checkpoint extends the one before
             verify_consistency(a.size, b.size, ledgers[0].consistency_proof(a.size, b.size), a.root, b.root)
         assert ledgers[0].root_at(sizes[0]) == seq[0][1].root
         report = verify_ledger(ledgers[0], signer.verifier)
         assert report.ok and report.checkpoints == len(seq), report.summary()
     finally:
-        for lg, db in zip(ledgers, replicas):
+        for lg, db in zip(ledgers, replicas, strict=True):
             lg.close()
             db.dispose()
 

@@ -1,7 +1,9 @@
-"""The Merkle code against all of tests/data/rfc6962 (a copy of ../shared/testdata/rfc6962), and proof generation against RFC 6962."""
+"""The Merkle code against all of tests/data/rfc6962 (a copy of ../shared/testdata/rfc6962), and proof
+generation against RFC 6962."""
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
@@ -166,9 +168,9 @@ def test_prefetched_proofs_need_few_stored_hashes_and_match():
         idx = rnd.randrange(size)
         size1 = rnd.randint(1, size)
         for fn in (
-            lambda s: inclusion_proof(s, idx, size),
-            lambda s: consistency_proof(s, size1, size),
-            lambda s: tree_root(s, size),
+            functools.partial(inclusion_proof, index=idx, size=size),
+            functools.partial(consistency_proof, size1=size1, size2=size),
+            functools.partial(tree_root, size=size),
         ):
             needed = stored_hashes_needed(fn)
             count = sum(len(v) for v in needed.values())

@@ -1,4 +1,5 @@
-"""Fixtures for the verify tests: a released-image index on SQLite and PostgreSQL, a test PKI, and the marks."""
+"""Fixtures for the verify tests: a released-image index on SQLite and PostgreSQL, a test PKI, and the
+marks."""
 
 from __future__ import annotations
 

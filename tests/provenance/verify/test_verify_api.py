@@ -1,4 +1,5 @@
-"""POST /v1/verify and `assay verify`: an image from the gateway verifies; bad uploads are 4xx; public mode."""
+"""POST /v1/verify and `assay verify`: an image from the gateway verifies; bad uploads are 4xx; public
+mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""verify: every method finds the record of a released image; stripped copies still resolve; bad input is a 4xx."""
+"""verify: every method finds the record of a released image; stripped copies still resolve; bad input is a
+4xx."""
 
 from __future__ import annotations
 

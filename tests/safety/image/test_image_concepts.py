@@ -17,7 +17,8 @@ from safety.verdict import Category, Target
 
 
 def _save_tiny_checker(root: Path, *, flag_image: Image.Image | None = None) -> Path:
-    """A randomly initialised SD safety checker (tiny CLIP) and its image processor, saved like a checkpoint."""
+    """A randomly initialised SD safety checker (tiny CLIP) and its image processor, saved like a
+    checkpoint."""
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPConfig, CLIPImageProcessor
 

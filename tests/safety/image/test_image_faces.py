@@ -49,7 +49,7 @@ def test_boxes_are_in_the_images_own_pixels(check: FacesCheck, photo) -> None:
     (v512,) = _run(check, base)
     (v1024,) = _run(check, base.resize((1024, 1024), Image.BILINEAR))
     b1, b2 = v512.evidence["faces"][0]["box"], v1024.evidence["faces"][0]["box"]
-    for a, b in zip(b1, b2):
+    for a, b in zip(b1, b2, strict=True):
         assert abs(2 * a - b) <= 6
 
 
@@ -95,14 +95,18 @@ def test_memo_computes_once_and_forgets_dead_images() -> None:
     memo = _PerImageMemo()
     img = Image.new("RGB", (8, 8))
     calls = []
+
+    def get(_: int, im: Image.Image = img) -> object:  # img bound now: `del img` below drops the name
+        return memo.get(im, "k", lambda: calls.append(1) or object())
+
     with ThreadPoolExecutor(4) as ex:
-        out = list(ex.map(lambda _: memo.get(img, "k", lambda: calls.append(1) or object()), range(16)))
+        out = list(ex.map(get, range(16)))
     assert len(calls) == 1 and all(o is out[0] for o in out)
     with pytest.raises(ZeroDivisionError):
         memo.get(img, "bad", lambda: 1 / 0)
     assert memo.get(img, "bad", lambda: "retried") == "retried"  # failures are not cached
     assert len(memo) == 2
-    del img, out
+    del img, out, get
     gc.collect()
     assert len(memo) == 0
 

@@ -22,7 +22,7 @@ def _planted(n=20_000, seed=1):
 def _brute(db, q, r):
     d = np.bitwise_count(db.view(np.uint64)[:, 0] ^ q.view(np.uint64)[0])
     idx = np.flatnonzero(d <= r)
-    return sorted(zip(d[idx].tolist(), idx.tolist()))
+    return sorted(zip(d[idx].tolist(), idx.tolist(), strict=True))
 
 
 def test_multihash_is_exact_up_to_radius_8_and_inclusive():

@@ -109,7 +109,7 @@ _TEXT = st.one_of(st.text(alphabet=_ALPHABET, max_size=80), st.text(max_size=60)
 def _check_view(view, original: str) -> None:
     assert len(view.starts) == len(view.text) == len(view.ends)
     prev = 0
-    for s, e in zip(view.starts, view.ends):
+    for s, e in zip(view.starts, view.ends, strict=True):
         assert 0 <= s < e <= len(original)
         assert s >= prev  # the map never goes backwards
         prev = s

@@ -41,7 +41,8 @@ def upgrade() -> None:
     conn.execute(
         sa.text(
             "DELETE FROM ledger_checkpoint WHERE EXISTS (SELECT 1 FROM ledger_checkpoint d "
-            "WHERE d.size = ledger_checkpoint.size AND d.root = ledger_checkpoint.root AND d.id < ledger_checkpoint.id)"
+            "WHERE d.size = ledger_checkpoint.size AND d.root = "
+            "ledger_checkpoint.root AND d.id < ledger_checkpoint.id)"
         )
     )
     with op.batch_alter_table("ledger_checkpoint", schema=None) as batch_op:
