@@ -13,11 +13,12 @@ Public surface:
 * :class:`WatermarkReading`: what the decoder found (payload, bit errors corrected, ...);
 * :class:`WatermarkMark` (pipeline step ``watermark``) and its :class:`WatermarkOptions`.
 
-Design of assay-wm1 in one paragraph (wm2: see :mod:`.wm2`): the luma is resampled to a 256x256 canonical frame, folded into a
-64x64 periodic tile, and the 88 protected bits (payload + CRC-24, rate-2/3 convolutional code,
-141 coded bits) are written into keyed Fourier coefficients of that tile, each with an informed
-(host-cancelling) margin, plus a pilot for crops; the residual is upsampled to the image's own
-size. See ``layout``, ``embed`` and ``decode`` for the why of each step.
+Design of assay-wm1 in one paragraph (wm2: see :mod:`.wm2`): the luma is resampled to a 256x256
+canonical frame, folded into a 64x64 periodic tile, and the 88 protected bits (payload + CRC-24,
+rate-2/3 convolutional code, 141 coded bits) are written into keyed Fourier coefficients of that
+tile, each with an informed (host-cancelling) margin, plus a pilot for crops; the residual is
+upsampled to the image's own size. See ``layout``, ``embed`` and ``decode`` for the why of each
+step.
 """
 
 from provenance.watermark.decode import SCHEME, WatermarkReading, decode_array
