@@ -28,6 +28,7 @@ ROUTERS = [
     "gateway.api.tiles",
     "gateway.api.reviews",
     "gateway.api.review_page",
+    "gateway.api.verify_page",
 ]
 
 

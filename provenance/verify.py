@@ -191,22 +191,56 @@ class VerifyReport(_Model):
         return "no provenance found"
 
 
+class PublicMarks(_Model):
+    """Which marks the image carries, as the public may see them: no payloads, ids or tenants."""
+
+    #: the C2PA manifest's validation state (``trusted``: its signer chains to the trust list)
+    c2pa: Literal["absent", "valid", "trusted", "invalid", "unsupported"] = "absent"
+    #: the manifest's signer (certificate subject), only where the manifest verifies
+    c2pa_signer: str | None = None
+    #: an AI-generated label in the metadata (TC260 AIGC, or an AI IPTC digital source type)
+    metadata_label: bool = False
+    #: this gateway's invisible watermark was read
+    watermark: bool = False
+    #: the image looks like (perceptual hash) an image this gateway released
+    hash_match: bool = False
+
+
 class PublicVerifyReport(_Model):
-    """What the public detection endpoint reveals: provider, system, time and id — nothing else."""
+    """What the public detection endpoint reveals: provider, system, time and id, and which marks
+    were found — nothing else (no prompt, tenant, requester or payload)."""
 
     detected: bool
     provider: str | None = None
     system: str | None = None
     time: datetime | None = None
     id: str | None = None
+    marks: PublicMarks = Field(default_factory=PublicMarks)
+
+
+def public_marks(report: VerifyReport) -> PublicMarks:
+    c2pa = report.c2pa
+    return PublicMarks(
+        c2pa=c2pa.state,
+        c2pa_signer=c2pa.signer if c2pa.state in ("valid", "trusted") else None,
+        metadata_label=report.xmp.ai_generated,
+        watermark=report.watermark.detected,
+        hash_match=bool(report.phash.matches),
+    )
 
 
 def to_public(report: VerifyReport) -> PublicVerifyReport:
+    marks = public_marks(report)
     best = next((r for r in report.records if r.released and r.strength != "claim"), None)
     if best is None:
-        return PublicVerifyReport(detected=report.ai_generated)
+        return PublicVerifyReport(detected=report.ai_generated, marks=marks)
     return PublicVerifyReport(
-        detected=True, provider=report.provider, system=best.system, time=best.created_at, id=best.record_id
+        detected=True,
+        provider=report.provider,
+        system=best.system,
+        time=best.created_at,
+        id=best.record_id,
+        marks=marks,
     )
 
 

@@ -137,7 +137,15 @@ def test_verify_needs_a_key_unless_public_mode(client, auth, with_index) -> None
     finally:
         with_index.settings.public_verify = False
     assert r.status_code == 200, r.text
-    assert set(r.json()) == {"detected", "provider", "system", "time", "id"}
+    assert set(r.json()) == {"detected", "provider", "system", "time", "id", "marks"}
+    assert r.json()["marks"] == {
+        "c2pa": "trusted",
+        "c2pa_signer": r.json()["marks"]["c2pa_signer"],
+        "metadata_label": True,
+        "watermark": False,  # _marked applies no watermark
+        "hash_match": True,
+    }
+    assert r.json()["marks"]["c2pa_signer"]
     assert r.json()["id"] == record_id and r.json()["system"] == "assay-default (r1)"
     assert "acme" not in r.text and "01JDQ3V6ZK7C3M5W0Y8N2P4R6T-0" not in r.text
 

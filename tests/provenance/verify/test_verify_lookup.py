@@ -21,7 +21,7 @@ from provenance.released import DEFAULT_RADIUS, bands, find_by_phash, release_ro
 from provenance.tables import ReleasedImage
 from provenance.testing import jpeg_bytes as jpeg
 from provenance.testing import mark_context
-from provenance.verify import PublicVerifyReport, Verifier, to_public
+from provenance.verify import PublicMarks, PublicVerifyReport, Verifier, to_public
 
 
 def _verifier(settings, db, decoder=None):  # noqa: ANN001, ANN202
@@ -173,7 +173,14 @@ def test_a_decompression_bomb_is_refused_before_decoding(verify_settings, index_
 def test_public_mode_reveals_provider_system_time_and_id_only(release, vphotos, verify_settings, index_db):
     rel = release(vphotos[0])
     public = to_public(_verifier(verify_settings, index_db).verify(rel.data))
-    assert set(PublicVerifyReport.model_fields) == {"detected", "provider", "system", "time", "id"}
+    assert set(PublicVerifyReport.model_fields) == {"detected", "provider", "system", "time", "id", "marks"}
+    assert set(PublicMarks.model_fields) == {
+        "c2pa",
+        "c2pa_signer",
+        "metadata_label",
+        "watermark",
+        "hash_match",
+    }
     assert public.detected and public.id == rel.ctx.record_id and public.provider == "AssayTest"
     assert public.system == "assay-default (r1)" and public.time == rel.ctx.created_at.replace(tzinfo=None)
     nothing = to_public(_verifier(verify_settings, index_db).verify(jpeg(Image.new("RGB", (64, 64)), 90)))
