@@ -25,6 +25,12 @@ The sets (``tests/data/prompts/``; see the docstrings of their ``build_*.py``):
     generalisation beyond the dev prompts, not beyond one author's vocabulary. Once B's misses are
     read, it is dev too and a new set must be written before any figure is called held-out.
 
+``dev-zh`` = ``zh_dev.jsonl``, ``heldout-zh`` = ``zh_test.jsonl``
+    the Chinese set of the multilingual semantic check (``build_zh.py``): paraphrase, homophone,
+    variant-character and pinyin evasions mostly outside the lexicon's term families, and hard benign
+    prompts; written before the multilingual encoder, its exemplars or thresholds; tuned on zh_dev
+    only. The evasion table gives recall with the lexicon alone beside recall with every check.
+
 ``--misses`` lists the misses and false blocks of the dev sets only; reading the held-out set's
 misses (``--misses-heldout``) spends it.
 
@@ -83,6 +89,8 @@ DATA = ROOT / "tests" / "data" / "prompts"
 DEFAULT_SETS = {
     "dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl", DATA / "test_a.jsonl"],
     "heldout": [DATA / "test_b.jsonl"],
+    "dev-zh": [DATA / "zh_dev.jsonl"],
+    "heldout-zh": [DATA / "zh_test.jsonl"],
 }
 
 
@@ -103,6 +111,9 @@ def evaluate(rows: list[dict], runner: CheckRunner, policy, names: list[str]) ->
     for r in rows:
         verdicts = runner.run_prompt(policy.checks.prompt, r["text"], tenant="bench")
         results.append((r, decide(verdicts, policy), verdicts))
+    lex_only = {
+        r["id"]: decide([v for v in vs if v.check == "prompt.lexicon"], policy).action for r, _, vs in results
+    }
     table: dict[tuple[str, str], Counter] = defaultdict(Counter)
     fam: dict[tuple[str, str], Counter] = defaultdict(Counter)
     by_check: Counter = Counter()
@@ -123,6 +134,7 @@ def evaluate(rows: list[dict], runner: CheckRunner, policy, names: list[str]) ->
             f = fam[(r["lang"], r["evasion"])]
             f["n"] += 1
             f["caught"] += d.action is not Action.ALLOW
+            f["lexicon"] += lex_only[r["id"]] is not Action.ALLOW
             if d.action is not Action.ALLOW:  # which checks caught it (a reason), and which alone
                 checks = {x.check for x in d.reasons}
                 by_check.update(checks)
@@ -134,10 +146,8 @@ def evaluate(rows: list[dict], runner: CheckRunner, policy, names: list[str]) ->
 def report(name: str, paths: list[Path], ev: dict, names: list[str]) -> bool:
     table, fam = ev["table"], ev["fam"]
     n = len(ev["results"])
-    print(
-        f"\n## set {name}: {n} prompts from "
-        f"{', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)}"
-    )
+    shown = ", ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)
+    print(f"\n## set {name}: {n} prompts from {shown}")
     print(
         "\n| lang | category | recall (review or block) | blocked | false blocks | benign held for review |"
     )
@@ -148,11 +158,11 @@ def report(name: str, paths: list[Path], ev: dict, names: list[str]) -> bool:
             f"| {lang} | {cat} | {ratio(c['caught'], c['risky'])} | {ratio(c['blocked'], c['risky'])} | "
             f"{ratio(c['fblock'], c['benign'])} | {ratio(c['freview'], c['benign'])} |"
         )
-    print("\n| lang | evasion | recall |")
-    print("|---|---|---|")
+    print("\n| lang | evasion | recall | recall, lexicon alone |")
+    print("|---|---|---|---|")
     for lang, evasion in sorted(fam):
         f = fam[(lang, evasion)]
-        print(f"| {lang} | {evasion} | {ratio(f['caught'], f['n'])} |")
+        print(f"| {lang} | {evasion} | {ratio(f['caught'], f['n'])} | {ratio(f['lexicon'], f['n'])} |")
     print("\n| check | risky prompts it caught | caught by it alone |")
     print("|---|---|---|")
     for check in names:
@@ -280,28 +290,31 @@ def main() -> int:
                                 options=opts[check.name],
                             )
                         )
-                    wall[label].append((time.perf_counter() - t0) * 1000)
-                    cpu[label].append((time.process_time() - c0) * 1000)
+                    ms, cms = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+                    for key in (label, f"{label} ({r['lang']})"):
+                        wall[key].append(ms)
+                        cpu[key].append(cms)
         if wall:
             print(
                 f"\n| path | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms | n |  (cold caches; "
-                f"load average {load_before:.1f} before, "
-                f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)"
+                f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+                f"on {os.cpu_count()} CPUs)"
             )
             print("|---|---|---|---|---|---|")
             for label, v in wall.items():
                 print(
-                    f"| {label} | {statistics.median(v):.2f} | "
-                    f"{pct(v, 95):.2f} | {statistics.median(cpu[label]):.2f} | "
-                    f"{pct(cpu[label], 95):.2f} | {len(v)} |"
+                    f"| {label} | {statistics.median(v):.2f} | {pct(v, 95):.2f} | "
+                    f"{statistics.median(cpu[label]):.2f} | {pct(cpu[label], 95):.2f} | {len(v)} |"
                 )
             p95_lex, p95_sem = pct(wall.get("lexicon path", []), 95), pct(wall.get("semantic path", []), 95)
-            good = p95_lex <= 2 and p95_sem <= 20
+            sem_langs = {k: pct(v, 95) for k, v in wall.items() if k.startswith("semantic path (")}
+            good = p95_lex <= 2 and p95_sem <= 20 and all(p <= 20 for p in sem_langs.values())
             ok &= good
             print(
-                "\nacceptance latency (wall): lexicon p95 "
-                f"{p95_lex:.2f} ms (<= 2), semantic p95 {p95_sem:.2f} ms "
-                f"(<= 20): {'PASS' if good else 'FAIL'}"
+                f"\nacceptance latency (wall): lexicon p95 {p95_lex:.2f} ms (<= 2), "
+                f"semantic p95 {p95_sem:.2f} ms "
+                f"(<= 20; {', '.join(f'{k[15:-1]} {p:.2f}' for k, p in sem_langs.items())}): "
+                f"{'PASS' if good else 'FAIL'}"
             )
 
         for name, ev in evals.items():

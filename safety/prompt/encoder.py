@@ -37,13 +37,13 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from core.errors import CheckFailed, ConfigError
 
-__all__ = ["Encoded", "TextEncoder", "default_model_path", "get_encoder"]
+__all__ = ["Encoded", "SentenceEncoder", "TextEncoder", "default_model_path", "get_encoder"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,20 @@ _PROBES = [
 Engine = Literal["auto", "onnx", "torch"]
 #: a Chinese sentence of everyday characters: a Chinese-reading vocabulary knows all of them
 _CHINESE_PROBE = "这是一段描写城市街道、公园树木、河流桥梁和人们日常生活的中文句子，用来检查词表"
+
+
+class SentenceEncoder(Protocol):
+    """What the semantic check and the exemplar bank need of an encoder (this module's
+    :class:`TextEncoder`, or :class:`safety.prompt.multilingual.UseEncoder`)."""
+
+    #: what produced the vectors (keys the exemplar and window caches)
+    identity: str
+    path: Path
+    engine: str
+    quantized: bool
+    reads_chinese: bool
+
+    def encode(self, texts: list[str]) -> Encoded: ...
 
 
 def default_model_path() -> Path:
@@ -90,8 +104,7 @@ class Encoded:
 
 
 def _mean_pooling_bert(model: Any) -> Any | None:
-    """The transformer of ``model`` if it is [Transformer(BERT-like), mean Pooling, (Normalize)], else
-    None."""
+    """The transformer of ``model`` if it is [Transformer(BERT-like), mean Pooling, (Normalize)]."""
     mods = list(model)
     names = [type(m).__name__ for m in mods]
     if len(mods) not in (2, 3) or names[0] != "Transformer" or names[1] != "Pooling":

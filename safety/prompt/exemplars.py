@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
-from safety.prompt.encoder import TextEncoder
+from safety.prompt.encoder import SentenceEncoder
 from safety.prompt.normalize import is_cjk
 from safety.verdict import Category
 
@@ -109,7 +109,12 @@ class ExemplarBank:
 
     @classmethod
     def build(
-        cls, encoder: TextEncoder, exemplars: list[Exemplar], *, min_coverage: float, cache_dir: Path | None
+        cls,
+        encoder: SentenceEncoder,
+        exemplars: list[Exemplar],
+        *,
+        min_coverage: float,
+        cache_dir: Path | None,
     ) -> ExemplarBank:
         if not exemplars:
             raise ConfigError(

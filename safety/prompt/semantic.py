@@ -14,12 +14,16 @@ exemplar of *c* and ``b`` its best similarity to a benign one::
 
 Long prompts are cut into windows of whole clauses (so a risky clause cannot hide in a long benign
 prompt: the embedding of the whole would dilute it) and the best window counts. Windows the encoder
-cannot read are not scored: with an encoder whose vocabulary does not cover Chinese (MiniLM knows a
-few hundred common characters — enough to make "女人的照片" look like a Chinese exemplar, not enough to
-mean anything) Chinese characters are taken out of each window and Chinese exemplars are not used, so
-Chinese prompts rely on the lexicon unless the operator supplies a multilingual encoder; windows with
-fewer than two words left, or whose tokens the encoder mostly does not know (coverage below
-``min_coverage``), are skipped.
+cannot read are not scored by it: MiniLM knows a few hundred common Chinese characters (enough to make
+"女人的照片" look like a Chinese exemplar, not enough to mean anything), so Chinese characters are taken
+out of each window before MiniLM reads it and Chinese exemplars are not compared with it. Windows with
+Chinese characters (or typed pinyin) go instead to the multilingual encoder
+(:mod:`safety.prompt.multilingual`, USE multilingual v3, shipped in a package), compared with every
+exemplar, Chinese and English, on its own floor/ceiling/margin (``options.multilingual``); optionally
+their pinyin is compared with the Chinese exemplars' pinyin (homophones). The best score per category
+over the paths counts, and the evidence names the encoder and the view. Windows with fewer than two
+words left, or whose tokens the encoder mostly does not know (coverage below ``min_coverage``), are
+skipped.
 Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
 """
 
@@ -37,13 +41,58 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import PayloadTooLarge
 from safety.check import CheckInput
-from safety.prompt.encoder import Encoded, TextEncoder, get_encoder
-from safety.prompt.exemplars import BENIGN, ExemplarBank, builtin_exemplar_files, load_exemplar_file
+from safety.prompt.encoder import Encoded, SentenceEncoder, get_encoder
+from safety.prompt.exemplars import (
+    BENIGN,
+    Exemplar,
+    ExemplarBank,
+    builtin_exemplar_files,
+    load_exemplar_file,
+)
 from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
+from safety.prompt.multilingual import get_use_encoder, looks_like_pinyin, pinyin_words
 from safety.prompt.normalize import View, get_normalizer, is_cjk
 from safety.verdict import Category, TargetKind, Verdict
 
-__all__ = ["SemanticCheck", "SemanticOptions", "build_semantic_check", "split_windows"]
+__all__ = [
+    "MultilingualOptions",
+    "SemanticCheck",
+    "SemanticOptions",
+    "build_semantic_check",
+    "split_windows",
+]
+
+
+class MultilingualOptions(BaseModel):
+    """``options.multilingual`` of ``prompt.semantic``: the encoder for what the main one cannot read.
+
+    Windows with Chinese characters, or typed pinyin, go to USE multilingual
+    (:mod:`safety.prompt.multilingual`) when the main encoder has no Chinese vocabulary; they are
+    compared with every exemplar (English ones too: USE places translations together) and, through
+    their pinyin, with the pinyin of the Chinese exemplars (homophones, typed pinyin). USE's cosines
+    run lower than MiniLM's, hence its own floor, ceiling and margin (tuned on zh_dev only).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    #: also compare the pinyin of Chinese windows (and typed pinyin) with the Chinese exemplars'
+    #: pinyin. Off by default: measured on zh_dev it caught homophones and pinyin but blocked benign
+    #: prompts that merely share syllables (every threshold tried raised false blocks)
+    pinyin: bool = False
+    floor: float = Field(default=0.30, ge=-1.0, le=1.0)
+    ceiling: float = Field(default=0.60, ge=-1.0, le=1.0)
+    margin: float = Field(default=0.12, gt=0.0, le=1.0)
+    #: the same for the pinyin comparison (sound alone is weaker evidence than meaning)
+    pinyin_floor: float = Field(default=0.75, ge=-1.0, le=1.0)
+    pinyin_ceiling: float = Field(default=0.95, ge=-1.0, le=1.0)
+    threads: int = Field(default=1, ge=1, le=2)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MultilingualOptions:
+        if self.ceiling <= self.floor or self.pinyin_ceiling <= self.pinyin_floor:
+            raise ValueError("ceiling must be greater than floor (and pinyin_ceiling than pinyin_floor)")
+        return self
 
 
 class SemanticOptions(BaseModel):
@@ -82,6 +131,8 @@ class SemanticOptions(BaseModel):
     max_chars: int = Field(default=20_000, ge=1, le=1_000_000)
     #: report only these categories (all with exemplars when empty)
     categories: tuple[Category, ...] = ()
+    #: Chinese and typed pinyin when the main encoder cannot read them (see MultilingualOptions)
+    multilingual: MultilingualOptions = MultilingualOptions()
 
     @model_validator(mode="after")
     def _ordered(self) -> SemanticOptions:
@@ -149,8 +200,34 @@ def split_windows(text: str, window_words: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class _Model:
-    encoder: TextEncoder
+    encoder: SentenceEncoder
     bank: ExemplarBank
+    #: USE multilingual and its banks (all exemplars; the Chinese exemplars' pinyin), where used
+    ml_encoder: SentenceEncoder | None = None
+    ml_bank: ExemplarBank | None = None
+    pinyin_bank: ExemplarBank | None = None
+
+
+@dataclass(frozen=True)
+class _Scale:
+    floor: float
+    ceiling: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """The best window of one category on one comparison path."""
+
+    score: float
+    window: int
+    similarity: float
+    exemplar: Exemplar
+    benign: Exemplar
+    benign_similarity: float
+    coverage: float
+    encoder: SentenceEncoder
+    view: str  # "text" or "pinyin"
 
 
 class SemanticCheck:
@@ -168,13 +245,14 @@ class SemanticCheck:
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, float]] = OrderedDict()
         self._cache_lock = threading.Lock()
         if preload:
-            self._model(SemanticOptions())  # encoder and exemplar vectors at start-up
+            self._model(SemanticOptions())  # encoders and exemplar vectors at start-up
 
     def _model(self, opts: SemanticOptions) -> _Model:
         base = self._data_dir or Path.cwd()
         extra = tuple(resolve_path(p, base) for p in opts.extra_exemplars)
         stamps = tuple((str(p), p.stat().st_mtime_ns if p.exists() else -1) for p in extra)
         enc_path = resolve_path(opts.encoder, base) if opts.encoder is not None else None
+        ml = opts.multilingual
         key = (
             str(enc_path),
             opts.engine,
@@ -183,6 +261,9 @@ class SemanticCheck:
             opts.builtin,
             stamps,
             opts.min_coverage,
+            ml.enabled,
+            ml.pinyin,
+            ml.threads,
         )
         found = self._models.get(key)
         if found is not None:
@@ -190,36 +271,52 @@ class SemanticCheck:
         with self._lock:
             found = self._models.get(key)
             if found is None:
-                cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
-                encoder = get_encoder(
-                    enc_path,
-                    quantize=opts.quantize,
-                    engine=opts.engine,
-                    threads=opts.threads,
-                    cache_dir=cache,
-                )
-                files = (builtin_exemplar_files() if opts.builtin else []) + list(extra)
-                exemplars = [e for f in files for e in load_exemplar_file(f)]
-                bank = ExemplarBank.build(encoder, exemplars, min_coverage=opts.min_coverage, cache_dir=cache)
-                found = self._models[key] = _Model(encoder, bank)
+                found = self._models[key] = self._build(opts, enc_path, extra)
             return found
 
-    def _encode(self, encoder: TextEncoder, texts: list[str]) -> Encoded:
+    def _build(self, opts: SemanticOptions, enc_path: Path | None, extra: tuple[Path, ...]) -> _Model:
+        cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
+        encoder = get_encoder(
+            enc_path,
+            quantize=opts.quantize,
+            engine=opts.engine,
+            threads=opts.threads,
+            cache_dir=cache,
+        )
+        files = (builtin_exemplar_files() if opts.builtin else []) + list(extra)
+        exemplars = [e for f in files for e in load_exemplar_file(f)]
+        bank = ExemplarBank.build(encoder, exemplars, min_coverage=opts.min_coverage, cache_dir=cache)
+        if encoder.reads_chinese or not opts.multilingual.enabled:
+            return _Model(encoder, bank)
+        ml = get_use_encoder(opts.multilingual.threads)
+        ml_bank = ExemplarBank.build(ml, exemplars, min_coverage=0.0, cache_dir=cache)
+        pinyin_bank = None
+        if opts.multilingual.pinyin:
+            sounds = [
+                Exemplar(e.category, pinyin_words(e.text), e.source)
+                for e in exemplars
+                if any(is_cjk(c) for c in e.text)
+            ]
+            if any(e.category == BENIGN for e in sounds):
+                pinyin_bank = ExemplarBank.build(ml, sounds, min_coverage=0.0, cache_dir=cache)
+        return _Model(encoder, bank, ml, ml_bank, pinyin_bank)
+
+    def _encode(self, encoder: SentenceEncoder, texts: list[str]) -> Encoded:
         """Embed ``texts``, reusing vectors of windows seen recently (retries, n > 1, resubmissions)."""
         key_base = encoder.identity
         with self._cache_lock:
             hits = [self._cache.get((key_base, t)) for t in texts]
-        missing = [t for t, h in zip(texts, hits, strict=True) if h is None]
+        missing = list(dict.fromkeys(t for t, h in zip(texts, hits, strict=True) if h is None))
         if missing:
             fresh = encoder.encode(missing)
+            got = {t: (v, float(c)) for t, v, c in zip(missing, fresh.vectors, fresh.coverage, strict=True)}
             with self._cache_lock:
-                for t, v, c in zip(missing, fresh.vectors, fresh.coverage, strict=True):
-                    self._cache[(key_base, t)] = (v, float(c))
+                for t, vc in got.items():
+                    self._cache[(key_base, t)] = vc
                     self._cache.move_to_end((key_base, t))
                 while len(self._cache) > _VECTOR_CACHE_SIZE:
                     self._cache.popitem(last=False)
-            got = iter(zip(fresh.vectors, fresh.coverage, strict=True))
-            hits = [h if h is not None else next(got) for h in hits]
+            hits = [h if h is not None else got[t] for t, h in zip(texts, hits, strict=True)]
         return Encoded(np.stack([h[0] for h in hits]), np.asarray([h[1] for h in hits], np.float32))
 
     def clear_cache(self) -> None:
@@ -244,79 +341,117 @@ class SemanticCheck:
         if not spans:
             return []
         model = self._model(opts)
-        texts = [base.text[s:e] for s, e in spans]
+        windows = [base.text[s:e] for s, e in spans]
+        hits: dict[str, _Hit] = {}
+        main = _Scale(opts.floor, opts.ceiling, opts.margin)
+        texts = windows
         if not model.encoder.reads_chinese:
-            # the encoder reads the rest of a mixed prompt; the lexicon reads the Chinese
-            texts = [" ".join(_CJK_RUN.sub(" ", t).split()) for t in texts]
-        enough = [k for k, t in enumerate(texts) if len(_WORD.findall(t)) >= 2]
+            # the main encoder reads the rest of a mixed prompt; Chinese goes to USE (or the lexicon)
+            texts = [" ".join(_CJK_RUN.sub(" ", t).split()) for t in windows]
+        self._score(hits, model.encoder, model.bank, texts, main, opts, "text", min_words=2)
+        if model.ml_encoder is not None and model.ml_bank is not None:
+            ml = opts.multilingual
+            routed = [t if looks_like_pinyin(t) else "" for t in windows]
+            scale = _Scale(ml.floor, ml.ceiling, ml.margin)
+            self._score(hits, model.ml_encoder, model.ml_bank, routed, scale, opts, "text", min_words=1)
+            if model.pinyin_bank is not None:
+                sounds = [pinyin_words(t) if t else "" for t in routed]
+                scale = _Scale(ml.pinyin_floor, ml.pinyin_ceiling, ml.margin)
+                self._score(hits, model.ml_encoder, model.pinyin_bank, sounds, scale, opts, "pinyin", 2)
+        return self._verdicts(item, base, spans, hits)
+
+    def _score(
+        self,
+        hits: dict[str, _Hit],
+        encoder: SentenceEncoder,
+        bank: ExemplarBank,
+        texts: list[str],
+        scale: _Scale,
+        opts: SemanticOptions,
+        view: str,
+        min_words: int,
+    ) -> None:
+        """Score ``texts`` (one per window; "" = not on this path) against ``bank``; keep each best."""
+        enough = [
+            k
+            for k, t in enumerate(texts)
+            if t and len(_WORD.findall(t)) + sum(1 for c in t if is_cjk(c)) >= min_words
+        ]
         if not enough:
-            return []
-        part = self._encode(model.encoder, [texts[k] for k in enough])
+            return
+        part = self._encode(encoder, [texts[k] for k in enough])
         vectors = np.zeros((len(texts), part.vectors.shape[1]), np.float32)
         coverage = np.zeros(len(texts), np.float32)
         vectors[enough], coverage[enough] = part.vectors, part.coverage
-        readable = coverage >= max(opts.min_coverage, 1e-6)
+        readable = np.zeros(len(texts), bool)
+        readable[enough] = coverage[enough] >= max(opts.min_coverage, 1e-6)
         if not readable.any():
-            return []
-        return self._verdicts(item, opts, model, base, spans, vectors, coverage, readable)
-
-    def _verdicts(
-        self,
-        item: CheckInput,
-        opts: SemanticOptions,
-        model: _Model,
-        base: View,
-        spans: list[tuple[int, int]],
-        vectors: np.ndarray,
-        coverage: np.ndarray,
-        readable: np.ndarray,
-    ) -> list[Verdict]:
-        bank = model.bank
+            return
         sims = vectors @ bank.vectors.T  # (windows, exemplars)
         sims[~readable] = -1.0
         benign_rows = bank.rows[BENIGN]
         benign_best = sims[:, benign_rows].max(axis=1)
-        width = opts.ceiling - opts.floor
-        verdicts: list[Verdict] = []
+        width = scale.ceiling - scale.floor
+        rows_n = np.arange(len(texts))
         for cat in bank.categories:
             if opts.categories and Category(cat) not in opts.categories:
                 continue
             rows = bank.rows[cat]
             cat_sims = sims[:, rows]
             best_idx = cat_sims.argmax(axis=1)
-            best = cat_sims[np.arange(len(spans)), best_idx]
-            rise = np.clip((best - opts.floor) / width, 0.0, 1.0)
-            apart = np.clip((best - benign_best + opts.margin) / (2 * opts.margin), 0.0, 1.0)
+            best = cat_sims[rows_n, best_idx]
+            rise = np.clip((best - scale.floor) / width, 0.0, 1.0)
+            apart = np.clip((best - benign_best + scale.margin) / (2 * scale.margin), 0.0, 1.0)
             scores = np.where(readable, rise * apart, 0.0)
             w = int(scores.argmax())
             score = float(scores[w])
             if score < opts.report_at or score <= 0.0:
                 continue
-            ex = bank.exemplars[int(rows[best_idx[w]])]
-            ben = bank.exemplars[int(benign_rows[int(sims[w, benign_rows].argmax())])]
-            s, e = spans[w]
+            held = hits.get(cat)
+            if held is not None and held.score >= score:
+                continue
+            hits[cat] = _Hit(
+                score=score,
+                window=w,
+                similarity=float(best[w]),
+                exemplar=bank.exemplars[int(rows[best_idx[w]])],
+                benign=bank.exemplars[int(benign_rows[int(sims[w, benign_rows].argmax())])],
+                benign_similarity=float(benign_best[w]),
+                coverage=float(coverage[w]),
+                encoder=encoder,
+                view=view,
+            )
+
+    def _verdicts(
+        self, item: CheckInput, base: View, spans: list[tuple[int, int]], hits: dict[str, _Hit]
+    ) -> list[Verdict]:
+        verdicts: list[Verdict] = []
+        for cat, h in hits.items():
+            s, e = spans[h.window]
             ostart, oend = base.to_original(s, e)
+            how = "in sound (pinyin)" if h.view == "pinyin" else "in meaning"
+            enc = h.encoder
             verdicts.append(
                 Verdict(
                     check=self.name,
                     category=Category(cat),
-                    score=round(score, 4),
+                    score=round(h.score, 4),
                     target=item.target,
-                    reason=(f"close in meaning ({float(best[w]):.2f}) to the {cat} example {ex.text!r}"),
+                    reason=f"close {how} ({h.similarity:.2f}) to the {cat} example {h.exemplar.text!r}",
                     evidence={
                         "start": ostart,
                         "end": oend,
                         "text": item.prompt[ostart:oend][:300] if item.prompt else "",
-                        "exemplar": ex.text,
-                        "exemplar_source": ex.source,
-                        "similarity": round(float(best[w]), 4),
-                        "nearest_benign": ben.text,
-                        "benign_similarity": round(float(benign_best[w]), 4),
-                        "window": w,
+                        "exemplar": h.exemplar.text,
+                        "exemplar_source": h.exemplar.source,
+                        "similarity": round(h.similarity, 4),
+                        "nearest_benign": h.benign.text,
+                        "benign_similarity": round(h.benign_similarity, 4),
+                        "window": h.window,
                         "windows": len(spans),
-                        "coverage": round(float(coverage[w]), 3),
-                        "encoder": f"{model.encoder.path.name} ({model.encoder.engine}"
-                        f"{', int8' if model.encoder.quantized else ''})",
+                        "coverage": round(h.coverage, 3),
+                        "view": h.view,
+                        "encoder": f"{enc.path.name} ({enc.engine}{', int8' if enc.quantized else ''})",
                     },
                 )
             )

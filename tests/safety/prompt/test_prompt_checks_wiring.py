@@ -126,12 +126,14 @@ def _rows(name: str) -> list[dict]:
 
 
 def test_sets_do_not_overlap_exemplars_or_each_other() -> None:
-    """Dev (eval, dev2) and held-out (test_a, test_b) sets are disjoint, and none holds an exemplar."""
+    """Dev (eval, dev2, zh_dev) and held-out (test_a, test_b, zh_test) sets are disjoint, and none
+    holds an exemplar."""
     from safety.prompt.normalize import get_normalizer
 
     norm = get_normalizer()
     exemplars = {norm.base_text(e.text) for f in builtin_exemplar_files() for e in load_exemplar_file(f)}
-    sets = {name: _rows(name) for name in ("eval.jsonl", "dev2.jsonl", "test_a.jsonl", "test_b.jsonl")}
+    names = ("eval.jsonl", "dev2.jsonl", "test_a.jsonl", "test_b.jsonl", "zh_dev.jsonl", "zh_test.jsonl")
+    sets = {name: _rows(name) for name in names}
     assert [r["text"] for rows in sets.values() for r in rows if norm.base_text(r["text"]) in exemplars] == []
     seen: dict[str, str] = {}  # (evasion variants of one prompt share a base text within a set)
     for name, rows in sets.items():
@@ -139,6 +141,17 @@ def test_sets_do_not_overlap_exemplars_or_each_other() -> None:
         both = sorted(k for k in keys if k in seen)
         assert both == [], f"{name} repeats prompts of other sets: {both[:5]}"
         seen.update(dict.fromkeys(keys, name))
+
+
+def test_chinese_set_shape() -> None:
+    """zh_dev + zh_test: >= 200 prompts, every evasion family and hard benign prompts in both halves."""
+    dev, test = _rows("zh_dev.jsonl"), _rows("zh_test.jsonl")
+    assert len(dev) + len(test) >= 200
+    for rows in (dev, test):
+        risky = [r for r in rows if r["label"] == "risky"]
+        assert {r["evasion"] for r in risky} == {"paraphrase", "homophone", "variant", "pinyin"}
+        assert len({r["category"] for r in risky}) == 7
+        assert sum(r["near_miss"] for r in rows if r["label"] == "benign") >= 40
 
 
 @pytest.mark.parametrize("name", ["test_a.jsonl", "test_b.jsonl"])
