@@ -92,6 +92,14 @@ register(
         "open_clip image-embedding cosine threshold search in the same indexes -> copyright",
     )
 )
+register(
+    CheckEntry(
+        "neardup.local",
+        "safety.neardup.check:local_check",
+        "safety.neardup.options:LocalCheckOptions",
+        "ORB local features + LSH candidates + RANSAC: crops, rotations, overlays, paste-ins -> copyright",
+    )
+)
 
 # --- prompt checks (safety/prompt) -------------------------------------------------------------
 register(

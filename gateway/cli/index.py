@@ -164,7 +164,8 @@ def _print_report(report: ChangeReport, as_json: bool, what: str) -> None:
         return
     typer.echo(
         f"index {change.name}: {change.op} +{change.added} -{change.removed} -> {change.count} works "
-        f"({', '.join(change.code_types)}{', clip' if change.embedding_model else ''}); "
+        f"({', '.join(change.code_types)}{', clip' if change.embedding_model else ''}"
+        f"{f', local ({change.local_keypoints} keypoints)' if change.local_keypoints is not None else ''}); "
         f"{change.skipped} unreadable files skipped; {change.seconds:.1f} s\n"
         f"digest {change.digest}"
     )
@@ -186,7 +187,14 @@ def build(
     name: str = _NAME,
     codes: str = typer.Option("phash,dhash", help="Perceptual codes to compute (comma separated)"),
     clip_model: Path | None = typer.Option(
-        None, "--clip-model", help="open_clip model folder: also store image embeddings"
+        None,
+        "--clip-model",
+        help="Embedding model folder (open_clip, or a TorchScript descriptor such as SSCD)",
+    ),
+    local: bool = typer.Option(
+        True,
+        "--local/--no-local",
+        help="Also store ORB local features (the neardup.local check: crops, rotations, overlays)",
     ),
     licence: str | None = typer.Option(None, help="Licence for works whose manifest row names none"),
     owner: str | None = typer.Option(None, help="Owner for works whose manifest row names none"),
@@ -215,6 +223,7 @@ def build(
         listing,
         code_types=_codes(codes),
         clip_model=clip_model,
+        local=local,
         workers=workers,
         replace=replace,
         restart=restart,
@@ -310,6 +319,10 @@ def query(
     radius: int = typer.Option(8, min=0, max=32, help="Hamming radius in bits (<= 8: multi-hash index)"),
     codes: str | None = typer.Option(None, help="Code types to search (default: all the index holds)"),
     clip: bool = typer.Option(False, "--clip", help="Search the image embeddings instead of the codes"),
+    local: bool = typer.Option(
+        False, "--local", help="Search the local features (verified by RANSAC) instead of the codes"
+    ),
+    min_inliers: int = typer.Option(12, min=6, max=500, help="Inliers a local-feature match needs (--local)"),
     clip_model: Path | None = typer.Option(None, "--clip-model", help="Model folder (default: the index's)"),
     threshold: float = typer.Option(0.9, min=0.0, max=1.0, help="Cosine similarity threshold for --clip"),
     mirror: bool = typer.Option(True, help="Also look up the mirrored image"),
@@ -325,14 +338,31 @@ def query(
         raise InvalidRequest(f"{image}: cannot read: {exc.strerror or exc}", param="image") from None
     img = decode_image(data, name=str(image))
     loaded = LoadedIndex.open(_store(_settings()), name)
+    if clip and local:
+        raise InvalidRequest("--clip and --local are two different searches; choose one", param="local")
+    from safety.neardup.information import measure
+
+    info = measure(img)
+    if info.reason is not None:
+        if as_json:
+            typer.echo(json.dumps({"decision": "undecided", "information": info.to_dict()}, indent=2))
+        else:
+            typer.echo(f"not enough detail to decide: {info.reason}")
+        return
     if clip:
-        from safety.neardup.embed import ClipEmbedder
+        from safety.neardup.embed import load_embedder
 
         spec = loaded.manifest.embedding
         folder = clip_model or (Path(spec.model_dir) if spec else None)
         if folder is None:
             loaded.data.embeddings()  # raises: the index holds no embeddings
-        matches = loaded.match_image_embedding(img, ClipEmbedder(folder), threshold=threshold, mirror=mirror)
+        matches = loaded.match_image_embedding(img, load_embedder(folder), threshold=threshold, mirror=mirror)
+    elif local:
+        from safety.neardup.local import extract
+
+        loaded.local_tables()  # raises: the index holds no local features
+        views = extract(img, loaded.manifest.local, 800, mirror=mirror)
+        matches = loaded.match_local(views, img.size, min_inliers=min_inliers)
     else:
         matches = loaded.match_image(
             img, code_types=_codes(codes) if codes else None, radius=radius, mirror=mirror
@@ -343,7 +373,16 @@ def query(
     if not matches:
         typer.echo(f"no near-duplicate in index {name} ({loaded.data.count} works)")
     for m in matches:
-        how = f"similarity {m.similarity:.3f}" if m.similarity is not None else f"distance {int(m.distance)}"
+        if m.geometry is not None:
+            g = m.geometry
+            how = (
+                f"{g.inliers} inliers, rotation {g.rotation_deg:g} deg, scale {g.scale:g}, "
+                f"source region {g.source_box} at {g.query_box} in the image"
+            )
+        elif m.similarity is not None:
+            how = f"similarity {m.similarity:.3f}"
+        else:
+            how = f"distance {int(m.distance)}"
         typer.echo(
             f"{m.source_id}\t{m.method} {how}{' (mirrored)' if m.mirrored else ''}\t"
             f"licence={m.licence or '-'}\towner={m.owner or '-'}"
@@ -367,6 +406,8 @@ def list_(as_json: bool = _JSON) -> None:
                     "count": m.count,
                     "code_types": [c.value for c in m.code_types],
                     "embedding": m.embedding.model_digest if m.embedding else None,
+                    "local_keypoints": m.local.keypoints if m.local else None,
+                    "format": m.format,
                     "updated_at": m.updated_at.isoformat(),
                     "last_operation": m.last_operation.op,
                     "digest": m.digest,
@@ -383,7 +424,8 @@ def list_(as_json: bool = _JSON) -> None:
         if r["ok"]:
             typer.echo(
                 f"{r['name']:<24} {r['count']:>10} works  {','.join(r['code_types'])}"
-                f"{'+clip' if r['embedding'] else ''}  {r['last_operation']} {r['updated_at']}  {r['digest']}"
+                f"{'+clip' if r['embedding'] else ''}{'+local' if r['local_keypoints'] is not None else ''}"
+                f"  {r['last_operation']} {r['updated_at']}  {r['digest']}"
             )
         else:
             typer.echo(f"{r['name']:<24} UNUSABLE: {r['error']}")

@@ -4,7 +4,11 @@ Codes are computed in worker processes (one per core by default; images decode w
 :func:`core.images.decode_image` limits the gateway uses), in batches that are appended to a
 staging folder and checkpointed (fsync, then an atomic ``progress.json``). An interrupted build or
 add run again with the same source resumes after the last checkpoint; files that do not decode are
-skipped and listed, never fatal. A change becomes visible in one step (see
+skipped and listed, never fatal, and so are images with too little detail to compare (see
+:mod:`safety.neardup.information`: a blank or noise-like work would match everything blank). With
+local features on (the default of ``assay index build``), each work's ORB keypoints are stored too
+and the candidate tables of :mod:`safety.neardup.local` are rebuilt for every new generation. A
+change becomes visible in one step (see
 :mod:`safety.neardup.store`); the optional ``on_change`` hook runs after the new generation is
 written and *before* it is activated, so a failure to record the change (the ledger) leaves the
 index as it was.
@@ -31,13 +35,17 @@ from core.errors import AssayError, CheckFailed, InvalidRequest
 from core.images import DecodeLimits, decode_image
 from safety.neardup.codes import ALL_CODE_TYPES, CODE_BYTES, CODE_SPECS, CodeType, image_codes
 from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt, IndexExists, SourceError
+from safety.neardup.information import measure
 from safety.neardup.sources import SourceItem, SourceListing
 from safety.neardup.store import (
+    FRAME_FIELDS,
     EmbeddingSpec,
     FileInfo,
+    IndexData,
     IndexManifest,
     IndexStore,
     LastOperation,
+    LocalSpec,
     file_sha256,
     fsync_dir,
     utcnow,
@@ -75,6 +83,7 @@ class IndexChange:
     code_types: list[str]
     embedding_model: str | None
     seconds: float
+    local_keypoints: int | None = None
     removed_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -100,21 +109,41 @@ OnChange = Callable[[IndexChange], None]
 _WORKER: dict = {}
 
 
-def _init_worker(code_types: tuple[CodeType, ...], clip_dir: str | None, threads: int | None) -> None:
+def _init_worker(
+    code_types: tuple[CodeType, ...], clip_dir: str | None, threads: int | None, local: dict | None = None
+) -> None:
     _WORKER["code_types"] = code_types
     _WORKER["embedder"] = None
+    _WORKER["local"] = LocalSpec(**local) if local else None
     if clip_dir is not None:
-        from safety.neardup.embed import ClipEmbedder
+        from safety.neardup.embed import load_embedder
 
-        _WORKER["embedder"] = ClipEmbedder(clip_dir, threads=threads)
+        _WORKER["embedder"] = load_embedder(clip_dir, threads=threads)
 
 
-def _process_chunk(paths: Sequence[str]) -> tuple[list[bytes | None], list[str | None], np.ndarray | None]:
-    """Codes (all types concatenated) or an error per path, and the embeddings of the ones that decoded."""
+#: one work's local features as staged: descriptors, positions, angles (bytes) and its frame
+LocalRow = tuple[bytes, bytes, bytes, tuple[float, ...]]
+
+
+def local_row(img, spec: LocalSpec) -> LocalRow:
+    """The local features of one work, as the index stores them."""
+    from safety.neardup.local import encode_pts, extract
+
+    (f,) = extract(img, spec, spec.ref_keypoints)
+    frame = (float(f.size[0]), float(f.size[1]), float(f.scale), float(img.width), float(img.height))
+    return f.desc.tobytes(), encode_pts(f.pts).tobytes(), f.ang.tobytes(), frame
+
+
+def _process_chunk(
+    paths: Sequence[str],
+) -> tuple[list[bytes | None], list[str | None], np.ndarray | None, list[LocalRow]]:
+    """Codes (all types concatenated) or an error per path; embeddings and local features of those kept."""
     code_types = _WORKER["code_types"]
     embedder = _WORKER["embedder"]
+    local: LocalSpec | None = _WORKER.get("local")
     codes: list[bytes | None] = []
     errors: list[str | None] = []
+    locals_: list[LocalRow] = []
     images = []
     for p in paths:
         try:
@@ -124,9 +153,15 @@ def _process_chunk(paths: Sequence[str]) -> tuple[list[bytes | None], list[str |
             with open(p, "rb") as f:
                 data = f.read()
             img = decode_image(data, limits=SOURCE_LIMITS, name=os.path.basename(p))
+            why = measure(img).reason
+            if why is not None:
+                raise SourceError(f"not enough detail to index: {why}")
             c = image_codes(img, code_types)
+            row = local_row(img, local) if local is not None else None
             codes.append(b"".join(c[ct].tobytes() for ct in code_types))
             errors.append(None)
+            if row is not None:
+                locals_.append(row)
             if embedder is not None:
                 images.append(img)
         except AssayError as exc:
@@ -136,13 +171,20 @@ def _process_chunk(paths: Sequence[str]) -> tuple[list[bytes | None], list[str |
             codes.append(None)
             errors.append(f"cannot read: {exc.strerror or exc}")
     emb = embedder.embed(images) if embedder is not None else None
-    return codes, errors, emb
+    return codes, errors, emb, locals_
 
 
 class _Runner:
     """Runs chunks inline or on a process pool (spawned, so no forked torch/OpenMP state)."""
 
-    def __init__(self, workers: int, remaining: int, code_types: tuple[CodeType, ...], embedder) -> None:
+    def __init__(
+        self,
+        workers: int,
+        remaining: int,
+        code_types: tuple[CodeType, ...],
+        embedder,
+        local: dict | None = None,
+    ) -> None:
         self.pool = None
         if workers > 1 and remaining >= MIN_PARALLEL_ITEMS:
             clip_dir = str(embedder.folder) if embedder is not None else None
@@ -150,10 +192,12 @@ class _Runner:
                 max_workers=workers,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(code_types, clip_dir, 1),
+                initargs=(code_types, clip_dir, 1, local),
             )
         else:
-            _WORKER.update(code_types=code_types, embedder=embedder)
+            _WORKER.update(
+                code_types=code_types, embedder=embedder, local=LocalSpec(**local) if local else None
+            )
 
     def map(self, chunks: list[list[str]]) -> Iterable:
         if self.pool is None:
@@ -173,9 +217,10 @@ class _Staging:
         self.folder = folder
         self.code_types = [CodeType(c) for c in plan["code_types"]]
         self.dim = plan["dim"]
+        self.local = plan.get("local")
         if restart and folder.exists():
             shutil.rmtree(folder)
-        self.progress = {"done": 0, "rows": 0, "entries_bytes": 0, "skipped_bytes": 0, "skipped": 0}
+        self.progress = {"done": 0, "rows": 0, "entries_bytes": 0, "skipped_bytes": 0, "skipped": 0, "kp": 0}
         if folder.exists() and (folder / "plan.json").is_file():
             old = json.loads((folder / "plan.json").read_text())
             if old.get("fingerprint") != plan["fingerprint"]:
@@ -199,13 +244,26 @@ class _Staging:
         self.paths["entries"] = folder / "entries.jsonl"
         self.paths["offsets"] = folder / "offsets.u64"
         self.paths["skipped"] = folder / "skipped.jsonl"
+        if self.local:
+            for role in ("local.desc", "local.pts", "local.ang", "local.kpcount", "local.frame"):
+                self.paths[role] = folder / f"{role}.bin"
         rows = self.progress["rows"]
+        kp = self.progress.get("kp", 0)
         sizes = {ct.value: rows * CODE_BYTES for ct in self.code_types}
         sizes.update(
             clip=rows * (self.dim or 0) * 4,
             offsets=rows * 8,
             entries=self.progress["entries_bytes"],
             skipped=self.progress["skipped_bytes"],
+        )
+        sizes.update(
+            {
+                "local.desc": kp * 32,
+                "local.pts": kp * 4,
+                "local.ang": kp,
+                "local.kpcount": rows * 4,
+                "local.frame": rows * FRAME_FIELDS * 4,
+            }
         )
         self.files = {}
         for role, p in self.paths.items():
@@ -235,6 +293,7 @@ class _Staging:
         codes: list[bytes | None],
         errors: list[str | None],
         emb: np.ndarray | None,
+        locals_: Sequence[LocalRow] = (),
     ) -> None:
         ok = 0
         for item, code, err in zip(items, codes, errors, strict=True):
@@ -262,6 +321,17 @@ class _Staging:
                     f"expected {(ok, self.dim)}"
                 )
             self.files["clip"].write(np.ascontiguousarray(emb, dtype=np.float32).tobytes())
+        if self.local:
+            if len(locals_) != ok:
+                raise CheckFailed(f"local-feature batch has {len(locals_)} rows, expected {ok}")
+            for desc, pts, ang, frame in locals_:
+                n = len(ang)
+                self.files["local.desc"].write(desc)
+                self.files["local.pts"].write(pts)
+                self.files["local.ang"].write(ang)
+                self.files["local.kpcount"].write(np.uint32(n).tobytes())
+                self.files["local.frame"].write(np.asarray(frame, dtype=np.float32).tobytes())
+                self.progress["kp"] = self.progress.get("kp", 0) + n
         self.progress["rows"] += ok
         self.progress["done"] += len(items)
 
@@ -295,8 +365,11 @@ def _fingerprint(
     code_types: Sequence[CodeType],
     emb: str | None,
     items: Sequence[SourceItem],
+    local: dict | None = None,
 ) -> str:
     h = hashlib.sha256(json.dumps([op, name, base, [c.value for c in code_types], emb]).encode())
+    if local is not None:
+        h.update(json.dumps(local, sort_keys=True).encode())
     for it in items:
         h.update(json.dumps([it.id, str(it.path), it.licence, it.owner], ensure_ascii=False).encode("utf-8"))
     return h.hexdigest()
@@ -318,7 +391,7 @@ def _stage_batches(
 
     code_types = tuple(staging.code_types)
     remaining = items[staging.done :]
-    runner = _Runner(workers, len(remaining), code_types, embedder)
+    runner = _Runner(workers, len(remaining), code_types, embedder, staging.local)
     bar = tqdm(
         total=len(items),
         initial=staging.done,
@@ -334,9 +407,9 @@ def _stage_batches(
                 [str(it.path) for it in batch[i : i + CHUNK_ITEMS]] for i in range(0, len(batch), CHUNK_ITEMS)
             ]
             pos = 0
-            for codes, errors, emb in runner.map(chunks):
+            for codes, errors, emb, locals_ in runner.map(chunks):
                 part = batch[pos : pos + len(codes)]
-                staging.append(part, codes, errors, emb)
+                staging.append(part, codes, errors, emb, locals_)
                 pos += len(codes)
                 bar.update(len(codes))
             staging.checkpoint()
@@ -362,6 +435,7 @@ def _new_manifest(
     files: dict[str, str],
     op: LastOperation,
     created_at=None,
+    local: LocalSpec | None = None,
 ) -> IndexManifest:
     infos = {role: _info(folder, f) for role, f in files.items()}
     for p in (folder / f for f in files.values()):
@@ -371,6 +445,9 @@ def _new_manifest(
     specs = {ct: CODE_SPECS[ct] for ct in code_types}
     import imagehash
 
+    tools = {"imagehash": imagehash.__version__, "numpy": np.__version__}
+    if local is not None:
+        tools["opencv"] = local.opencv
     return IndexManifest(
         name=name,
         generation=gen,
@@ -378,11 +455,12 @@ def _new_manifest(
         code_types=list(code_types),
         code_specs=specs,
         embedding=embedding,
+        local=local,
         files=infos,
         created_at=created_at or op.at,
         updated_at=op.at,
         last_operation=op,
-        tools={"imagehash": imagehash.__version__, "numpy": np.__version__},
+        tools=tools,
         digest=IndexManifest.content_digest(
             name=name,
             count=count,
@@ -390,6 +468,7 @@ def _new_manifest(
             code_specs=specs,
             embedding=embedding,
             files=infos,
+            local=local,
         ),
     )
 
@@ -408,22 +487,73 @@ def _activate(
     store.activate(manifest)
 
 
-def _gen_files(gen: str, code_types: Sequence[CodeType], dim: int | None) -> dict[str, str]:
+def _gen_files(
+    gen: str, code_types: Sequence[CodeType], dim: int | None, local: bool = False
+) -> dict[str, str]:
     files = {ct.value: f"{gen}.{ct.value}.u8" for ct in code_types}
     if dim:
         files["clip"] = f"{gen}.clip.f32"
+    if local:
+        from safety.neardup.store import LOCAL_ROLES
+
+        files.update({role: f"{gen}.{role}" for role in LOCAL_ROLES})
     files["entries"] = f"{gen}.entries.jsonl"
     files["offsets"] = f"{gen}.offsets.u64"
     return files
+
+
+def _write_local_tables(folder: Path, files: dict[str, str], spec: LocalSpec, keypoints: int) -> LocalSpec:
+    """Write the candidate tables over the generation's descriptors; the spec with what they derive."""
+    from safety.neardup.local import build_tables, lsh_bits_for, lsh_positions
+
+    bits = lsh_bits_for(keypoints)
+    positions = lsh_positions(spec.lsh_tables, bits, spec.lsh_seed)
+    path = folder / files["local.desc"]
+    desc = (
+        np.memmap(path, dtype=np.uint8, mode="r", shape=(keypoints, 32))
+        if keypoints
+        else np.zeros((0, 32), np.uint8)
+    )
+    ids, offsets = build_tables(desc, positions)
+    del desc
+    ids.tofile(folder / files["local.lsh_ids"])
+    offsets.tofile(folder / files["local.lsh_off"])
+    return spec.model_copy(update={"keypoints": keypoints, "lsh_bits": bits, "lsh_positions": positions})
+
+
+def _kpoff(counts_file: Path, base: int = 0) -> np.ndarray:
+    counts = np.fromfile(counts_file, dtype=np.uint32).astype(np.uint64)
+    out = np.empty(len(counts) + 1, dtype=np.uint64)
+    out[0] = base
+    np.cumsum(counts, out=out[1:])
+    out[1:] += np.uint64(base)
+    return out
+
+
+def _concat(out_path: Path, parts: Sequence[Path]) -> None:
+    with open(out_path, "wb") as out:
+        for p in parts:
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, out)
+
+
+def _local_plan(local: bool | LocalSpec | None) -> LocalSpec | None:
+    if local is None or local is False:
+        return None
+    if local is True:
+        from safety.neardup.local import default_spec
+
+        return default_spec()
+    return local
 
 
 def _load_embedder(clip_model: str | Path | None):
     """Load the model here first: a bad folder fails before any worker starts."""
     if clip_model is None:
         return None
-    from safety.neardup.embed import ClipEmbedder
+    from safety.neardup.embed import load_embedder
 
-    return ClipEmbedder(clip_model)
+    return load_embedder(clip_model)
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -434,15 +564,20 @@ def build_index(
     *,
     code_types: Sequence[CodeType] = ALL_CODE_TYPES,
     clip_model: str | Path | None = None,
+    local: bool | LocalSpec | None = False,
     workers: int | None = None,
     replace: bool = False,
     restart: bool = False,
     progress: bool = False,
     on_change: OnChange | None = None,
 ) -> ChangeReport:
-    """Build index ``name`` from ``listing`` (resuming an interrupted build of the same source)."""
+    """Build index ``name`` from ``listing`` (resuming an interrupted build of the same source).
+
+    ``local``: True (the default parameters) or a :class:`LocalSpec` also stores local features.
+    """
     t0 = time.perf_counter()
     code_types = _ordered(code_types)
+    local_spec = _local_plan(local)
     workers = workers or os.cpu_count() or 1
     with store.lock(name) as folder:
         previous = None
@@ -466,8 +601,15 @@ def build_index(
             "name": name,
             "code_types": [c.value for c in code_types],
             "dim": spec.dim if spec else None,
+            "local": local_spec.params() if local_spec else None,
             "fingerprint": _fingerprint(
-                "build", name, None, code_types, spec.model_digest if spec else None, items
+                "build",
+                name,
+                None,
+                code_types,
+                spec.model_digest if spec else None,
+                items,
+                local_spec.params() if local_spec else None,
             ),
         }
         staging = _Staging(folder / ".staging-build", plan, restart)
@@ -480,15 +622,19 @@ def build_index(
             raise SourceError(f"none of the {len(items)} files in {listing.origin} could be read ({first})")
         staging.close()
         gen = str(ULID())
-        files = _gen_files(gen, code_types, plan["dim"])
+        files = _gen_files(gen, code_types, plan["dim"], local_spec is not None)
+        derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
         for role, f in files.items():
-            if role == "offsets":
+            if role in derived:
                 continue
             os.link(staging.paths[role], folder / f)
         with open(folder / files["offsets"], "wb") as out:
             with open(staging.paths["offsets"], "rb") as src:
                 shutil.copyfileobj(src, out)
             out.write(np.uint64(staging.progress["entries_bytes"]).tobytes())
+        if local_spec is not None:
+            _kpoff(staging.paths["local.kpcount"]).tofile(folder / files["local.kpoff"])
+            local_spec = _write_local_tables(folder, files, local_spec, staging.progress["kp"])
         op = LastOperation(
             op="build",
             at=utcnow(),
@@ -505,6 +651,7 @@ def build_index(
             embedding=spec,
             files=files,
             op=op,
+            local=local_spec,
         )
         change = _change(manifest, previous, op, [])
         _activate(store, manifest, change, on_change)
@@ -546,6 +693,15 @@ def add_to_index(
                     f"index {name!r} was built without embeddings; --clip-model does not apply",
                     hint="rebuild it with --clip-model to add embeddings",
                 )
+            local_spec = m.local
+            if local_spec is not None:
+                from safety.neardup.local import LOCAL_SPEC
+
+                if local_spec.spec != LOCAL_SPEC:
+                    raise CodeTypeMismatch(
+                        f"index {name!r} holds local features computed otherwise ({local_spec.spec!r})",
+                        hint=f"rebuild it: assay index build --replace --name {name} SOURCE",
+                    )
             existing = {e.id for e in base.iter_entries()}
             items = [it for it in listing.items if it.id not in existing]
             already = [it.id for it in listing.items if it.id in existing]
@@ -556,8 +712,15 @@ def add_to_index(
                 "name": name,
                 "code_types": [c.value for c in m.code_types],
                 "dim": m.embedding.dim if m.embedding else None,
+                "local": local_spec.params() if local_spec else None,
                 "fingerprint": _fingerprint(
-                    "add", name, m.generation, m.code_types, spec.model_digest if spec else None, items
+                    "add",
+                    name,
+                    m.generation,
+                    m.code_types,
+                    spec.model_digest if spec else None,
+                    items,
+                    local_spec.params() if local_spec else None,
                 ),
             }
             staging = _Staging(folder / ".staging-add", plan, restart)
@@ -569,15 +732,19 @@ def add_to_index(
                 staging.discard()
                 return ChangeReport(None, skipped, already, [], listing.ignored, resumed_at)
             gen = str(ULID())
-            files = _gen_files(gen, m.code_types, plan["dim"])
+            files = _gen_files(gen, m.code_types, plan["dim"], local_spec is not None)
+            derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
             for role, f in files.items():
-                if role == "offsets":
+                if role in derived:
                     continue
-                with open(folder / f, "wb") as out:
-                    with open(folder / m.files[role].file, "rb") as src:
-                        shutil.copyfileobj(src, out)
-                    with open(staging.paths[role], "rb") as src:
-                        shutil.copyfileobj(src, out)
+                _concat(folder / f, [folder / m.files[role].file, staging.paths[role]])
+            if local_spec is not None:
+                old_kp = local_spec.keypoints
+                new_off = _kpoff(staging.paths["local.kpcount"], old_kp)
+                with open(folder / files["local.kpoff"], "wb") as out:
+                    out.write(np.asarray(base.local("local.kpoff")[:-1], dtype=np.uint64).tobytes())
+                    out.write(new_off.tobytes())
+                local_spec = _write_local_tables(folder, files, local_spec, old_kp + staging.progress["kp"])
             old_size = m.files["entries"].bytes
             new_off = np.fromfile(staging.paths["offsets"], dtype=np.uint64) + np.uint64(old_size)
             with open(folder / files["offsets"], "wb") as out:
@@ -601,6 +768,7 @@ def add_to_index(
                 files=files,
                 op=op,
                 created_at=m.created_at,
+                local=local_spec,
             )
             change = _change(manifest, m, op, [])
             _activate(store, manifest, change, on_change)
@@ -636,11 +804,14 @@ def remove_from_index(
             if not found:
                 return ChangeReport(None, not_found=not_found)
             gen = str(ULID())
-            files = _gen_files(gen, m.code_types, m.embedding.dim if m.embedding else None)
+            files = _gen_files(
+                gen, m.code_types, m.embedding.dim if m.embedding else None, m.local is not None
+            )
             for ct in m.code_types:
                 _write_rows(folder / files[ct.value], base.codes(ct), keep)
             if m.embedding is not None:
                 _write_rows(folder / files["clip"], base.embeddings(), keep)
+            local_spec = _remove_local(folder, files, base, keep) if m.local is not None else None
             offsets = [0]
             with open(folder / files["entries"], "wb") as out:
                 for row in np.flatnonzero(keep):
@@ -661,12 +832,29 @@ def remove_from_index(
                 files=files,
                 op=op,
                 created_at=m.created_at,
+                local=local_spec,
             )
             change = _change(manifest, m, op, found)
             _activate(store, manifest, change, on_change)
         finally:
             base.close()
     return ChangeReport(change, not_found=not_found)
+
+
+def _remove_local(folder: Path, files: dict[str, str], base: IndexData, keep: np.ndarray) -> LocalSpec:
+    """The kept rows' keypoints in a new generation, with new candidate tables."""
+    spec = base.manifest.local
+    assert spec is not None
+    kpoff = np.asarray(base.local("local.kpoff"), dtype=np.int64)
+    counts = np.diff(kpoff)
+    kp_keep = np.repeat(keep, counts)
+    for role in ("local.desc", "local.pts", "local.ang"):
+        _write_rows(folder / files[role], base.local(role), kp_keep)
+    _write_rows(folder / files["local.frame"], base.local("local.frame"), keep)
+    new_off = np.zeros(int(keep.sum()) + 1, dtype=np.uint64)
+    np.cumsum(counts[keep], out=new_off[1:])
+    new_off.tofile(folder / files["local.kpoff"])
+    return _write_local_tables(folder, files, spec, int(new_off[-1]))
 
 
 def _write_rows(path: Path, data: np.ndarray, keep: np.ndarray) -> None:
@@ -703,5 +891,6 @@ def _change(
         code_types=[c.value for c in manifest.code_types],
         embedding_model=manifest.embedding.model_digest if manifest.embedding else None,
         seconds=op.seconds,
+        local_keypoints=manifest.local.keypoints if manifest.local else None,
         removed_ids=removed_ids,
     )

@@ -1,9 +1,11 @@
-"""The pipeline checks ``neardup.hash`` and ``neardup.clip``: is this image a copy of an indexed work?
+"""The pipeline checks ``neardup.hash``, ``neardup.clip`` and ``neardup.local``: is this image a copy?
 
 Each finding is a ``copyright`` verdict whose evidence names the index, the matched source id,
-the distance (Hamming bits, or cosine distance), the licence and the owner, so a reviewer can see
+the distance (Hamming bits, or cosine distance; for local features the RANSAC inliers, the
+transform and the copied region in both images), the licence and the owner, so a reviewer can see
 what was copied from whom; the policy's ``copyright`` rule decides what a match means (review or
-block). Indexes are opened on first use and reopened when their manifest changes (an ``add`` or a
+block). An image with too little detail to compare (:mod:`safety.neardup.information`) is not
+matched at all: the check reports a score-0 verdict with ``decision: undecided`` and the measure. Indexes are opened on first use and reopened when their manifest changes (an ``add`` or a
 take-down), so a running gateway follows index changes without a restart.
 """
 
@@ -18,7 +20,8 @@ from core.errors import CheckFailed
 from safety.check import CheckInput
 from safety.neardup.codes import query_codes
 from safety.neardup.errors import IndexNotFound
-from safety.neardup.options import ClipCheckOptions, HashCheckOptions
+from safety.neardup.information import Information, measure
+from safety.neardup.options import ClipCheckOptions, HashCheckOptions, LocalCheckOptions
 from safety.neardup.query import LoadedIndex, Match
 from safety.neardup.search import single_threaded
 from safety.neardup.store import MANIFEST, IndexStore
@@ -55,12 +58,28 @@ class IndexCache:
         return cached[1]
 
 
-def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
-    how = (
-        f"cosine similarity {m.similarity:.3f} >= {limit}"
-        if m.similarity is not None
-        else f"{m.method} distance {int(m.distance)} of 64 bits <= {limit}"
+def _undecided(item: CheckInput, check: str, info: Information) -> Verdict:
+    return Verdict(
+        check=check,
+        category=Category.COPYRIGHT,
+        score=0.0,
+        target=item.target,
+        reason=f"not enough detail to decide whether this image is a copy: {info.reason}",
+        evidence={"decision": "undecided", "information": info.to_dict()},
     )
+
+
+def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
+    if m.geometry is not None:
+        g = m.geometry
+        how = (
+            f"{g.inliers} geometrically consistent keypoints >= {limit}; rotation {g.rotation_deg:g} deg, "
+            f"scale {g.scale:g}; source region {g.source_box} seen at {g.query_box}"
+        )
+    elif m.similarity is not None:
+        how = f"cosine similarity {m.similarity:.3f} >= {limit}"
+    else:
+        how = f"{m.method} distance {int(m.distance)} of 64 bits <= {limit}"
     return Verdict(
         check=check,
         category=Category.COPYRIGHT,
@@ -78,7 +97,23 @@ def _verdict(item: CheckInput, check: str, m: Match, limit: str) -> Verdict:
             "mirrored": m.mirrored,
             "licence": m.licence,
             "owner": m.owner,
-        },
+        }
+        | (
+            {}
+            if m.geometry is None
+            else {
+                "inliers": m.geometry.inliers,
+                "matches": m.geometry.matches,
+                "transform": m.geometry.matrix,
+                "rotation_deg": m.geometry.rotation_deg,
+                "scale": m.geometry.scale,
+                "query_box": m.geometry.query_box,
+                "source_box": m.geometry.source_box,
+                "query_inlier_box": m.geometry.query_inlier_box,
+                "source_inlier_box": m.geometry.source_inlier_box,
+                "false_match_rate": m.false_match_rate,
+            }
+        ),
     )
 
 
@@ -127,7 +162,12 @@ class HashCheck(_IndexCheck):
         indexes = self._indexes(opts)
         if not indexes:
             return []
-        codes = query_codes(self._image(item), opts.codes, mirror=opts.mirror)
+        image = self._image(item)
+        info = measure(image)
+        usable = [ct for ct in opts.codes if ct in info.usable_codes()]
+        if not info.enough or not usable:
+            return [_undecided(item, self.name, info)] if opts.report_undecided else []
+        codes = query_codes(image, usable, mirror=opts.mirror)
         matches = sorted(
             (m for ix in indexes for m in ix.match_codes(codes, opts.radius)),
             key=lambda m: (m.distance, m.index, m.source_id),
@@ -146,14 +186,14 @@ class ClipCheck(_IndexCheck):
         self._emb_lock = threading.Lock()
 
     def _embedder(self, folder: str):
-        from safety.neardup.embed import ClipEmbedder
+        from safety.neardup.embed import load_embedder
 
         e = self._embedders.get(folder)
         if e is None:
             with self._emb_lock:
                 e = self._embedders.get(folder)
                 if e is None:
-                    e = self._embedders[folder] = ClipEmbedder(folder)
+                    e = self._embedders[folder] = load_embedder(folder)
         return e
 
     def warm(self, options: dict[str, Any]) -> None:
@@ -179,6 +219,9 @@ class ClipCheck(_IndexCheck):
         if not indexes:
             return []
         image = self._image(item)
+        info = measure(image)
+        if not info.enough:
+            return [_undecided(item, self.name, info)] if opts.report_undecided else []
         views = [image, ImageOps.mirror(image)] if opts.mirror else [image]
         queries: dict[str, Any] = {}
         matches: list[Match] = []
@@ -192,6 +235,45 @@ class ClipCheck(_IndexCheck):
         return [_verdict(item, self.name, m, f"{opts.threshold:g}") for m in matches[: opts.max_matches]]
 
 
+class LocalCheck(_IndexCheck):
+    """ORB local features, LSH candidates, RANSAC verification (crops, rotations, overlays, paste-ins)."""
+
+    name: ClassVar[str] = "neardup.local"
+
+    def warm(self, options: dict[str, Any]) -> None:
+        """Open the indexes and map their candidate tables now (start-up)."""
+        opts = LocalCheckOptions.model_validate(options)
+        for ix in self._indexes(opts):
+            ix.local_tables()
+
+    def run(self, item: CheckInput) -> list[Verdict]:
+        from safety.neardup.local import extract
+
+        opts = LocalCheckOptions.model_validate(item.options)
+        indexes = self._indexes(opts)
+        if not indexes:
+            return []
+        image = self._image(item)
+        info = measure(image)
+        if not info.enough:
+            return [_undecided(item, self.name, info)] if opts.report_undecided else []
+        views: dict[str, list] = {}
+        matches: list[Match] = []
+        for ix in indexes:
+            ix.local_tables()  # raises for an index without local features
+            spec = ix.manifest.local
+            key = spec.model_dump_json(include={"work_side", "grid", "fast_threshold"})
+            if key not in views:
+                views[key] = extract(image, spec, opts.keypoints, mirror=opts.mirror)
+            matches.extend(
+                ix.match_local(
+                    views[key], image.size, candidates=opts.candidates, min_inliers=opts.min_inliers
+                )
+            )
+        matches.sort(key=lambda m: (-m.distance, m.index, m.source_id))
+        return [_verdict(item, self.name, m, str(opts.min_inliers)) for m in matches[: opts.max_matches]]
+
+
 def hash_check(settings: Any) -> HashCheck:
     return HashCheck(settings)
 
@@ -200,4 +282,8 @@ def clip_check(settings: Any) -> ClipCheck:
     return ClipCheck(settings)
 
 
-__all__ = ["ClipCheck", "HashCheck", "IndexCache", "clip_check", "hash_check"]
+def local_check(settings: Any) -> LocalCheck:
+    return LocalCheck(settings)
+
+
+__all__ = ["ClipCheck", "HashCheck", "IndexCache", "LocalCheck", "clip_check", "hash_check", "local_check"]

@@ -13,6 +13,8 @@ Example::
           options: {indexes: [training, {name: protected-works, required: false}], radius: 8}
         - name: neardup.clip
           options: {indexes: [training], threshold: 0.92}
+        - name: neardup.local
+          options: {indexes: [training, {name: protected-works, required: false}]}
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class IndexRef(_Strict):
 
 class _IndexOptions(_Strict):
     indexes: list[IndexRef] = Field(min_length=1)
+    #: report an image with too little detail to compare as a score-0 "undecided" verdict (the
+    #: measure is its evidence), so the ledger and the reviewer see why nothing was matched
+    report_undecided: bool = True
     #: whether a missing index is an error (the default) or skipped; an IndexRef may override it
     required: bool = True
     #: also query the mirrored image (perceptual codes and embeddings both change under a mirror)
@@ -64,3 +69,13 @@ class ClipCheckOptions(_IndexOptions):
     threshold: float = Field(default=0.9, gt=0.0, le=1.0)
     #: model folder; default: the folder recorded in the index manifest
     model: str | None = None
+
+
+class LocalCheckOptions(_IndexOptions):
+    #: RANSAC inliers at or above which a verified transform counts as a copy (see
+    #: :func:`safety.neardup.local.false_match_rate` for what a count means)
+    min_inliers: int = Field(default=12, ge=6, le=500)
+    #: references verified per query view (the candidate stage's short list)
+    candidates: int = Field(default=8, ge=1, le=64)
+    #: keypoints taken from the query image
+    keypoints: int = Field(default=800, ge=50, le=4000)

@@ -2,9 +2,10 @@
 
 :class:`LoadedIndex` wraps one memory-mapped generation with its search structures, built on first
 use and kept (a multi-hash index for each code type; a flat one only if a radius above the
-multi-hash's exact range is asked for; an inner-product index for embeddings). Results are
-:class:`Match` records with the row's source id, licence and owner, one per indexed work (the
-closest of its codes, original or mirrored view).
+multi-hash's exact range is asked for; an inner-product index for embeddings; the memory-mapped
+candidate tables of the local features). Results are :class:`Match` records with the row's source
+id, licence and owner, one per indexed work (the closest of its codes, original or mirrored view);
+local-feature matches also carry the verified :class:`~safety.neardup.local.Geometry`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from safety.neardup.store import IndexData, IndexStore
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
-    from safety.neardup.embed import ClipEmbedder
+    from safety.neardup.embed import Embedder
+    from safety.neardup.local import Features, Geometry, LocalTables
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,27 @@ class Match:
     #: cosine similarity for embeddings, None for hashes
     similarity: float | None
     mirrored: bool  # the match was found for the mirrored query image
+    #: local features: the verified transform and regions (None for hashes and embeddings)
+    geometry: Geometry | None = None
+    #: local features: estimated chance of a match this strong between unrelated images
+    false_match_rate: float | None = None
 
     @property
     def score(self) -> float:
         """0..1 for a verdict: the share of equal bits, or the cosine similarity."""
+        if self.false_match_rate is not None:
+            return float(min(1.0, max(0.0, 1.0 - self.false_match_rate)))
         if self.similarity is not None:
             return float(min(1.0, max(0.0, self.similarity)))
         return 1.0 - self.distance / CODE_BITS
 
     def to_dict(self) -> dict:
-        return {
+        from dataclasses import asdict
+
+        extra = {}
+        if self.geometry is not None:
+            extra = {"geometry": asdict(self.geometry), "false_match_rate": self.false_match_rate}
+        return extra | {
             "index": self.index,
             "source_id": self.source_id,
             "path": self.path,
@@ -81,6 +94,7 @@ class LoadedIndex:
         self.data = data
         self._hamming: dict[tuple[CodeType, str], HammingSearcher] = {}
         self._vectors: VectorSearcher | None = None
+        self._tables: LocalTables | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -123,6 +137,85 @@ class LoadedIndex:
                     self._vectors = VectorSearcher(self.data.embeddings())
         return self._vectors
 
+    def local_tables(self) -> LocalTables:
+        """The local-feature candidate stage (memory-mapped; checks the feature spec on first use)."""
+        if self._tables is None:
+            from safety.neardup.local import LOCAL_SPEC, LocalTables
+
+            d = self.data
+            ids = d.local("local.lsh_ids")  # raises: no local features
+            spec = self.manifest.local
+            if spec.spec != LOCAL_SPEC:
+                raise CodeTypeMismatch(
+                    f"index {self.name!r} holds local features computed otherwise ({spec.spec!r}); "
+                    f"this gateway computes {LOCAL_SPEC!r}",
+                    hint=f"rebuild it: assay index build --replace --name {self.name} SOURCE",
+                )
+            with self._lock:
+                if self._tables is None:
+                    self._tables = LocalTables(
+                        ids,
+                        d.local("local.lsh_off"),
+                        spec.lsh_positions,
+                        d.local("local.kpoff"),
+                        d.local("local.ang"),
+                    )
+        return self._tables
+
+    def match_local(
+        self,
+        views: list[Features],
+        query_size: tuple[int, int],
+        *,
+        candidates: int = 8,
+        min_inliers: int = 12,
+    ) -> list[Match]:
+        """Verified local-feature matches for the query's feature views (see :mod:`safety.neardup.local`).
+
+        ``distance`` of a local match is its inlier count (more is closer); most inliers first.
+        """
+        from safety.neardup.local import decode_pts, false_match_rate, verify
+
+        tables = self.local_tables()
+        d = self.data
+        kpoff = d.local("local.kpoff")
+        best: dict[int, Geometry] = {}
+        for c in tables.candidates(views, candidates):
+            a, b = int(kpoff[c.row]), int(kpoff[c.row + 1])
+            frame = d.local("local.frame")[c.row]
+            g = verify(
+                views[c.view],
+                decode_pts(np.asarray(d.local("local.pts")[a:b])),
+                np.asarray(d.local("local.desc")[a:b]),
+                (float(frame[0]), float(frame[1])),
+                float(frame[2]),
+                query_size,
+                (int(frame[3]), int(frame[4])),
+            )
+            if g is not None and g.inliers >= min_inliers:
+                if c.row not in best or g.inliers > best[c.row].inliers:
+                    best[c.row] = g
+        out = []
+        for row, g in best.items():
+            e = d.entry(row)
+            out.append(
+                Match(
+                    self.name,
+                    row,
+                    e.id,
+                    e.path,
+                    e.licence,
+                    e.owner,
+                    "local",
+                    float(g.inliers),
+                    None,
+                    g.mirrored,
+                    g,
+                    false_match_rate(g.inliers),
+                )
+            )
+        return sorted(out, key=lambda m: (-m.distance, m.source_id))
+
     # --- queries -------------------------------------------------------------------------------
     def match_codes(self, queries: dict[CodeType, np.ndarray], radius: int) -> list[Match]:
         """Matches for query codes per type; row 1 of each array, if present, is the mirrored view."""
@@ -145,7 +238,7 @@ class LoadedIndex:
         cts = list(code_types) if code_types else list(self.manifest.code_types)
         return self.match_codes(query_codes(image, cts, mirror=mirror), radius)
 
-    def check_embedder(self, embedder: ClipEmbedder) -> None:
+    def check_embedder(self, embedder: Embedder) -> None:
         spec = self.manifest.embedding
         if spec is None:
             self.data.embeddings()  # raises the "no embeddings" error
@@ -165,7 +258,7 @@ class LoadedIndex:
         return _best_per_row(out)
 
     def match_image_embedding(
-        self, image: Image.Image, embedder: ClipEmbedder, *, threshold: float, mirror: bool = True
+        self, image: Image.Image, embedder: Embedder, *, threshold: float, mirror: bool = True
     ) -> list[Match]:
         from PIL import ImageOps
 

@@ -7,6 +7,13 @@ Layout of ``<index_dir>/<name>/``::
     <gen>.phash.u8               count x 8 bytes, one 64-bit code per row (np.memmap-able, no header)
     <gen>.dhash.u8               same for dHash
     <gen>.clip.f32               count x dim float32, L2-normalised image embeddings (optional)
+    <gen>.local.*                local features (format 2, optional; see :mod:`safety.neardup.local`):
+                                 desc (keypoints x 32 uint8 ORB descriptors), pts (x 2 uint16, 1/32
+                                 work pixel), ang (x uint8), kpoff (count + 1 uint64: each row's
+                                 keypoints), frame (count x 5 float32: work w, h, scale, original
+                                 w, h), lsh_ids (tables x keypoints uint32) and lsh_off (tables x
+                                 (2^bits + 1) uint32): the candidate tables, written at build so
+                                 replicas memory-map them instead of sorting at start-up
     <gen>.entries.jsonl          one JSON object per row: id, path, licence, owner
     <gen>.offsets.u64            count + 1 byte offsets into the entries file (random access by row)
     .staging-<op>/               a resumable build or add in progress (see :mod:`safety.neardup.builder`)
@@ -18,7 +25,8 @@ sees a half-written file, and a crash leaves either the old or the new index, ne
 
 Every open checks the files against the manifest (sizes always, SHA-256 unless ``verify=False``),
 and the code specs against :data:`safety.neardup.codes.CODE_SPECS`: a corrupt or foreign index is
-refused with the command that repairs it.
+refused with the command that repairs it. Format 1 (hashes and embeddings only) still loads; its
+content digest is computed as format 1 computed it.
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ from core.errors import InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, CODE_SPECS, CodeType
 from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexNotFound
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: formats this version reads (1: before local features)
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASH_CHUNK = 8 * 1024 * 1024
@@ -80,6 +90,43 @@ class EmbeddingSpec(_Strict):
     spec: str
 
 
+class LocalSpec(_Strict):
+    """How the ``local.*`` rows were computed (parameters, then what the build derived from them)."""
+
+    spec: str
+    opencv: str
+    #: long side of the image the features are computed on (pixels)
+    work_side: int = Field(default=512, ge=128, le=2047)
+    #: keypoints kept per indexed work
+    ref_keypoints: int = Field(default=384, ge=16, le=4096)
+    #: keypoints are spread over grid x grid cells
+    grid: int = Field(default=4, ge=1, le=16)
+    fast_threshold: int = Field(default=10, ge=1, le=100)
+    lsh_tables: int = Field(default=6, ge=1, le=16)
+    lsh_seed: int = Field(default=0, ge=0)
+    # derived by the build (0 / empty in a plan)
+    keypoints: int = Field(default=0, ge=0)
+    lsh_bits: int = Field(default=0, ge=0, le=24)
+    lsh_positions: list[list[int]] = Field(default_factory=list)
+
+    def params(self) -> dict:
+        """The parameters alone (what must agree between the rows of one index)."""
+        return self.model_dump(exclude={"keypoints", "lsh_bits", "lsh_positions"})
+
+
+#: the roles of the local-feature files and their bytes per unit (keypoint / row / table entry)
+LOCAL_ROLES = (
+    "local.desc",
+    "local.pts",
+    "local.ang",
+    "local.kpoff",
+    "local.frame",
+    "local.lsh_ids",
+    "local.lsh_off",
+)
+FRAME_FIELDS = 5
+
+
 class LastOperation(_Strict):
     op: Literal["build", "add", "remove"]
     at: datetime
@@ -90,7 +137,7 @@ class LastOperation(_Strict):
 
 
 class IndexManifest(_Strict):
-    format: Literal[1] = FORMAT_VERSION
+    format: Literal[1, 2] = FORMAT_VERSION
     name: str
     generation: str
     count: int = Field(ge=0)
@@ -98,6 +145,7 @@ class IndexManifest(_Strict):
     code_types: list[CodeType]
     code_specs: dict[CodeType, str]
     embedding: EmbeddingSpec | None = None
+    local: LocalSpec | None = None
     files: dict[str, FileInfo]
     created_at: datetime
     updated_at: datetime
@@ -114,10 +162,12 @@ class IndexManifest(_Strict):
         code_specs: dict[CodeType, str],
         embedding: EmbeddingSpec | None,
         files: dict[str, FileInfo],
+        local: LocalSpec | None = None,
+        format: int = FORMAT_VERSION,
     ) -> str:
         """SHA-256 over what the index holds (not when it was made): equal content, equal digest."""
         doc = {
-            "format": FORMAT_VERSION,
+            "format": format,
             "name": name,
             "count": count,
             "code_bits": CODE_BITS,
@@ -128,6 +178,8 @@ class IndexManifest(_Strict):
             else {"model_digest": embedding.model_digest, "dim": embedding.dim, "spec": embedding.spec},
             "files": {role: {"bytes": f.bytes, "sha256": f.sha256} for role, f in sorted(files.items())},
         }
+        if local is not None:
+            doc["local"] = local.model_dump(mode="json")
         canon = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
@@ -175,6 +227,24 @@ class IndexData:
         if manifest.embedding is not None:
             self._embeddings = self._map(manifest.files["clip"].file, np.float32, (n, manifest.embedding.dim))
         self._offsets = self._map(manifest.files["offsets"].file, np.uint64, (n + 1,))
+        self._local: dict[str, np.ndarray] = {}
+        if manifest.local is not None:
+            loc = manifest.local
+            k, t, b = loc.keypoints, loc.lsh_tables, loc.lsh_bits
+            shapes = {
+                "local.desc": (np.uint8, (k, 32)),
+                "local.pts": (np.uint16, (k, 2)),
+                "local.ang": (np.uint8, (k,)),
+                "local.kpoff": (np.uint64, (n + 1,)),
+                "local.frame": (np.float32, (n, FRAME_FIELDS)),
+                "local.lsh_ids": (np.uint32, (t, k)),
+                "local.lsh_off": (np.uint32, (t, (1 << b) + 1)),
+            }
+            for role, (dtype, shape) in shapes.items():
+                self._local[role] = self._map(manifest.files[role].file, dtype, shape)
+            kpoff = self._local["local.kpoff"]
+            if n and (int(kpoff[0]) != 0 or int(kpoff[-1]) != k):
+                raise self._corrupt("local keypoint offsets do not span the keypoint files")
         entries = folder / manifest.files["entries"].file
         self._entries_file = open(entries, "rb")
         size = manifest.files["entries"].bytes
@@ -196,6 +266,26 @@ class IndexData:
             expected[ct.value] = n * CODE_BYTES
         if m.embedding is not None:
             expected["clip"] = n * m.embedding.dim * 4
+        if m.local is not None:
+            loc = m.local
+            k, t = loc.keypoints, loc.lsh_tables
+            if (
+                m.format < 2
+                or len(loc.lsh_positions) != t
+                or any(len(p) != loc.lsh_bits for p in loc.lsh_positions)
+            ):
+                raise self._corrupt("the manifest's local-feature section is inconsistent")
+            expected.update(
+                {
+                    "local.desc": k * 32,
+                    "local.pts": k * 4,
+                    "local.ang": k,
+                    "local.kpoff": (n + 1) * 8,
+                    "local.frame": n * FRAME_FIELDS * 4,
+                    "local.lsh_ids": t * k * 4,
+                    "local.lsh_off": t * ((1 << loc.lsh_bits) + 1) * 4,
+                }
+            )
         roles = set(expected) | {"entries"}
         if set(m.files) != roles:
             raise self._corrupt(f"manifest lists files {sorted(m.files)}, expected {sorted(roles)}")
@@ -245,6 +335,19 @@ class IndexData:
                 f"--name {self.name} --clip-model FOLDER SOURCE",
             )
         return self._embeddings
+
+    def local(self, role: str) -> np.ndarray:
+        """One local-feature array (a read-only memory map); raises if the index has none."""
+        if role not in self._local:
+            raise CodeTypeMismatch(
+                f"index {self.name!r} holds no local features",
+                hint=f"rebuild it with local features: assay index build --replace --name {self.name} SOURCE",
+            )
+        return self._local[role]
+
+    @property
+    def has_local(self) -> bool:
+        return bool(self._local)
 
     def offsets(self) -> np.ndarray:
         """``count + 1`` byte offsets of the rows in the entries file."""
@@ -305,6 +408,16 @@ class IndexStore:
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexCorrupt(f"index {name!r}: cannot read {path}: {exc}") from exc
         try:
+            fmt = json.loads(text).get("format")
+        except (ValueError, AttributeError):
+            fmt = None
+        if isinstance(fmt, int) and fmt not in READABLE_FORMATS:
+            raise IndexCorrupt(
+                f"index {name!r}: {path} has index format {fmt}; this version of Assay reads formats "
+                f"{', '.join(map(str, READABLE_FORMATS))}",
+                hint=f"upgrade Assay, or rebuild it: assay index build --replace --name {name} SOURCE",
+            )
+        try:
             manifest = IndexManifest.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -330,6 +443,8 @@ class IndexStore:
             code_specs=manifest.code_specs,
             embedding=manifest.embedding,
             files=manifest.files,
+            local=manifest.local,
+            format=manifest.format,
         )
         if recomputed != manifest.digest:
             raise IndexCorrupt(

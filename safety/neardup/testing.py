@@ -1,15 +1,18 @@
 """Test material for the near-duplicate check, shared by the tests and ``benchmarks/neardup.py``.
 
 The alterations are the ones the acceptance names (5% crop, 0.6x resize, JPEG quality 50, +-20%
-brightness, mirror); the photographs are scikit-image's sample data (installed with the ``dev``
-extra, nothing downloaded); the tiny open_clip model is built from a config with seeded random
-weights and saved as a local model folder, the same layout an operator's real model uses.
+brightness, mirror), plus the edits that defeat hashes (side crops, captions, a copy pasted into a
+new picture) and images with too little detail to compare; the photographs are scikit-image's
+sample data (installed with the ``dev`` extra, nothing downloaded); the tiny open_clip model and
+the tiny TorchScript descriptor are built with seeded random weights and saved as local model
+folders, the same layouts an operator's real models use.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +78,65 @@ ALTERATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
+def crop_sides(im: Image.Image, keep: float) -> Image.Image:
+    """Keep ``keep`` of the width and of the height, centred (0.7: 15% off each side)."""
+    return crop(im, 1.0 - keep)
+
+
+def caption(im: Image.Image, text: str = "SALE 50% OFF - COPY", *, seed: int = 0) -> Image.Image:
+    """A bold caption across the lower third (what reposts and memes add)."""
+    from PIL import ImageDraw, ImageFont
+
+    out = im.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    size = max(12, out.height // 9)
+    font = ImageFont.load_default(size=size)
+    draw.text(
+        (out.width // 20, out.height * 2 // 3),
+        text,
+        fill=(255, 255, 255),
+        font=font,
+        stroke_width=max(1, size // 12),
+        stroke_fill=(0, 0, 0),
+    )
+    return out
+
+
+def paste_into(
+    im: Image.Image, fraction: float = 0.35, *, size: tuple[int, int] = (640, 512), seed: int = 0
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """``im`` shrunk to ``fraction`` of the area of a new, unrelated picture; the picture and the box."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    bg = Image.fromarray(coarse).resize((w, h), Image.Resampling.BICUBIC)
+    s = (fraction * w * h / (im.width * im.height)) ** 0.5
+    small = im.convert("RGB").resize((max(1, round(im.width * s)), max(1, round(im.height * s))))
+    x = int(rng.integers(0, max(1, w - small.width)))
+    y = int(rng.integers(0, max(1, h - small.height)))
+    bg.paste(small, (x, y))
+    return bg, (x, y, small.width, small.height)
+
+
+def gradient(size: int = 256, *, vertical: bool = False) -> Image.Image:
+    ramp = np.linspace(0, 255, size).astype(np.uint8)
+    arr = np.tile(ramp[:, None] if vertical else ramp[None, :], (1, size) if vertical else (size, 1))
+    return Image.fromarray(arr).convert("RGB")
+
+
+def low_information_images(seed: int = 0) -> dict[str, Image.Image]:
+    """Images with too little detail to compare: blank, near-uniform, gradients, noise."""
+    rng = np.random.default_rng(seed)
+    near = (245 + rng.integers(0, 6, (256, 256))).astype(np.uint8)
+    return {
+        "white": Image.new("RGB", (256, 256), (255, 255, 255)),
+        "near-white": Image.fromarray(near).convert("RGB"),
+        "gradient": gradient(),
+        "vertical gradient": gradient(vertical=True),
+        "noise": noise_images(1, seed=seed)[0],
+    }
+
+
 def noise_images(n: int, *, seed: int = 0, size: int = 256) -> list[Image.Image]:
     """Uniform RGB noise (what a broken generator emits)."""
     rng = np.random.default_rng(seed)
@@ -86,6 +148,33 @@ TINY_CLIP_CONFIG = {
     "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8, "head_width": 32},
     "text_cfg": {"context_length": 16, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1},
 }
+
+
+def save_tiny_descriptor(folder: Path, *, seed: int = 0, dim: int = 16) -> Path:
+    """A tiny random TorchScript descriptor (conv + pooling) saved as a descriptor folder (SSCD's layout)."""
+    import torch
+
+    torch.manual_seed(seed)
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 5, stride=2)
+            self.head = torch.nn.Linear(8 * 4 * 4, dim)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.relu(self.conv(x))
+            x = torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1)
+            return self.head(x)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # torch.jit is deprecated in torch 2.x; SSCD ships TorchScript
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(Tiny().eval()).save(str(folder / "tiny.torchscript.pt"))
+    (folder / "descriptor.json").write_text(
+        json.dumps({"format": "torchscript", "file": "tiny.torchscript.pt", "dim": dim, "input_size": 64})
+    )
+    return folder
 
 
 def save_tiny_clip(folder: Path, *, seed: int = 0) -> Path:

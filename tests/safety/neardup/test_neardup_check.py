@@ -60,8 +60,13 @@ def test_mirror_is_found_only_with_the_mirrored_query(settings):
 
 def test_unrelated_and_noise_are_not_matched(settings):
     check = HashCheck(settings)
-    for im in [photo("moon"), photo("page"), *noise_images(3)]:
+    for im in [photo("moon"), photo("page")]:
         assert check.run(_item(im, indexes=["train"])) == []
+    for im in noise_images(3):  # noise is not compared at all: "not enough detail", with the measure
+        (v,) = check.run(_item(im, indexes=["train"]))
+        assert v.score == 0.0 and v.evidence["decision"] == "undecided" and "source_id" not in v.evidence
+        assert v.evidence["information"]["structure"] < 0.15 and "noise-like" in v.reason
+        assert check.run(_item(im, indexes=["train"], report_undecided=False)) == []
 
 
 def test_missing_required_index_fails_closed(settings):
@@ -150,7 +155,9 @@ def test_clip_check_matches_copies_and_mirrors(clip_index):
     assert v.evidence["similarity"] > 0.999 and v.score == pytest.approx(v.evidence["similarity"])
     (m,) = check.run(_item(ImageOps.mirror(photo("coffee")), indexes=["robust"], threshold=0.999))
     assert m.evidence["source_id"] == "coffee.png" and m.evidence["mirrored"] is True
-    assert check.run(_item(noise_images(1)[0], indexes=["robust"], threshold=0.999)) == []
+    assert check.run(_item(photo("moon"), indexes=["robust"], threshold=0.999)) == []
+    (u,) = check.run(_item(noise_images(1)[0], indexes=["robust"], threshold=0.999))
+    assert u.score == 0.0 and u.evidence["decision"] == "undecided"
     # the closest indexed work of an edited copy is its original
     (top, *_) = check.run(_item(crop(photo("coffee"), 0.1), indexes=["robust"], threshold=0.5))
     assert top.evidence["source_id"] == "coffee.png"

@@ -1,0 +1,483 @@
+"""Local-feature copy detection: ORB keypoints, a binary-LSH candidate stage, RANSAC verification.
+
+Why: perceptual hashes see the whole frame, so a crop, a rotation, a caption or a copy pasted into
+a larger picture moves them past any useful radius. Local features survive those edits: a copy
+keeps many small patches of its original, each patch's ORB descriptor (a 256-bit binary test
+pattern, rotation-normalised, over an 8-level scale pyramid) stays close, and the positions of the
+matching patches agree on one geometric transform. That agreement, counted as RANSAC inliers of
+an affine transform, is the deciding evidence; chance matches between unrelated images do not
+line up (measured: at most a handful of inliers, see ``benchmarks/neardup_local.py``).
+
+ORB, not SIFT: both ship in OpenCV (SIFT's patent expired in 2020, Apache-2.0 like the rest), but
+SIFT costs ~10x as much per image on a CPU core, which the 40 ms query budget cannot pay.
+
+Stages of a query (one thread, no weights, nothing downloaded):
+
+1. **Features** (:func:`extract`): the image shrunk (or enlarged) to ``work_side`` on its long
+   side, FAST corners over the pyramid, the strongest spread over a ``grid x grid`` layout (so an
+   overlay's sharp text cannot take the whole keypoint budget), ORB descriptors. The mirrored view
+   reuses the detected corners (mirrored positions and angles give the exact descriptors a
+   detection on the mirrored image gives), so a mirror costs one descriptor pass, not a detection.
+2. **Candidates** (:class:`LocalTables`): ``T`` hash tables over ``b`` fixed bit positions of the
+   descriptors (bit-sampling LSH for Hamming space). Each query descriptor votes for the references
+   whose descriptors share a bucket; votes are kept apart per difference of keypoint orientation
+   (16 half-overlapping bins of 45 degrees, weak geometric consistency), so chance collisions,
+   which spread over all bins, do not add up. ``b`` grows with the index so buckets stay small.
+3. **Verification** (:func:`verify`): for each of the best ``candidates`` references, two-nearest
+   neighbour matching of all descriptors (Lowe ratio 0.8, one-to-one), RANSAC affine fit, sanity
+   of the transform (scale 1/8..8, anisotropy <= 3, no reflection in the view that matched) and of
+   the inliers' spread. The result names the transform and the copied region in both images.
+
+Imports: numpy, OpenCV, :mod:`safety.neardup.store` (the manifest spec).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import CheckFailed, InvalidRequest
+from safety.neardup.store import LocalSpec
+
+#: what the descriptors are; an index whose manifest records another spec is refused
+LOCAL_SPEC = (
+    "OpenCV ORB (scaleFactor 1.2, 8 levels, patch 31, FAST/Harris), grey image resized to work_side on "
+    "its long side, strongest keypoints spread over a grid; uint8[32] descriptors, positions in work pixels"
+)
+#: Lowe's ratio: the best match must be this much closer than the second best
+RATIO = 0.8
+#: RANSAC reprojection threshold in work pixels
+REPROJ_PX = 5.0
+#: the largest scale change (either way) a verified transform may have
+MAX_SCALE = 8.0
+#: the largest ratio of the transform's two singular values (aspect change + shear)
+MAX_ANISOTROPY = 3.0
+#: inliers must cover at least this share of the smaller of the two matched regions' frames
+MIN_SPREAD = 0.01
+#: buckets longer than this many postings are skipped at query time (stop words)
+MAX_BUCKET = 4096
+_ANGLE_BINS = 8
+_PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
+
+
+def default_spec() -> LocalSpec:
+    import cv2
+
+    return LocalSpec(spec=LOCAL_SPEC, opencv=cv2.__version__)
+
+
+def _cv2():
+    import cv2
+
+    cv2.setNumThreads(1)  # one thread per query; the pipeline runs checks concurrently
+    return cv2
+
+
+# --- features ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Features:
+    """The keypoints of one view of an image, in work pixels."""
+
+    pts: np.ndarray  # (n, 2) float32 x, y
+    ang: np.ndarray  # (n,) uint8 orientation, 256 steps per turn
+    desc: np.ndarray  # (n, 32) uint8
+    size: tuple[int, int]  # work width, height
+    scale: float  # original pixels per work pixel
+    mirrored: bool = False
+
+    @property
+    def count(self) -> int:
+        return int(len(self.desc))
+
+
+def _work_gray(image, side: int) -> tuple[np.ndarray, float]:
+    cv2 = _cv2()
+    gray = np.asarray(image.convert("L") if image.mode != "L" else image)
+    h, w = gray.shape
+    s = side / max(h, w)
+    if abs(s - 1.0) > 1e-6:
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+    return np.ascontiguousarray(gray), 1.0 / s
+
+
+def _select(kps: list, n: int, grid: int, w: int, h: int) -> list:
+    """The ``n`` strongest keypoints, at most ``n / grid^2`` per cell first, then the strongest left."""
+    if len(kps) <= n:
+        return list(kps)
+    per = max(1, n // (grid * grid))
+    cells: dict[tuple[int, int], list] = {}
+    for k in kps:
+        x, y = k.pt
+        cells.setdefault((min(grid - 1, int(x * grid / w)), min(grid - 1, int(y * grid / h))), []).append(k)
+    chosen, rest = [], []
+    for ks in cells.values():
+        ks.sort(key=lambda k: -k.response)
+        chosen += ks[:per]
+        rest += ks[per:]
+    rest.sort(key=lambda k: -k.response)
+    chosen += rest[: max(0, n - len(chosen))]
+    return chosen
+
+
+def _pack(
+    kps: list, desc: np.ndarray | None, size: tuple[int, int], scale: float, mirrored: bool
+) -> Features:
+    if desc is None or not kps:
+        return Features(
+            np.zeros((0, 2), np.float32),
+            np.zeros(0, np.uint8),
+            np.zeros((0, 32), np.uint8),
+            size,
+            scale,
+            mirrored,
+        )
+    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
+    ang = (np.array([k.angle for k in kps], dtype=np.float64) * (256.0 / 360.0)).round().astype(
+        np.int64
+    ) & 255
+    return Features(pts, ang.astype(np.uint8), np.ascontiguousarray(desc, np.uint8), size, scale, mirrored)
+
+
+def extract(image, spec: LocalSpec, n: int, *, mirror: bool = False) -> list[Features]:
+    """Features of ``image`` (and of its mirror image when ``mirror``), at most ``n`` keypoints each."""
+    cv2 = _cv2()
+    gray, scale = _work_gray(image, spec.work_side)
+    h, w = gray.shape
+    try:
+        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, fastThreshold=spec.fast_threshold)
+        kps = _select(orb.detect(gray, None), n, spec.grid, w, h)
+        kps, desc = orb.compute(gray, kps)
+        views = [_pack(kps, desc, (w, h), scale, False)]
+        if mirror:
+            flipped = cv2.flip(gray, 1)
+            mk = [
+                cv2.KeyPoint(
+                    w - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave
+                )
+                for k in kps
+            ]
+            mk, mdesc = orb.compute(flipped, mk)
+            views.append(_pack(mk, mdesc, (w, h), scale, True))
+    except cv2.error as exc:
+        raise CheckFailed(
+            f"ORB feature extraction failed on a {image.width}x{image.height} image: {exc}"
+        ) from exc
+    return views
+
+
+def encode_pts(pts: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(pts * _PX_UNIT), 0, 65535).astype(np.uint16)
+
+
+def decode_pts(raw: np.ndarray) -> np.ndarray:
+    return raw.astype(np.float32) / _PX_UNIT
+
+
+# --- candidate tables --------------------------------------------------------------------------
+def lsh_bits_for(n_keypoints: int) -> int:
+    """Bits per LSH key: about 16 postings per bucket, between 10 and 24 bits."""
+    return int(min(24, max(10, math.floor(math.log2(max(n_keypoints, 1))) - 4)))
+
+
+def lsh_positions(tables: int, bits: int, seed: int) -> list[list[int]]:
+    """The descriptor bit positions each table hashes (recorded in the manifest, so they never drift)."""
+    rng = np.random.default_rng(seed)
+    return [sorted(int(b) for b in rng.choice(256, size=bits, replace=False)) for _ in range(tables)]
+
+
+def lsh_keys(desc: np.ndarray, positions: list[int]) -> np.ndarray:
+    """The ``uint32`` key of each descriptor in one table."""
+    bits = np.unpackbits(np.ascontiguousarray(desc, np.uint8), axis=1)[:, positions]
+    weights = (1 << np.arange(len(positions), dtype=np.uint64)).astype(np.uint64)
+    return (bits.astype(np.uint64) @ weights).astype(np.uint32)
+
+
+def build_tables(
+    desc: np.ndarray, positions: list[list[int]], chunk: int = 1 << 22
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posting lists of all tables: ``ids`` (T, n) uint32 keypoint rows, ``offsets`` (T, 2^b + 1) uint32."""
+    n = int(len(desc))
+    if n >= 2**32 - 1:
+        raise InvalidRequest(
+            f"{n} keypoints do not fit one local-feature table (at most 2^32 - 2)",
+            hint="split the works into several indexes (shards) and name them all in the policy",
+        )
+    bits = len(positions[0])
+    ids = np.empty((len(positions), n), dtype=np.uint32)
+    offsets = np.empty((len(positions), (1 << bits) + 1), dtype=np.uint32)
+    for t, pos in enumerate(positions):
+        keys = np.empty(n, dtype=np.uint32)
+        for s in range(0, n, chunk):
+            keys[s : s + chunk] = lsh_keys(desc[s : s + chunk], pos)
+        order = np.argsort(keys, kind="stable")
+        ids[t] = order
+        counts = np.bincount(keys, minlength=1 << bits)
+        offsets[t, 0] = 0
+        np.cumsum(counts, out=offsets[t, 1:])
+        del keys, order, counts
+    return ids, offsets
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique's hash path is ~100x slower than a sort on numpy 2.3)."""
+    if not len(x):
+        return x
+    x = np.sort(x)
+    keep = np.ones(len(x), dtype=bool)
+    keep[1:] = x[1:] != x[:-1]
+    return x[keep]
+
+
+def _counts(sorted_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and how often each occurs."""
+    if not len(sorted_x):
+        return sorted_x, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], sorted_x[1:] != sorted_x[:-1]]))
+    return sorted_x[starts], np.diff(np.append(starts, len(sorted_x)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: int
+    view: int
+    votes: int
+
+
+class LocalTables:
+    """The candidate stage over one index's keypoints (memory-mapped arrays; read-only, thread-safe)."""
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        positions: list[list[int]],
+        kp_offsets: np.ndarray,
+        ang: np.ndarray,
+    ) -> None:
+        self.ids, self.offsets, self.positions = ids, offsets, positions
+        self.kp_offsets = kp_offsets
+        self.ang = ang
+        self.rows = int(len(kp_offsets) - 1)
+
+    def candidates(self, views: list[Features], limit: int, *, min_votes: int = 2) -> list[Candidate]:
+        """The references with the most orientation-consistent bucket collisions, best first."""
+        if self.rows == 0 or not len(self.ids) or not self.ids.shape[1]:
+            return []
+        found: list[Candidate] = []
+        kp_off = np.asarray(self.kp_offsets, dtype=np.int64)
+        for v, f in enumerate(views):
+            if not f.count:
+                continue
+            qidx_parts, kp_parts = [], []
+            for t, pos in enumerate(self.positions):
+                keys = lsh_keys(f.desc, pos).astype(np.int64)
+                off = self.offsets[t]
+                starts = off[keys].astype(np.int64)
+                lens = off[keys + 1].astype(np.int64) - starts
+                keep = (lens > 0) & (lens <= MAX_BUCKET)
+                if not keep.any():
+                    continue
+                starts, lens, q = starts[keep], lens[keep], np.flatnonzero(keep)
+                total = int(lens.sum())
+                idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+                kp_parts.append(np.asarray(self.ids[t][idx], dtype=np.int64))
+                qidx_parts.append(np.repeat(q, lens))
+            if not kp_parts:
+                continue
+            kp = np.concatenate(kp_parts)
+            qi = np.concatenate(qidx_parts)
+            row = np.searchsorted(kp_off, kp, side="right") - 1
+            dang = (self.ang[kp].astype(np.int64) - f.ang[qi].astype(np.int64)) & 255
+            width = 256 // _ANGLE_BINS
+            bins = np.concatenate([dang // width, ((dang + width // 2) & 255) // width + _ANGLE_BINS])
+            row2, qi2 = np.concatenate([row, row]), np.concatenate([qi, qi])
+            key = row2 * (2 * _ANGLE_BINS) + bins
+            # each query keypoint votes once per (reference, bin)
+            pair = _distinct(key * f.count + qi2)
+            keys_u, votes = _counts(pair // f.count)
+            rows_u = keys_u // (2 * _ANGLE_BINS)
+            order = np.lexsort((rows_u, -votes))
+            seen: set[int] = set()
+            for i in order[: 4 * limit]:
+                r = int(rows_u[i])
+                if votes[i] < min_votes or len(seen) >= limit:
+                    break
+                if r not in seen:
+                    seen.add(r)
+                    found.append(Candidate(r, v, int(votes[i])))
+        return sorted(found, key=lambda c: (-c.votes, c.row, c.view))[:limit]
+
+
+# --- calibration -------------------------------------------------------------------------------
+#: the chance model of inliers between unrelated images (per verified candidate): the tail of the
+#: inlier counts that ``benchmarks/neardup_local.py`` measures on its distractors falls off about
+#: geometrically, P(inliers >= k) ~ NULL_P0 * NULL_DECAY ** (k - NULL_K0)
+NULL_K0 = 6
+NULL_P0 = 0.02
+NULL_DECAY = 0.5
+
+
+def false_match_rate(inliers: int) -> float:
+    """Estimated chance that an unrelated candidate reaches ``inliers`` (a verdict's score: 1 minus it)."""
+    if inliers <= NULL_K0:
+        return 1.0 if inliers < 4 else NULL_P0
+    return float(NULL_P0 * NULL_DECAY ** (inliers - NULL_K0))
+
+
+# --- verification ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Geometry:
+    """A verified copy: the affine map from the query's pixels to the source's, and the regions."""
+
+    inliers: int
+    matches: int  # ratio-test, one-to-one matches RANSAC saw
+    #: 2x3 affine from query pixels (original image, before any mirror) to source pixels
+    matrix: list[list[float]]
+    mirrored: bool
+    rotation_deg: float
+    scale: float  # source pixels per query pixel (geometric mean of the two axes)
+    #: [x, y, w, h] in the query: the part of the query the source covers
+    query_box: list[int]
+    #: [x, y, w, h] in the source: the part of the source the query shows
+    source_box: list[int]
+    #: inlier keypoints' bounding boxes (the detail that matched) in both images
+    query_inlier_box: list[int] = field(default_factory=list)
+    source_inlier_box: list[int] = field(default_factory=list)
+
+
+def _two_nearest(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hamming distances and rows of the two nearest reference descriptors of each query descriptor.
+
+    FAISS's binary flat index: ~1 ms for 800 x 384 on one thread (OpenCV's batchDistance and
+    BFMatcher take 10-20 ms for the same).
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # per calling thread: one query, one core
+    try:
+        index = faiss.IndexBinaryFlat(256)
+        index.add(np.ascontiguousarray(r, dtype=np.uint8))
+        dist, nidx = index.search(np.ascontiguousarray(q, dtype=np.uint8), 2)
+    except RuntimeError as exc:
+        raise CheckFailed(f"descriptor matching failed: {exc}") from exc
+    return dist, nidx
+
+
+def _box(pts: np.ndarray, w: float, h: float) -> list[int]:
+    x0, y0 = np.clip(pts.min(axis=0), 0, [w, h])
+    x1, y1 = np.clip(pts.max(axis=0), 0, [w, h])
+    return [int(round(x0)), int(round(y0)), int(round(x1 - x0)), int(round(y1 - y0))]
+
+
+def _corners(w: float, h: float) -> np.ndarray:
+    return np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+
+
+def verify(
+    query: Features,
+    ref_pts: np.ndarray,
+    ref_desc: np.ndarray,
+    ref_size: tuple[float, float],
+    ref_scale: float,
+    query_full: tuple[int, int],
+    source_full: tuple[int, int] | None = None,
+) -> Geometry | None:
+    """Match one query view against one reference; the transform if it holds up, else None.
+
+    ``query_full`` is the query's original (width, height); ``source_full`` the source's, if known
+    (else derived from the reference's work size and scale).
+    """
+    cv2 = _cv2()
+    if query.count < 4 or len(ref_desc) < 4:
+        return None
+    dist, nidx = _two_nearest(query.desc, ref_desc)
+    ok = (nidx[:, 0] >= 0) & (nidx[:, 1] >= 0) & (dist[:, 0] < RATIO * dist[:, 1])
+    q = np.flatnonzero(ok)
+    if len(q) < 6:
+        return None
+    r, d = nidx[q, 0], dist[q, 0]
+    order = np.lexsort((d, r))  # keep the closest query keypoint per reference keypoint
+    r_sorted = r[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = r_sorted[1:] != r_sorted[:-1]
+    keep = order[first]
+    q, r = q[keep], r[keep]
+    if len(q) < 6:
+        return None
+    src = query.pts[q].astype(np.float32)
+    dst = ref_pts[r].astype(np.float32)
+    try:
+        m, inl = cv2.estimateAffine2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=REPROJ_PX, maxIters=2000, confidence=0.995
+        )
+    except cv2.error as exc:
+        raise CheckFailed(f"RANSAC failed: {exc}") from exc
+    if m is None or inl is None:
+        return None
+    mask = inl.ravel().astype(bool)
+    n_in = int(mask.sum())
+    if n_in < 4:
+        return None
+    a = m[:, :2]
+    sv = np.linalg.svd(a, compute_uv=False)
+    if not (1 / MAX_SCALE <= sv[1] <= sv[0] <= MAX_SCALE and sv[0] / sv[1] <= MAX_ANISOTROPY):
+        return None
+    if np.linalg.det(a) <= 0:
+        return None
+    qw, qh = query.size
+    rw, rh = ref_size
+    spread_ref = cv2.contourArea(cv2.convexHull(dst[mask])) / (rw * rh)
+    spread_q = cv2.contourArea(cv2.convexHull(src[mask])) / (qw * qh)
+    if max(spread_ref, spread_q) < MIN_SPREAD:
+        return None
+    # to original pixels: query (undo the mirror, then the work scale), source (work scale)
+    sq, sr = query.scale, ref_scale
+    to_work = np.array([[1 / sq, 0, 0], [0, 1 / sq, 0], [0, 0, 1]], dtype=np.float64)
+    if query.mirrored:  # work-mirror x' = (w - 1) - x
+        to_work = np.array([[-1, 0, qw - 1], [0, 1, 0], [0, 0, 1]], dtype=np.float64) @ to_work
+    full = (
+        np.array([[sr, 0, 0], [0, sr, 0], [0, 0, 1]], dtype=np.float64) @ np.vstack([m, [0, 0, 1]]) @ to_work
+    )
+    fw, fh = query_full
+    sw, sh = source_full or (rw * sr, rh * sr)
+    inv = np.linalg.inv(full)
+    q_corners = cv2.transform(_corners(sw, sh)[None], inv[:2])[0]
+    s_corners = cv2.transform(_corners(fw, fh)[None], full[:2])[0]
+    q_in = cv2.transform(src[mask][None].astype(np.float64), np.linalg.inv(to_work)[:2])[0]
+    s_in = dst[mask].astype(np.float64) * sr
+    det = float(np.linalg.det(full[:2, :2]))
+    rot = math.degrees(math.atan2(full[1, 0], full[0, 0]))
+    if query.mirrored:
+        rot = math.degrees(math.atan2(-full[1, 0], -full[0, 0]))
+    return Geometry(
+        inliers=n_in,
+        matches=int(len(q)),
+        matrix=[[round(float(x), 5) for x in row] for row in full[:2]],
+        mirrored=query.mirrored,
+        rotation_deg=round(rot, 1),
+        scale=round(math.sqrt(abs(det)), 4),
+        query_box=_box(q_corners, fw, fh),
+        source_box=_box(s_corners, sw, sh),
+        query_inlier_box=_box(q_in, fw, fh),
+        source_inlier_box=_box(s_in, sw, sh),
+    )
+
+
+__all__ = [
+    "LOCAL_SPEC",
+    "Candidate",
+    "Features",
+    "Geometry",
+    "LocalTables",
+    "build_tables",
+    "default_spec",
+    "extract",
+    "false_match_rate",
+    "lsh_bits_for",
+    "lsh_keys",
+    "lsh_positions",
+    "verify",
+]

@@ -1,0 +1,302 @@
+"""neardup.local: copies after crops, mirrors, rotations, captions and paste-ins; low-information
+images; the local-feature index format (add, remove, corrupt, old format); TorchScript descriptors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from core.errors import ConfigError, InvalidRequest
+from core.settings import Settings
+from gateway.policy import parse_policy
+from safety.check import CheckInput
+from safety.neardup.builder import add_to_index, build_index, remove_from_index
+from safety.neardup.check import ClipCheck, HashCheck, LocalCheck
+from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt
+from safety.neardup.information import measure
+from safety.neardup.sources import read_source
+from safety.neardup.store import MANIFEST, IndexManifest, IndexStore
+from safety.neardup.testing import (
+    INDEXED_PHOTOS,
+    caption,
+    crop_sides,
+    jpeg,
+    low_information_images,
+    paste_into,
+    photo,
+    save_tiny_descriptor,
+)
+from safety.registry import CheckRegistry
+from safety.verdict import Category, Target
+
+
+def _item(image, **options):
+    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=options)
+
+
+@pytest.fixture(scope="module")
+def local_once(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path) -> Path:
+    store = IndexStore(tmp_path_factory.mktemp("local") / "indexes")
+    build_index(store, "works", read_source(photo_dir, licence="CC0", owner="skimage"), local=True, workers=1)
+    return store.folder("works")
+
+
+@pytest.fixture
+def local_store(tmp_path: Path, local_once: Path) -> IndexStore:
+    store = IndexStore(tmp_path / "indexes")
+    shutil.copytree(local_once, store.folder("works"))
+    return store
+
+
+@pytest.fixture
+def check(local_store: IndexStore) -> LocalCheck:
+    return LocalCheck(Settings(data_dir=local_store.root.parent), store=local_store)
+
+
+def test_cropped_captioned_mirrored_rotated_copy_is_found_with_its_region(check, local_store):
+    original = photo("chelsea")  # 451 x 300
+    edited = jpeg(caption(ImageOps.mirror(crop_sides(original, 0.7)).rotate(8, expand=True)), 60)
+    hashes = HashCheck(Settings(data_dir=local_store.root.parent), store=local_store)
+    assert hashes.run(_item(edited, indexes=["works"])) == []  # the hashes miss it
+    (v,) = check.run(_item(edited, indexes=["works"]))
+    ev = v.evidence
+    assert v.check == "neardup.local" and v.category is Category.COPYRIGHT
+    assert (ev["source_id"], ev["licence"], ev["owner"], ev["method"]) == (
+        "chelsea.png",
+        "CC0",
+        "skimage",
+        "local",
+    )
+    assert ev["inliers"] >= 12 and ev["mirrored"] is True
+    assert abs(abs(ev["rotation_deg"]) - 8) < 2 and 0.9 < ev["scale"] < 1.1
+    # the query shows the middle 70% of the source (rotated, so its frame's box is a little larger);
+    # the keypoints that matched lie inside that middle
+    x, y, w, h = ev["source_box"]
+    assert x <= 0.15 * 451 + 5 and x + w >= 0.85 * 451 - 5 and y <= 0.15 * 300 + 5
+    ix, iy, iw, ih = ev["source_inlier_box"]
+    assert ix >= 0.15 * 451 - 5 and ix + iw <= 0.85 * 451 + 5 and iy >= 0.15 * 300 - 5
+    assert 0.5 < v.score <= 1.0 and v.score == pytest.approx(1 - ev["false_match_rate"])
+    assert "chelsea.png" in v.reason and f"{ev['inliers']} geometrically consistent keypoints" in v.reason
+
+
+def test_copy_pasted_into_a_new_picture_is_found_where_it_was_pasted(check):
+    composite, (px, py, pw, ph) = paste_into(photo("rocket"), 0.35, seed=3)
+    (v,) = check.run(_item(composite, indexes=["works"]))
+    assert v.evidence["source_id"] == "rocket.png"
+    qx, qy, qw, qh = v.evidence["query_box"]
+    assert abs(qx - px) < 15 and abs(qy - py) < 15 and abs(qw - pw) < 25 and abs(qh - ph) < 25
+
+
+def test_every_indexed_photo_survives_a_side_crop_and_unrelated_photos_match_nothing(check):
+    for name in INDEXED_PHOTOS[:6]:
+        (v,) = check.run(_item(crop_sides(photo(name), 0.6), indexes=["works"]))
+        assert v.evidence["source_id"] == f"{name}.png"
+    for name in ("moon", "page", "text", "horse", "hubble_deep_field"):
+        assert check.run(_item(photo(name), indexes=["works"])) == [], name
+
+
+@pytest.mark.parametrize("name", sorted(low_information_images()))
+def test_low_information_images_are_undecided_not_matched(check, name):
+    im = low_information_images()[name]
+    (v,) = check.run(_item(im, indexes=["works"]))
+    assert v.score == 0.0 and v.evidence["decision"] == "undecided" and "source_id" not in v.evidence
+    assert "not enough detail" in v.reason and v.evidence["information"]["limits"]["structure"] == 0.15
+
+
+def test_information_measure_separates_photos_from_flat_pages_and_noise():
+    for name in INDEXED_PHOTOS:
+        assert measure(photo(name)).enough, name
+    page = measure(photo("page"))  # lit from one side: every dHash bit says "brighter to the right"
+    assert (
+        page.code_bits["dhash"] == 0 and page.enough and [c.value for c in page.usable_codes()] == ["phash"]
+    )
+    for name, im in low_information_images().items():
+        assert not measure(im).enough, name
+
+
+def test_build_refuses_low_information_works_and_says_why(tmp_path, store):
+    src = tmp_path / "src"
+    src.mkdir()
+    photo("coffee").save(src / "coffee.png")
+    for name, im in low_information_images().items():
+        im.save(src / f"{name.replace(' ', '-')}.png")
+    report = build_index(store, "mixed", read_source(src), local=True, workers=1)
+    assert report.change.count == 1
+    reasons = {s.id: s.reason for s in report.skipped}
+    assert set(reasons) == {f"{n.replace(' ', '-')}.png" for n in low_information_images()}
+    assert all(r.startswith("not enough detail to index") for r in reasons.values())
+    assert "noise-like" in reasons["noise.png"] and "near-uniform" in reasons["white.png"]
+
+
+def test_a_flat_page_in_the_index_no_longer_matches_gradients_or_noise(tmp_path, store):
+    src = tmp_path / "src"
+    src.mkdir()
+    photo("page").save(src / "page.png")
+    build_index(store, "pages", read_source(src), local=True, workers=1)
+    settings = Settings(data_dir=store.root.parent)
+    hashes, local = HashCheck(settings, store=store), LocalCheck(settings, store=store)
+    for im in low_information_images().values():
+        for c in (hashes, local):
+            (v,) = c.run(_item(im, indexes=["pages"]))
+            assert v.evidence["decision"] == "undecided"
+    (v,) = hashes.run(_item(jpeg(photo("page"), 50), indexes=["pages"]))
+    assert v.evidence["source_id"] == "page.png" and v.evidence["method"] == "phash"
+
+
+def test_add_and_remove_keep_the_local_tables_in_step(local_store, check, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    photo("horse").save(extra / "horse.png")
+    query = crop_sides(photo("horse"), 0.65)
+    assert check.run(_item(query, indexes=["works"])) == []
+    report = add_to_index(local_store, "works", read_source(extra), workers=1)
+    assert report.change.count == 11 and report.change.local_keypoints > local_store.manifest("works").count
+    (v,) = check.run(_item(query, indexes=["works"]))  # the cache follows the new manifest
+    assert v.evidence["source_id"] == "horse.png"
+    remove_from_index(local_store, "works", ["horse.png", "coffee.png"])
+    assert check.run(_item(query, indexes=["works"])) == []
+    assert check.run(_item(crop_sides(photo("coffee"), 0.6), indexes=["works"])) == []
+    (v,) = check.run(_item(crop_sides(photo("rocket"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "rocket.png"
+
+
+def test_corrupt_local_file_is_refused_naming_the_file(local_store):
+    m = local_store.manifest("works")
+    path = local_store.folder("works") / m.files["local.lsh_ids"].file
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 4)
+    with pytest.raises(IndexCorrupt, match=r"local.lsh_ids file .*lsh_ids has \d+ bytes") as exc:
+        local_store.open("works")
+    assert "assay index build --replace --name works" in exc.value.hint
+
+
+def test_newer_format_is_refused_and_old_format_still_loads(store, photo_dir):
+    build_index(store, "old", read_source(photo_dir), workers=1)  # hashes only
+    folder = store.folder("old")
+    doc = json.loads((folder / MANIFEST).read_text())
+    # what an index written before local features looks like: format 1, digest computed as format 1
+    m = IndexManifest.model_validate(doc)
+    doc["format"] = 1
+    doc["digest"] = IndexManifest.content_digest(
+        name=m.name,
+        count=m.count,
+        code_types=m.code_types,
+        code_specs=m.code_specs,
+        embedding=m.embedding,
+        files=m.files,
+        format=1,
+    )
+    (folder / MANIFEST).write_text(json.dumps(doc))
+    settings = Settings(data_dir=store.root.parent)
+    (v,) = HashCheck(settings, store=store).run(_item(jpeg(photo("coffee")), indexes=["old"]))
+    assert v.evidence["source_id"] == "coffee.png"
+    with pytest.raises(CodeTypeMismatch, match="holds no local features"):
+        LocalCheck(settings, store=store).run(_item(photo("coffee"), indexes=["old"]))
+    doc["format"] = 3
+    (folder / MANIFEST).write_text(json.dumps(doc))
+    with pytest.raises(IndexCorrupt, match="index format 3; this version of Assay reads formats 1, 2"):
+        store.manifest("old")
+
+
+def test_registry_and_policy_know_neardup_local(local_store):
+    from core.errors import PolicyError
+
+    reg = CheckRegistry(Settings(data_dir=local_store.root.parent))
+    assert isinstance(reg.get("neardup.local"), LocalCheck)
+    base = "id: p\nunsafe_allow_unmarked: true\nchecks:\n  output_image:\n    - name: neardup.local\n"
+    assert parse_policy(base + "      options: {indexes: [works], min_inliers: 15}\n")
+    with pytest.raises(PolicyError, match="min_inliers"):
+        parse_policy(base + "      options: {indexes: [works], min_inliers: 2}\n")
+    with pytest.raises(PolicyError, match="indexes"):
+        parse_policy(base)
+
+
+def test_torchscript_descriptor_plugs_into_neardup_clip(tmp_path, store, photo_dir):
+    model = save_tiny_descriptor(tmp_path / "tiny-sscd")
+    build_index(store, "learned", read_source(photo_dir), clip_model=model, workers=1)
+    spec = store.manifest("learned").embedding
+    assert spec.dim == 16 and spec.spec.startswith("torchscript tiny.torchscript.pt")
+    check = ClipCheck(Settings(data_dir=store.root.parent), store=store)
+    (v,) = check.run(_item(jpeg(photo("coffee"), 70), indexes=["learned"], threshold=0.99))
+    assert v.evidence["source_id"] == "coffee.png" and v.evidence["method"] == "clip"
+    (model / "tiny.torchscript.pt").unlink()
+    with pytest.raises(ConfigError, match=r"descriptor.json names tiny.torchscript.pt, which is missing"):
+        ClipCheck(Settings(data_dir=store.root.parent), store=store).run(
+            _item(photo("coffee"), indexes=["learned"])
+        )
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    from safety.neardup.embed import load_embedder
+
+    with pytest.raises(ConfigError, match="does-not-exist does not exist"):
+        load_embedder(tmp_path / "does-not-exist")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "descriptor.json").write_text('{"format": "onnx", "file": "m.onnx", "dim": 4}')
+    with pytest.raises(ConfigError, match="not a valid descriptor config"):
+        load_embedder(bad)
+
+
+def test_mirrored_views_give_the_descriptors_a_detection_on_the_mirror_gives(local_store):
+    from safety.neardup.local import extract
+
+    spec = local_store.manifest("works").local
+    im = photo("astronaut")
+    _, mirrored = extract(im, spec, 300, mirror=True)
+    (direct,) = extract(ImageOps.mirror(im), spec, 300)
+    # the keypoint sets differ a little (grid cells are not mirror-symmetric); where both have a
+    # keypoint at the same place, the descriptors are the same bits
+    pos = {tuple(np.round(p, 1)): d.tobytes() for p, d in zip(direct.pts, direct.desc, strict=True)}
+    shared = [(tuple(np.round(p, 1)), d.tobytes()) for p, d in zip(mirrored.pts, mirrored.desc, strict=True)]
+    shared = [(k, d) for k, d in shared if k in pos]
+    assert len(shared) > 50 and sum(pos[k] == d for k, d in shared) >= 0.95 * len(shared)
+
+
+def test_a_target_without_an_image_is_refused(check):
+    from core.errors import CheckFailed
+
+    with pytest.raises(CheckFailed, match="looks at images"):
+        check.run(
+            CheckInput(target=Target.output_image(0), tenant="t", image=None, options={"indexes": ["works"]})
+        )
+
+
+def test_a_tiny_image_has_too_few_keypoints_to_match_anything(check):
+    tiny = photo("coffee").resize((24, 16), Image.Resampling.LANCZOS)
+    assert check.run(_item(tiny, indexes=["works"])) == []
+
+
+def test_cli_builds_local_features_by_default_and_queries_them(tmp_path, monkeypatch, photo_dir):
+    from typer.testing import CliRunner
+
+    from gateway.cli.index import app
+
+    monkeypatch.setenv("ASSAY_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    built = runner.invoke(
+        app, ["build", "--name", "w", str(photo_dir), "--workers", "1", "--unsafe-skip-ledger", "--json"]
+    )
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.stdout)["change"]["local_keypoints"] > 1000
+    q = tmp_path / "q.jpg"
+    caption(ImageOps.mirror(crop_sides(photo("coffee"), 0.7))).save(q, quality=70)
+    res = runner.invoke(app, ["query", "--name", "w", "--local", str(q), "--json"])
+    assert res.exit_code == 0, res.output
+    (m,) = json.loads(res.stdout)
+    assert m["source_id"] == "coffee.png" and m["method"] == "local" and m["geometry"]["inliers"] >= 12
+    text = runner.invoke(app, ["query", "--name", "w", "--local", str(q)]).stdout
+    assert text.startswith("coffee.png\tlocal ") and "inliers" in text and "source region" in text
+    low = tmp_path / "blank.png"
+    low_information_images()["near-white"].save(low)
+    out = runner.invoke(app, ["query", "--name", "w", "--local", str(low)])
+    assert out.exit_code == 0 and out.stdout.startswith("not enough detail to decide: near-uniform")
+    listed = runner.invoke(app, ["list"]).stdout
+    assert "phash,dhash+local" in listed
+    bad = runner.invoke(app, ["query", "--name", "w", "--local", "--clip", str(q)])
+    assert isinstance(bad.exception, InvalidRequest) and "choose one" in str(bad.exception)
