@@ -622,7 +622,7 @@ def build_index(
             raise SourceError(f"none of the {len(items)} files in {listing.origin} could be read ({first})")
         staging.close()
         gen = str(ULID())
-        files = _gen_files(gen, code_types, plan["dim"], local_spec is not None)
+        files = _gen_files(gen, code_types, spec.dim if spec else None, local_spec is not None)
         derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
         for role, f in files.items():
             if role in derived:
@@ -732,7 +732,9 @@ def add_to_index(
                 staging.discard()
                 return ChangeReport(None, skipped, already, [], listing.ignored, resumed_at)
             gen = str(ULID())
-            files = _gen_files(gen, m.code_types, plan["dim"], local_spec is not None)
+            files = _gen_files(
+                gen, m.code_types, m.embedding.dim if m.embedding else None, local_spec is not None
+            )
             derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
             for role, f in files.items():
                 if role in derived:

