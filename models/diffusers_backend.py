@@ -85,6 +85,13 @@ def resolve_model_path(model: str, *, revision: str | None = None) -> tuple[Path
     return Path(folder), Path(folder).name
 
 
+def size_multiple(pipe: Any) -> int:
+    """What width and height must be multiples of: the VAE's downsampling, times 2 for transformer
+    families, which cut the latent into 2x2 patches (SD3, FLUX, CogView4, HunyuanDiT, Qwen-Image)."""
+    factor = int(getattr(pipe, "vae_scale_factor", 8) or 8)
+    return factor * 2 if getattr(pipe, "transformer", None) is not None else factor
+
+
 def _pipeline_class_name(folder: Path) -> str:
     try:
         return str(json.loads((folder / "model_index.json").read_text())["_class_name"])
@@ -137,6 +144,7 @@ class DiffusersBackend:
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
+        self._multiple = size_multiple(pipe)
         self._variants: dict[GenerationMode, Any] = {GenerationMode.TXT2IMG: pipe}
         digest = folder_digest(self.folder, cache_file=(cache_dir / "digests.json") if cache_dir else None)
         self._info = ModelInfo(
@@ -191,7 +199,7 @@ class DiffusersBackend:
             return False
 
     def check_request(self, request: GenerationRequest) -> None:
-        multiple = 8
+        multiple = self._multiple
         if request.width % multiple or request.height % multiple:
             raise InvalidRequest(
                 f"size {request.width}x{request.height} is not supported by {self._info.model_id}: "
@@ -296,6 +304,12 @@ class DiffusersBackend:
             raise BackendError(f"diffusers pipeline failed: {exc.__class__.__name__}: {exc}") from exc
         elapsed = time.perf_counter() - t0
         images = [im.convert("RGB") for im in out.images]
+        native = {im.size for im in images if im.size != (first.width, first.height)}
+        size_notes = [
+            f"{type(pipe).__name__} generated {w}x{h} (its supported resolutions), resized to "
+            f"{first.width}x{first.height}"
+            for w, h in sorted(native)
+        ]
         images = [
             im if im.size == (first.width, first.height) else im.resize((first.width, first.height))
             for im in images
@@ -305,7 +319,7 @@ class DiffusersBackend:
         results: list[GenerationResult] = []
         start = 0
         for request, ss in zip(requests, seeds, strict=True):
-            notes = list(self._info.notes)
+            notes = list(self._info.notes) + size_notes
             if len(requests) == 1:
                 notes += call_notes
             else:  # never another request's notes: they may quote its prompt
