@@ -119,6 +119,13 @@ class Settings(BaseSettings):
         description="inference steps when a request does not say",
         json_schema_extra=_shown("model default"),
     )
+    sampler: str | None = Field(
+        default=None,
+        description="replace the model's scheduler: `lcm`, `euler`, `euler-a`, `dpm++`, `ddim`, `unipc`, "
+        "`heun`, `pndm`, `flow-euler` or a diffusers scheduler class name (it must be one the model's "
+        "scheduler lists as compatible; the record names the one used)",
+        json_schema_extra=_shown("model default"),
+    )
     remote_model: str | None = Field(
         default=None, description="model name sent to an `http(s)` `ASSAY_MODEL` (OpenAI-compatible API)"
     )

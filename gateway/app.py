@@ -26,6 +26,7 @@ ROUTERS = [
     "gateway.api.verify",
     "gateway.api.audit",
     "gateway.api.tiles",
+    "gateway.api.models",
     "gateway.api.reviews",
     "gateway.api.review_page",
     "gateway.api.verify_page",

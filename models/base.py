@@ -67,6 +67,8 @@ class ModelInfo(BaseModel):
     device: str | None = None
     dtype: str | None = None
     placeholder: bool = False  # True for random-weight stand-ins: never a real model
+    #: adapters that shaped the image: ControlNet, T2I-Adapter, IP-Adapter, LoRA ("kind:name")
+    adapters: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
 

@@ -85,6 +85,76 @@ def resolve_model_path(model: str, *, revision: str | None = None) -> tuple[Path
     return Path(folder), Path(folder).name
 
 
+#: short names of the samplers an operator picks with ASSAY_SAMPLER
+SAMPLERS: dict[str, str] = {
+    "lcm": "LCMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler-a": "EulerAncestralDiscreteScheduler",
+    "dpm++": "DPMSolverMultistepScheduler",
+    "ddim": "DDIMScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "heun": "HeunDiscreteScheduler",
+    "pndm": "PNDMScheduler",
+    "flow-euler": "FlowMatchEulerDiscreteScheduler",
+}
+
+
+def sampler_scheduler(pipe: Any, sampler: str) -> Any:
+    """The scheduler ``sampler`` (a short name or a diffusers class name) built from the pipeline's
+    scheduler config. Refused across the two kinds of model: a flow-matching model (SD3, FLUX,
+    CogView4, Qwen-Image) only takes flow-matching samplers, a noise-prediction model (SD, SDXL,
+    HunyuanDiT) only discrete-time ones (LCM included: diffusers does not list it as compatible, but
+    it is how LCM-distilled weights and LCM-LoRA are sampled)."""
+    import diffusers
+
+    current = getattr(pipe, "scheduler", None)
+    if current is None:
+        raise ConfigError(
+            f"ASSAY_SAMPLER={sampler}: this pipeline has no scheduler to replace", param="ASSAY_SAMPLER"
+        )
+    cls_name = SAMPLERS.get(sampler.lower(), sampler)
+    cls = getattr(diffusers, cls_name, None)
+    if cls is None or not cls_name.endswith("Scheduler"):
+        raise ConfigError(
+            f"ASSAY_SAMPLER={sampler} is not a diffusers scheduler",
+            param="ASSAY_SAMPLER",
+            hint=f"short names: {', '.join(SAMPLERS)}; or a class name such as DPMSolverMultistepScheduler",
+        )
+    flow = type(current).__name__.startswith("FlowMatch")
+    if cls_name.startswith("FlowMatch") != flow:
+        kind = "flow-matching" if flow else "noise-prediction"
+        raise ConfigError(
+            f"ASSAY_SAMPLER={sampler}: {cls_name} cannot sample this {kind} model "
+            f"(its scheduler is {type(current).__name__})",
+            param="ASSAY_SAMPLER",
+            hint="flow-matching models take flow-euler; the others lcm, euler, euler-a, dpm++, ddim, unipc, heun, pndm",
+        )
+    return cls.from_config(current.config)
+
+
+#: pipeline components that are adapters on the base model, by the name diffusers gives them
+_ADAPTER_COMPONENTS = {"controlnet": "controlnet", "adapter": "t2i-adapter", "image_encoder": "ip-adapter"}
+
+
+def pipeline_adapters(pipe: Any) -> list[str]:
+    """``kind:ClassName`` for each adapter component the pipeline was loaded with, and
+    ``lora:<name>`` for each LoRA adapter it holds (the record names every one)."""
+    found = []
+    components = getattr(pipe, "components", {}) or {}
+    for name, kind in _ADAPTER_COMPONENTS.items():
+        comp = components.get(name)
+        if comp is not None:
+            found.append(f"{kind}:{type(comp).__name__}")
+    get_list = getattr(pipe, "get_list_adapters", None)
+    if callable(get_list):
+        try:
+            names = sorted({a for adapters in get_list().values() for a in adapters})
+        except (ValueError, AttributeError, ImportError):  # no PEFT backend: no LoRA either
+            names = []
+        found += [f"lora:{n}" for n in names]
+    return found
+
+
 def size_multiple(pipe: Any) -> int:
     """What width and height must be multiples of: the VAE's downsampling, times 2 for transformer
     families, which cut the latent into 2x2 patches (SD3, FLUX, CogView4, HunyuanDiT, Qwen-Image)."""
@@ -112,6 +182,7 @@ class DiffusersBackend:
         dtype: str = "auto",
         revision: str | None = None,
         default_steps: int | None = None,
+        sampler: str | None = None,
         model_id: str | None = None,
         placeholder: bool = False,
         cache_dir: Path | None = None,
@@ -143,6 +214,8 @@ class DiffusersBackend:
             raise UnknownModel(f"cannot load diffusers pipeline from {self.folder}: {exc}") from exc
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
+        if sampler:
+            pipe.scheduler = sampler_scheduler(pipe, sampler)
         self.pipe = pipe
         self._multiple = size_multiple(pipe)
         self._variants: dict[GenerationMode, Any] = {GenerationMode.TXT2IMG: pipe}
@@ -161,6 +234,7 @@ class DiffusersBackend:
             native_size=getattr(pipe, "native_size", None),
             resampler=getattr(pipe, "resampler", None),
             placeholder=placeholder,
+            adapters=pipeline_adapters(pipe),
             notes=list(notes or []),
         )
         self._torch = torch

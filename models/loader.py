@@ -48,6 +48,7 @@ def load_backend(settings: Settings) -> Backend:
             device=settings.device,
             dtype=settings.dtype,
             default_steps=settings.default_steps,
+            sampler=settings.sampler,
             model_id=BUILTIN_MODEL,
             placeholder=placeholder,
             cache_dir=settings.models_dir,
@@ -66,5 +67,6 @@ def load_backend(settings: Settings) -> Backend:
         dtype=settings.dtype,
         revision=settings.model_revision,
         default_steps=settings.default_steps,
+        sampler=settings.sampler,
         cache_dir=settings.models_dir,
     )
