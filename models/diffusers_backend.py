@@ -127,7 +127,8 @@ def sampler_scheduler(pipe: Any, sampler: str) -> Any:
             f"ASSAY_SAMPLER={sampler}: {cls_name} cannot sample this {kind} model "
             f"(its scheduler is {type(current).__name__})",
             param="ASSAY_SAMPLER",
-            hint="flow-matching models take flow-euler; the others lcm, euler, euler-a, dpm++, ddim, unipc, heun, pndm",
+            hint="flow-matching models take flow-euler; the others lcm, euler, euler-a, dpm++, ddim, "
+            "unipc, heun, pndm",
         )
     return cls.from_config(current.config)
 
