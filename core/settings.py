@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         "scheduler lists as compatible; the record names the one used)",
         json_schema_extra=_shown("model default"),
     )
+    control_models: str | None = Field(
+        default=None,
+        description="control models for a diffusers `ASSAY_MODEL`, one folder per control type: "
+        "`canny=/m/controlnet-canny,pose=/m/controlnet-pose` (ControlNet or T2I-Adapter folders; types "
+        "`canny`, `edges`, `pose`, `depth`, `scribble`, `lineart`, `segmentation`)",
+    )
     remote_model: str | None = Field(
         default=None, description="model name sent to an `http(s)` `ASSAY_MODEL` (OpenAI-compatible API)"
     )

@@ -41,6 +41,9 @@ class GenerationRequest:
     image: Image.Image | None = None  # img2img / inpaint input (decoded safely upstream)
     mask: Image.Image | None = None  # inpaint mask: white = repaint
     strength: float = 0.75  # img2img / inpaint strength
+    control_image: Image.Image | None = None  # a control input (decoded and checked upstream)
+    control_type: str | None = None  # which control model: canny, pose, depth, ... (models/control.py)
+    control_strength: float = 1.0  # conditioning scale of the control model
     timeout_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

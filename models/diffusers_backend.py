@@ -18,6 +18,13 @@ from typing import Any
 from core.errors import AssayError, BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
 from core.plugins import import_path
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
+from models.control import (
+    PREPROCESSORS,
+    ControlModel,
+    control_arguments,
+    control_pipeline,
+    load_control_model,
+)
 from models.default import PIPELINE_CLASSES
 from models.digest import folder_digest
 
@@ -156,6 +163,16 @@ def pipeline_adapters(pipe: Any) -> list[str]:
     return found
 
 
+def _used_adapters(pipe: Any, control: ControlModel | None, strength: float) -> list[str]:
+    """The adapters of one call: the pipeline's, with the control model named by its type and strength."""
+    found = pipeline_adapters(pipe)
+    if control is None:
+        return found
+    return [a for a in found if not a.startswith(control.kind + ":")] + [
+        f"{control.label} strength {strength:g}"
+    ]
+
+
 def size_multiple(pipe: Any) -> int:
     """What width and height must be multiples of: the VAE's downsampling, times 2 for transformer
     families, which cut the latent into 2x2 patches (SD3, FLUX, CogView4, HunyuanDiT, Qwen-Image)."""
@@ -188,6 +205,7 @@ class DiffusersBackend:
         placeholder: bool = False,
         cache_dir: Path | None = None,
         notes: list[str] | None = None,
+        controls: dict[str, Path] | None = None,
     ) -> None:
         import torch
         from diffusers.utils import logging as dlogging
@@ -219,7 +237,11 @@ class DiffusersBackend:
             pipe.scheduler = sampler_scheduler(pipe, sampler)
         self.pipe = pipe
         self._multiple = size_multiple(pipe)
-        self._variants: dict[GenerationMode, Any] = {GenerationMode.TXT2IMG: pipe}
+        self._variants: dict[tuple[GenerationMode, str | None], Any] = {(GenerationMode.TXT2IMG, None): pipe}
+        self._controls = {
+            name: load_control_model(name, folder, dtype=self.dtype, device=self.device)
+            for name, folder in (controls or {}).items()
+        }
         digest = folder_digest(self.folder, cache_file=(cache_dir / "digests.json") if cache_dir else None)
         self._info = ModelInfo(
             backend=self.name,
@@ -235,7 +257,7 @@ class DiffusersBackend:
             native_size=getattr(pipe, "native_size", None),
             resampler=getattr(pipe, "resampler", None),
             placeholder=placeholder,
-            adapters=pipeline_adapters(pipe),
+            adapters=pipeline_adapters(pipe) + [c.label for c in self._controls.values()],
             notes=list(notes or []),
         )
         self._torch = torch
@@ -245,23 +267,37 @@ class DiffusersBackend:
         return self._info
 
     # -- variants --------------------------------------------------------------------------------
-    def _variant(self, mode: GenerationMode) -> Any:
-        if mode in self._variants:
-            return self._variants[mode]
-        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+    def _variant(self, mode: GenerationMode, control_type: str | None = None) -> Any:
+        key = (mode, control_type)
+        if key in self._variants:
+            return self._variants[key]
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
 
-        auto = AutoPipelineForImage2Image if mode is GenerationMode.IMG2IMG else AutoPipelineForInpainting
+        auto = {
+            GenerationMode.TXT2IMG: AutoPipelineForText2Image,
+            GenerationMode.IMG2IMG: AutoPipelineForImage2Image,
+            GenerationMode.INPAINT: AutoPipelineForInpainting,
+        }[mode]
+        what = mode.value + (f" with {control_type} control" if control_type else "")
         try:
-            variant = auto.from_pipe(self.pipe)
+            if control_type is None:
+                variant = auto.from_pipe(self.pipe)
+            else:
+                variant = control_pipeline(self.pipe, auto, self._controls[control_type])
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise InvalidRequest(
-                f"model {self._info.model_id} ({self._info.pipeline_class}) does not support {mode.value}",
-                param="image",
+                f"model {self._info.model_id} ({self._info.pipeline_class}) does not support {what}",
+                param="control_type" if control_type else "image",
             ) from exc
         if hasattr(variant, "set_progress_bar_config"):
             variant.set_progress_bar_config(disable=True)
-        self._variants[mode] = variant
+        self._variants[key] = variant
         return variant
+
+    @property
+    def control_types(self) -> list[str]:
+        """The control types this backend serves (``ASSAY_CONTROL_MODELS``)."""
+        return sorted(self._controls)
 
     def supports(self, mode: GenerationMode) -> bool:
         if mode is GenerationMode.TXT2IMG:
@@ -290,6 +326,20 @@ class DiffusersBackend:
                 raise InvalidRequest(
                     f"model {self._info.model_id} does not support {request.mode.value}", param="image"
                 )
+        if request.control_image is not None or request.control_type is not None:
+            if request.control_image is None:
+                raise InvalidRequest("control_type needs a control_image", param="control_image")
+            if request.control_type not in self._controls:
+                served = ", ".join(self._controls) or "none (the operator sets ASSAY_CONTROL_MODELS)"
+                raise InvalidRequest(
+                    f"model {self._info.model_id} has no {request.control_type or '(unnamed)'} control model",
+                    param="control_type",
+                    hint=f"control types served: {served}",
+                )
+            if not 0.0 <= request.control_strength <= 2.0:
+                raise InvalidRequest("control_strength must be in 0..2", param="control_strength")
+            with self._lock:
+                self._variant(request.mode, request.control_type)
 
     # -- generation ----------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> GenerationResult:
@@ -313,7 +363,7 @@ class DiffusersBackend:
                 continue
             key: tuple[Any, ...] = (
                 (i,)
-                if req.mode is not GenerationMode.TXT2IMG
+                if req.mode is not GenerationMode.TXT2IMG or req.control_image is not None
                 else (
                     "txt2img",
                     req.width,
@@ -365,10 +415,23 @@ class DiffusersBackend:
             if first.mode is GenerationMode.INPAINT:
                 kwargs["mask_image"] = first.mask.convert("L").resize((first.width, first.height))
                 kwargs.update(height=first.height, width=first.width)
+        control = self._controls.get(first.control_type or "") if first.control_image is not None else None
         t0 = time.perf_counter()
         try:
             with self._lock:
-                pipe = self._variant(first.mode)
+                pipe = self._variant(first.mode, control.control_type if control else None)
+                if control is not None and first.control_image is not None:
+                    prepared = PREPROCESSORS[control.control_type](first.control_image)
+                    kwargs.update(
+                        control_arguments(
+                            pipe,
+                            prepared.resize((first.width, first.height)),
+                            first.control_strength,
+                            has_input=first.mode is not GenerationMode.TXT2IMG,
+                        )
+                    )
+                    kwargs.setdefault("height", first.height)
+                    kwargs.setdefault("width", first.width)
                 with torch.inference_mode():
                     out = pipe(**kwargs)
         except InvalidRequest:
@@ -410,6 +473,7 @@ class DiffusersBackend:
                     "guidance": first.guidance if first.guidance is not None else _default_guidance(pipe),
                     "width": first.width,
                     "height": first.height,
+                    "adapters": _used_adapters(pipe, control, first.control_strength),
                     "notes": list(dict.fromkeys(notes)),
                 }
             )

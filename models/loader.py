@@ -8,6 +8,7 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.settings import BUILTIN_MODEL, Settings
 from models.base import Backend
+from models.control import parse_control_models
 
 log = logging.getLogger("assay.models")
 
@@ -69,4 +70,5 @@ def load_backend(settings: Settings) -> Backend:
         default_steps=settings.default_steps,
         sampler=settings.sampler,
         cache_dir=settings.models_dir,
+        controls=parse_control_models(settings.control_models),
     )

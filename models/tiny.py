@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from models.testing import _byte_vocab, save_tiny_sd, save_tiny_tokenizer
+from models.testing import _byte_vocab, save_tiny_tokenizer
 
 #: family -> the diffusers pipeline class its folder names in model_index.json
 FAMILIES: dict[str, str] = {
@@ -41,7 +41,7 @@ FAMILIES: dict[str, str] = {
 def save_tiny(family: str, folder: str | Path, *, seed: int = 0) -> Path:
     """Write the tiny pipeline of ``family`` (a key of :data:`FAMILIES`) to ``folder``."""
     builders: dict[str, Callable[[Path, int], Path]] = {
-        "sd": lambda f, s: save_tiny_sd(f, seed=s),
+        "sd": _sd,
         "sdxl": _sdxl,
         "sd3": _sd3,
         "flux": _flux,
@@ -236,6 +236,106 @@ def _save(pipe: Any, folder: Path) -> Path:
 
 
 # --- the families ------------------------------------------------------------------------------
+def _sd(folder: Path, seed: int) -> Path:
+    """SD 1.x with the cross-attention block first, as the real UNet (T2I-Adapters rely on it)."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=4,
+        attention_head_dim=2,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(4, 4, 4, 4),
+        layers_per_block=1,
+        norm_num_groups=2,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+    )
+    pipe = StableDiffusionPipeline(
+        unet=unet,
+        vae=vae,
+        text_encoder=CLIPTextModel(_clip_config()),
+        tokenizer=_clip_tokenizer(folder),
+        scheduler=DDIMScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            clip_sample=False,
+            set_alpha_to_one=False,
+            steps_offset=1,
+        ),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    return _save(pipe, folder)
+
+
+#: control kinds :func:`save_tiny_control` builds
+CONTROL_KINDS = ("controlnet", "t2i-adapter")
+
+
+def save_tiny_control(kind: str, base: str | Path, folder: str | Path, *, seed: int = 0) -> Path:
+    """A ControlNet or T2I-Adapter that fits the tiny pipeline saved in ``base`` (random weights)."""
+    import diffusers
+    import torch
+
+    base, folder = Path(base), Path(folder)
+    index = describe(base)
+    torch.manual_seed(seed)
+    if "unet" in index:
+        unet = diffusers.UNet2DConditionModel.from_pretrained(base / "unet")
+        vae_blocks = len(json.loads((base / "vae" / "config.json").read_text())["block_out_channels"])
+        if kind == "controlnet":  # the conditioning embedding downsamples as the VAE does
+            embed = tuple(4 * 2 ** min(i, 2) for i in range(vae_blocks))
+            model = diffusers.ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=embed)
+            # a new ControlNet's output convolutions start at zero (no effect until trained): give
+            # them random weights so that a test can see the control image reach the model
+            for conv in [*model.controlnet_down_blocks, model.controlnet_mid_block]:
+                torch.nn.init.normal_(conv.weight, std=0.2)
+        elif kind == "t2i-adapter":
+            model = diffusers.T2IAdapter(
+                in_channels=3,
+                channels=list(unet.config.block_out_channels),
+                num_res_blocks=1,
+                downscale_factor=2 ** (vae_blocks - 1),
+                adapter_type="full_adapter",
+            )
+        else:
+            raise ValueError(f"unknown control kind {kind!r}; known: {', '.join(CONTROL_KINDS)}")
+    elif index.get("_class_name") == "FluxPipeline" and kind == "controlnet":
+        cfg = json.loads((base / "transformer" / "config.json").read_text())
+        model = diffusers.FluxControlNetModel(
+            patch_size=cfg["patch_size"],
+            in_channels=cfg["in_channels"],
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=cfg["attention_head_dim"],
+            num_attention_heads=cfg["num_attention_heads"],
+            joint_attention_dim=cfg["joint_attention_dim"],
+            pooled_projection_dim=cfg["pooled_projection_dim"],
+            axes_dims_rope=cfg["axes_dims_rope"],
+        )
+    else:
+        raise ValueError(f"no tiny {kind} for {index.get('_class_name')}")
+    model.save_pretrained(folder)
+    return folder
+
+
 def _sdxl(folder: Path, seed: int) -> Path:
     import torch
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
