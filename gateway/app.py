@@ -30,6 +30,7 @@ ROUTERS = [
     "gateway.api.reviews",
     "gateway.api.review_page",
     "gateway.api.verify_page",
+    "gateway.api.audit_page",
 ]
 
 

@@ -1,7 +1,8 @@
-"""Rebuild ``static/AssayUISans-Regular.otf``: the glyphs the public pages use, cut from Noto Sans CJK SC.
+"""Rebuild ``static/AssayUISans-Regular.otf``: the glyphs of the verify and audit pages, from Noto Sans CJK.
 
 Why a subset: the full CJK font is 16 MB; the pages need printable ASCII, a little punctuation
-and the Chinese characters of their own text (``gateway.api.verify_page.MESSAGES``). A test checks
+and the Chinese characters of their own text (the ``MESSAGES`` of ``gateway.api.verify_page``
+and ``gateway.api.audit_page``). A test checks
 that the shipped font covers every character of that text, so a wording change that needs a new
 glyph fails until this script has been run again. The subset keeps the OFL 1.1 licence
 (``static/OFL.txt``) and is renamed, as the OFL asks of modified versions.
@@ -22,14 +23,20 @@ from fontTools.ttLib import TTCollection
 FAMILY = "Assay UI Sans"
 OUT = Path(__file__).resolve().parent / "static" / "AssayUISans-Regular.otf"
 #: characters the script adds around the messages (bullets, dashes, ellipsis, quotes)
-EXTRA = "—–·…“”‘’«»©×"
+EXTRA = "—–·…“”‘’«»©×✓✗"
+
+
+def page_messages() -> list[tuple[str, str]]:
+    """Every (English, Chinese) string of the pages that use this font."""
+    from gateway.api.audit_page import MESSAGES as AUDIT
+    from gateway.api.verify_page import MESSAGES as VERIFY
+
+    return [*VERIFY.values(), *AUDIT.values()]
 
 
 def page_characters() -> str:
-    from gateway.api.verify_page import MESSAGES
-
     chars = {chr(c) for c in range(0x20, 0x7F)} | set(EXTRA)
-    for en, zh in MESSAGES.values():
+    for en, zh in page_messages():
         chars |= set(en) | set(zh)
     return "".join(sorted(chars))
 

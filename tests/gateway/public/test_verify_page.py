@@ -51,11 +51,14 @@ def test_the_messages_block_is_data_and_cannot_close_the_script(client, state): 
     assert "<script>alert(1)" not in r.text  # the visible copies are escaped too
 
 
-def test_the_shipped_font_has_every_character_of_the_page():
+def test_the_shipped_font_has_every_character_of_the_pages():
     from fontTools.ttLib import TTFont
 
+    from gateway.public.make_font import page_messages
+
     cmap = TTFont(FONT).getBestCmap()
-    needed = {c for en, zh in MESSAGES.values() for c in en + zh if not c.isspace()}
+    assert set(MESSAGES.values()) <= set(page_messages())
+    needed = {c for en, zh in page_messages() for c in en + zh if not c.isspace()}
     missing = sorted(c for c in needed if ord(c) not in cmap)
     assert not missing, f"the font lacks {''.join(missing)}: run gateway/public/make_font.py"
     assert FONT.stat().st_size < 200_000
@@ -80,3 +83,15 @@ def test_the_public_answer_names_the_marks_and_nothing_private(client, state):  
         and not other["detected"]
         and not any(v for k, v in other["marks"].items() if k != "c2pa")
     )
+
+
+def test_the_console_shell_and_its_assets(client):  # noqa: ANN001
+    r = client.get("/audit?lang=zh")
+    assert r.status_code == 200 and '<html lang="zh-CN">' in r.text
+    assert "unsafe-inline" not in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert client.get("/audit/records/01JDQ3V6ZK7C3M5W0Y8N2P4R6T").status_code == 200
+    assert client.get("/audit/records/not-a-ulid").status_code == 404
+    for name in ("audit.css", "audit.js", "AssayUISans-Regular.otf", "favicon.svg"):
+        assert client.get(f"/audit/static/{name}").status_code == 200
+    assert client.get("/audit/static/verify.html").status_code == 404
