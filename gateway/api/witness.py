@@ -26,7 +26,7 @@ def witness_app(witness: Witness) -> FastAPI:
     app = FastAPI(title="Assay witness", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.post("/add-checkpoint")
-    async def add_checkpoint(request: Request) -> PlainTextResponse:
+    async def add_checkpoint(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
             return PlainTextResponse(f"body exceeds {MAX_BODY} bytes\n", status_code=400)

@@ -55,7 +55,7 @@ COSIGNATURE_HEADER = "cosignature/v1\n"
 MAX_PROOF_LINES = 63
 WITNESS_SKEY_FILE = "witness.skey"
 WITNESS_VKEY_FILE = "witness.vkey"
-_cp_t = LedgerCheckpointRow.__table__
+_cp_t = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
 
 
 def _b64(text: str, what: str) -> bytes:
