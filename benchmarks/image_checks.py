@@ -1,7 +1,8 @@
 """Image-check latency: each check alone and the whole image stage, at 512x512 and 1024x1024.
 
 Budget (DESIGN.md): the image stage at 512x512 p50 <= 150 ms on 2 cores. The stage is what the
-default policy runs on every image: ``image.nsfw`` + ``image.faces`` + ``image.likeness``, side by side
+default policy runs on every image: ``image.sexual`` (Open-NSFW) + ``image.minors`` + ``image.faces`` +
+``image.likeness``, side by side
 (:meth:`safety.runner.CheckRunner.run_images`). Two real photographs: scikit-image's astronaut (one
 face) and coffee (no people). The likeness gallery is a temporary SQLite database holding one real
 enrolled person (Grace Hopper, from the tests' data) plus ``--gallery-size`` - 1 random unit vectors
@@ -85,15 +86,20 @@ def main() -> None:
     from safety.check import CheckInput
     from safety.image.faces import FacesCheck, face_engine
     from safety.image.likeness import LikenessCheck, LikenessGallery
+    from safety.image.minors import MinorsCheck
     from safety.image.nsfw import build_nsfw_check
+    from safety.image.sexual import SexualCheck, open_nsfw_classifier
     from safety.runner import CheckRunner, Step
     from safety.verdict import Target, TargetKind
 
     t0 = time.perf_counter()
     nsfw = build_nsfw_check(None)
+    sexual = SexualCheck()
+    open_nsfw_classifier()
     engine = face_engine()
     engine.preload(descriptors=True)
     faces = FacesCheck(engine)
+    minors = MinorsCheck(engine)
     load_s = time.perf_counter() - t0
 
     tmp = Path(tempfile.mkdtemp(prefix="assay-bench-"))
@@ -112,7 +118,7 @@ def main() -> None:
         "astronaut (face)": Image.fromarray(skimage.data.astronaut()),
         "coffee (no face)": Image.fromarray(skimage.data.coffee()),
     }
-    stage = [(nsfw, {}), (faces, {}), (likeness, {})]
+    stage = [(sexual, {}), (minors, {}), (faces, {}), (likeness, {})]
     runner = CheckRunner({c.name: c for c, _ in stage}.__getitem__)
     steps = [Step(c.name, opts) for c, opts in stage]
     rows: list[dict[str, Any]] = []
@@ -128,7 +134,9 @@ def main() -> None:
                 return CheckInput(target=Target.output_image(0), tenant=tenant, image=im)
 
             figures = {
-                "image.nsfw": _time(lambda im: nsfw.run(item(im)), fresh, args.iterations),
+                "image.nsfw (NudeNet, opt-in)": _time(lambda im: nsfw.run(item(im)), fresh, args.iterations),
+                "image.sexual (Open-NSFW)": _time(lambda im: sexual.run(item(im)), fresh, args.iterations),
+                "image.minors": _time(lambda im: minors.run(item(im)), fresh, args.iterations),
                 "image.faces": _time(lambda im: faces.run(item(im)), fresh, args.iterations),
                 f"image.likeness (gallery of {args.gallery_size})": _time(
                     lambda im: likeness.run(item(im)), fresh, args.iterations

@@ -75,6 +75,23 @@ register(
     )
 )
 
+register(
+    CheckEntry(
+        "image.sexual",
+        "safety.image.sexual:build_sexual_check",
+        "safety.image.sexual:SexualOptions",
+        "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, either/both/weighted",
+    )
+)
+register(
+    CheckEntry(
+        "image.minors",
+        "safety.image.minors:build_minors_check",
+        "safety.image.minors:MinorsOptions",
+        "perceived age per face (CC0 dlib age network) + any sexual finding -> minors",
+    )
+)
+
 # --- near-duplicate checks (safety/neardup) ----------------------------------------------------
 register(
     CheckEntry(

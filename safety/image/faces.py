@@ -101,10 +101,12 @@ class FaceAnalysis:
     _work: np.ndarray = field(repr=False)
     _rects: list[Any] = field(repr=False)
     _descriptors: np.ndarray | None = field(default=None, repr=False)
+    _shapes: Any = field(default=None, repr=False)  # dlib 5-point landmarks, computed once
+    _chips: dict[tuple[int, float], np.ndarray] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-class _PerImageMemo:
+class PerImageMemo:
     """Shares one computation per (image object, key) between threads; forgets it when the image dies.
 
     Keyed by object identity, not content: hashing a 1024 px image costs ~10 ms, and checks receive
@@ -161,7 +163,7 @@ class FaceEngine:
         self._load_lock = threading.Lock()
         self._models: dict[str, Any] = {}
         self._model_locks: dict[str, threading.Lock] = {k: threading.Lock() for k in (*_MODEL_FILES, "hog")}
-        self._memo = _PerImageMemo()
+        self._memo = PerImageMemo()
 
     # --- models ---------------------------------------------------------------------------
     def _model(self, kind: str) -> Any:
@@ -230,16 +232,54 @@ class FaceEngine:
                 if not analysis._rects:
                     analysis._descriptors = np.zeros((0, 128), np.float32)
                 else:
-                    analysis._descriptors = self._describe(analysis._work, analysis._rects)
+                    analysis._descriptors = self._describe(analysis._work, self._landmarks(analysis))
             return analysis._descriptors
 
-    def _describe(self, work: np.ndarray, rects: list[Any]) -> np.ndarray:
+    def chips(self, analysis: FaceAnalysis, size: int, padding: float = 0.2) -> np.ndarray:
+        """Aligned face chips (dlib's 5-point alignment), shape (n, size, size, 3) uint8 RGB.
+
+        The age and gender networks (:mod:`safety.image.age`) were trained on these chips.
+        """
+        with analysis._lock:
+            key = (size, padding)
+            got = analysis._chips.get(key)
+            if got is None:
+                if not analysis._rects:
+                    got = np.zeros((0, size, size, 3), np.uint8)
+                else:
+                    shapes = self._landmarks(analysis)
+                    try:
+                        out = [
+                            np.asarray(
+                                self._dlib.extract_image_chip(
+                                    analysis._work, self._dlib.get_face_chip_details(s, size, padding)
+                                ),
+                                dtype=np.uint8,
+                            )
+                            for s in shapes
+                        ]
+                    except RuntimeError as exc:
+                        raise CheckFailed(f"dlib face alignment failed: {exc}") from exc
+                    got = np.stack(out)
+                analysis._chips[key] = got
+            return got
+
+    def _landmarks(self, analysis: FaceAnalysis) -> Any:
+        """5-point landmarks of the analysed faces (caller holds ``analysis._lock``)."""
+        if analysis._shapes is None:
+            try:
+                with self._model_locks["landmarks"]:
+                    predictor = self._model("landmarks")
+                    shapes = self._dlib.full_object_detections()
+                    for r in analysis._rects:
+                        shapes.append(predictor(analysis._work, r))
+            except RuntimeError as exc:
+                raise CheckFailed(f"dlib face landmarks failed: {exc}") from exc
+            analysis._shapes = shapes
+        return analysis._shapes
+
+    def _describe(self, work: np.ndarray, shapes: Any) -> np.ndarray:
         try:
-            with self._model_locks["landmarks"]:
-                predictor = self._model("landmarks")
-                shapes = self._dlib.full_object_detections()
-                for r in rects:
-                    shapes.append(predictor(work, r))
             with self._model_locks["resnet"]:
                 vecs = self._model("resnet").compute_face_descriptor(work, shapes)
         except RuntimeError as exc:

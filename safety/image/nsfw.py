@@ -172,6 +172,19 @@ class NsfwOptions(BaseModel):
         return frozenset(v)
 
 
+def weigh(detections: list[Detection], opts: NsfwOptions) -> list[tuple[float, Detection]]:
+    """Detections that count toward ``sexual``, each with its weighted score, best first."""
+    weighted: list[tuple[float, Detection]] = []
+    for d in detections:
+        if d.score < opts.min_detection_score:
+            continue
+        if d.label in opts.explicit_labels:
+            weighted.append((d.score, d))
+        elif d.label in opts.suggestive_labels:
+            weighted.append((d.score * opts.suggestive_weight, d))
+    return sorted(weighted, key=lambda p: -p[0])
+
+
 class NsfwCheck:
     """``image.nsfw``: a ``sexual`` verdict when NudeNet finds intimate body parts.
 
@@ -189,17 +202,9 @@ class NsfwCheck:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
         opts = NsfwOptions.model_validate(item.options)
-        weighted: list[tuple[float, Detection]] = []
-        for d in self.detector.detect(item.image):
-            if d.score < opts.min_detection_score:
-                continue
-            if d.label in opts.explicit_labels:
-                weighted.append((d.score, d))
-            elif d.label in opts.suggestive_labels:
-                weighted.append((d.score * opts.suggestive_weight, d))
+        weighted = weigh(self.detector.detect(item.image), opts)
         if not weighted:
             return []
-        weighted.sort(key=lambda p: -p[0])
         score, top = weighted[0]
         return [
             Verdict(
@@ -227,10 +232,15 @@ _LOCK = threading.Lock()
 _DETECTOR: NudeNetDetector | None = None
 
 
-def build_nsfw_check(settings: Any) -> NsfwCheck:  # noqa: ARG001 - the registry passes settings to every factory
-    """Registry factory: one NudeNet session per process."""
+def nudenet_detector() -> NudeNetDetector:
+    """The process-wide NudeNet session (image.nsfw, image.sexual and image.minors share it)."""
     global _DETECTOR
     with _LOCK:
         if _DETECTOR is None:
             _DETECTOR = NudeNetDetector()
-    return NsfwCheck(_DETECTOR)
+        return _DETECTOR
+
+
+def build_nsfw_check(settings: Any) -> NsfwCheck:  # noqa: ARG001 - the registry passes settings to every factory
+    """Registry factory: one NudeNet session per process."""
+    return NsfwCheck(nudenet_detector())

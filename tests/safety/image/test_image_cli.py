@@ -38,7 +38,7 @@ def test_check_likeness_add_list_remove(assay, tmp_path: Path, photo) -> None:
 
     code, out, err = assay("image", "check", str(copy))
     assert code == 0, err
-    assert "image.faces: faces: 1 at (" in out and "image.nsfw: nothing found" in out
+    assert "image.faces: faces: 1 at (" in out and "image.sexual: nothing found" in out
     assert "decision: review" in out and "real_person" in out
 
     code, out, err = assay("likeness", "add", "--tenant", "local", "--name", "Eileen Collins", str(portrait))
@@ -68,7 +68,7 @@ def test_check_json_and_policy_file(assay, tmp_path: Path, photo) -> None:
     assert code == 0, err
     report = json.loads(out)
     assert report["decision"] == "allow" and report["verdicts"] == [] and report["policy"] == "default"
-    assert report["checks"] == ["image.nsfw", "image.faces", "image.likeness"]
+    assert report["checks"] == ["image.sexual", "image.minors", "image.faces", "image.likeness"]
     code, out, _ = assay(
         "image",
         "check",

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from core.images import decode_image
 from safety.check import CheckInput
-from safety.image.faces import FaceBox, FaceOptions, FacesCheck, _PerImageMemo, face_engine, model_path
+from safety.image.faces import FaceBox, FaceOptions, FacesCheck, PerImageMemo, face_engine, model_path
 from safety.verdict import Category, Target
 
 NO_PEOPLE = ("coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
@@ -92,7 +92,7 @@ def test_one_analysis_per_image_shared_across_threads(photo) -> None:
 
 
 def test_memo_computes_once_and_forgets_dead_images() -> None:
-    memo = _PerImageMemo()
+    memo = PerImageMemo()
     img = Image.new("RGB", (8, 8))
     calls = []
 

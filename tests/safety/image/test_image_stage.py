@@ -19,7 +19,14 @@ from safety.runner import CheckRunner, Step
 from safety.verdict import Category, TargetKind, Verdict
 
 REPO = Path(__file__).resolve().parents[3]
-IMAGE_CHECKS = ("image.nsfw", "image.faces", "image.likeness", "image.concepts")
+IMAGE_CHECKS = (
+    "image.nsfw",
+    "image.sexual",
+    "image.minors",
+    "image.faces",
+    "image.likeness",
+    "image.concepts",
+)
 
 
 def test_checks_are_registered_with_options_models() -> None:
@@ -34,7 +41,11 @@ def test_every_policy_pack_runs_the_image_checks_on_inputs_and_outputs() -> None
     for pol in policies.all():
         for kind in (TargetKind.INPUT_IMAGE, TargetKind.OUTPUT_IMAGE):
             names = [s.name for s in pol.checks.for_target(kind)]
-            assert {"image.nsfw", "image.faces", "image.likeness"} <= set(names), (pol.id, kind)
+            assert {"image.sexual", "image.minors", "image.faces", "image.likeness"} <= set(names), (
+                pol.id,
+                kind,
+            )
+            assert "image.nsfw" not in names, (pol.id, kind)  # NudeNet (AGPL-3.0 licence file) is opt-in
     default = policies.get("default")
     assert default.rule_for(Category.REAL_PERSON).action_for(0.9) is Action.REVIEW
     assert default.rule_for(Category.LIKENESS).action_for(0.5) is Action.BLOCK
@@ -43,7 +54,7 @@ def test_every_policy_pack_runs_the_image_checks_on_inputs_and_outputs() -> None
 
 def test_registry_builds_each_check_once_and_they_satisfy_the_protocol(settings, database) -> None:
     registry = CheckRegistry(settings)
-    for name in ("image.nsfw", "image.faces", "image.likeness", "image.concepts"):
+    for name in IMAGE_CHECKS:
         check = registry.get(name)
         assert isinstance(check, Check) and check.name == name
         assert check.targets == {TargetKind.INPUT_IMAGE, TargetKind.OUTPUT_IMAGE}
