@@ -159,6 +159,21 @@ class BackendTimeout(BackendError):
     status = 504
 
 
+class Overloaded(ComponentError):
+    """Refused before any work: the model's queue is full, the expected wait exceeds the request's
+    deadline, the tenant is at its share, or the upstream is refusing (circuit open, 429/503).
+    Retryable: ``retry_after`` (seconds) goes out as the ``Retry-After`` header."""
+
+    code = "overloaded"
+    status = 503
+    component = "admission"
+
+    def __init__(self, message: str, *, retry_after: float, reason: str = "overloaded", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.reason = reason
+
+
 class MarkError(ComponentError):
     code = "mark_failed"
 

@@ -139,6 +139,16 @@ class Settings(BaseSettings):
     backend_timeout_s: float = Field(default=120.0, gt=0, description="deadline for the model, seconds")
     backend_retries: int = Field(default=2, ge=0, le=10, description="retries of a failed model call")
 
+    # --- the model under load: admission queue, overrun, remote circuit breaker ------------------
+    # (gateway.admission; each tenant's share is its policy's `admission` block)
+    backend_concurrency: int = Field(default=0, ge=0, le=1024)  # 0: what the backend says (diffusers: 1)
+    admission_queue_size: int = Field(default=32, ge=0, le=100_000)  # waiting beyond: 503 Retry-After
+    admission_max_wait_s: float = Field(default=60.0, gt=0)  # longest wait for the model in the queue
+    #: a generation past its deadline by more than this without stopping makes /readyz not ready
+    admission_overrun_grace_s: float = Field(default=1.0, ge=0)
+    remote_breaker_failures: int = Field(default=5, ge=1, le=1000)  # consecutive failures: open
+    remote_breaker_reset_s: float = Field(default=30.0, gt=0)  # open this long, then one probe
+
     # --- policies & tenants ------------------------------------------------------------------
     policy_dir: Path = Field(
         default=_REPO_ROOT / "policies",

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, decisions by category, stage/check/mark latencies.
+"""Prometheus metrics: requests, decisions by category, stage/check/mark latencies, and the model
+path under load (admission queue depth, wait, refusals, cancellations: gateway.admission).
 
 Each `Metrics` owns its own registry so that several apps in one process (tests) do not collide.
 ``assay serve --workers N`` runs N processes behind one port, and a scrape reaches any one of
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 #: set (before prometheus_client is imported) in every worker of a multi-process server; read as
 #: ``Settings.metrics_multiproc_dir``
@@ -51,6 +52,51 @@ class Metrics:
         self.mark = Histogram(
             "assay_mark_seconds", "Mark latency", ["mark"], buckets=_BUCKETS, registry=self.registry
         )
+        # --- the model path under load (gateway.admission) ---
+        self.cancellations = Counter(
+            "assay_generations_cancelled_total",
+            "Generations given up on (deadline passed); the backend was told to stop",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "assay_admission_refusals_total",
+            "Requests refused before any work (503 with Retry-After), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "assay_admission_wait_seconds",
+            "Time a generation waited for the model",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "assay_admission_queue_depth",
+            "Generations waiting for the model",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.running = Gauge(
+            "assay_admission_running",
+            "Generations holding the model (a stopped-waiting but still running one included)",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def refused(self, reason: str) -> None:
+        self.refusals.labels(reason).inc()
+
+    def admission_wait(self, seconds: float) -> None:
+        self.queue_wait.observe(seconds)
+
+    def admission_depth(self, waiting: int, running: int) -> None:
+        self.queue_depth.set(waiting)
+        self.running.set(running)
+
+    def cancelled(self, reason: str) -> None:
+        """A generation given up on: its deadline was cancelled so that the backend stops."""
+        self.cancellations.labels(reason).inc()
 
     def decision(self, status: str, categories: list[str]) -> None:
         self.decisions.labels(status).inc()

@@ -30,19 +30,22 @@ from typing import TYPE_CHECKING, Any
 
 from ulid import ULID
 
+from core.deadline import Deadline
 from core.errors import (
     AssayError,
     BackendTimeout,
     ComponentError,
     ContentBlocked,
     InvalidRequest,
+    Overloaded,
     PayloadTooLarge,
 )
 from core.images import DecodeLimits, decode_image
+from gateway.admission import request_cost
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
-from gateway.policy import Action, Policy
-from models.base import GenerationMode, GenerationRequest, ModelInfo
+from gateway.policy import Action, AdmissionRules, Policy
+from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
 from provenance.marks import Artifact, MarkContext
 from provenance.runner import MarkRunner
@@ -57,7 +60,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("assay.pipeline")
 
-STAGES = ("validate", "prompt_checks", "input_checks", "backend", "output_checks", "marks", "store", "ledger")
+STAGES = (
+    "admission",
+    "validate",
+    "prompt_checks",
+    "input_checks",
+    "backend",
+    "output_checks",
+    "marks",
+    "store",
+    "ledger",
+)
 
 
 # --- what goes in and what comes out -------------------------------------------------------------
@@ -171,6 +184,8 @@ class Pipeline:
             record_id=record_id, created=created, policy=policy, req=req, timings=timings, verdicts=verdicts
         )
         try:
+            with self._stage(ctx, "admission"):  # refused here, before any work, if it cannot be served
+                self.admit(req, policy)
             with self._stage(ctx, "validate"):
                 gen_req, inputs = self.validate(req, policy)
             with self._stage(ctx, "prompt_checks"):
@@ -189,7 +204,7 @@ class Pipeline:
                     },
                 )
             with self._stage(ctx, "backend"):
-                result = self.generate(gen_req)
+                result = self.generate(gen_req, tenant=req.principal.tenant, policy=policy)
             ctx.model = result.model
             timings["backend_s"] = result.elapsed_s
             with self._stage(ctx, "output_checks"):
@@ -341,17 +356,53 @@ class Pipeline:
             context_prompt=req.prompt,
         )
 
-    # Stage 4: the backend, with a deadline -------------------------------------------------------
-    def generate(self, gen: GenerationRequest):  # noqa: ANN201
-        timeout = self.state.settings.backend_timeout_s
-        fut = self.state.backend_pool.submit(self.state.backend.generate, gen)
+    # Stage 0: admission (gateway.admission): refuse early what the model cannot serve in time ------
+    def admit(self, req: PipelineRequest, policy: Policy) -> None:
+        deadline = Deadline(self.state.settings.backend_timeout_s)
+        self.state.admission.precheck(
+            req.principal.tenant, policy.admission, deadline, self._cost(req.n, req.size, req.steps, policy)
+        )
+
+    def _cost(self, n: int, size: str | None, steps: int | None, policy: Policy) -> float:
         try:
-            result = fut.result(timeout=timeout)
+            w, h = (int(x) for x in (size or policy.limits.default_size).split("x"))
+        except ValueError:  # validate() names the bad size; admission only estimates
+            w, h = 512, 512
+        default_steps = (
+            getattr(self.state.backend, "default_steps", None) or self.state.settings.default_steps
+        )
+        return request_cost(n if isinstance(n, int) else 1, w, h, steps, default_steps)
+
+    # Stage 4: the backend, with a deadline that travels into it -------------------------------
+    def generate(
+        self, gen: GenerationRequest, *, tenant: str = "", policy: Policy | None = None
+    ) -> GenerationResult:
+        """Wait for a slot on the model (fairly, bounded: gateway.admission), then run the backend
+        under the request's deadline. On a timeout the deadline is cancelled, so the backend stops at
+        its next step (or its HTTP call ends) instead of holding the model; the slot is freed when
+        the backend has actually returned."""
+        timeout = self.state.settings.backend_timeout_s
+        deadline = gen.deadline = Deadline(timeout)
+        rules = policy.admission if policy is not None else AdmissionRules()
+        cost = request_cost(
+            gen.n, gen.width, gen.height, gen.steps, getattr(self.state.backend, "default_steps", None)
+        )
+        ticket = self.state.admission.acquire(tenant, rules, deadline, cost)
+        try:
+            fut = self.state.backend_pool.submit(ticket.run, self.state.backend.generate, gen)
+        except BaseException:
+            ticket.release()
+            raise
+        try:
+            result = fut.result(timeout=deadline.remaining())
         except FutureTimeout as exc:
-            fut.cancel()
+            deadline.cancel(f"the model did not answer within {timeout:.0f} s")
+            self.state.metrics.cancelled("timeout")
             raise BackendTimeout(f"the model did not answer within {timeout:.0f} s") from exc
-        if len(result.images) != gen.n:
-            raise ComponentError(f"the backend returned {len(result.images)} images, {gen.n} were asked for")
+        except BackendTimeout:
+            self.state.metrics.cancelled("timeout")
+            raise
+        check_result(gen, result)
         return result
 
     # Stage 6: one decision per output image ---------------------------------------------------
@@ -497,7 +548,7 @@ class Pipeline:
             requester=req.user or req.principal.key_id,
             prompt=prompt_text,
             prompt_digest=_digest_or_none(req.prompt),
-            decision=status if status in ("failed", "invalid") else decision.action.value,
+            decision=status if status in ("failed", "invalid", "refused") else decision.action.value,
             categories=sorted({v.category.value for v in ctx.verdicts}),
             model_id=ctx.model.model_id if ctx.model else None,
             policy_id=policy.id,
@@ -518,7 +569,13 @@ class Pipeline:
         an error raised by a component may quote its input, and the policy may allow only a digest.
         """
         exc = _redacted(exc, _redactor(ctx.req))
-        status = "invalid" if isinstance(exc, InvalidRequest) else "failed"
+        status = (
+            "invalid"
+            if isinstance(exc, InvalidRequest)
+            else "refused"
+            if isinstance(exc, Overloaded)
+            else "failed"
+        )
         self.state.metrics.decision(status, [])
         ctx.index_rows = []
         recorded: str | None = None

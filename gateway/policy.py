@@ -159,6 +159,17 @@ class Review(_Strict):
     keep_rejected_images: bool = False
 
 
+class AdmissionRules(_Strict):
+    """The tenant's share of the model (gateway.admission): how many of its generations may run
+    at once, wait at once, how long one may wait, and its weight in fair service (2 = twice the
+    model time of a tenant of weight 1 while both wait). None: the gateway's settings decide."""
+
+    max_concurrent: int | None = Field(default=None, ge=1, le=10_000)
+    max_queued: int | None = Field(default=None, ge=0, le=100_000)
+    max_wait_s: float | None = Field(default=None, gt=0, le=3600)
+    weight: float = Field(default=1.0, gt=0, le=1000)
+
+
 class Policy(_Strict):
     """A validated policy pack. See the module docstring."""
 
@@ -177,6 +188,7 @@ class Policy(_Strict):
     prompt_storage: PromptStorage = Field(default_factory=PromptStorage)
     retention: Retention = Field(default_factory=Retention)
     review: Review = Field(default_factory=Review)
+    admission: AdmissionRules = Field(default_factory=AdmissionRules)
     #: prompt text may go into the C2PA manifest (off by default: prompts are personal data)
     prompt_in_manifest: bool = False
 

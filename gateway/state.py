@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import AssayError
 from core.settings import Settings
 from core.store import Database
+from gateway.admission import Admission
 from gateway.auth import KeyStore
 from gateway.blobs import BlobStore, FileBlobStore
 from gateway.metrics import Metrics
@@ -54,9 +55,18 @@ class AppState:
         self.marks = MarkRegistry(settings)
         self.blobs: BlobStore = blobs or FileBlobStore(settings.blob_dir)
         self.metrics = Metrics(settings.metrics_multiproc_dir)
-        self.backend_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assay-backend")
         self._backend = backend
         self._backend_lock = threading.Lock()
+        self.admission = Admission(
+            concurrency=self._backend_concurrency,
+            queue_size=settings.admission_queue_size,
+            max_wait_s=settings.admission_max_wait_s,
+            overrun_grace_s=settings.admission_overrun_grace_s,
+            metrics=self.metrics,
+        )
+        # threads start as needed; the admission bounds how many calls run (a slot is held until
+        # its call returns, so a call that outlives its request still counts)
+        self.backend_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="assay-backend")
         #: set by the review capability: ``hold(result, request) -> review id``
         self.review_queue: Any | None = None
         #: set while the app runs: the leadership of the scheduled ledger jobs (one replica holds it)
@@ -78,6 +88,13 @@ class AppState:
 
                     self._backend = load_backend(self.settings)
         return self._backend
+
+    def _backend_concurrency(self) -> int:
+        """How many generations the model takes at once: ASSAY_BACKEND_CONCURRENCY, else what the
+        backend says (``max_concurrency``: 1 for a diffusers pipeline under its lock), else 2."""
+        if self.settings.backend_concurrency:
+            return self.settings.backend_concurrency
+        return int(getattr(self.backend, "max_concurrency", 2))
 
     def preload(self) -> None:
         """Load the model, every check and every mark that any policy names (start-up, not first request)."""
@@ -111,6 +128,7 @@ class AppState:
         """What /readyz reports: each component ok or the error, plus warnings for unsafe defaults."""
         comps: dict[str, str] = {}
         warnings: list[str] = []
+        report_extra: dict[str, Any] = {}
         try:
             self.db.ping()
             comps["store"] = "ok"
@@ -118,7 +136,11 @@ class AppState:
             comps["store"] = exc.message
         try:
             info = self.backend.info
-            comps["model"] = "ok"
+            saturated = self.admission.saturation()
+            down = _unavailable(self.backend)
+            comps["model"] = down or ("saturated" if saturated else "ok")
+            if saturated:  # the queue is full, or a generation overran its deadline and runs on
+                report_extra["saturation"] = saturated
             if info.placeholder:
                 warnings.append("the model is an untrained PLACEHOLDER (random weights)")
         except AssayError as exc:
@@ -143,6 +165,8 @@ class AppState:
             "ready": all(v == "ok" for v in comps.values()),
             "components": comps,
             "warnings": warnings,
+            "admission": self.admission.snapshot(),
+            **report_extra,
         }
         if self.schedule_leader is not None:  # which replica signs the scheduled checkpoints
             report["schedule_leader"] = self.schedule_leader.held
@@ -152,3 +176,9 @@ class AppState:
         self.pipeline.close()
         self.backend_pool.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()
+
+
+def _unavailable(backend: Backend) -> str | None:
+    """Why a backend refuses work right now (a remote one whose circuit is open), if it says."""
+    why = getattr(backend, "unavailable", None)
+    return why() if callable(why) else None

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.deadline import Deadline
+from core.errors import BackendError
+
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
@@ -44,7 +47,8 @@ class GenerationRequest:
     control_image: Image.Image | None = None  # a control input (decoded and checked upstream)
     control_type: str | None = None  # which control model: canny, pose, depth, ... (models/control.py)
     control_strength: float = 1.0  # conditioning scale of the control model
-    timeout_s: float | None = None
+    #: when the backend must stop (checked between denoising steps; bounds an HTTP call)
+    deadline: Deadline | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,3 +99,31 @@ class Backend(Protocol):
         """Raise :class:`core.errors.InvalidRequest` for what this backend cannot do (size, mode)."""
 
     def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+
+def check_result(request: GenerationRequest, result: GenerationResult) -> None:
+    """Refuse what no backend may hand on: too few or too many images, the wrong size, or black
+    frames (NaN latents decode to black, and so does a model's own safety checker replacing an
+    image). Raises :class:`BackendError` naming the image; fails closed for any backend, a
+    plug-in one included."""
+    import numpy as np
+
+    if len(result.images) != request.n:
+        raise BackendError(
+            f"the backend returned {len(result.images)} images, {request.n} were asked for",
+            details={"returned": len(result.images), "asked": request.n},
+        )
+    for i, im in enumerate(result.images):
+        if im.size != (request.width, request.height):
+            raise BackendError(
+                f"the backend returned image {i} at {im.size[0]}x{im.size[1]}, "
+                f"{request.width}x{request.height} was asked for"
+            )
+        arr = np.asarray(im.convert("RGB"))
+        if int(arr.max()) <= 1:
+            raise BackendError(
+                f"the backend returned image {i} entirely black: the model produced no picture "
+                "(NaN values in its computation, or its own safety checker replaced the image)",
+                hint="retry with another seed; if it persists, run the model in float32 "
+                "(ASSAY_DTYPE=float32) or check the model's weights",
+            )

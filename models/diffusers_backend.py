@@ -4,6 +4,10 @@ One pipeline is loaded once per process; image-to-image and inpainting reuse its
 through ``AutoPipelineFor*.from_pipe`` (no second copy of the weights). Diffusers pipelines are not
 thread-safe, so calls are serialised with a lock (scale out with more workers, not threads).
 Errors from torch/diffusers/huggingface_hub are translated to Assay errors here.
+
+Each request may carry a :class:`core.deadline.Deadline`: waiting for the lock ends when it
+passes, and a step callback (``callback_on_step_end``) interrupts the denoising loop once every
+request of the call must stop, so an abandoned generation frees the model within one step.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.deadline import all_stopped
 from core.errors import AssayError, BackendError, BackendTimeout, ConfigError, InvalidRequest, UnknownModel
 from core.plugins import import_path
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
@@ -376,11 +381,13 @@ class DiffusersBackend:
             groups.setdefault(key, []).append(i)
         for members in groups.values():
             try:
-                results = self._run([requests[i] for i in members])
+                results: list[GenerationResult | AssayError] = list(self._run([requests[i] for i in members]))
             except AssayError as exc:
                 results = [exc] * len(members)
             for i, res in zip(members, results, strict=True):
-                outcomes[i] = res
+                deadline = requests[i].deadline
+                # a request that gave up while others of its call went on gets its own stop, no images
+                outcomes[i] = deadline.error() if deadline is not None and deadline.stopped else res
         return [o for o in outcomes if o is not None]
 
     def _run(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
@@ -416,30 +423,47 @@ class DiffusersBackend:
                 kwargs["mask_image"] = first.mask.convert("L").resize((first.width, first.height))
                 kwargs.update(height=first.height, width=first.width)
         control = self._controls.get(first.control_type or "") if first.control_image is not None else None
+        deadlines = [r.deadline for r in requests]
         t0 = time.perf_counter()
+        if not self._lock.acquire(timeout=_lock_wait(deadlines)):
+            raise _first_stop(requests, "waiting for the model")
         try:
-            with self._lock:
-                pipe = self._variant(first.mode, control.control_type if control else None)
-                if control is not None and first.control_image is not None:
-                    prepared = PREPROCESSORS[control.control_type](first.control_image)
-                    kwargs.update(
-                        control_arguments(
-                            pipe,
-                            prepared.resize((first.width, first.height)),
-                            first.control_strength,
-                            has_input=first.mode is not GenerationMode.TXT2IMG,
-                        )
+            if all_stopped(deadlines):
+                raise _first_stop(requests, "waiting for the model")
+            pipe = self._variant(first.mode, control.control_type if control else None)
+            if control is not None and first.control_image is not None:
+                prepared = PREPROCESSORS[control.control_type](first.control_image)
+                kwargs.update(
+                    control_arguments(
+                        pipe,
+                        prepared.resize((first.width, first.height)),
+                        first.control_strength,
+                        has_input=first.mode is not GenerationMode.TXT2IMG,
                     )
-                    kwargs.setdefault("height", first.height)
-                    kwargs.setdefault("width", first.width)
-                with torch.inference_mode():
-                    out = pipe(**kwargs)
-        except InvalidRequest:
+                )
+                kwargs.setdefault("height", first.height)
+                kwargs.setdefault("width", first.width)
+            watch = _StepWatch(pipe, deadlines)
+            kwargs.update(watch.kwargs())
+            with torch.inference_mode():
+                out = pipe(**kwargs)
+        except (InvalidRequest, BackendTimeout):
             raise
+        except _Interrupted:
+            out = None
         except TimeoutError as exc:
             raise BackendTimeout(f"generation timed out: {exc}") from exc
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             raise BackendError(f"diffusers pipeline failed: {exc.__class__.__name__}: {exc}") from exc
+        finally:
+            self._lock.release()
+        if watch.nan_step is not None:
+            raise BackendError(
+                f"the model's latents became NaN at step {watch.nan_step + 1}: no image was produced",
+                hint="run the model in float32 (ASSAY_DTYPE=float32) or check its weights",
+            )
+        if out is None or all_stopped(deadlines):
+            raise _first_stop(requests, f"the generation (stopped after step {watch.steps_done})")
         elapsed = time.perf_counter() - t0
         images = [im.convert("RGB") for im in out.images]
         native = {im.size for im in images if im.size != (first.width, first.height)}
@@ -484,6 +508,79 @@ class DiffusersBackend:
         if start != len(images):
             raise BackendError(f"the pipeline returned {len(images)} images for {start} asked for")
         return results
+
+
+class _Interrupted(Exception):
+    """Raised from the step callback of a pipeline that has no ``interrupt`` property."""
+
+
+class _StepWatch:
+    """The ``callback_on_step_end`` of one pipeline call: stops the denoising loop when every
+    request of the call must stop (their deadlines passed or they were cancelled) and when the
+    latents turn NaN, so an abandoned generation frees the model within one step.
+
+    Diffusers pipelines check their ``interrupt`` property at the top of each step; setting
+    ``_interrupt`` skips the remaining steps (diffusers' documented way to stop a call early).
+    A pipeline without that property is stopped by raising from the callback instead.
+    """
+
+    def __init__(self, pipe: Any, deadlines: list[Any]) -> None:
+        self.pipe = pipe
+        self.deadlines = deadlines
+        self.steps_done = 0
+        self.nan_step: int | None = None
+        self.supported = _accepts(pipe, "callback_on_step_end")
+        self._tensors = (
+            ["latents"]
+            if "latents" in (getattr(pipe, "_callback_tensor_inputs", None) or ["latents"])
+            else []
+        )
+
+    def kwargs(self) -> dict[str, Any]:
+        if not self.supported:
+            return {}
+        out: dict[str, Any] = {"callback_on_step_end": self}
+        if _accepts(self.pipe, "callback_on_step_end_tensor_inputs"):
+            out["callback_on_step_end_tensor_inputs"] = self._tensors
+        return out
+
+    def __call__(
+        self, pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.steps_done = step + 1
+        latents = callback_kwargs.get("latents")
+        if latents is not None and self.nan_step is None and bool(latents.isnan().any()):
+            self.nan_step = step
+        if self.nan_step is not None or all_stopped(self.deadlines):
+            if hasattr(type(pipe), "interrupt"):
+                pipe._interrupt = True
+            else:
+                raise _Interrupted()
+        return callback_kwargs
+
+
+def _accepts(pipe: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(pipe.__call__).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+
+
+def _lock_wait(deadlines: list[Any]) -> float:
+    """How long a call may wait for the model: until the last of its requests must stop."""
+    if not deadlines or any(d is None for d in deadlines):
+        return -1
+    longest = max(d.remaining() for d in deadlines)
+    return -1 if longest == float("inf") else longest
+
+
+def _first_stop(requests: list[GenerationRequest], what: str) -> BackendTimeout:
+    for r in requests:
+        if r.deadline is not None and r.deadline.stopped:
+            return r.deadline.error(what)
+    return BackendTimeout(f"{what} was stopped")
 
 
 def _request_notes(pipe: Any, request: GenerationRequest, call_notes: list[str]) -> list[str]:

@@ -38,6 +38,8 @@ def load_backend(settings: Settings) -> Backend:
             api_key=settings.remote_api_key,
             timeout_s=settings.backend_timeout_s,
             retries=settings.backend_retries,
+            breaker_failures=settings.remote_breaker_failures,
+            breaker_reset_s=settings.remote_breaker_reset_s,
         )
     from models.diffusers_backend import DiffusersBackend
 

@@ -1,9 +1,17 @@
 """A remote OpenAI-compatible image API as a backend (another Assay, a GPU service, a vendor).
 
-httpx with a timeout on every call, retries with exponential backoff on connection errors, 429
-and 5xx (honouring ``Retry-After``), and upstream errors mapped to Assay errors here. Images are
-requested as ``b64_json`` and decoded with the same safe decoder as uploads: a remote service is
-not trusted to send well-formed images.
+httpx with a timeout on every call, bounded by the request's deadline (``GenerationRequest.deadline``:
+the body is read in chunks and the call dropped once the deadline passes or is cancelled, so an
+upstream that stalls mid-body cannot hold the model slot); the remaining time is sent along
+(``X-Assay-Deadline-S``) so that an Assay worker drops the request itself. Retries only where the
+upstream cannot have done the work: the connection never opened, or it answered 429/503 (its
+``Retry-After`` honoured, within the deadline); never after a read timeout or a 500, when a POST
+may have run. Back-off is exponential with full jitter. A circuit breaker opens after
+``breaker_failures`` consecutive failures (timeouts, 5xx, connection errors): while open, calls
+are refused at once (503 with ``Retry-After``) and ``/readyz`` says so; after ``breaker_reset_s``
+one probe call is let through (half-open), and its outcome closes or re-opens the circuit.
+Upstream errors are mapped to Assay errors here. Images are requested as ``b64_json`` and decoded
+with the same safe decoder as uploads: a remote service is not trusted to send well-formed images.
 
 An ``assay worker`` (Ray Serve, :mod:`models.worker`) is an upstream of this kind that also says
 which weights made each image. The backend asks ``GET /models`` once whether the endpoint is one;
@@ -16,21 +24,95 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
+import random
 import threading
 import time
+import uuid
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from core.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest
+from core.deadline import Deadline
+from core.errors import BackendError, BackendTimeout, ConfigError, InvalidRequest, Overloaded
 from core.images import DecodeLimits, decode_image
 from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo
-from models.worker.protocol import PROTOCOL, WorkerDescription
+from models.worker.protocol import DEADLINE_HEADER, PROTOCOL, WorkerDescription
 
 log = logging.getLogger("assay.models")
+#: the upstream is down or busy: ask again later (GET /models), count against the circuit
 RETRY_STATUS = {429, 500, 502, 503, 504}
+#: answers that say the upstream did not do the work: a POST may be sent again
+REFUSED_STATUS = {429, 503}
+#: the most an upstream's answer may weigh (n images of b64 PNG)
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
+
+class CircuitBreaker:
+    """Closed -> open after ``failures`` consecutive failures -> half-open after ``reset_s`` (one
+    probe at a time) -> closed on the probe's success, open again on its failure. Thread-safe."""
+
+    def __init__(self, failures: int = 5, reset_s: float = 30.0, *, clock: Any = time.monotonic) -> None:
+        self.threshold = failures
+        self.reset_s = reset_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "open" if self._clock() - self.opened_at < self.reset_s else "half_open"
+
+    def retry_in(self) -> float:
+        with self._lock:
+            if self.opened_at is None:
+                return 0.0
+            return max(0.0, self.reset_s - (self._clock() - self.opened_at))
+
+    def allow(self) -> bool:
+        """May a call go out now? In half-open, only one probe at a time."""
+        with self._lock:
+            state = self._state()
+            if state == "closed":
+                return True
+            if state == "half_open" and not self._probing:
+                self._probing = True
+                return True
+            return False
+
+    def success(self) -> None:
+        with self._lock:
+            self.failures = 0
+            self.opened_at = None
+            self._probing = False
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self._probing or self.failures >= self.threshold:
+                self.opened_at = self._clock()
+            self._probing = False
+
+
+class _Refused(Exception):
+    """An upstream answer that says it did not do the work (429/503); carries its Retry-After."""
+
+    def __init__(self, resp: httpx.Response, retry_after: float | None) -> None:
+        self.resp = resp
+        self.retry_after = retry_after
+
+
 #: a worker's 4xx error types that are the caller's input, not the worker's failure
 _INPUT_ERRORS = {
     "invalid_request",
@@ -43,6 +125,8 @@ _INPUT_ERRORS = {
 
 class RemoteBackend:
     name = "remote"
+    #: calls in flight at once (the upstream queues and batches them itself)
+    max_concurrency = 8
 
     def __init__(
         self,
@@ -55,6 +139,8 @@ class RemoteBackend:
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         discover: bool = True,
+        breaker_failures: int = 5,
+        breaker_reset_s: float = 30.0,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"remote backend URL must start with http:// or https://, got {base_url!r}")
@@ -62,6 +148,8 @@ class RemoteBackend:
         self.model = model
         self.retries = retries
         self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.breaker = CircuitBreaker(breaker_failures, breaker_reset_s)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -146,41 +234,128 @@ class RemoteBackend:
         if request.mode is not GenerationMode.TXT2IMG and request.image is None:
             raise InvalidRequest(f"{request.mode.value} needs an input image", param="image")
 
-    def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+    def unavailable(self) -> str | None:
+        """Why no call goes out now (the circuit is open), for ``/readyz``; None when calls may."""
+        if self.breaker.state != "open":
+            return None
+        return (
+            f"unavailable: the upstream {self.base_url} failed {self.breaker.failures} times in a row "
+            f"(circuit open, next probe in {self.breaker.retry_in():.0f} s)"
+        )
+
+    def _post(
+        self, path: str, deadline: Deadline | None = None, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        """POST with retries where the upstream cannot have done the work; the response and its body."""
+        deadline = deadline or Deadline(None)
+        key = uuid.uuid4().hex  # the same on every attempt: an upstream may drop a repeat
         attempt = 0
         while True:
+            if not self.breaker.allow():
+                wait = self.breaker.retry_in()
+                raise Overloaded(
+                    f"the upstream {self.base_url} is failing: {self.breaker.failures} failures in a row "
+                    f"(circuit open, next probe in {wait:.0f} s)",
+                    retry_after=max(1.0, wait),
+                    reason="circuit_open",
+                    hint="retry after the time in Retry-After",
+                )
             try:
-                resp = self._client.post(path, **kwargs)
-            except httpx.TimeoutException as exc:
-                if attempt >= self.retries:
-                    raise BackendTimeout(
-                        f"remote backend {self.base_url} timed out after {attempt + 1} attempts"
+                resp, body = self._send(path, deadline, key, **kwargs)
+            except _Refused as refused:
+                # the upstream is alive but busy: 503 counts against the circuit, 429 does not
+                if refused.resp.status_code == 503:
+                    self.breaker.failure()
+                else:
+                    self.breaker.success()
+                delay = self._backoff(attempt, refused.retry_after)
+                if attempt >= self.retries or delay >= deadline.remaining():
+                    raise Overloaded(
+                        f"remote backend answered {refused.resp.status_code}: {_error_message(refused.resp)}",
+                        retry_after=max(1.0, refused.retry_after or delay),
+                        reason=f"upstream_{refused.resp.status_code}",
+                        details={"upstream_status": refused.resp.status_code},
+                    ) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self.breaker.failure()  # never reached the upstream: safe to send again
+                delay = self._backoff(attempt, None)
+                if attempt >= self.retries or delay >= deadline.remaining():
+                    kind = BackendTimeout if isinstance(exc, httpx.TimeoutException) else BackendError
+                    raise kind(
+                        f"remote backend {self.base_url} unreachable after {attempt + 1} attempts: "
+                        f"{exc.__class__.__name__}"
                     ) from exc
-                delay = self.backoff_s * 2**attempt
+            except httpx.TimeoutException as exc:  # sent: it may be running, so it is not sent again
+                self.breaker.failure()
+                if deadline.stopped:
+                    raise deadline.error(f"the call to {self.base_url}") from exc
+                raise BackendTimeout(
+                    f"remote backend {self.base_url} timed out ({exc.__class__.__name__}); "
+                    "not retried: the upstream may still be running it"
+                ) from exc
             except httpx.TransportError as exc:
-                if attempt >= self.retries:
-                    raise BackendError(
-                        f"remote backend {self.base_url} unreachable: {exc.__class__.__name__}"
-                    ) from exc
-                delay = self.backoff_s * 2**attempt
+                self.breaker.failure()
+                if deadline.stopped:
+                    raise deadline.error(f"the call to {self.base_url}") from exc
+                raise BackendError(
+                    f"remote backend {self.base_url} broke off its answer: {exc.__class__.__name__}"
+                ) from exc
+            except BackendTimeout:  # our deadline passed mid-body
+                self.breaker.failure()
+                raise
             else:
                 if resp.status_code < 400:
-                    return resp
-                if resp.status_code in RETRY_STATUS and attempt < self.retries:
-                    ra = resp.headers.get("retry-after")
-                    delay = (
-                        min(float(ra), 30.0)
-                        if ra and ra.replace(".", "", 1).isdigit()
-                        else self.backoff_s * 2**attempt
-                    )
-                else:
-                    self._raise_input_error(resp)
-                    raise BackendError(
-                        f"remote backend answered {resp.status_code}: {_error_message(resp)}",
-                        details={"upstream_status": resp.status_code},
-                    )
+                    self.breaker.success()
+                    return resp, body
+                if resp.status_code >= 500:
+                    self.breaker.failure()
+                else:  # the upstream is up; the request was at fault
+                    self.breaker.success()
+                self._raise_input_error(resp)
+                raise BackendError(
+                    f"remote backend answered {resp.status_code}: {_error_message(resp)}",
+                    details={"upstream_status": resp.status_code},
+                )
             attempt += 1
-            time.sleep(delay)
+            if deadline.wait(delay):
+                raise deadline.error(f"the call to {self.base_url} (waiting to retry)")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full jitter (0 .. backoff x 2^attempt), and never sooner than the upstream's Retry-After."""
+        jitter = random.uniform(0, self.backoff_s * 2**attempt)  # noqa: S311 - not for security
+        return max(jitter, min(retry_after, 300.0)) if retry_after is not None else jitter
+
+    def _send(self, path: str, deadline: Deadline, key: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """One attempt, bounded by the deadline: every read waits at most the time left, and the
+        body is read in chunks so that a trickle cannot outlast it; a cancel closes the stream."""
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.error(f"the call to {self.base_url}")
+        t = min(self.timeout_s, left)
+        headers = {"Idempotency-Key": key}
+        if left != float("inf"):
+            headers[DEADLINE_HEADER] = f"{left:.3f}"
+        timeout = httpx.Timeout(t, connect=min(10.0, t))
+        with self._client.stream("POST", path, headers=headers, timeout=timeout, **kwargs) as resp:
+            deadline.on_cancel(resp.close)
+            if resp.status_code >= 400:  # an error body is small: read whole, within the timeout
+                resp.read()
+                if resp.status_code in REFUSED_STATUS:
+                    raise _Refused(resp, _retry_after(resp))
+                return resp, resp.content
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():  # as they arrive (a chunk size would wait to fill it)
+                if deadline.stopped:
+                    raise deadline.error(f"the answer of {self.base_url} (stalled mid-body)")
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise BackendError(f"remote backend sent more than {MAX_RESPONSE_BYTES} bytes")
+                chunks.append(chunk)
+            if deadline.stopped:
+                raise deadline.error(f"the answer of {self.base_url}")
+            body = b"".join(chunks)
+        return resp, body
 
     def _raise_input_error(self, resp: httpx.Response) -> None:
         """An Assay worker's 4xx about the request itself is the caller's bad input, said as such."""
@@ -224,7 +399,7 @@ class RemoteBackend:
             }
             if self.model:
                 body["model"] = self.model
-            resp = self._post("/images/generations", json=body)
+            resp, raw = self._post("/images/generations", request.deadline, json=body)
         else:
             files = {"image": ("image.png", _png(request.image), "image/png")}
             if request.mask is not None:
@@ -240,10 +415,10 @@ class RemoteBackend:
                 data["strength"] = str(request.strength)
             if self.model:
                 data["model"] = self.model
-            resp = self._post("/images/edits", data=data, files=files)
+            resp, raw = self._post("/images/edits", request.deadline, data=data, files=files)
         elapsed = time.perf_counter() - t0
         try:
-            payload = resp.json()
+            payload = json.loads(raw)
             items = payload["data"]
             blobs = [base64.b64decode(it["b64_json"], validate=True) for it in items]
         except (ValueError, KeyError, TypeError) as exc:
@@ -302,6 +477,22 @@ def _png(img: Any) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """The upstream's ``Retry-After`` in seconds (delta-seconds or an HTTP date), if it sent one."""
+    value = (resp.headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _error_message(resp: httpx.Response) -> str:

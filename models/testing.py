@@ -1,5 +1,7 @@
 """Fakes for tests and benchmarks (no hub, no download): tiny diffusers pipelines built from config,
-and :class:`PhotoBackend`, a backend that answers in milliseconds.
+:class:`PhotoBackend`, a backend that answers in milliseconds, and the faulty models of the fault
+tests: :class:`SlowSteps` (a real pipeline made slow per denoising step), :class:`HangingBackend`
+(never answers on its own) and :class:`FaultyBackend` (wrong answers of each kind).
 
 The tiny pipelines are like diffusers' own ``get_dummy_components()``, but the tokenizer is written
 locally too (a byte-level CLIP vocabulary with no merges), so nothing touches a hub.
@@ -8,8 +10,10 @@ locally too (a byte-level CLIP vocabulary with no merges), so nothing touches a 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.base import GenerationRequest, GenerationResult, ModelInfo
@@ -73,6 +77,114 @@ class PhotoBackend:
             }
         )
         return GenerationResult(images=images, model=model, elapsed_s=0.0)
+
+
+class SlowSteps:
+    """Makes a diffusers backend's denoiser sleep ``seconds`` before every step: a stand-in for a big
+    model on a small machine, through the real pipeline, its step loop and its step callback.
+
+    ``with SlowSteps(backend, 0.05): ...`` (or ``.start()`` / ``.stop()``). ``starts`` holds the
+    monotonic time at which each forward pass of the denoiser began, so a test can tell how many
+    steps an interrupted call still ran after its deadline.
+    """
+
+    def __init__(self, backend: Any, seconds: float) -> None:
+        self.module = backend.pipe.unet
+        self.seconds = seconds
+        self.starts: list[float] = []
+        self._handle: Any = None
+
+    @property
+    def calls(self) -> int:
+        return len(self.starts)
+
+    def after(self, t: float) -> int:
+        """How many denoiser passes began after monotonic time ``t``."""
+        return sum(1 for s in self.starts if s > t)
+
+    def _hook(self, _module: Any, _args: Any) -> None:
+        self.starts.append(time.monotonic())
+        time.sleep(self.seconds)
+
+    def start(self) -> SlowSteps:
+        self._handle = self.module.register_forward_pre_hook(self._hook)
+        return self
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def __enter__(self) -> SlowSteps:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class HangingBackend(PhotoBackend):
+    """A model that does not answer on its own. ``cooperative=True``: it stops when the request's
+    deadline passes or is cancelled (as a backend that checks between steps does); ``False``: it
+    ignores the deadline and hangs until :meth:`release` (a wedged driver), holding its one slot.
+    Requests whose prompt does not contain ``hang_on`` are answered at once."""
+
+    max_concurrency = 1
+
+    def __init__(self, *, cooperative: bool = True, hang_on: str = "", **kw: Any) -> None:
+        super().__init__(**kw)
+        self.cooperative = cooperative
+        self.hang_on = hang_on
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        with self._lock:  # one generation at a time, like a pipeline under its lock
+            if self.hang_on not in request.prompt:
+                return super().generate(request)
+            self.started.set()
+            try:
+                while not self._release.wait(0.01):
+                    if self.cooperative and request.deadline is not None and request.deadline.stopped:
+                        raise request.deadline.error()
+                return super().generate(request)
+            finally:
+                self.stopped.set()
+
+
+class FaultyBackend(PhotoBackend):
+    """A model that answers wrongly in one way: ``fault`` is ``raises`` (a RuntimeError from the
+    model's code), ``nan`` (the black frames NaN latents decode to), ``black``, ``wrong_size``,
+    ``too_few`` (one image fewer than asked for) or ``none`` (answers correctly)."""
+
+    FAULTS = ("raises", "nan", "black", "wrong_size", "too_few", "none")
+
+    def __init__(self, fault: str, **kw: Any) -> None:
+        if fault not in self.FAULTS:
+            raise ValueError(f"fault must be one of {self.FAULTS}, not {fault!r}")
+        super().__init__(**kw)
+        self.fault = fault
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        import numpy as np
+        from PIL import Image
+
+        if self.fault == "raises":
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        result = super().generate(request)
+        if self.fault in ("nan", "black"):
+            arr = np.full((request.height, request.width, 3), np.nan if self.fault == "nan" else 0.0)
+            frame = Image.fromarray(np.nan_to_num(arr * 255, nan=0.0).astype("uint8"))
+            result.images = [frame.copy() for _ in result.images]
+        elif self.fault == "wrong_size":
+            result.images = [im.resize((request.width // 2 + 3, request.height // 2)) for im in result.images]
+        elif self.fault == "too_few":
+            result.images = result.images[:-1]
+        return result
 
 
 def _bytes_to_unicode() -> dict[int, str]:

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import AssayError, RateLimited
+from core.errors import AssayError, Overloaded, RateLimited
 
 log = logging.getLogger("assay.api")
 
@@ -55,8 +55,9 @@ def assay_error_response(exc: AssayError) -> JSONResponse:
     if stage:
         extra["stage"] = stage
     headers = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    retry_after = _retry_after(exc)
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
@@ -64,6 +65,15 @@ def assay_error_response(exc: AssayError) -> JSONResponse:
         status_code=exc.status,
         headers=headers,
     )
+
+
+def _retry_after(exc: AssayError) -> float | None:
+    """Seconds after which a retry may succeed: a rate limit's or an overload's (also when the
+    pipeline has wrapped it, after recording it, in its ``cause``)."""
+    for err in (exc, getattr(exc, "cause", None)):
+        if isinstance(err, (RateLimited, Overloaded)):
+            return float(err.retry_after)
+    return None
 
 
 def install(app: FastAPI) -> None:

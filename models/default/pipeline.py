@@ -9,7 +9,9 @@ The tokenizer is the rule-based parser in ``tokenizer.py`` (code, not weights).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +51,15 @@ class AssayShapesPipeline(DiffusionPipeline):
         self.register_modules(unet=unet, text_encoder=text_encoder, scheduler=scheduler)
         self.register_to_config(default_steps=default_steps, default_guidance=default_guidance)
         text_encoder.check_concepts()
+
+    #: what a ``callback_on_step_end`` may read and replace (diffusers' convention)
+    _callback_tensor_inputs = ["latents"]
+    _interrupt = False
+
+    @property
+    def interrupt(self) -> bool:
+        """Set ``_interrupt`` (from a step callback) to stop the denoising loop after this step."""
+        return self._interrupt
 
     @property
     def native_size(self) -> int:
@@ -95,6 +106,8 @@ class AssayShapesPipeline(DiffusionPipeline):
         width: int | None = None,
         negative_prompt: str | list[str] | None = None,
         output_type: str = "pil",
+        callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
+        callback_on_step_end_tensor_inputs: list[str] | None = None,
     ) -> ShapesPipelineOutput:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
@@ -127,7 +140,15 @@ class AssayShapesPipeline(DiffusionPipeline):
         )
         self.scheduler.set_timesteps(steps, device=self.unet.device)
         x = x * self.scheduler.init_noise_sigma
-        for t in self.progress_bar(self.scheduler.timesteps):
+        tensor_inputs = list(callback_on_step_end_tensor_inputs or ["latents"])
+        if any(k not in self._callback_tensor_inputs for k in tensor_inputs):
+            raise ValueError(
+                f"callback_on_step_end_tensor_inputs must be among {self._callback_tensor_inputs}"
+            )
+        self._interrupt = False
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            if self._interrupt:  # set by a step callback: the remaining steps are skipped
+                break
             tt = t.expand(n)
             if uncond is None:
                 pred = denoise(self.unet, x, tt, cond)
@@ -136,6 +157,9 @@ class AssayShapesPipeline(DiffusionPipeline):
                 pu, pc = both.chunk(2)
                 pred = pu + guidance * (pc - pu)
             x = self.scheduler.step(pred, t, x).prev_sample
+            if callback_on_step_end is not None:
+                out = callback_on_step_end(self, i, t, {k: x for k in tensor_inputs})
+                x = out.get("latents", x)
 
         if output_type == "pt":
             images = x.clamp(-1, 1)

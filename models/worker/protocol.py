@@ -6,6 +6,9 @@ ride along in extra keys, as Assay's own fields do in the gateway's responses:
 
 * requests may carry ``seed``, ``steps``, ``guidance`` and ``negative_prompt`` (the gateway's own
   extras); the remote backend sends them only to an endpoint that said it is an Assay worker;
+* requests may carry ``X-Assay-Deadline-S`` (:data:`DEADLINE_HEADER`): the seconds the gateway
+  will wait. The worker stops the generation between denoising steps when they pass, or when the
+  gateway hangs up (Ray Serve cancels the request), so an abandoned request frees the replica;
 * every response carries ``assay.model_info``: the :class:`~models.base.ModelInfo` of the weights
   that made *these* images (id, revision, weights digest, scheduler, seeds, steps), which the
   gateway records as it is. ``GET /v1/models`` lists the model with ``assay_worker`` (protocol,
@@ -23,6 +26,8 @@ from models.base import GenerationMode, GenerationRequest, ModelInfo
 
 #: the protocol a worker announces in ``GET /v1/models`` (and the remote backend accepts)
 PROTOCOL = "assay-worker/1"
+#: request header: the seconds the caller will wait; a worker stops the generation when they pass
+DEADLINE_HEADER = "X-Assay-Deadline-S"
 _SIZE_RE = re.compile(r"^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$")
 MAX_SIDE = 4096
 

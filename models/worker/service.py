@@ -22,9 +22,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from core.deadline import Deadline
 from core.errors import AssayError, ConfigError, InvalidRequest
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult
 from models.worker.protocol import (
+    DEADLINE_HEADER,
     WorkerDescription,
     WorkerImage,
     WorkerImageRequest,
@@ -184,6 +186,45 @@ async def _image(form: Any, key: str, *, required: bool) -> Any:
     return decode_image(data, name=key)
 
 
+def _deadline(request: Request) -> Deadline:
+    """The caller's deadline (``X-Assay-Deadline-S``); none without the header."""
+    raw = request.headers.get(DEADLINE_HEADER)
+    if raw is None:
+        return Deadline(None)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 86_400:  # also refuses NaN
+        raise InvalidRequest(
+            f"{DEADLINE_HEADER} must be a number of seconds in (0, 86400], not {raw[:40]!r}",
+            param=DEADLINE_HEADER,
+        )
+    return Deadline(seconds)
+
+
+#: how often a running request checks whether its caller hung up
+DISCONNECT_POLL_S = 0.25
+
+
+async def _generate(r: Runner, request: Request, req: GenerationRequest) -> GenerationResult:
+    """Generate, dropping the request (its deadline cancelled: the backend stops at its next step)
+    when the caller hangs up, or when Ray Serve cancels it (its client went away)."""
+    deadline = req.deadline
+    assert deadline is not None
+    task = asyncio.ensure_future(r.generate(req))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if not deadline.cancelled and await request.is_disconnected():
+                deadline.cancel("the caller hung up")
+    except asyncio.CancelledError:
+        deadline.cancel("the request was cancelled")
+        raise
+
+
 def make_api(runner: Callable[[], Runner]) -> FastAPI:
     """The worker's HTTP API; ``runner()`` gives the replica's runner at request time."""
     api = FastAPI(
@@ -212,10 +253,12 @@ def make_api(runner: Callable[[], Runner]) -> FastAPI:
         return WorkerModelList(data=[WorkerModelCard(id=desc.model_info.model_id, assay_worker=desc)])
 
     @api.post("/v1/images/generations")
-    async def generations(body: WorkerImageRequest) -> WorkerImageResponse:
+    async def generations(body: WorkerImageRequest, request: Request) -> WorkerImageResponse:
         r = runner()
         _check_model(r.service, body.model)
-        return r.service.respond(await r.generate(body.to_request()))
+        req = body.to_request()
+        req.deadline = _deadline(request)
+        return r.service.respond(await _generate(r, request, req))
 
     @api.post("/v1/images/edits")
     async def edits(request: Request) -> WorkerImageResponse:
@@ -240,6 +283,7 @@ def make_api(runner: Callable[[], Runner]) -> FastAPI:
         mode = GenerationMode.INPAINT if mask is not None else GenerationMode.IMG2IMG
         req = body.to_request(mode, image=image, mask=mask)
         req.strength = strength
-        return r.service.respond(await r.generate(req))
+        req.deadline = _deadline(request)
+        return r.service.respond(await _generate(r, request, req))
 
     return api
