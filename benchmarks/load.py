@@ -15,6 +15,12 @@ the p50/p95/p99 latency of accepted requests, stops the server, and then audits 
   watermark decodes to the record's payload (``provenance.verify``);
 * the ledger verifies end to end (what ``assay audit verify`` runs).
 
+``--mixed`` runs the scenario of the model path under load instead (in process, behind uvicorn on
+loopback): a slow stand-in model that sleeps per denoising step (``models.testing.SteppedBackend``),
+``--clients`` clients (default 32) spread over 3 tenants, first short requests only (the baseline),
+then with ``--long-share`` (10%) long ones; it prints p50/p95/p99 of the short requests in both
+phases and their p99 ratio, refusals (503), cancellations (504), and the same audit.
+
 Without ``--model`` it serves the built-in default model (its placeholder while none is shipped).
 ``--lean`` serves the default pack without content checks (marks and ledger only). The same
 ``ServeProcess`` and ``audit_run`` drive the kill -9 test in tests/reliability/.
@@ -407,6 +413,166 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
+# --- the mixed scenario: short and long requests from several tenants on a slow model -----------
+@dataclass
+class MixedStats:
+    short: list[float] = field(default_factory=list)
+    long: list[float] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def mixed_client(
+    url: str,
+    key: str,
+    stats: MixedStats,
+    stop: threading.Event,
+    *,
+    seed0: int,
+    long_share: float,
+    short_steps: int,
+    long_steps: int,
+    size: str,
+) -> None:
+    import random
+
+    import httpx
+
+    rng = random.Random(seed0)
+    i = 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+        while not stop.is_set():
+            is_long = rng.random() < long_share
+            body = {
+                "prompt": PROMPTS[(seed0 + i) % len(PROMPTS)],
+                "size": size,
+                "seed": seed0 * 100_000 + i,
+                "steps": long_steps if is_long else short_steps,
+            }
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                r = http.post("/v1/images/generations", json=body)
+            except httpx.HTTPError as exc:
+                with stats.lock:
+                    stats.statuses[f"transport:{exc.__class__.__name__}"] += 1
+                continue
+            dt = time.perf_counter() - t0
+            with stats.lock:
+                stats.statuses[f"{'long' if is_long else 'short'} {r.status_code}"] += 1
+                if r.status_code == 200:
+                    payload = r.json()
+                    images = [base64.b64decode(d["b64_json"]) for d in payload["data"]]
+                    stats.accepted.append(Accepted(payload["assay"]["record_id"], images, dt))
+                    (stats.long if is_long else stats.short).append(dt)
+            if r.status_code == 503:  # refused: come back when it says
+                stop.wait(min(5.0, float(r.headers.get("retry-after", "1"))))
+
+
+def mixed(args: argparse.Namespace) -> int:
+    from core.settings import Settings
+    from gateway.app import create_app
+    from gateway.state import AppState
+    from models.testing import SteppedBackend
+
+    tenants = ["tenant-a", "tenant-b", "tenant-c"]
+    with tempfile.TemporaryDirectory(prefix="assay-mixed-") as tmp:
+        tmp_path = Path(tmp)
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            policy_dir=lean_policy_dir(tmp_path / "policies", args.policy_dir),
+            backend_timeout_s=args.deadline,
+        )
+        backend = SteppedBackend(step_s=args.step_s, default_steps=args.short_steps, max_concurrency=2)
+        state = AppState(settings, backend=backend)
+        keys = [
+            state.keys.create(tenants[i % 3], "requester", name=f"client {i}")[0] for i in range(args.clients)
+        ]
+        phases: dict[str, MixedStats] = {}
+        with ThreadedServer(create_app(state=state), lifespan="on") as srv:
+            for phase, share in (("short only", 0.0), ("mixed", args.long_share)):
+                stats = MixedStats()
+                stop = threading.Event()
+                threads = [
+                    threading.Thread(
+                        target=mixed_client,
+                        args=(srv.url, keys[i], stats, stop),
+                        kwargs={
+                            "seed0": i + (1000 if share else 0),
+                            "long_share": share,
+                            "short_steps": args.short_steps,
+                            "long_steps": args.long_steps,
+                            "size": args.size,
+                        },
+                        daemon=True,
+                    )
+                    for i in range(args.clients)
+                ]
+                for t in threads:
+                    t.start()
+                time.sleep(args.duration)
+                stop.set()
+                for t in threads:
+                    t.join(args.grace)
+                phases[phase] = stats
+            metrics = state.metrics.render().decode()
+        cancellations = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("assay_generations_cancelled_total{")
+        )
+        refusals = {
+            line.split('reason="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("assay_admission_refusals_total{")
+        }
+        state.close()
+        accepted = [a for st in phases.values() for a in st.accepted]
+        audit = audit_run(settings, accepted, verify_images=not args.no_verify)
+    base, mix = phases["short only"], phases["mixed"]
+    ratio = pct(mix.short, 0.99) / pct(base.short, 0.99) if base.short and mix.short else float("nan")
+    for name, st in phases.items():
+        print(
+            f"{name:10s}: short p50 {pct(st.short, 0.5):.3f} s, p95 {pct(st.short, 0.95):.3f} s, "
+            f"p99 {pct(st.short, 0.99):.3f} s over {len(st.short)}; long accepted {len(st.long)}; "
+            f"statuses {dict(st.statuses)}"
+        )
+    print(
+        f"short p99 mixed / short only: {ratio:.2f} (budget 2.0); refusals {refusals or 0}; "
+        f"cancellations {cancellations:.0f}; stand-in stopped early {backend.stopped_early}"
+    )
+    print(
+        f"audit: {'OK' if audit.ok else 'FAILED'}: {audit.accepted} accepted, "
+        f"{audit.ledger_records} records, "
+        f"missing {len(audit.missing_records)}, duplicated {len(audit.duplicated_records)}, "
+        f"verified {audit.verified}, unverified {len(audit.unverified)}; {audit.ledger_summary}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "phases": {
+                        k: {
+                            "short_p50": pct(v.short, 0.5),
+                            "short_p95": pct(v.short, 0.95),
+                            "short_p99": pct(v.short, 0.99),
+                            "statuses": dict(v.statuses),
+                        }
+                        for k, v in phases.items()
+                    },
+                    "p99_ratio": ratio,
+                    "refusals": refusals,
+                    "cancellations": cancellations,
+                    "audit_ok": audit.ok,
+                    "loadavg_1m": os.getloadavg()[0],
+                },
+                indent=2,
+            )
+        )
+    return 0 if audit.ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=16)
@@ -422,7 +588,17 @@ def main() -> int:
     ap.add_argument("--lean", action="store_true", help="drop the content checks (marks and ledger only)")
     ap.add_argument("--no-verify", action="store_true", help="skip verifying each released image")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--mixed", action="store_true", help="the slow-model scenario (see above)")
+    ap.add_argument("--long-share", type=float, default=0.1, help="--mixed: share of long requests")
+    ap.add_argument("--short-steps", type=int, default=2, help="--mixed: steps of a short request")
+    ap.add_argument("--long-steps", type=int, default=40, help="--mixed: steps of a long request")
+    ap.add_argument("--step-s", type=float, default=0.02, help="--mixed: the stand-in's seconds per step")
+    ap.add_argument("--deadline", type=float, default=10.0, help="--mixed: ASSAY_BACKEND_TIMEOUT_S")
     args = ap.parse_args()
+    if args.mixed:
+        if "--clients" not in sys.argv:
+            args.clients = 32
+        return mixed(args)
 
     with tempfile.TemporaryDirectory(prefix="assay-load-") as tmp:
         tmp_path = Path(tmp)

@@ -89,12 +89,19 @@ class Deadline:
             except Exception:  # noqa: BLE001, S110 - a failing callback must not stop the others
                 pass
 
-    def on_cancel(self, callback: Callable[[], None]) -> None:
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` on cancel (at once if already cancelled); returns what unregisters it."""
         with self._lock:
             if not self._cancelled.is_set():
                 self._callbacks.append(callback)
-                return
+                return lambda: self._forget(callback)
         callback()
+        return lambda: None
+
+    def _forget(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, waking early on cancel or expiry; True if the work must stop."""

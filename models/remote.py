@@ -327,7 +327,8 @@ class RemoteBackend:
 
     def _send(self, path: str, deadline: Deadline, key: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
         """One attempt, bounded by the deadline: every read waits at most the time left, and the
-        body is read in chunks so that a trickle cannot outlast it; a cancel closes the stream."""
+        body is read as it arrives so that a trickle cannot outlast it; a cancel from another thread
+        shuts the connection down (:func:`_abort`)."""
         left = deadline.remaining()
         if left <= 0:
             raise deadline.error(f"the call to {self.base_url}")
@@ -337,25 +338,30 @@ class RemoteBackend:
             headers[DEADLINE_HEADER] = f"{left:.3f}"
         timeout = httpx.Timeout(t, connect=min(10.0, t))
         with self._client.stream("POST", path, headers=headers, timeout=timeout, **kwargs) as resp:
-            deadline.on_cancel(resp.close)
-            if resp.status_code >= 400:  # an error body is small: read whole, within the timeout
-                resp.read()
-                if resp.status_code in REFUSED_STATUS:
-                    raise _Refused(resp, _retry_after(resp))
-                return resp, resp.content
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_bytes():  # as they arrive (a chunk size would wait to fill it)
-                if deadline.stopped:
-                    raise deadline.error(f"the answer of {self.base_url} (stalled mid-body)")
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise BackendError(f"remote backend sent more than {MAX_RESPONSE_BYTES} bytes")
-                chunks.append(chunk)
+            forget = deadline.on_cancel(lambda: _abort(resp))
+            try:
+                return self._read(resp, deadline)
+            finally:
+                forget()
+
+    def _read(self, resp: httpx.Response, deadline: Deadline) -> tuple[httpx.Response, bytes]:
+        if resp.status_code >= 400:  # an error body is small: read whole, within the timeout
+            resp.read()
+            if resp.status_code in REFUSED_STATUS:
+                raise _Refused(resp, _retry_after(resp))
+            return resp, resp.content
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_bytes():  # as they arrive (a chunk size would wait to fill it)
             if deadline.stopped:
-                raise deadline.error(f"the answer of {self.base_url}")
-            body = b"".join(chunks)
-        return resp, body
+                raise deadline.error(f"the answer of {self.base_url} (stalled mid-body)")
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise BackendError(f"remote backend sent more than {MAX_RESPONSE_BYTES} bytes")
+            chunks.append(chunk)
+        if deadline.stopped:
+            raise deadline.error(f"the answer of {self.base_url}")
+        return resp, b"".join(chunks)
 
     def _raise_input_error(self, resp: httpx.Response) -> None:
         """An Assay worker's 4xx about the request itself is the caller's bad input, said as such."""
@@ -477,6 +483,21 @@ def _png(img: Any) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _abort(resp: httpx.Response) -> None:
+    """End a call from another thread: shut its socket down, which wakes the blocked read (closing
+    the response from another thread would not). In-process transports have no socket; they are
+    stopped by the per-chunk deadline check."""
+    import socket
+
+    stream = resp.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

@@ -122,6 +122,31 @@ class SlowSteps:
         self.stop()
 
 
+class SteppedBackend(PhotoBackend):
+    """A slow model stand-in for load runs: sleeps ``step_s`` per denoising step (``steps`` of the
+    request, else ``default_steps``), checking the request's deadline between steps as a real
+    pipeline's step callback does, then answers like :class:`PhotoBackend`. Takes
+    ``max_concurrency`` generations at once (an accelerator with that many streams)."""
+
+    def __init__(self, *, step_s: float = 0.02, default_steps: int = 4, max_concurrency: int = 2, **kw: Any):
+        super().__init__(**kw)
+        self.step_s = step_s
+        self.default_steps = default_steps
+        self.max_concurrency = max_concurrency
+        self.stopped_early = 0
+        self._count_lock = threading.Lock()
+
+    def generate(self, request: GenerationRequest) -> GenerationResult:
+        deadline = request.deadline
+        for _ in range(request.steps or self.default_steps):
+            if deadline is not None and deadline.stopped:
+                with self._count_lock:
+                    self.stopped_early += 1
+                raise deadline.error()
+            time.sleep(self.step_s)
+        return super().generate(request)
+
+
 class HangingBackend(PhotoBackend):
     """A model that does not answer on its own. ``cooperative=True``: it stops when the request's
     deadline passes or is cancelled (as a backend that checks between steps does); ``False``: it
