@@ -158,7 +158,7 @@ def remote(upstream):  # noqa: ANN001, ANN201
     [
         ("500", 502, "backend_error", "500: CUDA out of memory"),
         ("429", 503, "overloaded", "429: slow down"),
-        ("trickle", 504, "backend_timeout", "stalled mid-body"),
+        ("trickle", 504, "backend_timeout", "within 2 s"),
     ],
 )
 def test_a_failing_remote_upstream_ends_in_a_clear_error_and_the_next_request_is_served(
@@ -180,8 +180,12 @@ def test_a_failing_remote_upstream_ends_in_a_clear_error_and_the_next_request_is
         assert r.headers["Retry-After"] == "7", "the upstream's Retry-After was not passed on"
     if mode == "trickle":
         assert took < 1.5 + 10, f"the trickling upstream held the request {took:.1f} s"
-    assert state.admission.snapshot()["running"] == 0
+    t0 = time.monotonic()  # the abandoned call itself ends at its deadline too (per-chunk check)
+    while state.admission.snapshot()["running"] and time.monotonic() - t0 < 3:
+        time.sleep(0.02)
+    assert state.admission.snapshot()["running"] == 0, "the remote call outlived its deadline"
     upstream.mode = "ok"
+    monkeypatch.setattr(state.settings, "backend_timeout_s", 120.0)
     _ok(client, lean_auth, state)
 
 
@@ -230,7 +234,8 @@ def test_postgres_restarted_under_load_releases_only_what_is_recorded_and_recove
         killer.join(10)
         admin.dispose()
     assert killed, "no connection was cut"
-    assert all(isinstance(o, httpx.Response) for o in outcomes), outcomes
+    escaped = [o for o in outcomes if isinstance(o, BaseException)]
+    assert escaped == [], f"an error escaped the gateway's error handling: {escaped!r}"
     ok = [o for o in outcomes if o.status_code == 200]
     for r in outcomes:
         assert r.status_code in (200, 503), r.text
