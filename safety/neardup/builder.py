@@ -507,13 +507,14 @@ def _write_local_tables(folder: Path, files: dict[str, str], spec: LocalSpec, ke
     from safety.neardup.local import build_tables, lsh_bits_for, lsh_positions
 
     bits = lsh_bits_for(keypoints)
-    positions = lsh_positions(spec.lsh_tables, bits, spec.lsh_seed)
     path = folder / files["local.desc"]
     desc = (
         np.memmap(path, dtype=np.uint8, mode="r", shape=(keypoints, 32))
         if keypoints
         else np.zeros((0, 32), np.uint8)
     )
+    step = max(1, keypoints // 200_000)
+    positions = lsh_positions(spec.lsh_tables, bits, spec.lsh_seed, np.asarray(desc[::step]))
     ids, offsets = build_tables(desc, positions)
     del desc
     ids.tofile(folder / files["local.lsh_ids"])

@@ -56,8 +56,10 @@ MAX_SCALE = 8.0
 MAX_ANISOTROPY = 3.0
 #: inliers must cover at least this share of the smaller of the two matched regions' frames
 MIN_SPREAD = 0.01
-#: buckets longer than this many postings are skipped at query time (stop words)
-MAX_BUCKET = 4096
+#: buckets longer than this many times the mean bucket (and than MIN_STOP_BUCKET) are skipped at
+#: query time: they hold descriptors common to many works (star fields, foliage, text), stop words
+STOP_FACTOR = 32
+MIN_STOP_BUCKET = 16
 _ANGLE_BINS = 8
 _PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
 
@@ -107,19 +109,20 @@ def _select(kps: list, n: int, grid: int, w: int, h: int) -> list:
     """The ``n`` strongest keypoints, at most ``n / grid^2`` per cell first, then the strongest left."""
     if len(kps) <= n:
         return list(kps)
+    pts = np.asarray([k.pt for k in kps], dtype=np.float32)
+    resp = np.asarray([k.response for k in kps], dtype=np.float32)
+    cx = np.minimum(grid - 1, (pts[:, 0] * grid / w).astype(np.int64))
+    cy = np.minimum(grid - 1, (pts[:, 1] * grid / h).astype(np.int64))
+    cell = cy * grid + cx
+    order = np.lexsort((-resp, cell))  # by cell, strongest first within a cell
+    sorted_cell = cell[order]
+    starts = np.searchsorted(sorted_cell, np.arange(grid * grid))
+    rank = np.arange(len(order)) - starts[sorted_cell]
     per = max(1, n // (grid * grid))
-    cells: dict[tuple[int, int], list] = {}
-    for k in kps:
-        x, y = k.pt
-        cells.setdefault((min(grid - 1, int(x * grid / w)), min(grid - 1, int(y * grid / h))), []).append(k)
-    chosen, rest = [], []
-    for ks in cells.values():
-        ks.sort(key=lambda k: -k.response)
-        chosen += ks[:per]
-        rest += ks[per:]
-    rest.sort(key=lambda k: -k.response)
-    chosen += rest[: max(0, n - len(chosen))]
-    return chosen
+    first = order[rank < per]
+    rest = order[rank >= per]
+    rest = rest[np.argsort(-resp[rest], kind="stable")][: max(0, n - len(first))]
+    return [kps[i] for i in np.concatenate([first, rest]).tolist()]
 
 
 def _pack(
@@ -178,21 +181,39 @@ def decode_pts(raw: np.ndarray) -> np.ndarray:
 
 # --- candidate tables --------------------------------------------------------------------------
 def lsh_bits_for(n_keypoints: int) -> int:
-    """Bits per LSH key: about 16 postings per bucket, between 10 and 24 bits."""
-    return int(min(24, max(10, math.floor(math.log2(max(n_keypoints, 1))) - 4)))
+    """Bits per LSH key: 16 times as many buckets as keypoints, between 16 and 24 bits.
+
+    ORB's bits are not fair coins (chance agreement per bit ~0.55), so chance collisions are
+    several times those of uniform codes: the sparse tables keep them far below a copy's votes.
+    24 bits is 64 MiB of offsets per table; past ~10^6 keypoints per table buckets fill up again
+    (see docs/neardup-scale.md for the sharding that follows).
+    """
+    return int(min(24, max(16, math.floor(math.log2(max(n_keypoints, 1))) + 4)))
 
 
-def lsh_positions(tables: int, bits: int, seed: int) -> list[list[int]]:
-    """The descriptor bit positions each table hashes (recorded in the manifest, so they never drift)."""
+#: tables sample their bits from this many of the most balanced descriptor bits
+BALANCED_BITS = 128
+
+
+def lsh_positions(tables: int, bits: int, seed: int, sample: np.ndarray | None = None) -> list[list[int]]:
+    """The descriptor bit positions each table hashes (recorded in the manifest, so they never drift).
+
+    With a ``sample`` of the index's descriptors, each table draws from the :data:`BALANCED_BITS`
+    bits whose mean is closest to 1/2 (a biased bit splits buckets badly).
+    """
     rng = np.random.default_rng(seed)
-    return [sorted(int(b) for b in rng.choice(256, size=bits, replace=False)) for _ in range(tables)]
+    pool = np.arange(256)
+    if sample is not None and len(sample) >= 256:
+        mean = np.unpackbits(np.ascontiguousarray(sample, np.uint8), axis=1).mean(axis=0)
+        pool = np.sort(np.argsort(np.abs(mean - 0.5), kind="stable")[:BALANCED_BITS])
+    return [sorted(int(b) for b in rng.choice(pool, size=bits, replace=False)) for _ in range(tables)]
 
 
-def lsh_keys(desc: np.ndarray, positions: list[int]) -> np.ndarray:
-    """The ``uint32`` key of each descriptor in one table."""
-    bits = np.unpackbits(np.ascontiguousarray(desc, np.uint8), axis=1)[:, positions]
-    weights = (1 << np.arange(len(positions), dtype=np.uint64)).astype(np.uint64)
-    return (bits.astype(np.uint64) @ weights).astype(np.uint32)
+def lsh_keys(desc: np.ndarray, positions: list[int], *, unpacked: np.ndarray | None = None) -> np.ndarray:
+    """The ``uint32`` key of each descriptor in one table (``unpacked``: its bits, if already unpacked)."""
+    bits = unpacked if unpacked is not None else np.unpackbits(np.ascontiguousarray(desc, np.uint8), axis=1)
+    weights = (1 << np.arange(len(positions), dtype=np.int64)).astype(np.int64)
+    return (bits[:, positions].astype(np.int64) @ weights).astype(np.uint32)
 
 
 def build_tables(
@@ -262,22 +283,32 @@ class LocalTables:
         self.ang = ang
         self.rows = int(len(kp_offsets) - 1)
 
-    def candidates(self, views: list[Features], limit: int, *, min_votes: int = 2) -> list[Candidate]:
-        """The references with the most orientation-consistent bucket collisions, best first."""
+    def candidates(
+        self, views: list[Features], limit: int, *, min_votes: int = 3, keep_share: float = 0.25
+    ) -> list[Candidate]:
+        """The references with the most orientation-consistent bucket collisions, best first.
+
+        At most ``limit``; the first two always, the rest only with at least ``keep_share`` of the
+        best one's votes (a copy's own reference stands far above chance collisions, and each
+        candidate costs a verification).
+        """
         if self.rows == 0 or not len(self.ids) or not self.ids.shape[1]:
             return []
         found: list[Candidate] = []
         kp_off = np.asarray(self.kp_offsets, dtype=np.int64)
+        mean_bucket = self.ids.shape[1] / max(1, self.offsets.shape[1] - 1)
+        stop = max(MIN_STOP_BUCKET, int(STOP_FACTOR * mean_bucket))
         for v, f in enumerate(views):
             if not f.count:
                 continue
             qidx_parts, kp_parts = [], []
+            unpacked = np.unpackbits(f.desc, axis=1)
             for t, pos in enumerate(self.positions):
-                keys = lsh_keys(f.desc, pos).astype(np.int64)
+                keys = lsh_keys(f.desc, pos, unpacked=unpacked).astype(np.int64)
                 off = self.offsets[t]
                 starts = off[keys].astype(np.int64)
                 lens = off[keys + 1].astype(np.int64) - starts
-                keep = (lens > 0) & (lens <= MAX_BUCKET)
+                keep = (lens > 0) & (lens <= stop)
                 if not keep.any():
                     continue
                 starts, lens, q = starts[keep], lens[keep], np.flatnonzero(keep)
@@ -308,7 +339,11 @@ class LocalTables:
                 if r not in seen:
                     seen.add(r)
                     found.append(Candidate(r, v, int(votes[i])))
-        return sorted(found, key=lambda c: (-c.votes, c.row, c.view))[:limit]
+        found.sort(key=lambda c: (-c.votes, c.row, c.view))
+        if not found:
+            return []
+        floor = found[0].votes * keep_share
+        return [c for i, c in enumerate(found[:limit]) if i < 2 or c.votes >= floor]
 
 
 # --- calibration -------------------------------------------------------------------------------

@@ -1,0 +1,599 @@
+"""Copy detection after real edits: neardup.local beside pHash/dHash, on real photographs, with distractors.
+
+Part 1 (robustness): the references are real photographs that installed packages ship
+(scikit-image's sample data and scikit-learn's two sample photos; nothing is downloaded). Every
+reference is edited by each attack below (albumentations 2.0.8, MIT, for the geometric and
+photometric edits; Pillow for captions, stickers and paste-ins), several random draws per attack,
+and each edited copy is queried against an index of the references with the local detector
+(``neardup.local``) and with the hash gate (``neardup.hash``, radius 8) in the same run. Recall
+per attack counts a copy as found when its own reference is matched.
+
+The distractors are images that are not copies of any reference: random crops, rotations and
+rescales of photographs that are *not* in the index, scikit-image's 200 LFW faces, procedural
+pictures (shapes on plain or textured backgrounds, what the built-in model draws) and the
+low-information set (blank, near-uniform, gradients, noise). A distractor that matches anything is
+a false match; the low-information ones must come back "undecided".
+
+Part 2 (scale): query latency of the local stage (feature extraction + candidate tables +
+verification, one thread, CPU time and wall time) against synthetic indexes of 10^4, 10^5 (and
+with ``--scale 1000000`` 10^6) references whose descriptors are real ORB descriptors of the
+distractor photos with 8% of their bits flipped, so buckets fill as real data fills them; the
+real references are added to each, and the recall of a few attacks is re-measured there. The
+hash check's latency on the same machine is printed beside it.
+
+    .venv/bin/python benchmarks/neardup_local.py                 # robustness + 10^4, 10^5
+    .venv/bin/python benchmarks/neardup_local.py --draws 1 --scale 10000   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from safety.neardup.builder import build_index  # noqa: E402
+from safety.neardup.check import HashCheck, LocalCheck  # noqa: E402
+from safety.neardup.testing import low_information_images, paste_into, photo  # noqa: E402
+
+#: real photographs in the index (scikit-image sample data + scikit-learn's sample images)
+REFERENCES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "stereo_motorcycle",
+    "immunohistochemistry",
+    "retina",
+    "hubble_deep_field",
+    "moon",
+    "sk:china.jpg",
+    "sk:flower.jpg",
+)
+#: real images that are not in the index; their crops are distractors
+HELD_OUT = ("page", "text", "horse", "cell", "brick", "grass", "gravel", "logo", "microaneurysms", "clock")
+
+
+def load(name: str) -> Image.Image:
+    if name.startswith("sk:"):
+        from sklearn.datasets import load_sample_image
+
+        return Image.fromarray(load_sample_image(name[3:])).convert("RGB")
+    return photo(name)
+
+
+def _alb(transform) -> Callable[[Image.Image, np.random.Generator], Image.Image]:
+    def run(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+        import albumentations as A
+
+        t = A.Compose([transform], seed=int(rng.integers(0, 2**31)))
+        return Image.fromarray(t(image=np.asarray(im.convert("RGB")))["image"])
+
+    return run
+
+
+def _crop(lo: float, hi: float):
+    def run(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+        kw, kh = rng.uniform(lo, hi, 2)
+        w, h = im.size
+        cw, ch = max(8, int(w * kw)), max(8, int(h * kh))
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        return im.crop((x, y, x + cw, y + ch))
+
+    return run
+
+
+def _text(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    out = im.convert("RGB")
+    d = ImageDraw.Draw(out)
+    words = ["SALE", "LOL", "COPY", "reposted", "@user_42", "#art", "FREE", "2026", "wow"]
+    for _ in range(int(rng.integers(1, 4))):
+        size = int(out.height * rng.uniform(0.06, 0.14))
+        font = ImageFont.load_default(size=max(10, size))
+        text = " ".join(rng.choice(words, int(rng.integers(1, 4))))
+        x, y = int(rng.uniform(0, 0.6) * out.width), int(rng.uniform(0, 0.85) * out.height)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        d.text((x, y), text, fill=colour, font=font, stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+    return out
+
+
+def _stickers(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Emoji-like stickers: filled discs with faces and stars over up to ~15% of the picture."""
+    out = im.convert("RGB")
+    d = ImageDraw.Draw(out)
+    for _ in range(int(rng.integers(2, 5))):
+        r = int(min(out.size) * rng.uniform(0.05, 0.11))
+        cx, cy = int(rng.integers(r, out.width - r)), int(rng.integers(r, out.height - r))
+        d.ellipse(
+            (cx - r, cy - r, cx + r, cy + r), fill=(255, 205, 40), outline=(120, 80, 0), width=max(1, r // 10)
+        )
+        e = max(1, r // 5)
+        d.ellipse((cx - r // 2 - e, cy - r // 3 - e, cx - r // 2 + e, cy - r // 3 + e), fill=(0, 0, 0))
+        d.ellipse((cx + r // 2 - e, cy - r // 3 - e, cx + r // 2 + e, cy - r // 3 + e), fill=(0, 0, 0))
+        d.arc(
+            (cx - r // 2, cy - r // 4, cx + r // 2, cy + r // 2),
+            20,
+            160,
+            fill=(0, 0, 0),
+            width=max(1, r // 8),
+        )
+    return out
+
+
+def _paste(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return paste_into(im, 0.4, seed=int(rng.integers(0, 2**31)))[0]
+
+
+def _jpeg(lo: int, hi: int):
+    def run(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+        buf = io.BytesIO()
+        im.convert("RGB").save(buf, "JPEG", quality=int(rng.integers(lo, hi + 1)))
+        return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+    return run
+
+
+def _rescale(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    f = float(np.exp(rng.uniform(np.log(0.3), np.log(2.0))))
+    return im.resize((max(8, round(im.width * f)), max(8, round(im.height * f))), Image.Resampling.BILINEAR)
+
+
+def _aspect(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    a = float(rng.uniform(0.7, 1.4))
+    return im.resize((max(8, round(im.width * a)), im.height), Image.Resampling.BILINEAR)
+
+
+def _frame(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Screenshot framing: the picture on a UI-coloured canvas with bars, 10-30% padding."""
+    p = rng.uniform(0.1, 0.3)
+    w, h = im.size
+    canvas = Image.new("RGB", (int(w * (1 + 2 * p)), int(h * (1 + 2 * p))), (245, 245, 247))
+    d = ImageDraw.Draw(canvas)
+    d.rectangle((0, 0, canvas.width, int(h * p * 0.6)), fill=(40, 44, 52))
+    canvas.paste(im.convert("RGB"), (int(w * p), int(h * p)))
+    return canvas
+
+
+def attacks() -> dict[str, Callable[[Image.Image, np.random.Generator], Image.Image]]:
+    import albumentations as A
+
+    rot = _alb(A.Rotate(limit=(5, 20), border_mode=0, p=1.0))
+    rot_neg = _alb(A.Rotate(limit=(-20, -5), border_mode=0, p=1.0))
+    mirror = _alb(A.HorizontalFlip(p=1.0))
+    jitter = _alb(A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.5, hue=0.05, p=1.0))
+    gray = _alb(A.ToGray(p=1.0))
+    blur = _alb(A.GaussianBlur(blur_limit=(3, 7), sigma_limit=(0.8, 2.0), p=1.0))
+    crop = _crop(0.5, 0.9)
+
+    def chain(*fs):
+        return lambda im, rng: _chain(im, rng, fs)
+
+    return {
+        "crop 50-90% of each side": crop,
+        "mirror + crop": chain(mirror, crop),
+        "rotate 5-20 deg": lambda im, rng: (rot if rng.random() < 0.5 else rot_neg)(im, rng),
+        "aspect 0.7-1.4": _aspect,
+        "text overlay": _text,
+        "emoji stickers": _stickers,
+        "pasted as 40% of a new image": _paste,
+        "JPEG 30-75": _jpeg(30, 75),
+        "rescale 0.3-2x": _rescale,
+        "colour jitter": jitter,
+        "greyscale": gray,
+        "blur": blur,
+        "padding / screenshot frame": _frame,
+        "chain: crop + text + JPEG": chain(crop, _text, _jpeg(40, 75)),
+        "chain: mirror + rotate + jitter": chain(mirror, rot, jitter),
+        "chain: rescale + stickers + blur": chain(_rescale, _stickers, blur),
+    }
+
+
+def _chain(im, rng, fs):
+    for f in fs:
+        im = f(im, rng)
+    return im
+
+
+def _procedural(rng: np.random.Generator, size: int = 384) -> Image.Image:
+    bg = tuple(int(c) for c in rng.integers(0, 256, 3))
+    im = Image.new("RGB", (size, size), bg)
+    if rng.random() < 0.5:  # textured background
+        tex = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+        im = Image.fromarray(tex).resize((size, size), Image.Resampling.BICUBIC)
+    d = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(1, 7))):
+        x0, y0 = rng.integers(0, size, 2)
+        x1, y1 = x0 + rng.integers(20, size // 2), y0 + rng.integers(20, size // 2)
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        shape = rng.integers(0, 3)
+        if shape == 0:
+            d.ellipse((x0, y0, x1, y1), fill=colour)
+        elif shape == 1:
+            d.rectangle((x0, y0, x1, y1), fill=colour)
+        else:
+            d.polygon([(int(x0), int(y1)), (int((x0 + x1) // 2), int(y0)), (int(x1), int(y1))], fill=colour)
+    return im
+
+
+def distractors(n: int, seed: int) -> list[tuple[str, Image.Image]]:
+    """``n`` images that copy none of the references (plus the low-information set)."""
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    out: list[tuple[str, Image.Image]] = [(f"low: {k}", v) for k, v in low_information_images(seed).items()]
+    out += [(f"low: page {i}", _blank_page(rng)) for i in range(5)]
+    faces = data.lfw_subset()
+    for i in range(min(len(faces), n // 5)):
+        f = Image.fromarray((faces[i] * 255).astype(np.uint8)).resize((200, 200), Image.Resampling.BICUBIC)
+        out.append((f"face {i}", f.convert("RGB")))
+    held = [(h, photo(h)) for h in HELD_OUT]
+    atk = [_crop(0.3, 0.9), _rescale, _alb_rot(), _jpeg(40, 90)]
+    i = 0
+    while len(out) < n * 3 // 4:
+        name, im = held[i % len(held)]
+        f = atk[int(rng.integers(0, len(atk)))]
+        out.append((f"held-out {name} #{i}", f(_crop(0.4, 1.0)(im, rng), rng)))
+        i += 1
+    while len(out) < n:
+        out.append((f"procedural #{len(out)}", _procedural(rng)))
+    return out
+
+
+def _alb_rot():
+    import albumentations as A
+
+    return _alb(A.Rotate(limit=(-25, 25), border_mode=0, p=1.0))
+
+
+def _blank_page(rng: np.random.Generator) -> Image.Image:
+    """A mostly white page: faint lines, a light gradient (what scanners and UIs produce)."""
+    w, h = 420, 594
+    ramp = np.linspace(235 + rng.integers(0, 10), 255, w)[None, :].repeat(h, 0)
+    arr = (ramp + rng.normal(0, 0.6, (h, w))).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(arr).convert("RGB")
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(xs) * 1e3, p)) if xs else float("nan")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Runner:
+    """Both checks over one index store, timed per query (wall and this thread's CPU)."""
+
+    def __init__(self, store, index: str, min_inliers: int) -> None:
+        from core.settings import Settings
+
+        settings = Settings(data_dir=store.root.parent)
+        self.local = LocalCheck(settings, store=store)
+        self.hash = HashCheck(settings, store=store)
+        self.index, self.min_inliers = index, min_inliers
+        self.local_wall: list[float] = []
+        self.local_cpu: list[float] = []
+        self.hash_wall: list[float] = []
+
+    def run(self, im: Image.Image) -> tuple[list, list]:
+        from safety.check import CheckInput
+        from safety.verdict import Target
+
+        item = CheckInput(
+            target=Target.output_image(0),
+            tenant="bench",
+            image=im,
+            options={"indexes": [self.index], "min_inliers": self.min_inliers},
+        )
+        t, c = time.perf_counter(), time.thread_time()
+        lv = self.local.run(item)
+        self.local_cpu.append(time.thread_time() - c)
+        self.local_wall.append(time.perf_counter() - t)
+        hitem = CheckInput(target=item.target, tenant="bench", image=im, options={"indexes": [self.index]})
+        t = time.perf_counter()
+        hv = self.hash.run(hitem)
+        self.hash_wall.append(time.perf_counter() - t)
+        return lv, hv
+
+
+def _ids(vs: list) -> list[str]:
+    return [v.evidence["source_id"] for v in vs if "source_id" in v.evidence]
+
+
+def robustness(args: argparse.Namespace, tmp: Path) -> dict:
+    from safety.neardup.sources import read_source
+    from safety.neardup.store import IndexStore
+
+    src = tmp / "refs"
+    src.mkdir()
+    refs = {}
+    for name in REFERENCES:
+        im = load(name)
+        key = name.replace("sk:", "").replace(".jpg", "") + ".png"
+        im.save(src / key, compress_level=1)
+        refs[key] = im
+    store = IndexStore(tmp / "indexes")
+    build_index(store, "refs", read_source(src), local=True, workers=1)
+    m = store.manifest("refs")
+    print(
+        f"== robustness: {m.count} real reference photographs, {m.local.keypoints} keypoints "
+        f"({m.local.keypoints / m.count:.0f}/image), {args.draws} draws per attack and photo, "
+        f"min_inliers {args.min_inliers}"
+    )
+    runner = Runner(store, "refs", args.min_inliers)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    inl_true: list[int] = []
+    print(f"{'attack':<34}{'local':>8}{'hash':>8}{'wrong':>7}{'undec.':>7}{'med. inl':>9}")
+    for attack, fn in attacks().items():
+        found_l = found_h = wrong = undecided = n = 0
+        inl = []
+        for key, im in refs.items():
+            for _ in range(args.draws):
+                q = fn(im, rng)
+                lv, hv = runner.run(q)
+                n += 1
+                ids = _ids(lv)
+                found_l += key in ids
+                found_h += key in _ids(hv)
+                wrong += sum(1 for i in ids if i != key)
+                undecided += any(v.evidence.get("decision") == "undecided" for v in lv)
+                inl += [v.evidence["inliers"] for v in lv if v.evidence.get("source_id") == key]
+        inl_true += inl
+        rows.append((attack, found_l / n, found_h / n, wrong, undecided, n))
+        print(
+            f"{attack:<34}{found_l / n:>8.1%}{found_h / n:>8.1%}{wrong:>7}{undecided:>7}"
+            f"{(np.median(inl) if inl else 0):>9.0f}"
+        )
+    singles = [r for r in rows if not r[0].startswith("chain")]
+    chains = [r for r in rows if r[0].startswith("chain")]
+    print(
+        f"local: min single-edit recall {min(r[1] for r in singles):.1%}, min chain recall "
+        f"{min(r[1] for r in chains):.1%}; hash: mean recall {np.mean([r[2] for r in rows]):.1%}"
+    )
+
+    ds = distractors(args.distractors, args.seed + 1)
+    false_l = false_h = undecided_low = low = 0
+    fl_examples = []
+    for label, im in ds:
+        lv, hv = runner.run(im)
+        ids = _ids(lv)
+        false_l += bool(ids)
+        false_h += bool(_ids(hv))
+        if ids:
+            fl_examples.append((label, ids[0], lv[0].evidence["inliers"]))
+        if label.startswith("low:"):
+            low += 1
+            undecided_low += any(v.evidence.get("decision") == "undecided" for v in lv)
+    print(
+        f"distractors: {len(ds)} ({low} low-information); false matches: local {false_l} "
+        f"({false_l / len(ds):.2%} per query), hash {false_h} ({false_h / len(ds):.2%}); "
+        f"low-information reported undecided: {undecided_low}/{low}"
+    )
+    if fl_examples:
+        print("  local false matches:", fl_examples[:8])
+    print(
+        f"latency over all {len(runner.local_wall)} queries at {m.count} references: local p50 "
+        f"{pct(runner.local_wall, 50):.1f} ms wall / {pct(runner.local_cpu, 50):.1f} ms CPU, p95 "
+        f"{pct(runner.local_wall, 95):.1f} / {pct(runner.local_cpu, 95):.1f}; "
+        f"hash p50 {pct(runner.hash_wall, 50):.2f} ms"
+    )
+    if inl_true:
+        print(
+            f"inliers of found copies: p5 {np.percentile(inl_true, 5):.0f}, median {np.median(inl_true):.0f}"
+        )
+    return {"rows": rows, "false_local": false_l, "distractors": len(ds), "store": store, "refs": refs}
+
+
+def null_inliers(args: argparse.Namespace, store, n: int) -> None:
+    """Best verified inliers per distractor with no threshold: the chance distribution behind the score."""
+    from safety.neardup.local import decode_pts, extract, verify
+    from safety.neardup.query import LoadedIndex
+
+    ix = LoadedIndex.open(store, "refs")
+    d = ix.data
+    spec = ix.manifest.local
+    best = []
+    for _label, im in distractors(n, args.seed + 7)[12:]:
+        views = extract(im, spec, 800, mirror=True)
+        top = 0
+        kpoff = d.local("local.kpoff")
+        for row in range(d.count):
+            a, b = int(kpoff[row]), int(kpoff[row + 1])
+            fr = d.local("local.frame")[row]
+            for v in views:
+                g = verify(
+                    v,
+                    decode_pts(np.asarray(d.local("local.pts")[a:b])),
+                    np.asarray(d.local("local.desc")[a:b]),
+                    (float(fr[0]), float(fr[1])),
+                    float(fr[2]),
+                    im.size,
+                )
+                top = max(top, g.inliers if g else 0)
+        best.append(top)
+    best_a = np.asarray(best)
+    print(
+        f"chance inliers (best of all {d.count} references x 2 views, {len(best)} distractors): "
+        + ", ".join(f">= {k}: {np.mean(best_a >= k):.3f}" for k in (4, 6, 8, 10, 12, 14))
+    )
+
+
+def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
+    """Latency and memory of the local stage at larger synthetic indexes (see the module docstring)."""
+    from safety.neardup.builder import _write_local_tables
+    from safety.neardup.local import default_spec, encode_pts, extract
+    from safety.neardup.store import FRAME_FIELDS, IndexStore
+
+    refs = base["refs"]
+    spec = default_spec()
+    pool = []
+    rng = np.random.default_rng(args.seed + 3)
+    for h in HELD_OUT:
+        for f in extract(photo(h), spec, 800, mirror=True):
+            pool.append(f.desc)
+    pool_d = np.concatenate(pool)
+    atk = attacks()
+    probe = [
+        "crop 50-90% of each side",
+        "mirror + crop",
+        "pasted as 40% of a new image",
+        "chain: crop + text + JPEG",
+    ]
+    for n in args.scale:
+        t0 = time.perf_counter()
+        store = IndexStore(tmp / f"scale{n}")
+        build_index(store, "big", _listing(tmp, refs), local=True, workers=1)
+        folder = store.folder("big")
+        m = store.manifest("big")
+        k_ref = spec.ref_keypoints
+        synth = n - m.count
+        # append synthetic rows to the real generation's local files, then rebuild its tables
+        files = {role: info.file for role, info in m.files.items()}
+        kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
+        total = int(kpoff[-1]) + synth * k_ref
+        with open(folder / files["local.desc"], "ab") as fd, open(folder / files["local.pts"], "ab") as fp:
+            with (
+                open(folder / files["local.ang"], "ab") as fa,
+                open(folder / files["local.frame"], "ab") as ff,
+            ):
+                step = 20000
+                for s in range(0, synth, step):
+                    c = min(step, synth - s)
+                    idx = rng.integers(0, len(pool_d), c * k_ref)
+                    desc = pool_d[idx].copy()
+                    flips = np.packbits(rng.random((c * k_ref, 256)) < 0.08, axis=1)
+                    fd.write((desc ^ flips).tobytes())
+                    fp.write(encode_pts(rng.uniform(0, 500, (c * k_ref, 2))).tobytes())
+                    fa.write(rng.integers(0, 256, c * k_ref, dtype=np.uint8).tobytes())
+                    fr = np.tile(np.array([512, 512, 1, 512, 512], np.float32), (c, 1))
+                    ff.write(fr.tobytes())
+        new_off = np.concatenate([kpoff, kpoff[-1] + np.arange(1, synth + 1, dtype=np.uint64) * k_ref])
+        new_off.tofile(folder / files["local.kpoff"])
+        assert FRAME_FIELDS == 5
+        local = _write_local_tables(folder, files, m.local, total)
+        _rewrite_manifest(store, m, n, local, synth)
+        build_s = time.perf_counter() - t0
+        disk = sum((folder / f).stat().st_size for f in files.values() if f.startswith(m.generation))
+        fixed = (folder / files["local.lsh_off"]).stat().st_size  # 2^bits offsets per table
+        per_million = (disk - fixed) / n * 1e6 + fixed
+        m0 = rss_mb()
+        runner = Runner(store, "big", args.min_inliers)
+        qrng = np.random.default_rng(args.seed + 5)
+        found = tot = 0
+        for key, im in refs.items():
+            for a in probe:
+                lv, _ = runner.run(atk[a](im, qrng))
+                tot += 1
+                found += key in _ids(lv)
+        for _label, im in distractors(args.scale_queries, args.seed + 9)[12:]:
+            runner.run(im)
+        print(
+            f"== {n:>9,} references ({local.keypoints:,} keypoints, {local.lsh_bits}-bit keys, "
+            f"{local.lsh_tables} tables): index files {disk / 2**30:.2f} GiB "
+            f"({per_million / 2**30:.1f} GiB per million), +{rss_mb() - m0:.0f} MB resident after "
+            f"{len(runner.local_wall)} queries; built in {build_s:.0f} s\n"
+            f"   local p50 {pct(runner.local_wall, 50):.1f} ms wall / "
+            f"{pct(runner.local_cpu, 50):.1f} ms CPU, "
+            f"p95 {pct(runner.local_wall, 95):.1f} / {pct(runner.local_cpu, 95):.1f}; "
+            f"recall on {len(probe)} attacks {found}/{tot}; hash p50 {pct(runner.hash_wall, 50):.2f} ms"
+        )
+        del runner
+        import shutil
+
+        shutil.rmtree(tmp / f"scale{n}", ignore_errors=True)
+
+
+def _listing(tmp: Path, refs: dict):
+    from safety.neardup.sources import read_source
+
+    return read_source(tmp / "refs")
+
+
+def _rewrite_manifest(store, m, n: int, local, synth: int) -> None:
+    """The manifest of the grown generation (synthetic rows get synthetic entries)."""
+    import json
+
+    from safety.neardup.builder import _info
+    from safety.neardup.store import IndexManifest
+
+    folder = store.folder(m.name)
+    files = {role: info.file for role, info in m.files.items()}
+    with open(folder / files["entries"], "ab") as fe:
+        size = m.files["entries"].bytes
+        offs = [size]
+        for i in range(synth):
+            line = (json.dumps({"id": f"synthetic-{i}", "path": None}) + "\n").encode()
+            fe.write(line)
+            offs.append(offs[-1] + len(line))
+    old = np.fromfile(folder / files["offsets"], dtype=np.uint64)
+    np.concatenate([old, np.asarray(offs[1:], dtype=np.uint64)]).tofile(folder / files["offsets"])
+    # hashes for the synthetic rows: random codes (the hash path is timed at scale in neardup.py)
+    rng = np.random.default_rng(0)
+    for ct in m.code_types:
+        with open(folder / files[ct.value], "ab") as f:
+            f.write(rng.integers(0, 256, (synth, 8), dtype=np.uint8).tobytes())
+    infos = {role: _info(folder, f) for role, f in files.items()}
+    doc = m.model_dump(mode="json")
+    doc.update(
+        count=n, files={k: v.model_dump() for k, v in infos.items()}, local=local.model_dump(mode="json")
+    )
+    doc["digest"] = IndexManifest.content_digest(
+        name=m.name,
+        count=n,
+        code_types=m.code_types,
+        code_specs=m.code_specs,
+        embedding=m.embedding,
+        files=infos,
+        local=local,
+    )
+    store.activate(IndexManifest.model_validate(doc))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--draws", type=int, default=4, help="random draws per attack and reference")
+    ap.add_argument("--distractors", type=int, default=1200)
+    ap.add_argument("--min-inliers", type=int, default=12)
+    ap.add_argument("--scale", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--scale-queries", type=int, default=60, help="distractor queries per scale step")
+    ap.add_argument("--null", type=int, default=0, help="distractors for the chance-inlier distribution")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    import cv2
+
+    cv2.setNumThreads(1)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; OpenCV {cv2.__version__}")
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        base = robustness(args, tmp)
+        if args.null:
+            null_inliers(args, base["store"], args.null)
+        if args.scale:
+            scale(args, tmp, base)
+    singles = [r for r in base["rows"] if not r[0].startswith("chain")]
+    chains = [r for r in base["rows"] if r[0].startswith("chain")]
+    ok_single = min(r[1] for r in singles) >= 0.95
+    ok_chain = min(r[1] for r in chains) >= 0.90
+    ok_false = base["false_local"] / base["distractors"] <= 0.001
+    print(
+        f"\nacceptance: single edits >= 95%: {'PASS' if ok_single else 'FAIL'}; chains >= 90%: "
+        f"{'PASS' if ok_chain else 'FAIL'}; false matches <= 0.1%: {'PASS' if ok_false else 'FAIL'}"
+    )
+    return 0 if (ok_single and ok_chain and ok_false) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
