@@ -22,18 +22,19 @@ def released_photo(state, name: str = "coffee") -> tuple[bytes, str]:  # noqa: A
     for mark in ("label.visible", "label.metadata", "watermark", "c2pa"):
         opts = {"scheme": "assay-wm2"} if mark == "watermark" else {}
         art = state.marks.get(mark).apply(art, dataclasses.replace(ctx, options=opts))
+    row = release_row(
+        ctx.record_id,
+        ctx.content_id,
+        art.image,
+        tenant="acme",
+        created_at=ctx.created_at,
+        system=system_name(ctx.model),
+    )
+    facts = art.facts["watermark"]  # a mapping, or the typed facts
+    payload = facts["payload"] if isinstance(facts, dict) else facts.payload
+    row.watermark = str(payload).lower()  # the index's lookup key: the payload in hex
     with state.db.session() as s:
-        s.add(
-            release_row(
-                ctx.record_id,
-                ctx.content_id,
-                art.image,
-                tenant="acme",
-                created_at=ctx.created_at,
-                system=system_name(ctx.model),
-                watermark=art.facts.get("watermark"),
-            )
-        )
+        s.add(row)
     return art.data, ctx.record_id
 
 
