@@ -72,7 +72,7 @@ def main() -> None:
             )
             t = time.perf_counter()
             try:
-                res = state.pipeline.run(req)
+                res = state.generate(req)
                 status, timings = res.status, res.timings
             except Exception as exc:  # noqa: BLE001 - a blocked prompt still measures the path
                 status, timings = type(exc).__name__, {}

@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ulid import ULID
 
@@ -41,22 +41,21 @@ from core.errors import (
     PayloadTooLarge,
 )
 from core.images import DecodeLimits, decode_image
-from gateway.admission import request_cost
+from gateway.admission import Admission, request_cost
 from gateway.auth import Principal
 from gateway.decision import Decision, combine, decide
+from gateway.metrics import Metrics
 from gateway.policy import Action, AdmissionRules, Policy
-from models.base import GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
+from gateway.release import OutputImage, Release, ReleaseJob, Stages, content_id, redacted, stored_prompt
+from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
-from provenance.marks import Artifact, MarkContext
-from provenance.runner import MarkRunner
+from safety.check import Check
 from safety.redaction import PromptRedactor, describe, frames
 from safety.runner import CheckRunner
 from safety.verdict import TargetKind, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
-
-    from gateway.state import AppState
 
 log = logging.getLogger("assay.pipeline")
 
@@ -107,20 +106,6 @@ class PipelineRequest:
 
 
 @dataclass
-class OutputImage:
-    index: int
-    content_id: str
-    action: Action
-    decision: Decision
-    data: bytes | None = None  # released (marked) bytes; None unless action is allow
-    media_type: str | None = None
-    sha256: str | None = None
-    blob_key: str | None = None  # released bytes, or the unmarked held image for review
-    facts: dict[str, Any] = field(default_factory=dict)
-    released_image: Image.Image | None = None  # the marked pixels (for the released-image index)
-
-
-@dataclass
 class PipelineResult:
     record_id: str
     status: str  # released | held | blocked
@@ -155,34 +140,74 @@ class GenerationFailed(ComponentError):
         self.stage = stage
 
 
+# --- what the pipeline is built from ---------------------------------------------------------------
+#: the policy of a tenant (``AppState.policy_for``)
+PolicySource = Callable[[str], Policy]
+#: the backend, looked up on each call (the gateway loads its model on first use)
+BackendSource = Callable[[], Backend]
+
+
+class CheckSource(Protocol):
+    """Where the checks come from (the process's :class:`safety.registry.CheckRegistry`)."""
+
+    def get(self, name: str) -> Check: ...
+
+
 # --- the pipeline ---------------------------------------------------------------------------------
 class Pipeline:
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-        # the registries are looked up on each call: a test or an embedding application may add
-        # checks and marks to them after the pipeline was built
-        self.checks = CheckRunner(lambda name: state.checks.get(name), on_latency=self._check_latency)
-        self.marks = MarkRunner(lambda name: state.marks.get(name), on_latency=self._mark_latency)
+    """One generation request, top to bottom, on explicit collaborators (no gateway state).
+
+    ``policies`` gives a tenant's policy, ``backend`` the model, ``checks`` the checks; ``release``
+    marks, stores and records (:mod:`gateway.release`); ``metrics`` counts. ``admission``
+    (:mod:`gateway.admission`) gives each call its slot on the model; the backend runs on
+    ``backend_pool`` within ``backend_timeout_s()`` seconds, ``default_steps()`` estimates a
+    request's cost where it names no steps (both read on each call). Held outputs are returned,
+    not queued: the caller hands them to the review queue.
+    """
+
+    def __init__(
+        self,
+        *,
+        policies: PolicySource,
+        backend: BackendSource,
+        checks: CheckSource,
+        release: Release,
+        metrics: Metrics,
+        admission: Admission,
+        backend_pool: Executor,
+        backend_timeout_s: Callable[[], float],
+        default_steps: Callable[[], int | None],
+    ) -> None:
+        self.policies = policies
+        self.backend = backend
+        # the registry is looked up on each call: a test or an embedding application may add
+        # checks to it after the pipeline was built
+        self.checks = CheckRunner(checks.get, on_latency=metrics.check_latency)
+        self.release = release
+        self.metrics = metrics
+        self.admission = admission
+        self.backend_pool = backend_pool
+        self.backend_timeout_s = backend_timeout_s
+        self.default_steps = default_steps
 
     def close(self) -> None:
         self.checks.close()
-
-    def _check_latency(self, name: str, seconds: float) -> None:
-        self.state.metrics.check_latency(name, seconds)
-
-    def _mark_latency(self, name: str, seconds: float) -> None:
-        self.state.metrics.mark_latency(name, seconds)
 
     # The whole story -------------------------------------------------------------------------
     def run(self, req: PipelineRequest) -> PipelineResult:
         record_id = str(ULID())
         created = datetime.now(UTC)
-        policy = req.policy_override or self.state.policy_for(req.principal.tenant)
-        timings: dict[str, float] = {}
+        policy = req.policy_override or self.policies(req.principal.tenant)
         verdicts: list[Verdict] = []
         ctx = _RunContext(
-            record_id=record_id, created=created, policy=policy, req=req, timings=timings, verdicts=verdicts
+            record_id=record_id,
+            created=created,
+            policy=policy,
+            req=req,
+            stages=Stages(self.metrics),
+            verdicts=verdicts,
         )
+        timings = ctx.stages.timings
         try:
             with self._stage(ctx, "admission"):  # refused here, before any work, if it cannot be served
                 self.admit(req, policy)
@@ -211,10 +236,23 @@ class Pipeline:
                 out_verdicts = self.check_images(result.images, TargetKind.OUTPUT_IMAGE, req, policy)
             verdicts += out_verdicts
             outputs = self.decide_outputs(record_id, result.images, out_verdicts, before, policy)
+            job = ReleaseJob(
+                record_id=record_id,
+                created=created,
+                tenant=req.principal.tenant,
+                policy=policy,
+                model=result.model,
+                output_format=req.output_format,
+                verdicts=ctx.verdicts,
+                prompt=req.prompt,
+                negative_prompt=req.negative_prompt,
+                edit=req.mode is not GenerationMode.TXT2IMG,
+                input_image=inputs[0] if inputs else None,
+            )
             with self._stage(ctx, "marks"):
-                self.mark(ctx, outputs, result.images, inputs)
+                self.release.mark(job, outputs, result.images)
             with self._stage(ctx, "store"):
-                self.store(ctx, outputs, result.images)
+                ctx.index_rows = self.release.store(job, outputs, result.images)
             decision = combine([o.decision for o in outputs])  # each already includes `before`
             status = (
                 "released"
@@ -240,7 +278,7 @@ class Pipeline:
             err = ComponentError(f"internal failure in stage {ctx.stage}: {exc.__class__.__name__}")
             err.__cause__ = exc  # the record's error type names the class that failed
             raise self._fail(ctx, err) from exc
-        self.state.metrics.decision(status, decision.categories)
+        self.metrics.decision(status, decision.categories)
         result_obj = PipelineResult(
             record_id=record_id,
             status=status,
@@ -261,8 +299,6 @@ class Pipeline:
                     "reasons": [r.model_dump(mode="json") for r in decision.reasons],
                 },
             )
-        if result_obj.held:
-            result_obj.review_id = self.state.hold_for_review(result_obj, req)
         return result_obj
 
     # Stage 1: validate the request against the policy's limits and decode uploads -------------
@@ -337,7 +373,7 @@ class Pipeline:
             mask=mask,
             strength=req.strength,
         )
-        self.state.backend.check_request(gen)
+        self.backend().check_request(gen)
         return gen, inputs
 
     # Stage 2: the prompt ----------------------------------------------------------------------
@@ -358,8 +394,8 @@ class Pipeline:
 
     # Stage 0: admission (gateway.admission): refuse early what the model cannot serve in time ------
     def admit(self, req: PipelineRequest, policy: Policy) -> None:
-        deadline = Deadline(self.state.settings.backend_timeout_s)
-        self.state.admission.precheck(
+        deadline = Deadline(self.backend_timeout_s())
+        self.admission.precheck(
             req.principal.tenant, policy.admission, deadline, self._cost(req.n, req.size, req.steps, policy)
         )
 
@@ -368,9 +404,7 @@ class Pipeline:
             w, h = (int(x) for x in (size or policy.limits.default_size).split("x"))
         except ValueError:  # validate() names the bad size; admission only estimates
             w, h = 512, 512
-        default_steps = (
-            getattr(self.state.backend, "default_steps", None) or self.state.settings.default_steps
-        )
+        default_steps = getattr(self.backend(), "default_steps", None) or self.default_steps()
         return request_cost(n if isinstance(n, int) else 1, w, h, steps, default_steps)
 
     # Stage 4: the backend, with a deadline that travels into it -------------------------------
@@ -381,15 +415,15 @@ class Pipeline:
         under the request's deadline. On a timeout the deadline is cancelled, so the backend stops at
         its next step (or its HTTP call ends) instead of holding the model; the slot is freed when
         the backend has actually returned."""
-        timeout = self.state.settings.backend_timeout_s
+        timeout = self.backend_timeout_s()
         deadline = gen.deadline = Deadline(timeout)
         rules = policy.admission if policy is not None else AdmissionRules()
         cost = request_cost(
-            gen.n, gen.width, gen.height, gen.steps, getattr(self.state.backend, "default_steps", None)
+            gen.n, gen.width, gen.height, gen.steps, getattr(self.backend(), "default_steps", None)
         )
-        ticket = self.state.admission.acquire(tenant, rules, deadline, cost)
+        ticket = self.admission.acquire(tenant, rules, deadline, cost)
         try:
-            fut = self.state.backend_pool.submit(ticket.run, self.state.backend.generate, gen)
+            fut = self.backend_pool.submit(ticket.run, self.backend().generate, gen)
         except BaseException:
             ticket.release()
             raise
@@ -397,10 +431,10 @@ class Pipeline:
             result = fut.result(timeout=deadline.remaining())
         except FutureTimeout as exc:
             deadline.cancel(f"the model did not answer within {timeout:.0f} s")
-            self.state.metrics.cancelled("timeout")
+            self.metrics.cancelled("timeout")
             raise BackendTimeout(f"the model did not answer within {timeout:.0f} s") from exc
         except BackendTimeout:
-            self.state.metrics.cancelled("timeout")
+            self.metrics.cancelled("timeout")
             raise
         check_result(gen, result)
         return result
@@ -418,81 +452,12 @@ class Pipeline:
         for i, _img in enumerate(images):
             own = [v for v in verdicts if v.target.index == i]
             d = combine([before, decide(own, policy)])
-            outputs.append(OutputImage(index=i, content_id=f"{record_id}-{i}", action=d.action, decision=d))
+            outputs.append(
+                OutputImage(index=i, content_id=content_id(record_id, i), action=d.action, decision=d)
+            )
         return outputs
 
-    # Stage 7: marks, in the fixed order, on released images only -------------------------------
-    def mark(
-        self,
-        ctx: _RunContext,
-        outputs: list[OutputImage],
-        images: list[Image.Image],
-        inputs: list[Image.Image],
-    ) -> None:
-        policy = ctx.policy
-        redact = _redactor(ctx.req)
-
-        def foreign(exc: BaseException) -> str:
-            return describe(exc, redact)
-
-        summary = {
-            "verdicts": len(ctx.verdicts),
-            "categories": sorted({v.category.value for v in ctx.verdicts}),
-        }
-        for out in outputs:
-            if out.action is not Action.ALLOW:
-                continue
-            art = Artifact(image=images[out.index].copy(), format=ctx.req.output_format)
-            mctx = MarkContext(
-                record_id=ctx.record_id,
-                content_id=out.content_id,
-                image_index=out.index,
-                tenant=ctx.req.principal.tenant,
-                policy_id=policy.id,
-                policy_digest=policy.digest,
-                model=ctx.model,
-                created_at=ctx.created,
-                edit=ctx.req.mode is not GenerationMode.TXT2IMG,
-                input_image=inputs[0] if inputs else None,
-                check_summary=summary,
-                prompt=ctx.req.prompt if policy.prompt_in_manifest else None,
-            )
-            art = self.marks.apply(art, mctx, policy.marks, describe=foreign)
-            out.data = art.encode()
-            out.released_image = art.image
-            out.media_type = art.media_type
-            out.sha256 = hashlib.sha256(out.data).hexdigest()
-            out.facts = art.facts
-
-    # Stage 8: bytes to the blob store (released images, and held ones for the reviewer), and the
-    # rows of the released-image index that `verify` searches (content id, watermark payload,
-    # pHash); the rows are written with the record, in the ledger's transaction (stage 9) --------
-    def store(self, ctx: _RunContext, outputs: list[OutputImage], images: list[Image.Image]) -> None:
-        import io
-
-        from provenance.released import release_row, system_name
-
-        rows = []
-        for out in outputs:
-            if out.action is Action.ALLOW and out.data is not None:
-                out.blob_key = self.state.blobs.put(out.data)
-                rows.append(
-                    release_row(
-                        ctx.record_id,
-                        out.content_id,
-                        out.released_image or images[out.index],
-                        tenant=ctx.req.principal.tenant,
-                        created_at=ctx.created,
-                        system=system_name(ctx.model),
-                        watermark=out.facts.get("watermark"),
-                        manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest"),
-                    )
-                )
-            elif out.action is Action.REVIEW:
-                buf = io.BytesIO()
-                images[out.index].save(buf, format="PNG")
-                out.blob_key = self.state.blobs.put(buf.getvalue())
-        ctx.index_rows = rows
+    # Stages 7 and 8, marks and store: :class:`gateway.release.Release` (shared with the review queue)
 
     # Stage 9: the record -------------------------------------------------------------------------
     def record(
@@ -558,7 +523,7 @@ class Pipeline:
         )
         # the released-image index rows go in with the record (one transaction): a crash between
         # the two cannot leave an indexed image without its record
-        self.state.ledger.append(rec, with_rows=ctx.index_rows)
+        self.release.record(rec, ctx.index_rows)
         return ctx.record_id
 
     # Failure path -------------------------------------------------------------------------------
@@ -568,7 +533,7 @@ class Pipeline:
         The message that goes into the record, the logs and the response has the prompt taken out:
         an error raised by a component may quote its input, and the policy may allow only a digest.
         """
-        exc = _redacted(exc, _redactor(ctx.req))
+        exc = redacted(exc, _redactor(ctx.req))
         status = (
             "invalid"
             if isinstance(exc, InvalidRequest)
@@ -576,7 +541,7 @@ class Pipeline:
             if isinstance(exc, Overloaded)
             else "failed"
         )
-        self.state.metrics.decision(status, [])
+        self.metrics.decision(status, [])
         ctx.index_rows = []
         recorded: str | None = None
         # tried even after a failed ledger append: the store may answer again, and a record id is
@@ -591,89 +556,8 @@ class Pipeline:
 
     @contextmanager
     def _stage(self, ctx: _RunContext, name: str) -> Iterator[None]:
-        ctx.stage = name
-        t0 = time.perf_counter()
-        try:
+        with ctx.stages(name):
             yield
-        finally:
-            dt = time.perf_counter() - t0
-            ctx.timings[f"{name}_s"] = dt
-            self.state.metrics.stage_latency(name, dt)
-
-    # Release of a held generation, after a moderator approved it (gateway.review) ---------------
-    def release_held(
-        self,
-        *,
-        record_id: str,
-        created: datetime,
-        req: PipelineRequest,
-        policy: Policy,
-        model: ModelInfo,
-        verdicts: list[Verdict],
-        held: dict[int, Image.Image],
-        decisions: dict[int, Decision],
-        record: LedgerRecord,
-    ) -> list[OutputImage]:
-        """Run the marks and the store stages on the approved images of generation ``record_id``,
-        then append ``record`` (the review record; its body gains the released outputs).
-
-        ``req`` is the held request rebuilt by the queue (its input image and mask decide the mode
-        and the C2PA ingredient). The same rule as :meth:`run`: nothing is returned before the
-        record is in the ledger (with the index rows, in its transaction), and a failure releases nothing.
-        """
-        ctx = _RunContext(
-            record_id=record_id,
-            created=created,
-            policy=policy,
-            req=req,
-            timings={},
-            verdicts=list(verdicts),
-            model=model,
-            stage="marks",
-        )
-        images: list[Any] = [held.get(i) for i in range(max(held) + 1)] if held else []
-        outputs = [
-            OutputImage(index=i, content_id=f"{record_id}-{i}", action=Action.ALLOW, decision=decisions[i])
-            for i in sorted(held)
-        ]
-        ctx.outputs = outputs
-        try:
-            inputs = [decode_image(u.data, limits=DecodeLimits(), name=u.name) for u in req.images]
-            with self._stage(ctx, "marks"):
-                self.mark(ctx, outputs, images, inputs)
-            with self._stage(ctx, "store"):
-                self.store(ctx, outputs, images)
-            body = {
-                **record.body,
-                "outputs": [
-                    {
-                        "index": o.index,
-                        "content_id": o.content_id,
-                        "sha256": o.sha256,
-                        "blob": o.blob_key,
-                        "media_type": o.media_type,
-                        "marks": o.facts,
-                    }
-                    for o in outputs
-                ],
-            }
-            with self._stage(ctx, "ledger"):
-                self.state.ledger.append(record.model_copy(update={"body": body}), with_rows=ctx.index_rows)
-        except Exception as exc:
-            for o in outputs:
-                o.data = None
-            if isinstance(exc, AssayError):
-                _redacted(exc, _redactor(req))
-                raise
-            log.error(
-                "release of held generation %s failed in stage %s: %s\n%s",
-                record_id,
-                ctx.stage,
-                describe(exc, _redactor(req)),
-                frames(exc),
-            )
-            raise ComponentError(f"release failed in stage {ctx.stage}: {exc.__class__.__name__}") from exc
-        return outputs
 
 
 @dataclass
@@ -682,30 +566,26 @@ class _RunContext:
     created: datetime
     policy: Policy
     req: PipelineRequest
-    timings: dict[str, float]
+    stages: Stages
     verdicts: list[Verdict]
-    stage: str = "validate"
     model: ModelInfo | None = None
     outputs: list[OutputImage] = field(default_factory=list)
     index_rows: list[Any] = field(default_factory=list)  # released-image index rows, stored with the record
 
+    @property
+    def stage(self) -> str:
+        return self.stages.current
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return self.stages.timings
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_REDACT_CATEGORIES = {"pii", "real_person", "likeness"}
 
 
 def _redactor(req: PipelineRequest) -> PromptRedactor:
     return PromptRedactor([req.prompt, req.negative_prompt])
-
-
-def _redacted(exc: AssayError, redact: PromptRedactor) -> AssayError:
-    """Take the prompt out of ``exc``'s message, in place (the error belongs to this request and is
-    about to be raised, recorded and logged; its class and cause stay for the record's ``type``)."""
-    message = redact(exc.message)
-    if message != exc.message:
-        exc.message = message
-        exc.args = (message,)
-    return exc
 
 
 def _error_type(exc: AssayError) -> str:
@@ -723,31 +603,3 @@ def _digest_or_none(prompt: object) -> str | None:
         return prompt_sha256(prompt) if isinstance(prompt, str) else None
     except UnicodeEncodeError:
         return None
-
-
-def stored_prompt(prompt: str, policy: Policy, verdicts: list[Verdict]) -> str | None:
-    """The prompt as the policy says to store it: plain text, redacted text, or nothing (digest only)."""
-    mode = policy.prompt_storage.mode
-    if mode == "digest":
-        return None
-    if mode == "plain":
-        return prompt
-    spans = sorted(
-        {
-            (int(v.evidence["start"]), int(v.evidence["end"]))
-            for v in verdicts
-            if v.target.kind is TargetKind.PROMPT
-            and v.category.value in _REDACT_CATEGORIES
-            and isinstance(v.evidence.get("start"), int)
-            and isinstance(v.evidence.get("end"), int)
-        }
-    )
-    out, pos = [], 0
-    for start, end in spans:
-        if start < pos:
-            continue
-        out.append(prompt[pos:start])
-        out.append("[REDACTED]")
-        pos = end
-    out.append(prompt[pos:])
-    return "".join(out)

@@ -1,8 +1,11 @@
-"""Everything a running gateway holds, built once per process from `Settings`.
+"""Everything a running gateway holds, built once per process from `Settings`, and how it is wired.
 
 The API (through ``Depends``) and the CLI share this one object, so ``assay generate`` runs
-exactly the pipeline that ``POST /v1/images/generations`` runs. Nothing here is needed by another
-replica: the database and the blob store are the shared state.
+exactly the pipeline that ``POST /v1/images/generations`` runs (:meth:`AppState.generate`). Nothing
+here is needed by another replica: the database and the blob store are the shared state.
+
+This is the top of the gateway's imports: it builds the release stage, the pipeline and the review
+queue from their collaborators (stores, registries, metrics), and none of them imports it back.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import AssayError
 from core.settings import Settings
@@ -19,15 +22,15 @@ from gateway.admission import Admission
 from gateway.auth import KeyStore
 from gateway.blobs import BlobStore, FileBlobStore
 from gateway.metrics import Metrics
+from gateway.pipeline import Pipeline, PipelineRequest, PipelineResult
 from gateway.policy import Policy, PolicySet
+from gateway.release import Release
+from gateway.review.queue import ReviewQueue
 from gateway.store import migrate
 from models.base import Backend
 from provenance.ledger import Ledger
 from provenance.mark_registry import MarkRegistry
 from safety.registry import CheckRegistry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from gateway.pipeline import PipelineRequest, PipelineResult
 
 log = logging.getLogger("assay")
 
@@ -67,16 +70,29 @@ class AppState:
         # threads start as needed; the admission bounds how many calls run (a slot is held until
         # its call returns, so a call that outlives its request still counts)
         self.backend_pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="assay-backend")
-        #: set by the review capability: ``hold(result, request) -> review id``
-        self.review_queue: Any | None = None
         #: set while the app runs: the leadership of the scheduled ledger jobs (one replica holds it)
         self.schedule_leader: Any | None = None
-        from gateway.pipeline import Pipeline
-
-        self.pipeline = Pipeline(self)
-        from gateway.review.queue import ReviewQueue
-
-        self.review_queue = ReviewQueue(self)
+        #: marks -> store -> record, for the pipeline and for approved reviews alike
+        self.release = Release(marks=self.marks, blobs=self.blobs, recorder=self.ledger, metrics=self.metrics)
+        self.pipeline = Pipeline(
+            policies=self.policy_for,
+            backend=lambda: self.backend,
+            checks=self.checks,
+            release=self.release,
+            metrics=self.metrics,
+            admission=self.admission,
+            backend_pool=self.backend_pool,
+            backend_timeout_s=lambda: float(self.settings.backend_timeout_s),
+            default_steps=lambda: self.settings.default_steps,
+        )
+        self.review_queue = ReviewQueue(
+            db=self.db,
+            ledger=self.ledger,
+            blobs=self.blobs,
+            settings=settings,
+            policies=self.policies,
+            release=self.release,
+        )
 
     # -- components ---------------------------------------------------------------------------
     @property
@@ -118,10 +134,13 @@ class AppState:
         row = self.keys.tenant(tenant)
         return self.policies.get(row.policy_id if row is not None else self.settings.default_policy)
 
-    def hold_for_review(self, result: PipelineResult, req: PipelineRequest) -> str | None:
-        if self.review_queue is None:
-            return None
-        return self.review_queue.hold(result, req)
+    def generate(self, req: PipelineRequest) -> PipelineResult:
+        """Run the pipeline on ``req`` and hand what it held to the review queue (the API and the CLI
+        call this; ``result.review_id`` names the queued item)."""
+        result = self.pipeline.run(req)
+        if result.held:
+            result.review_id = self.review_queue.hold(result, req)
+        return result
 
     # -- health -------------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:

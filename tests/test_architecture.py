@@ -177,10 +177,6 @@ def _circles() -> list[list[str]]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway.pipeline <-> state <-> review.queue: being untied (issue 14); remove this mark then",
-)
 def test_no_module_imports_itself_through_others() -> None:
     circles = _circles()
     assert not circles, "import circles (lazy and TYPE_CHECKING imports count):\n" + "\n".join(

@@ -144,7 +144,7 @@ async def create_images(
         output_format=body.output_format,
         user=body.user,
     )
-    result = await run_in_threadpool(state.pipeline.run, req)
+    result = await run_in_threadpool(state.generate, req)
     return _render(state, request, result, body.response_format)
 
 
@@ -254,7 +254,7 @@ async def edit_images(request: Request, principal: RequesterDep, state: StateDep
         output_format=output_format or "png",
         user=_form_str(form, "user"),
     )
-    result = await run_in_threadpool(state.pipeline.run, req)
+    result = await run_in_threadpool(state.generate, req)
     return _render(state, request, result, response_format)
 
 

@@ -82,7 +82,7 @@ def _sessions(state: AppState) -> PageSessions:
 
 
 def _queue(state: AppState) -> ReviewQueue:
-    return state.review_queue  # type: ignore[return-value]
+    return state.review_queue
 
 
 def _lang(request: Request) -> str:

@@ -48,7 +48,7 @@ router = APIRouter(tags=["reviews"], lifespan=_lifespan)
 
 
 def _queue(state: AppState) -> ReviewQueue:
-    return state.review_queue  # type: ignore[return-value]
+    return state.review_queue
 
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

@@ -187,7 +187,7 @@ def generate(
             policy_override=pol,
             output_format=fmt,
         )
-        res = state.pipeline.run(req)
+        res = state.generate(req)
         files = []
         for im in res.released:
             path = (

@@ -34,8 +34,14 @@ from sqlmodel import delete, select
 from ulid import ULID
 
 from core.errors import Forbidden, InvalidRequest, NotFound
+from core.images import DecodeLimits, decode_image
+from core.settings import Settings
+from core.store import Database
 from gateway.auth import Principal, Role
-from gateway.policy import Action
+from gateway.blobs import BlobStore
+from gateway.decision import Decision
+from gateway.policy import Action, PolicySet
+from gateway.release import Release, ReleaseJob, stored_prompt
 from gateway.review.access import ReviewerAssignments
 from gateway.review.errors import ReviewConflict
 from gateway.review.models import (
@@ -56,11 +62,11 @@ from gateway.review.models import (
 )
 from gateway.review.tables import ReviewBlob, ReviewDelivery, ReviewEvent, ReviewItem, ReviewPayload
 from gateway.review.webhooks import WebhookDispatcher, Webhooks
-from provenance.ledger import LedgerRecord, prompt_sha256
+from models.base import GenerationMode, ModelInfo
+from provenance.ledger import Ledger, LedgerRecord, prompt_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
     from gateway.pipeline import PipelineRequest, PipelineResult
-    from gateway.state import AppState
 
 log = logging.getLogger("assay.review")
 
@@ -125,30 +131,47 @@ def _sha(text: str | None) -> str | None:
 
 
 class ReviewQueue:
-    """The queue service; one per :class:`gateway.state.AppState` (``state.review_queue``)."""
+    """The queue service; one per process (``AppState.review_queue``), built from its collaborators:
+    the database its tables live in, the ledger its records go to, the blob store holding the held
+    bytes, the policies, and the release stage an approval runs (:mod:`gateway.release`)."""
 
-    def __init__(self, state: AppState, *, clock: Callable[[], datetime] | None = None) -> None:
-        self.state = state
-        self.db = state.db
+    def __init__(
+        self,
+        *,
+        db: Database,
+        ledger: Ledger,
+        blobs: BlobStore,
+        settings: Settings,
+        policies: PolicySet,
+        release: Release,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.blobs = blobs
+        self.settings = settings
+        self.policies = policies
+        self.release = release
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.assignments = ReviewerAssignments(state.db, state.ledger)
-        self.webhooks = Webhooks(state.db, state.settings, clock=lambda: self.clock())
+        self.assignments = ReviewerAssignments(db, ledger)
+        self.webhooks = Webhooks(db, settings, clock=lambda: self.clock())
         self.dispatcher = WebhookDispatcher(self.webhooks)
 
     @property
     def lease(self) -> timedelta:
-        return timedelta(seconds=float(self.state.settings.review_lease_s))
+        return timedelta(seconds=float(self.settings.review_lease_s))
 
     # --- holding ------------------------------------------------------------------------------
     def hold(self, result: PipelineResult, req: PipelineRequest) -> str:
-        """Queue the held images of ``result`` (called by the pipeline after its record); returns the id."""
+        """Queue the held images of ``result`` (its caller hands them over once the pipeline recorded
+        the generation); returns the review id."""
         policy = result.policy
         now = self.clock()
         held = result.held
         reasons = [r for im in held for r in im.decision.reasons]
         cats = sorted({r.category for r in reasons if r.action is not Action.ALLOW})
         four_eyes = bool({c.value for c in policy.review.four_eyes} & set(cats))
-        blobs = self.state.blobs
+        blobs = self.blobs
         payload = HeldPayload(
             mode=req.mode.value,
             output_format=req.output_format,
@@ -199,7 +222,7 @@ class ReviewQueue:
                 )
             )
         try:
-            self.state.ledger.append(
+            self.ledger.append(
                 self._record(
                     item,
                     req.principal,
@@ -404,7 +427,7 @@ class ReviewQueue:
             return []
         released = self._payload_row(item.id).released
         outs = [ReleasedOutput.model_validate(o) for o in _json_list(released or "[]")]
-        return [(o, self.state.blobs.get(o.blob)) for o in outs]
+        return [(o, self.blobs.get(o.blob)) for o in outs]
 
     def held_image(self, principal: Principal, review_id: str, index: int) -> bytes:
         """The unmarked held image ``index`` (reviewers only; gone once a rejection discarded it)."""
@@ -413,7 +436,7 @@ class ReviewQueue:
             if h.index == index:
                 if h.blob is None:
                     raise NotFound(f"image {index} of review {review_id} was discarded after the rejection")
-                return self.state.blobs.get(h.blob)
+                return self.blobs.get(h.blob)
         raise NotFound(f"review {review_id} holds no image {index}")
 
     def input_image(self, principal: Principal, review_id: str, n: int) -> bytes:
@@ -423,7 +446,7 @@ class ReviewQueue:
         key = payload.inputs[n]
         if key is None:
             raise NotFound(f"input image {n} of review {review_id} was discarded after the rejection")
-        return self.state.blobs.get(key)
+        return self.blobs.get(key)
 
     # --- acting -------------------------------------------------------------------------------
     def _check_not_requester(self, principal: Principal, item: ReviewItem) -> None:
@@ -543,7 +566,7 @@ class ReviewQueue:
         now = self.clock()
         self._check_claim(principal, item, now)
         self._check_code("reject", decision)
-        policy = self.state.policies.get(item.policy_id)
+        policy = self.policies.get(item.policy_id)
         keep = policy.review.keep_rejected_images
         payload = self._held(item.id)
         keys = _blob_keys(payload)
@@ -755,7 +778,7 @@ class ReviewQueue:
                     event=self._webhook_event(item, state_to, now, reason_code, ledger_id),
                 )
         try:
-            self.state.ledger.append(
+            self.ledger.append(
                 self._record(
                     item,
                     principal,
@@ -807,12 +830,10 @@ class ReviewQueue:
 
     def _stored_prompt(self, item: ReviewItem, payload: HeldPayload) -> str | None:
         """After the decision the queue keeps only what the policy lets the ledger keep."""
-        from gateway.pipeline import stored_prompt
-
         if item.prompt is None:
             return None
         try:
-            policy = self.state.policies.get(item.policy_id)
+            policy = self.policies.get(item.policy_id)
         except Exception:  # noqa: BLE001 - policy gone: keep nothing rather than too much
             return None
         return stored_prompt(item.prompt, policy, payload.verdicts)
@@ -829,7 +850,7 @@ class ReviewQueue:
             if shared:
                 continue
             try:
-                self.state.blobs.delete(key)
+                self.blobs.delete(key)
             except Exception:  # noqa: BLE001 - the decision stands; the orphan is logged for cleanup
                 log.exception("review %s: could not delete held blob %s", review_id, key)
 
@@ -855,7 +876,7 @@ class ReviewQueue:
                 )
         payload = self._held(item.id)
         state_from = effective_state(item, now)
-        existing = self.state.ledger.get(release_id)
+        existing = self.ledger.get(release_id)
         try:
             if existing is not None:  # an earlier attempt appended the record and died before the update
                 outputs = [ReleasedOutput.model_validate(o) for o in existing.body.get("outputs", [])]
@@ -938,13 +959,9 @@ class ReviewQueue:
     def _run_release(
         self, item: ReviewItem, payload: HeldPayload, record: LedgerRecord
     ) -> list[ReleasedOutput]:
-        from core.images import decode_image
-        from gateway.decision import Decision
-        from gateway.pipeline import PipelineRequest, Upload
-        from models.base import ModelInfo
-
-        blobs = self.state.blobs
-        policy = self.state.policies.get(item.policy_id)
+        """Decode what the item holds and run the release stage on it (the same one the pipeline runs)."""
+        blobs = self.blobs
+        policy = self.policies.get(item.policy_id)
         held = {
             h.index: decode_image(blobs.get(h.blob), name=f"held image {h.index}")
             for h in payload.images
@@ -957,33 +974,29 @@ class ReviewQueue:
         decisions = {
             h.index: Decision(action=Action(h.decision_action), reasons=h.reasons) for h in payload.images
         }
-        uploads = [Upload(data=blobs.get(k), name=f"image[{i}]") for i, k in enumerate(payload.inputs) if k]
-        mask = Upload(data=blobs.get(payload.mask), name="mask") if payload.mask else None
-        requester = Principal(key_id=item.requester_key_id, tenant=item.tenant, role=Role.REQUESTER)
-        req = PipelineRequest(
-            prompt=item.prompt or "",
-            principal=requester,
-            images=uploads,
-            mask=mask,
-            output_format=payload.output_format,
-            user=item.requester_user,
-        )
+        inputs = [
+            decode_image(blobs.get(k), limits=DecodeLimits(), name=f"image[{i}]")
+            for i, k in enumerate(payload.inputs)
+            if k
+        ]
         model = (
             ModelInfo.model_validate(payload.model)
             if payload.model
             else ModelInfo(backend="unknown", model_id="unknown")
         )
-        outs = self.state.pipeline.release_held(
+        job = ReleaseJob(
             record_id=item.record_id,
             created=payload.created_at,
-            req=req,
+            tenant=item.tenant,
             policy=policy,
             model=model,
-            verdicts=payload.verdicts,
-            held=held,
-            decisions=decisions,
-            record=record,
+            output_format=payload.output_format,
+            verdicts=list(payload.verdicts),
+            prompt=item.prompt or "",
+            edit=payload.mode != GenerationMode.TXT2IMG.value,
+            input_image=inputs[0] if inputs else None,
         )
+        outs = self.release.release_approved(job, held, decisions, record)
         return [
             ReleasedOutput(
                 index=o.index,

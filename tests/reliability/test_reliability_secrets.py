@@ -130,7 +130,7 @@ def test_keys_and_prompts_never_reach_the_logs(
     )
     monkeypatch.setattr(state.backend, "generate", real)
     # an unforeseen exception inside the pipeline (logged with its traceback)
-    monkeypatch.setattr(state.pipeline, "store", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(state.release, "store", lambda *a, **k: 1 / 0)
     assert (
         client.post(
             "/v1/images/generations", headers=lean_auth, json={"prompt": PROMPT, "size": "256x256"}
@@ -207,7 +207,7 @@ def test_a_mark_or_an_unforeseen_error_that_echoes_the_prompt_is_logged_and_reco
         raise KeyError(f"no blob slot for {PROMPT}")
 
     state.keys.set_policy("acme", "lean")
-    monkeypatch.setattr(state.pipeline, "store", store)
+    monkeypatch.setattr(state.release, "store", store)
     r = client.post("/v1/images/generations", headers=auth, json={"prompt": PROMPT, "size": "256x256"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "component_failure"
     crash_rec = state.ledger.get(r.json()["assay"]["record_id"])

@@ -26,7 +26,7 @@ def _principals(state, n: int, tenant: str = "acme", role: str = "reviewer") -> 
 
 
 def _hold(state, requester, prompt: str = PROMPT) -> str:  # noqa: ANN001
-    res = state.pipeline.run(PipelineRequest(prompt=prompt, principal=requester, size="256x256", seed=5))
+    res = state.generate(PipelineRequest(prompt=prompt, principal=requester, size="256x256", seed=5))
     assert res.status == "held" and res.review_id
     return res.review_id
 
