@@ -332,9 +332,11 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
     from sqlmodel import select
 
     from gateway.state import AppState
+    from provenance.ledger.bodies import GenerationBody, GenerationOutput, GenerationStatus
     from provenance.ledger.checkpoint import load_verifier
     from provenance.ledger.verify import verify_ledger
     from provenance.tables import ReleasedImage
+    from safety.verdict import Action
 
     out = RunAudit(accepted=len(accepted))
     state = AppState(settings)  # the restart: migrations, policies, stores
@@ -348,14 +350,12 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
             seen[rec.record_id] += 1
             records[rec.record_id] = rec
         out.duplicated_records = sorted(r for r, c in seen.items() if c > 1)
-        released_by_record: dict[str, set[str]] = {}
+        released_by_record: dict[str, list[GenerationOutput]] = {}
         for rid, rec in records.items():
-            if rec.kind == "generation" and rec.body.get("status") == "released":
-                released_by_record[rid] = {
-                    o["content_id"]
-                    for o in rec.body.get("outputs", [])
-                    if o.get("action") == "allow" and o.get("blob")
-                }
+            if rec.kind == "generation":
+                body = GenerationBody.model_validate(rec.body)
+                if body.status is GenerationStatus.RELEASED:
+                    released_by_record[rid] = [o for o in body.outputs if o.action is Action.ALLOW]
         for acc in accepted:
             rec = records.get(acc.record_id)
             if rec is None:
@@ -364,13 +364,13 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
             if acc.record_id not in released_by_record:
                 out.not_released_records.append(acc.record_id)
                 continue
-            outs = [o for o in rec.body["outputs"] if o.get("action") == "allow"]
+            outs = released_by_record[acc.record_id]
             got = sorted(hashlib.sha256(b).hexdigest() for b in acc.images)
-            if sorted(o["sha256"] for o in outs) != got:
+            if sorted(o.sha256 or "" for o in outs) != got:
                 out.byte_mismatches.append(acc.record_id)
             for o in outs:
-                if not state.blobs.exists(o["blob"]):
-                    out.missing_blobs.append(o["content_id"])
+                if not o.blob or not state.blobs.exists(o.blob):
+                    out.missing_blobs.append(o.content_id)
         with state.db.session() as s:
             rows = list(s.exec(select(ReleasedImage)))
         out.released_images = len(rows)

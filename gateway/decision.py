@@ -1,46 +1,21 @@
-"""The `Decision`: what the policy makes of a set of verdicts, in words a compliance officer reads.
+"""Deciding: what the policy makes of a set of verdicts, in words a compliance officer reads.
 
 Why it exists: checks only *find* things; the tenant's policy decides what a finding means. Each
 verdict is compared with its category's rule (``review_at`` / ``block_at``); the strongest action
 wins (block > review > allow), and every verdict that pushed the action up becomes a `Reason`.
+The shapes (:class:`~safety.verdict.Action`, :class:`~safety.verdict.Reason`,
+:class:`~safety.verdict.Decision`) live in :mod:`safety.verdict`, where the ledger's record models
+can use them; this module imports them and :mod:`gateway.policy`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from gateway.policy import Policy
+from safety.verdict import Action, Decision, Reason, Verdict
 
-from gateway.policy import Action, Policy
-from safety.verdict import Verdict
-
-
-class Reason(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    category: str
-    check: str
-    target: str
-    score: float
-    threshold: float
-    text: str
-
-
-class Decision(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    action: Action
-    reasons: list[Reason] = Field(default_factory=list)
-
-    @property
-    def categories(self) -> list[str]:
-        return sorted({r.category for r in self.reasons})
-
-    def explain(self) -> str:
-        if not self.reasons:
-            return f"{self.action.value}: no check found anything the policy acts on"
-        return f"{self.action.value}: " + "; ".join(r.text for r in self.reasons)
+__all__ = ["Action", "Decision", "Reason", "combine", "decide"]
 
 
 def _reason(v: Verdict, action: Action, threshold: float) -> Reason:

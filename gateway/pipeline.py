@@ -43,16 +43,26 @@ from core.errors import (
 from core.images import DecodeLimits, decode_image
 from gateway.admission import Admission, request_cost
 from gateway.auth import Principal
-from gateway.decision import Decision, combine, decide
+from gateway.decision import combine, decide
 from gateway.metrics import Metrics
-from gateway.policy import Action, AdmissionRules, Policy
-from gateway.release import OutputImage, Release, ReleaseJob, Stages, content_id, redacted, stored_prompt
+from gateway.policy import AdmissionRules, Policy
+from gateway.release import (
+    OutputImage,
+    Release,
+    ReleaseJob,
+    Stages,
+    content_id,
+    recorded,
+    redacted,
+    stored_prompt,
+)
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
+from provenance.ledger.bodies import ErrorFacts, GenerationBody, GenerationStatus, RequestFacts
 from safety.check import Check
 from safety.redaction import PromptRedactor, describe, frames
 from safety.runner import CheckRunner
-from safety.verdict import TargetKind, Verdict
+from safety.verdict import Action, Decision, TargetKind, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -108,7 +118,7 @@ class PipelineRequest:
 @dataclass
 class PipelineResult:
     record_id: str
-    status: str  # released | held | blocked
+    status: GenerationStatus  # released | held | blocked
     decision: Decision
     images: list[OutputImage]
     model: ModelInfo | None
@@ -219,7 +229,7 @@ class Pipeline:
                 verdicts += self.check_images(inputs, TargetKind.INPUT_IMAGE, req, policy)
             before = decide(verdicts, policy)
             if before.action is Action.BLOCK:
-                self.record(ctx, decision=before, status="blocked")
+                self.record(ctx, decision=before, status=GenerationStatus.BLOCKED)
                 raise ContentBlocked(
                     f"request blocked by policy {policy.id}: {before.explain()}",
                     details={
@@ -255,11 +265,11 @@ class Pipeline:
                 ctx.index_rows = self.release.store(job, outputs, result.images)
             decision = combine([o.decision for o in outputs])  # each already includes `before`
             status = (
-                "released"
+                GenerationStatus.RELEASED
                 if any(o.action is Action.ALLOW for o in outputs)
-                else "held"
+                else GenerationStatus.HELD
                 if any(o.action is Action.REVIEW for o in outputs)
-                else "blocked"
+                else GenerationStatus.BLOCKED
             )
             ctx.outputs = outputs
             with self._stage(ctx, "ledger"):
@@ -290,7 +300,7 @@ class Pipeline:
             timings=dict(timings),
             created_at=created,
         )
-        if status == "blocked":
+        if status is GenerationStatus.BLOCKED:
             raise ContentBlocked(
                 f"every output was blocked by policy {policy.id}: {decision.explain()}",
                 details={
@@ -461,51 +471,41 @@ class Pipeline:
 
     # Stage 9: the record -------------------------------------------------------------------------
     def record(
-        self, ctx: _RunContext, *, decision: Decision, status: str, error: AssayError | None = None
+        self,
+        ctx: _RunContext,
+        *,
+        decision: Decision,
+        status: GenerationStatus,
+        error: AssayError | None = None,
     ) -> str:
         req, policy = ctx.req, ctx.policy
         prompt_text = stored_prompt(req.prompt, policy, ctx.verdicts) if _digest_or_none(req.prompt) else None
-        body: dict[str, Any] = {
-            "status": status,
-            "request": {
-                "mode": req.mode.value,
-                "n": req.n,
-                "size": req.size or policy.limits.default_size,
-                "seed": req.seed,
-                "steps": req.steps,
-                "guidance": req.guidance,
-                "inputs": [hashlib.sha256(u.data).hexdigest() for u in req.images],
-                "prompt_storage": policy.prompt_storage.mode,
-            },
-            "decision": {
-                "action": decision.action.value,
-                "reasons": [r.model_dump(mode="json") for r in decision.reasons],
-            },
-            "verdicts": [v.model_dump(mode="json") for v in ctx.verdicts],
-            "model": ctx.model.model_dump(mode="json") if ctx.model else None,
-            "outputs": [
-                {
-                    "index": o.index,
-                    "content_id": o.content_id,
-                    "action": o.action.value,
-                    "sha256": o.sha256,
-                    "blob": o.blob_key,
-                    "media_type": o.media_type,
-                    "marks": o.facts,
-                }
-                for o in ctx.outputs
-            ],
-            "unsafe_allow_unmarked": policy.unsafe_allow_unmarked,
-            "timings_ms": {k: round(v * 1000, 2) for k, v in ctx.timings.items()},
-            "key_id": req.principal.key_id,
-        }
-        if error is not None:  # the message is the redacted one (see _fail)
-            body["error"] = {
-                "stage": ctx.stage,
-                "code": error.code,
-                "type": _error_type(error),
-                "message": error.message,
-            }
+        body = GenerationBody(
+            status=status,
+            request=RequestFacts(
+                mode=req.mode,
+                n=req.n,
+                size=req.size or policy.limits.default_size,
+                seed=req.seed,
+                steps=req.steps,
+                guidance=req.guidance,
+                inputs=[hashlib.sha256(u.data).hexdigest() for u in req.images],
+                prompt_storage=policy.prompt_storage.mode,
+            ),
+            decision=decision,
+            verdicts=ctx.verdicts,
+            model=ctx.model,
+            outputs=[recorded(o) for o in ctx.outputs],
+            unsafe_allow_unmarked=policy.unsafe_allow_unmarked,
+            timings_ms={k: round(v * 1000, 2) for k, v in ctx.timings.items()},
+            key_id=req.principal.key_id,
+            # the message is the redacted one (see _fail)
+            error=(
+                ErrorFacts(stage=ctx.stage, code=error.code, type=_error_type(error), message=error.message)
+                if error is not None
+                else None
+            ),
+        )
         rec = LedgerRecord(
             record_id=ctx.record_id,
             kind="generation",
@@ -513,13 +513,17 @@ class Pipeline:
             requester=req.user or req.principal.key_id,
             prompt=prompt_text,
             prompt_digest=_digest_or_none(req.prompt),
-            decision=status if status in ("failed", "invalid", "refused") else decision.action.value,
+            decision=(
+                status.value
+                if status in (GenerationStatus.FAILED, GenerationStatus.INVALID, GenerationStatus.REFUSED)
+                else decision.action.value
+            ),
             categories=sorted({v.category.value for v in ctx.verdicts}),
             model_id=ctx.model.model_id if ctx.model else None,
             policy_id=policy.id,
             policy_digest=policy.digest,
             created_at=ctx.created,
-            body=body,
+            body=body.to_body(),
         )
         # the released-image index rows go in with the record (one transaction): a crash between
         # the two cannot leave an indexed image without its record
@@ -535,11 +539,11 @@ class Pipeline:
         """
         exc = redacted(exc, _redactor(ctx.req))
         status = (
-            "invalid"
+            GenerationStatus.INVALID
             if isinstance(exc, InvalidRequest)
-            else "refused"
+            else GenerationStatus.REFUSED
             if isinstance(exc, Overloaded)
-            else "failed"
+            else GenerationStatus.FAILED
         )
         self.metrics.decision(status, [])
         ctx.index_rows = []

@@ -17,7 +17,6 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,20 +33,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import PolicyError
+from safety.verdict import Action as Action  # re-exported: rules say what their action is
 from safety.verdict import Category, TargetKind
 
 if TYPE_CHECKING:  # pragma: no cover
     from provenance.ledger.retention import RetentionRules
-
-
-class Action(StrEnum):
-    ALLOW = "allow"
-    REVIEW = "review"
-    BLOCK = "block"
-
-    @property
-    def rank(self) -> int:
-        return {"allow": 0, "review": 1, "block": 2}[self.value]
 
 
 class _Strict(BaseModel):

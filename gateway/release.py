@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import AssayError, ComponentError
 from gateway.blobs import BlobStore
-from gateway.decision import Decision
 from gateway.metrics import Metrics
-from gateway.policy import Action, Policy
+from gateway.policy import Policy
 from models.base import ModelInfo
 from provenance.ledger import LedgerRecord
+from provenance.ledger.bodies import GenerationOutput, MarkFacts, ReviewBody
 from provenance.marks import Artifact, Mark, MarkContext
 from provenance.released import release_row, system_name
 from provenance.runner import MarkRunner
 from provenance.tables import ReleasedImage
 from safety.redaction import PromptRedactor, describe, frames
-from safety.verdict import TargetKind, Verdict
+from safety.verdict import Action, Decision, TargetKind, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
@@ -90,7 +90,7 @@ class OutputImage:
     media_type: str | None = None
     sha256: str | None = None
     blob_key: str | None = None  # released bytes, or the unmarked held image for review
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: MarkFacts = field(default_factory=MarkFacts)  # what the marks report (released images)
     released_image: Image.Image | None = None  # the marked pixels (for the released-image index)
 
 
@@ -168,7 +168,7 @@ class Release:
             out.released_image = art.image
             out.media_type = art.media_type
             out.sha256 = hashlib.sha256(out.data).hexdigest()
-            out.facts = art.facts
+            out.facts = MarkFacts.model_validate(art.facts)
 
     # Bytes to the blob store (released images, and held ones for the reviewer), and the rows of the
     # released-image index that `verify` searches (content id, watermark payload, pHash); the rows
@@ -188,8 +188,8 @@ class Release:
                         tenant=job.tenant,
                         created_at=job.created,
                         system=system_name(job.model),
-                        watermark=out.facts.get("watermark"),
-                        manifest_digest=(out.facts.get("c2pa") or {}).get("manifest_digest"),
+                        watermark=out.facts.watermark.payload if out.facts.watermark else None,
+                        manifest_digest=out.facts.c2pa.manifest_digest if out.facts.c2pa else None,
                     )
                 )
             elif out.action is Action.REVIEW:
@@ -211,7 +211,9 @@ class Release:
         record: LedgerRecord,
     ) -> list[OutputImage]:
         """Mark and store the approved images ``held`` (index -> unmarked pixels) of ``job``'s
-        generation, then append ``record`` (the review record; its body gains the released outputs)."""
+        generation, then append ``record`` (the review record; its body, a :class:`ReviewBody`,
+        gains the released outputs)."""
+        body = ReviewBody.model_validate(record.body)
         stages = Stages(self.metrics, first="marks")
         images: list[Image.Image | None] = [held.get(i) for i in range(max(held) + 1)] if held else []
         outputs = [
@@ -225,22 +227,9 @@ class Release:
                 self.mark(job, outputs, images)
             with stages("store"):
                 rows = self.store(job, outputs, images)
-            body = {
-                **record.body,
-                "outputs": [
-                    {
-                        "index": o.index,
-                        "content_id": o.content_id,
-                        "sha256": o.sha256,
-                        "blob": o.blob_key,
-                        "media_type": o.media_type,
-                        "marks": o.facts,
-                    }
-                    for o in outputs
-                ],
-            }
+            released = body.model_copy(update={"outputs": [recorded(o) for o in outputs]})
             with stages("ledger"):
-                self.record(record.model_copy(update={"body": body}), rows)
+                self.record(record.model_copy(update={"body": released.to_body()}), rows)
         except Exception as exc:
             for o in outputs:
                 o.data = None
@@ -258,6 +247,19 @@ class Release:
                 f"release failed in stage {stages.current}: {exc.__class__.__name__}"
             ) from exc
         return outputs
+
+
+def recorded(out: OutputImage) -> GenerationOutput:
+    """What the record says about one output image (the generation's record and an approval's)."""
+    return GenerationOutput(
+        index=out.index,
+        content_id=out.content_id,
+        action=out.action,
+        sha256=out.sha256,
+        blob=out.blob_key,
+        media_type=out.media_type,
+        marks=out.facts,
+    )
 
 
 def _image(images: Sequence[Image.Image | None], index: int, record_id: str) -> Image.Image:

@@ -18,7 +18,6 @@ import numpy as np
 from PIL import Image
 from sqlmodel import Session, or_, select
 
-from provenance.payload import payload_hex
 from provenance.tables import PHASH_BANDS, ReleasedImage
 
 #: the largest pHash distance the banded index finds with certainty (len(PHASH_BANDS) - 1)
@@ -77,13 +76,13 @@ def release_row(
     tenant: str,
     created_at: datetime,
     system: str,
-    watermark: Any = None,
+    watermark: str | None = None,
     manifest_digest: str | None = None,
 ) -> ReleasedImage:
     """The index row of one released image (not yet stored).
 
-    ``image`` is the released image (after the marks); ``watermark`` is the watermark step's fact
-    (``artifact.facts.get('watermark')``) or its payload; ``system`` e.g. :func:`system_name`.
+    ``image`` is the released image (after the marks); ``watermark`` is the watermark's payload in
+    hex (:class:`provenance.ledger.bodies.WatermarkFacts` ``payload``); ``system`` e.g. :func:`system_name`.
     """
     h = phash64(image)
     b = bands(h)
@@ -100,7 +99,7 @@ def release_row(
         ph3=b[3],
         ph4=b[4],
         ph5=b[5],
-        watermark=payload_hex(watermark),
+        watermark=watermark.lower() if watermark is not None else None,
         manifest_digest=manifest_digest,
     )
     return row

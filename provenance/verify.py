@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -37,7 +37,6 @@ from provenance.c2pa_sign.manifest import ASSAY_ASSERTION, SOFT_BINDING
 from provenance.c2pa_sign.sdk import ManifestReader, ManifestReading
 from provenance.label.embed import read_xmp, sniff_format
 from provenance.label.xmp import DIGITAL_SOURCE_TYPE, TC260_AIGC, Tc260Aigc, XmpError, parse_packet
-from provenance.payload import algorithm_name, payload_hex
 from provenance.released import (
     DEFAULT_RADIUS,
     find_by_phash,
@@ -287,7 +286,18 @@ def operator_trust_list(settings: Any) -> TrustList:
 
 
 # --- the verifier --------------------------------------------------------------------------------
-WatermarkDecoder = Callable[[Image.Image], Any]
+class WatermarkReadingLike(Protocol):
+    """What verify needs of a decoder's reading (:class:`provenance.watermark.decode.WatermarkReading`)."""
+
+    @property
+    def payload_hex(self) -> str: ...
+
+    @property
+    def scheme(self) -> str: ...
+
+
+#: the watermark decoder: an image -> its reading, or None where no mark reads
+WatermarkDecoder = Callable[[Image.Image], WatermarkReadingLike | None]
 
 
 def _default_decoder(settings: Any) -> WatermarkDecoder | None:
@@ -546,12 +556,11 @@ class Verifier:
             return WatermarkResult(available=True, error=f"decoder failed: {type(exc).__name__}: {exc}")
         if reading is None:
             return WatermarkResult(available=True)
-        payload = payload_hex(reading)
         return WatermarkResult(
             available=True,
-            detected=payload is not None,
-            payload=payload,
-            algorithm=algorithm_name(reading),
+            detected=True,
+            payload=reading.payload_hex,
+            algorithm=reading.scheme,
             transform=getattr(reading, "transform", None),
         )
 

@@ -4,6 +4,10 @@ Why it exists: every check (lexicon, semantic, NSFW, faces, near-duplicate...) s
 small language so that the policy engine can decide on any of them with one rule table, the ledger
 can record them, and the review page can show *why* something was flagged. Categories come from one
 shared list so that a policy threshold for ``sexual`` applies whether the prompt or the pixels said it.
+
+What a policy makes of verdicts is said in the same language: an :class:`Action` and the
+:class:`Reason` s behind it, together a :class:`Decision` (computed by :mod:`gateway.decision`,
+recorded in the ledger by :mod:`provenance.ledger.bodies`). Imports: pydantic only.
 """
 
 from __future__ import annotations
@@ -91,3 +95,46 @@ class Verdict(BaseModel):
         return f"{self.check}: {self.category.value} {self.score:.2f} on {self.target}" + (
             f" — {self.reason}" if self.reason else ""
         )
+
+
+# --- what a policy makes of verdicts ---------------------------------------------------------------
+class Action(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return {"allow": 0, "review": 1, "block": 2}[self.value]
+
+
+class Reason(BaseModel):
+    """One verdict that pushed a decision up, in words a compliance officer reads."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    category: str
+    check: str
+    target: str
+    score: float
+    threshold: float
+    text: str
+
+
+class Decision(BaseModel):
+    """The strongest action a policy's rules give a set of verdicts, and every reason for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    reasons: list[Reason] = Field(default_factory=list)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({r.category for r in self.reasons})
+
+    def explain(self) -> str:
+        if not self.reasons:
+            return f"{self.action.value}: no check found anything the policy acts on"
+        return f"{self.action.value}: " + "; ".join(r.text for r in self.reasons)

@@ -27,6 +27,8 @@ from core.settings import BUILTIN_MODEL
 from gateway.api.deps import RequesterDep, StateDep
 from gateway.pipeline import PipelineRequest, PipelineResult, Upload
 from gateway.state import AppState
+from provenance.ledger.bodies import GenerationBody as GenerationRecordBody  # not the request body
+from safety.verdict import Action
 
 router = APIRouter(tags=["images"])
 
@@ -271,13 +273,13 @@ async def image_content(content_id: str, expires: int, sig: str, state: StateDep
         raise NotFound("no such image, or the link expired")
     record_id, _, idx = content_id.rpartition("-")
     stored = await run_in_threadpool(state.ledger.get, record_id)
-    body = stored.body if stored is not None else {}
-    for out in body.get("outputs", []):
-        if out.get("content_id") == content_id and out.get("action") == "allow" and out.get("blob"):
-            data = await run_in_threadpool(state.blobs.get, out["blob"])
+    outputs = GenerationRecordBody.model_validate(stored.body).outputs if stored is not None else []
+    for out in outputs:
+        if out.content_id == content_id and out.action is Action.ALLOW and out.blob:
+            data = await run_in_threadpool(state.blobs.get, out.blob)
             return Response(
                 data,
-                media_type=out.get("media_type") or "image/png",
+                media_type=out.media_type or "image/png",
                 headers={"Cache-Control": "private, max-age=3600"},
             )
     raise NotFound("no such image, or the link expired")

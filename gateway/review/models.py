@@ -9,38 +9,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.decision import Reason
-from safety.verdict import Verdict
+from models.base import GenerationMode, ModelInfo
+from provenance.ledger.bodies import GenerationOutput, ReviewAction, ReviewState
+from safety.verdict import Action, Reason, Verdict
 
+__all__ = [
+    "MAX_COMMENT",
+    "REASON_CODES",
+    "DecisionIn",
+    "GenerationOutput",
+    "HeldImage",
+    "HeldPayload",
+    "QueueCounts",
+    "QueueFilter",
+    "QueuePage",
+    "ReasonCode",
+    "ReviewAction",
+    "ReviewDetail",
+    "ReviewEventOut",
+    "ReviewState",
+    "ReviewStatus",
+    "ReviewSummary",
+]
 
-class ReviewState(StrEnum):
-    PENDING = "pending"  # waiting for a reviewer (also: a first approval is in, waiting for the second)
-    CLAIMED = "claimed"  # a reviewer holds a lease on it
-    RELEASING = "releasing"  # approved; the marks and the record are being written
-    ESCALATED = "escalated"  # waiting for an admin
-    APPROVED = "approved"  # released (marked images stored, review record in the ledger)
-    REJECTED = "rejected"  # not released; held bytes discarded unless the policy keeps them
-
-    @property
-    def terminal(self) -> bool:
-        return self in (ReviewState.APPROVED, ReviewState.REJECTED)
-
-
-class ReviewAction(StrEnum):
-    """What a review ledger record says happened (its ``decision`` token)."""
-
-    QUEUED = "queued"
-    CLAIMED = "claimed"
-    UNCLAIMED = "unclaimed"
-    APPROVED_FIRST = "approved_first"  # four-eyes: the first of two approvals
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    ESCALATED = "escalated"
-    COMMENTED = "commented"
+# ReviewState and ReviewAction are what the ledger's review records say: their home is
+# provenance.ledger.bodies, next to the record's shape (ReviewBody).
 
 
 class ReasonCode(StrEnum):
@@ -99,7 +96,7 @@ class HeldImage(BaseModel):
     index: int
     content_id: str
     blob: str | None  # the unmarked image; None once discarded
-    decision_action: str
+    decision_action: Action
     reasons: list[Reason] = Field(default_factory=list)
 
 
@@ -108,7 +105,7 @@ class HeldPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: str  # txt2img | img2img | inpaint
+    mode: GenerationMode
     output_format: str
     created_at: datetime  # the generation's time (the C2PA manifest says when the image was made)
     prompt_digest: str | None = None
@@ -117,17 +114,7 @@ class HeldPayload(BaseModel):
     mask: str | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)  # the generation's decision
-    model: dict[str, Any] | None = None  # ModelInfo as recorded
-
-
-class ReleasedOutput(BaseModel):
-    """One approved image after the marks: what the requester can now fetch."""
-
-    index: int
-    content_id: str
-    blob: str
-    sha256: str
-    media_type: str
+    model: ModelInfo | None = None  # as recorded
 
 
 # --- what leaves ---------------------------------------------------------------------------------

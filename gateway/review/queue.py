@@ -39,9 +39,8 @@ from core.settings import Settings
 from core.store import Database
 from gateway.auth import Principal, Role
 from gateway.blobs import BlobStore
-from gateway.decision import Decision
-from gateway.policy import Action, PolicySet
-from gateway.release import Release, ReleaseJob, stored_prompt
+from gateway.policy import PolicySet
+from gateway.release import Release, ReleaseJob, recorded, stored_prompt
 from gateway.review.access import ReviewerAssignments
 from gateway.review.errors import ReviewConflict
 from gateway.review.models import (
@@ -52,7 +51,6 @@ from gateway.review.models import (
     QueueCounts,
     QueueFilter,
     QueuePage,
-    ReleasedOutput,
     ReviewAction,
     ReviewDetail,
     ReviewEventOut,
@@ -64,6 +62,8 @@ from gateway.review.tables import ReviewBlob, ReviewDelivery, ReviewEvent, Revie
 from gateway.review.webhooks import WebhookDispatcher, Webhooks
 from models.base import GenerationMode, ModelInfo
 from provenance.ledger import Ledger, LedgerRecord, prompt_sha256
+from provenance.ledger.bodies import GenerationOutput, ReviewBody
+from safety.verdict import Action, Decision
 
 if TYPE_CHECKING:  # pragma: no cover
     from gateway.pipeline import PipelineRequest, PipelineResult
@@ -173,7 +173,7 @@ class ReviewQueue:
         four_eyes = bool({c.value for c in policy.review.four_eyes} & set(cats))
         blobs = self.blobs
         payload = HeldPayload(
-            mode=req.mode.value,
+            mode=req.mode,
             output_format=req.output_format,
             created_at=result.created_at,
             prompt_digest=prompt_sha256(req.prompt),
@@ -182,7 +182,7 @@ class ReviewQueue:
                     index=im.index,
                     content_id=im.content_id,
                     blob=im.blob_key,
-                    decision_action=im.action.value,
+                    decision_action=im.action,
                     reasons=list(im.decision.reasons),
                 )
                 for im in held
@@ -191,7 +191,7 @@ class ReviewQueue:
             mask=blobs.put(req.mask.data) if req.mask else None,
             verdicts=list(result.verdicts),
             reasons=list(result.decision.reasons),
-            model=result.model.model_dump(mode="json") if result.model else None,
+            model=result.model,
         )
         item = ReviewItem(
             id=str(ULID()),
@@ -233,7 +233,7 @@ class ReviewQueue:
                     ReviewState.PENDING,
                     extra={
                         "priority": item.priority,
-                        "due_at": item.due_at.isoformat(),
+                        "due_at": item.due_at,
                         "approvals_needed": item.approvals_needed,
                         "images": [im.content_id for im in payload.images],
                     },
@@ -317,7 +317,7 @@ class ReviewQueue:
             prompt=item.prompt,
             prompt_digest=payload.prompt_digest,
             mode=payload.mode,
-            model_id=(payload.model or {}).get("model_id"),
+            model_id=payload.model.model_id if payload.model else None,
             images=[h.index for h in payload.images],
             inputs=len(payload.inputs),
             verdicts=payload.verdicts,
@@ -421,13 +421,13 @@ class ReviewQueue:
             reason_code=item.reason_code if st.terminal else None,
         )
 
-    def released_images(self, principal: Principal, review_id: str) -> list[tuple[ReleasedOutput, bytes]]:
+    def released_images(self, principal: Principal, review_id: str) -> list[tuple[GenerationOutput, bytes]]:
         item = self._load(principal, review_id)
         if item.state != ReviewState.APPROVED.value:
             return []
         released = self._payload_row(item.id).released
-        outs = [ReleasedOutput.model_validate(o) for o in _json_list(released or "[]")]
-        return [(o, self.blobs.get(o.blob)) for o in outs]
+        outs = [GenerationOutput.model_validate(o) for o in _json_list(released or "[]")]
+        return [(o, self.blobs.get(o.blob)) for o in outs if o.blob is not None]
 
     def held_image(self, principal: Principal, review_id: str, index: int) -> bytes:
         """The unmarked held image ``index`` (reviewers only; gone once a rejection discarded it)."""
@@ -700,28 +700,58 @@ class ReviewQueue:
         comment: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> LedgerRecord:
-        body: dict[str, Any] = {
-            "review_id": item.id,
-            "action": action.value,
-            "actor": principal.key_id,
-            "actor_role": principal.role.value,
-            "from": state_from.value if state_from else None,
-            "to": state_to.value if state_to else None,
-            "reason_code": reason_code,
-            "comment_sha256": _sha(comment),
-        }
-        body.update(extra or {})
+        body = self._review_body(
+            item,
+            principal,
+            action,
+            state_from,
+            state_to,
+            reason_code=reason_code,
+            comment=comment,
+            extra=extra,
+        )
+        return self._review_record(item, ledger_id, now, body)
+
+    @staticmethod
+    def _review_body(
+        item: ReviewItem,
+        principal: Principal,
+        action: ReviewAction,
+        state_from: ReviewState | None,
+        state_to: ReviewState | None,
+        *,
+        reason_code: str | None = None,
+        comment: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> ReviewBody:
+        """The body of a review record; ``extra`` holds the parts this action adds (see ReviewBody)."""
+        return ReviewBody.model_validate(
+            {
+                "review_id": item.id,
+                "action": action,
+                "actor": principal.key_id,
+                "actor_role": principal.role.value,
+                "from": state_from,
+                "to": state_to,
+                "reason_code": reason_code,
+                "comment_sha256": _sha(comment),
+                **(extra or {}),
+            }
+        )
+
+    @staticmethod
+    def _review_record(item: ReviewItem, ledger_id: str, now: datetime, body: ReviewBody) -> LedgerRecord:
         return LedgerRecord(
             record_id=ledger_id,
             kind="review",
             tenant=item.tenant,
-            decision=action.value,
+            decision=body.action.value,
             categories=_cats(item.categories),
             policy_id=item.policy_id,
             policy_digest=item.policy_digest,
             subject_id=item.record_id,
             created_at=now,
-            body=body,
+            body=body.to_body(),
         )
 
     def _transition(
@@ -879,7 +909,7 @@ class ReviewQueue:
         existing = self.ledger.get(release_id)
         try:
             if existing is not None:  # an earlier attempt appended the record and died before the update
-                outputs = [ReleasedOutput.model_validate(o) for o in existing.body.get("outputs", [])]
+                outputs = ReviewBody.model_validate(existing.body).outputs or []
             else:
                 record = self._record(
                     item,
@@ -958,7 +988,7 @@ class ReviewQueue:
 
     def _run_release(
         self, item: ReviewItem, payload: HeldPayload, record: LedgerRecord
-    ) -> list[ReleasedOutput]:
+    ) -> list[GenerationOutput]:
         """Decode what the item holds and run the release stage on it (the same one the pipeline runs)."""
         blobs = self.blobs
         policy = self.policies.get(item.policy_id)
@@ -971,19 +1001,13 @@ class ReviewQueue:
             raise NotFound(
                 f"review {item.id}: a held image is missing from the blob store; nothing was released"
             )
-        decisions = {
-            h.index: Decision(action=Action(h.decision_action), reasons=h.reasons) for h in payload.images
-        }
+        decisions = {h.index: Decision(action=h.decision_action, reasons=h.reasons) for h in payload.images}
         inputs = [
             decode_image(blobs.get(k), limits=DecodeLimits(), name=f"image[{i}]")
             for i, k in enumerate(payload.inputs)
             if k
         ]
-        model = (
-            ModelInfo.model_validate(payload.model)
-            if payload.model
-            else ModelInfo(backend="unknown", model_id="unknown")
-        )
+        model = payload.model or ModelInfo(backend="unknown", model_id="unknown")
         job = ReleaseJob(
             record_id=item.record_id,
             created=payload.created_at,
@@ -993,20 +1017,11 @@ class ReviewQueue:
             output_format=payload.output_format,
             verdicts=list(payload.verdicts),
             prompt=item.prompt or "",
-            edit=payload.mode != GenerationMode.TXT2IMG.value,
+            edit=payload.mode is not GenerationMode.TXT2IMG,
             input_image=inputs[0] if inputs else None,
         )
         outs = self.release.release_approved(job, held, decisions, record)
-        return [
-            ReleasedOutput(
-                index=o.index,
-                content_id=o.content_id,
-                blob=o.blob_key or "",
-                sha256=o.sha256 or "",
-                media_type=o.media_type or "image/png",
-            )
-            for o in outs
-        ]
+        return [recorded(o) for o in outs]
 
     def close(self) -> None:
         self.dispatcher.stop()

@@ -83,7 +83,7 @@ class ReviewPayload(SQLModel, table=True):
     review_id: str = Field(primary_key=True, max_length=26)
     #: :class:`gateway.review.models.HeldPayload` as JSON
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    #: :class:`gateway.review.models.ReleasedOutput` list as JSON, once approved
+    #: the released images as a JSON list of :class:`provenance.ledger.bodies.GenerationOutput`, once approved
     released: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 

@@ -15,11 +15,12 @@ Why these assertions:
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact, MarkContext
-from provenance.payload import algorithm_name, payload_bytes
 from provenance.source_type import source_type_for
 
 ASSAY_ASSERTION = "org.assay.record"
@@ -50,16 +51,17 @@ def software_agent(ctx: MarkContext) -> dict[str, Any]:
     return {"name": f"Assay {assay_version()} / {m.model_id}", "version": version}
 
 
-def soft_binding(fact: Any) -> dict[str, Any] | None:
-    """The soft-binding assertion for the watermark fact the watermark step left, if any."""
-    raw = payload_bytes(fact)
-    if raw is None:
+def soft_binding(fact: WatermarkFacts | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The soft-binding assertion for the watermark fact the watermark step left, if any: its
+    scheme names the algorithm, its payload (hex) is the value."""
+    if fact is None:
         return None
+    wm = WatermarkFacts.model_validate(fact)
     return {
         "label": SOFT_BINDING,
         "data": {
-            "alg": algorithm_name(fact),
-            "blocks": [{"scope": {}, "value": base64.b64encode(raw).decode("ascii")}],
+            "alg": wm.scheme,
+            "blocks": [{"scope": {}, "value": base64.b64encode(bytes.fromhex(wm.payload)).decode("ascii")}],
         },
     }
 

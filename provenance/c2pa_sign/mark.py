@@ -20,6 +20,7 @@ from provenance.c2pa_sign.sdk import ManifestReader, NativeSigner
 from provenance.c2pa_sign.signer import PemFileSigner, Signer, process_signer
 from provenance.label.embed import encode_image
 from provenance.label.xmp import XmpError, build_packet
+from provenance.ledger.bodies import C2paFacts
 from provenance.marks import Artifact, MarkContext
 
 
@@ -133,14 +134,14 @@ class C2paMark:
                 raise SigningError(f"the signed image does not validate ({codes}); it was not released")
             label = reading.manifest_label
         artifact.data = signed.data
-        artifact.facts[self.name] = {
-            "manifest_digest": signed.manifest_digest,
-            "manifest_label": label,
-            "signer": getattr(self.signer, "subject", None),
-            "alg": self.signer.alg,
-            "development_certificate": self.signer.development,
-            "file_sha256": _sha256(signed.data),
-        }
+        artifact.facts[self.name] = C2paFacts(
+            manifest_digest=signed.manifest_digest,
+            manifest_label=label,
+            signer=getattr(self.signer, "subject", None),
+            alg=self.signer.alg,
+            development_certificate=self.signer.development,
+            file_sha256=_sha256(signed.data),
+        ).to_body()
         return artifact
 
 

@@ -25,6 +25,7 @@ from provenance.label.xmp import (
     build_packet,
     check_aigc_value,
 )
+from provenance.ledger.bodies import MetadataLabelFacts
 from provenance.marks import Artifact, MarkContext
 from provenance.source_type import source_type_for
 
@@ -85,11 +86,9 @@ class MetadataLabel:
         except XmpError as exc:
             raise MarkError(f"label.metadata: {exc.message}", hint=exc.hint) from exc
         artifact.invalidate()  # an earlier encoding lacks the label
-        artifact.facts[self.name] = {
-            "aigc": aigc.to_json(),
-            "digital_source_type": source_type,
-            "produce_id": ctx.content_id,
-        }
+        artifact.facts[self.name] = MetadataLabelFacts(
+            aigc=aigc.to_json(), digital_source_type=source_type, produce_id=ctx.content_id
+        ).to_body()
         return artifact
 
 

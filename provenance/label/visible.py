@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import MarkError
 from provenance.label.font import RENDER_LOCK, label_font, missing_characters
 from provenance.label.ink import InkMeasure, ink_rows, is_principal, size_for_height
+from provenance.ledger.bodies import VisibleLabelFacts
 from provenance.marks import Artifact, MarkContext
 
 Position = Literal["bottom-right", "bottom-left", "top-right", "top-left", "bottom", "top", "left", "right"]
@@ -174,18 +175,18 @@ class LabelReport:
     contrast: float
 
     def as_fact(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "position": self.position,
-            "box": list(self.box),
-            "font_size": self.font_size,
-            "glyph_height_px": self.glyph_height_px,
-            "glyph_ratio": round(self.glyph_ratio, 4),
-            "measured_glyph": self.measured_glyph,
-            "plate": self.plate,
-            "plate_opacity": round(self.plate_opacity, 3),
-            "contrast": round(self.contrast, 2),
-        }
+        return VisibleLabelFacts(
+            text=self.text,
+            position=self.position,
+            box=list(self.box),
+            font_size=self.font_size,
+            glyph_height_px=self.glyph_height_px,
+            glyph_ratio=round(self.glyph_ratio, 4),
+            measured_glyph=self.measured_glyph,
+            plate=self.plate,
+            plate_opacity=round(self.plate_opacity, 3),
+            contrast=round(self.contrast, 2),
+        ).to_body()
 
 
 def draw_label(image: Image.Image, opts: VisibleLabelOptions) -> tuple[Image.Image, LabelReport]:

@@ -6,12 +6,12 @@ Fail closed: a payload that does not read back from the marked pixels (checked b
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import MarkError, PolicyError
+from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact, MarkContext
 from provenance.watermark.image import decode_watermark, embed_watermark
 from provenance.watermark.layout import DEFAULT_SCHEME, SchemeParams
@@ -35,21 +35,6 @@ class WatermarkOptions(BaseModel):
     masking: bool | None = None
     #: decode the marked pixels before release and fail if the payload does not read back
     verify: bool = True
-
-
-@dataclass(frozen=True)
-class WatermarkFacts:
-    """What the ledger records (``facts["watermark"]``); ``payload`` is the lookup key."""
-
-    scheme: str
-    payload: str  # 16 hex digits
-    bits: int
-    psnr: float
-    weakened: bool  # the PSNR floor weakened the mark
-    masked: bool  # spread by texture (False: the even-spread retry that read back)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class WatermarkMark:
@@ -93,7 +78,7 @@ class WatermarkMark:
             psnr=round(marked.psnr, 2),
             weakened=marked.capped,
             masked=masking and marked is not retried,
-        ).as_dict()
+        ).to_body()
         return artifact
 
     def _embed(

@@ -22,16 +22,16 @@ from PIL import Image
 from core.errors import ComponentError, ContentBlocked
 from gateway.admission import Admission
 from gateway.auth import Principal, Role
-from gateway.decision import Decision
 from gateway.metrics import Metrics
 from gateway.pipeline import GenerationFailed, Pipeline, PipelineRequest
-from gateway.policy import Action, Checks, Policy, StepSpec
+from gateway.policy import Checks, Policy, StepSpec
 from gateway.release import Release, ReleaseJob
 from models.testing import PhotoBackend
 from provenance.ledger import LedgerRecord
+from provenance.ledger.bodies import GenerationBody, GenerationStatus, ReviewAction, ReviewBody, ReviewState
 from provenance.marks import Artifact, MarkContext
 from safety.check import CheckInput
-from safety.verdict import Category, TargetKind, Verdict
+from safety.verdict import Action, Category, Decision, TargetKind, Verdict
 
 pytest.importorskip("skimage")
 
@@ -174,6 +174,19 @@ def _count(metrics: Metrics, status: str) -> float:
     return value or 0.0
 
 
+def _approval(review_id: str) -> dict[str, Any]:
+    return ReviewBody(
+        review_id=review_id,
+        action=ReviewAction.APPROVED,
+        actor="reviewer",
+        actor_role="reviewer",
+        from_=ReviewState.CLAIMED,
+        to=ReviewState.APPROVED,
+        reason_code="no_violation",
+        comment_sha256=None,
+    ).to_body()
+
+
 # --- tests -----------------------------------------------------------------------------------------
 def test_allowed_images_are_marked_stored_and_recorded_held_ones_are_returned_not_queued(rig: Rig) -> None:
     res = rig.pipeline.run(
@@ -194,13 +207,18 @@ def test_allowed_images_are_marked_stored_and_recorded_held_ones_are_returned_no
     assert rec.record_id == res.record_id and rec.kind == "generation" and rec.tenant == "acme"
     assert rec.decision == "review" and rec.categories == ["real_person"] and rec.model_id == "test-photo"
     assert [r.content_id for r in rows] == [released.content_id]
-    body = rec.body
-    assert body["status"] == "released"
-    assert [(o["index"], o["action"], o["blob"]) for o in body["outputs"]] == [
-        (0, "allow", released.blob_key),
-        (1, "review", held.blob_key),
+    assert rec.body["outputs"][0]["marks"] == {
+        "fake.stamp": {"content_id": released.content_id, "edit": False}
+    }
+    assert "error" not in rec.body  # written only for failures
+    body = GenerationBody.model_validate(rec.body)
+    assert body.status is GenerationStatus.RELEASED and body.key_id == "k1"
+    assert [(o.index, o.action, o.blob) for o in body.outputs] == [
+        (0, Action.ALLOW, released.blob_key),
+        (1, Action.REVIEW, held.blob_key),
     ]
-    assert body["outputs"][0]["marks"] == {"fake.stamp": {"content_id": released.content_id, "edit": False}}
+    assert body.request.size == "256x256" and body.request.n == 2 and body.request.inputs == []
+    assert body.to_body() == rec.body  # one shape, both ways
     assert set(res.timings) >= {"validate_s", "backend_s", "marks_s", "store_s", "ledger_s"}
     assert _count(rig.metrics, "released") == 1
 
@@ -225,7 +243,8 @@ def test_a_failing_mark_releases_nothing_and_records_the_stage(rig: Rig) -> None
     assert err.stage == "marks" and err.code == "mark_failed" and err.record_id is not None
     [(rec, rows)] = rig.recorder.appended
     assert rec.decision == "failed" and rows == [] and rec.body["outputs"] == []
-    assert rec.body["error"]["stage"] == "marks" and rec.body["error"]["type"] == "RuntimeError"
+    error = GenerationBody.model_validate(rec.body).error
+    assert error is not None and error.stage == "marks" and error.type == "RuntimeError"
     assert rig.blobs.data == {}  # the store stage never ran
     assert _count(rig.metrics, "failed") == 1
 
@@ -259,7 +278,7 @@ def test_an_approved_held_image_is_released_through_the_same_stage(rig: Rig) -> 
         decision="approved",
         subject_id=res.record_id,
         created_at=res.created_at,
-        body={"action": "approved"},
+        body=_approval("01JDDDDDDDDDDDDDDDDDDDDDDD"),
     )
     outs = rig.release.release_approved(job, {held.index: unmarked}, {held.index: held.decision}, review)
     [out] = outs
@@ -267,8 +286,14 @@ def test_an_approved_held_image_is_released_through_the_same_stage(rig: Rig) -> 
     assert rig.mark.applied[-1] == held.content_id
     rec, rows = rig.recorder.appended[-1]
     assert rec.record_id == review.record_id and [r.content_id for r in rows] == [held.content_id]
-    assert rec.body["action"] == "approved"
-    assert [(o["content_id"], o["sha256"]) for o in rec.body["outputs"]] == [(held.content_id, out.sha256)]
+    body = ReviewBody.model_validate(rec.body)
+    assert body.action is ReviewAction.APPROVED and body.to is ReviewState.APPROVED
+    assert rec.body["from"] == "claimed" and "priority" not in rec.body  # optional parts left out
+    assert body.outputs is not None
+    assert [(o.content_id, o.action, o.sha256) for o in body.outputs] == [
+        (held.content_id, Action.ALLOW, out.sha256)
+    ]
+    assert body.outputs[0].marks.model_extra == {"fake.stamp": {"content_id": held.content_id, "edit": False}}
 
 
 def test_a_failed_release_of_an_approved_image_returns_no_bytes(rig: Rig) -> None:
@@ -289,6 +314,7 @@ def test_a_failed_release_of_an_approved_image_returns_no_bytes(rig: Rig) -> Non
         kind="review",
         tenant="acme",
         created_at=job.created,
+        body=_approval("01JEEEEEEEEEEEEEEEEEEEEEEE"),
     )
     with pytest.raises(ComponentError, match="release failed in stage ledger"):
         rig.release.release_approved(job, {0: image}, {0: Decision(action=Action.REVIEW)}, review)

@@ -16,6 +16,7 @@ from provenance.label.embed import read_xmp
 from provenance.label.metadata import MetadataLabel
 from provenance.label.visible import VisibleLabel
 from provenance.label.xmp import parse_packet
+from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact
 from provenance.source_type import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from provenance.testing import CallbackSigner, FailingSigner, mark_context
@@ -64,7 +65,18 @@ def _marked(photo, mark, fmt, ctx, *, watermark=None):  # noqa: ANN001, ANN202
 def test_signed_file_validates_with_trained_algorithmic_media_first(photo, mark, pki, fmt):
     ctx = mark_context()
     art = _marked(
-        photo, mark, fmt, ctx, watermark={"alg": "org.assay.watermark.v1", "payload": "0a1b2c3d4e5f60"}
+        photo,
+        mark,
+        fmt,
+        ctx,
+        watermark=WatermarkFacts(
+            scheme="org.assay.watermark.v1",
+            payload="0a1b2c3d4e5f60",
+            bits=56,
+            psnr=40.0,
+            weakened=False,
+            masked=True,
+        ).to_body(),
     )
     state, results, m = _read(art.data, fmt, pki.ca_pem.read_text())
     assert state == "Trusted"

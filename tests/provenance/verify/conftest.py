@@ -17,6 +17,7 @@ from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.label.metadata import MetadataLabel
 from provenance.label.visible import VisibleLabel
+from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact, MarkContext
 from provenance.released import release_row, system_name
 from provenance.tables import ReleasedImage
@@ -89,7 +90,14 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
 
             art = build(verify_settings).apply(art, ctx)  # under the operator's key, which verify reads
         if watermark:
-            art.facts["watermark"] = {"alg": "test.wm", "payload": watermark}
+            art.facts["watermark"] = WatermarkFacts(
+                scheme="test.wm",
+                payload=watermark,
+                bits=4 * len(watermark),
+                psnr=40.0,
+                weakened=False,
+                masked=True,
+            ).to_body()
         art = signing_mark.apply(art, ctx)
         with index_db.session() as s:
             s.add(
@@ -100,7 +108,7 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
                     tenant=ctx.tenant,
                     created_at=ctx.created_at,
                     system=system_name(ctx.model),
-                    watermark=art.facts.get("watermark"),
+                    watermark=(art.facts.get("watermark") or {}).get("payload"),
                     manifest_digest=art.facts["c2pa"]["manifest_digest"],
                 )
             )

@@ -8,6 +8,7 @@ import random
 import struct
 import zlib
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -56,7 +57,7 @@ def test_a_stripped_recompressed_half_size_copy_still_resolves(release, vphotos,
 
     def fake_decoder(image):  # noqa: ANN001, ANN202 - stands in for the watermark capability's decoder
         seen.append(image.size)
-        return {"alg": "test.wm", "payload": "00c0ffee1234"}
+        return SimpleNamespace(scheme="test.wm", payload_hex="00c0ffee1234")
 
     report = _verifier(verify_settings, index_db, fake_decoder).verify(copy)
     assert seen == [(256, 256)]

@@ -1,0 +1,273 @@
+"""The bodies of the records the gateway appends: one typed shape each, for the writers and every reader.
+
+Why it exists: a ledger body is canonical JSON, and a dict built in two places drifts into two
+shapes (the generation's outputs once had an ``action``, the approved review's outputs had none).
+Here is the one shape of a generation record (:class:`GenerationBody`, its outputs
+:class:`GenerationOutput` and the marks' facts :class:`MarkFacts`) and of a review record
+(:class:`ReviewBody`). The pipeline, the release stage and the review queue write them; the API,
+the review queue, ``verify`` and the exports read them with ``model_validate(record.body)``.
+
+Records written before these models read back unchanged: the field names are the ones the ledger
+has always held, and parts only some records carry are optional: an optional part without a value
+is left out of the body (:meth:`Body.to_body`) rather than written as ``null``.
+
+Imports run down only: :mod:`safety.verdict` (verdicts, decisions) and :mod:`models.base`
+(``ModelInfo``, ``GenerationMode``), so ``provenance`` reads records without importing ``gateway``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from models.base import GenerationMode, ModelInfo
+from safety.verdict import Action, Decision, Verdict
+
+__all__ = [
+    "Body",
+    "C2paFacts",
+    "ErrorFacts",
+    "GenerationBody",
+    "GenerationOutput",
+    "GenerationStatus",
+    "MarkFacts",
+    "MetadataLabelFacts",
+    "RequestFacts",
+    "ReviewAction",
+    "ReviewBody",
+    "ReviewState",
+    "VisibleLabelFacts",
+    "WatermarkFacts",
+]
+
+
+class Body(BaseModel):
+    """A part of a record body. The fields named in ``optional`` are left out while they are None."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    optional: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_empty_optional_parts(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self.optional:
+                if getattr(self, name) is None:
+                    field = type(self).model_fields[name]
+                    data.pop(field.alias if (info.by_alias and field.alias) else name, None)
+        return data
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON form the ledger stores (``LedgerRecord.body``)."""
+        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return out
+
+
+# --- the marks' facts ------------------------------------------------------------------------------
+class WatermarkFacts(Body):
+    """What the watermark step reports (``facts["watermark"]``); ``payload`` is the index's lookup key."""
+
+    scheme: str
+    payload: str  # hex, as the watermark's payload_hex writes it
+    bits: int
+    psnr: float
+    weakened: bool  # the PSNR floor weakened the mark
+    masked: bool  # spread by texture (False: the even-spread retry that read back)
+
+
+class C2paFacts(Body):
+    """What the signing step reports (``facts["c2pa"]``)."""
+
+    manifest_digest: str | None
+    manifest_label: str | None
+    signer: str | None
+    alg: str
+    development_certificate: bool
+    file_sha256: str
+
+
+class VisibleLabelFacts(Body):
+    """What the visible label step drew (``facts["label.visible"]``)."""
+
+    text: str
+    position: str
+    box: list[int]
+    font_size: int
+    glyph_height_px: int
+    glyph_ratio: float
+    measured_glyph: str
+    plate: str
+    plate_opacity: float
+    contrast: float
+
+
+class MetadataLabelFacts(Body):
+    """What the metadata label step wrote (``facts["label.metadata"]``)."""
+
+    aigc: str  # the TC260:AIGC value (GB 45438 Annex E): the JSON text written into the XMP
+    digital_source_type: str
+    produce_id: str
+
+
+class MarkFacts(Body):
+    """Every mark's facts about one released image, by mark name; a mark the policy did not list
+    is absent. A mark registered by an operator reports under its own name (kept as given)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    optional: ClassVar[frozenset[str]] = frozenset({"label_visible", "label_metadata", "watermark", "c2pa"})
+
+    label_visible: VisibleLabelFacts | None = Field(default=None, alias="label.visible")
+    label_metadata: MetadataLabelFacts | None = Field(default=None, alias="label.metadata")
+    watermark: WatermarkFacts | None = None
+    c2pa: C2paFacts | None = None
+
+
+# --- a generation record ---------------------------------------------------------------------------
+class GenerationStatus(StrEnum):
+    """What became of a generation (the record body's ``status``)."""
+
+    RELEASED = "released"  # at least one image left
+    HELD = "held"  # none left yet: at least one waits for a reviewer
+    BLOCKED = "blocked"  # the policy blocked the request or every image
+    FAILED = "failed"  # a component failed (fail closed: nothing left)
+    INVALID = "invalid"  # the request was refused as malformed
+    REFUSED = "refused"  # admission turned it away before any work (the model was saturated)
+
+
+class GenerationOutput(Body):
+    """One output image of a generation, as recorded (also in an approved review's record)."""
+
+    index: int
+    content_id: str
+    #: what the policy decided for this image; an approved review's outputs were released
+    #: (records written before this field was there say nothing: they were released)
+    action: Action = Action.ALLOW
+    sha256: str | None = None  # of the released bytes
+    blob: str | None = None  # blob key: the released bytes, or the unmarked image held for review
+    media_type: str | None = None
+    marks: MarkFacts = Field(default_factory=MarkFacts)
+
+
+class RequestFacts(Body):
+    """The request as recorded (never the prompt: that is a field of the record, as the policy says)."""
+
+    mode: GenerationMode
+    n: int
+    size: str
+    seed: int | None
+    steps: int | None
+    guidance: float | None
+    inputs: list[str]  # SHA-256 of each uploaded input image
+    prompt_storage: Literal["plain", "redacted", "digest"]
+
+
+class ErrorFacts(Body):
+    """Why a generation failed: the stage, the error's code and class, its message without the prompt."""
+
+    stage: str
+    code: str
+    type: str
+    message: str
+
+
+class GenerationBody(Body):
+    """The body of a ``generation`` record."""
+
+    optional: ClassVar[frozenset[str]] = frozenset({"error"})
+
+    status: GenerationStatus
+    request: RequestFacts
+    decision: Decision
+    verdicts: list[Verdict]
+    model: ModelInfo | None
+    outputs: list[GenerationOutput]
+    unsafe_allow_unmarked: bool
+    timings_ms: dict[str, float]
+    key_id: str
+    error: ErrorFacts | None = None  # failed, invalid and refused records only
+
+
+# --- a review record -------------------------------------------------------------------------------
+class ReviewState(StrEnum):
+    PENDING = "pending"  # waiting for a reviewer (also: a first approval is in, waiting for the second)
+    CLAIMED = "claimed"  # a reviewer holds a lease on it
+    RELEASING = "releasing"  # approved; the marks and the record are being written
+    ESCALATED = "escalated"  # waiting for an admin
+    APPROVED = "approved"  # released (marked images stored, review record in the ledger)
+    REJECTED = "rejected"  # not released; held bytes discarded unless the policy keeps them
+
+    @property
+    def terminal(self) -> bool:
+        return self in (ReviewState.APPROVED, ReviewState.REJECTED)
+
+
+class ReviewAction(StrEnum):
+    """What a review ledger record says happened (its ``decision`` token)."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    UNCLAIMED = "unclaimed"
+    APPROVED_FIRST = "approved_first"  # four-eyes: the first of two approvals
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    COMMENTED = "commented"
+
+
+class ReviewBody(Body):
+    """The body of a ``review`` record: who did what to which item, and what some actions add."""
+
+    optional: ClassVar[frozenset[str]] = frozenset(
+        {
+            "priority",
+            "due_at",
+            "approvals",
+            "approvals_needed",
+            "first_approver",
+            "images",
+            "lease_until",
+            "renewed",
+            "took_over_expired",
+            "images_kept",
+            "outputs",
+        }
+    )
+
+    review_id: str
+    action: ReviewAction
+    actor: str  # the key id that acted
+    actor_role: str
+    from_: ReviewState | None = Field(alias="from")
+    to: ReviewState | None
+    reason_code: str | None
+    comment_sha256: str | None  # the comment itself stays in the queue's tables (it may name a person)
+    # queued
+    priority: int | None = None
+    due_at: datetime | None = None
+    # queued, approved_first, approved
+    approvals_needed: int | None = None
+    approvals: int | None = None
+    first_approver: str | None = None
+    # queued, rejected: the content ids of the held images
+    images: list[str] | None = None
+    # claimed
+    lease_until: datetime | None = None
+    renewed: bool | None = None
+    took_over_expired: bool | None = None
+    # rejected
+    images_kept: bool | None = None
+    # approved: the released images
+    outputs: list[GenerationOutput] | None = None
