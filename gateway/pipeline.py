@@ -13,6 +13,12 @@ Two rules hold everywhere:
 * **Nothing leaves without its record.** Image bytes are returned only after the ledger append
   for this generation has succeeded; the released-image index rows that ``verify`` searches are
   written in that append's transaction, so no image is indexed without its record.
+
+The pipeline is built from explicit collaborators (a policy source, the backend, the checks, the
+release stage, the metrics), so a test builds it on fakes alone. It returns held outputs; the
+caller hands them to the review queue (:meth:`gateway.state.AppState.generate`). Imports run down
+only: :mod:`gateway.release`, :mod:`gateway.decision`, :mod:`gateway.policy` and the floors below;
+never :mod:`gateway.state` or :mod:`gateway.review`.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ulid import ULID
 
@@ -59,6 +65,7 @@ from gateway.release import (
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
 from provenance.ledger.bodies import ErrorFacts, GenerationBody, GenerationStatus, RequestFacts
+from provenance.tables import ReleasedImage
 from safety.check import Check
 from safety.redaction import PromptRedactor, describe, frames
 from safety.runner import CheckRunner
@@ -574,7 +581,7 @@ class _RunContext:
     verdicts: list[Verdict]
     model: ModelInfo | None = None
     outputs: list[OutputImage] = field(default_factory=list)
-    index_rows: list[Any] = field(default_factory=list)  # released-image index rows, stored with the record
+    index_rows: list[ReleasedImage] = field(default_factory=list)  # index rows, stored with the record
 
     @property
     def stage(self) -> str:

@@ -8,10 +8,10 @@ on: nothing is returned before the record that names the images is in the ledger
 rows that ``verify`` searches go into that append's transaction (a crash between the two cannot
 leave an indexed image without its record). A failure releases nothing.
 
-Imports run down only: :mod:`gateway.policy`, :mod:`gateway.decision`, :mod:`gateway.blobs`,
-:mod:`gateway.metrics`, :mod:`gateway.redaction` and the floors below (``provenance``, ``models``,
-``safety``, ``core``). :mod:`gateway.pipeline` and :mod:`gateway.review.queue` import this module;
-it imports neither of them, nor :mod:`gateway.state` (which wires it).
+Imports run down only: :mod:`gateway.policy`, :mod:`gateway.blobs`, :mod:`gateway.metrics` and
+the floors below (``provenance``, ``models``, ``safety``, ``core``). :mod:`gateway.pipeline` and
+:mod:`gateway.review.queue` import this module; it imports neither of them, nor
+:mod:`gateway.state` (which wires it).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ReleaseJob:
     input_image: Image.Image | None = None  # the edit's input (the C2PA ingredient)
 
     def redactor(self) -> PromptRedactor:
-        """Takes the prompt out of a component's error message (see :mod:`gateway.redaction`)."""
+        """Takes the prompt out of a component's error message (see :mod:`safety.redaction`)."""
         return PromptRedactor([self.prompt, self.negative_prompt])
 
 

@@ -54,9 +54,7 @@ def test_operators_review_from_the_shell(state, env) -> None:  # noqa: ANN001
     k2, _ = state.keys.create("acme", "reviewer", name="r2")
     kx, px = state.keys.create("globex", "reviewer", name="rx")
     admin, _ = state.keys.create("ops", "admin")
-    res = state.generate(
-        PipelineRequest(prompt="a portrait", principal=requester, size="256x256", seed=1)
-    )
+    res = state.generate(PipelineRequest(prompt="a portrait", principal=requester, size="256x256", seed=1))
     rid = res.review_id
     assert res.status == "held" and rid
 
