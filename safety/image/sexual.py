@@ -155,7 +155,7 @@ def combine(scores: dict[str, float], opts: SexualOptions) -> float:
         return float(max(values))
     if opts.rule == "both":
         return float(min(values))
-    given: dict[str, float] = dict(opts.weights)
+    given: dict[str, float] = {str(k): v for k, v in opts.weights.items()}
     w = {d: given.get(d, 1.0) for d in scores}
     return float(sum(scores[d] * w[d] for d in scores) / sum(w.values()))
 
