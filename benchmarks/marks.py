@@ -71,7 +71,8 @@ def main() -> int:
     t0 = time.perf_counter()
     marks = {n: registry.get(n) for n in names}
     build_s = time.perf_counter() - t0
-    options = {"label.visible": {"text": "AI生成"}}
+    raw = {"label.visible": {"text": "AI生成"}}
+    options = {n: BUILTIN_MARKS[n].parse_options(raw.get(n, {})) for n in names}  # as a policy parses them
     print(
         f"marks: {', '.join(names)} (built in {build_s:.2f} s); cpu count {os.cpu_count()}, "
         f"affinity {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} cores"
@@ -96,7 +97,7 @@ def main() -> int:
                 art = Artifact(image=imgs[i % len(imgs)].copy(), format=fmt)
                 total = cpu_total = 0.0
                 for n in names:
-                    ctx = mark_context(**ctx_base, options=options.get(n, {}))
+                    ctx = mark_context(**ctx_base, options=options[n])
                     t, c = time.perf_counter(), time.process_time()
                     art = marks[n].apply(art, ctx)
                     dt, dc = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000

@@ -6,8 +6,12 @@ tenant a policy pack from ``policies/``: which checks run on which target, per-c
 and actions, which marks apply, what of the prompt is stored and for how long, and request limits.
 
 Loading is strict: bad YAML, an unknown key or a bad value is a :class:`PolicyError` naming the
-file, the key path and the line. Every decision records the policy's ``id`` and ``digest`` (sha256
-over its canonical JSON), so an auditor can tell exactly which rules applied.
+file, the key path and the line; so is an unknown check or mark, or an option its model refuses.
+Each step's options are parsed here, once, by the model its registry entry names
+(:meth:`core.plugins.Entry.parse_options`), and handed typed to the check or mark
+(:attr:`StepSpec.parsed`); nothing validates them again at call time. Every decision records
+the policy's ``id`` and ``digest`` (sha256 over its canonical JSON), so an auditor can tell
+exactly which rules applied.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -64,11 +69,25 @@ class CategoryRule(_Strict):
         return Action.ALLOW
 
 
+class OpenOptions(BaseModel):
+    """The options of a step no registry entry describes: a plug-in installed in code
+    (``Registry.add``: tests, embedding applications), named by a policy built in code. A policy
+    *file* naming such a step is refused (:func:`parse_policy`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
 class StepSpec(_Strict):
-    """A check or mark named in a policy, with its options. YAML may give just the name."""
+    """A check or mark named in a policy, with its options. YAML may give just the name.
+
+    ``options`` are the policy's text (what its digest covers); :attr:`parsed` is what the step
+    receives, parsed once by the owning :class:`Policy`.
+    """
 
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
+
+    _parsed: BaseModel | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -76,9 +95,14 @@ class StepSpec(_Strict):
         return {"name": v} if isinstance(v, str) else v
 
     @property
-    def parsed(self) -> Any:
+    def parsed(self) -> BaseModel:
         """The options as the step receives them (``CheckInput.options``, ``MarkContext.options``)."""
-        return self.options
+        if self._parsed is None:
+            raise PolicyError(
+                f"the options of {self.name} were never parsed",
+                hint="a StepSpec gets its parsed options from the Policy that holds it",
+            )
+        return self._parsed
 
 
 _SIZE_RE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -228,6 +252,45 @@ class Policy(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _parse_step_options(self, info: ValidationInfo) -> Policy:
+        """Parse each step's options with its entry's model, once (see the module docstring).
+
+        A name no entry knows is refused when the context says ``known_steps_only`` (a policy file);
+        a policy built in code may name a plug-in installed with ``Registry.add`` (:class:`OpenOptions`).
+        """
+        from provenance.mark_registry import BUILTIN_MARKS
+        from safety.registry import BUILTIN_CHECKS
+
+        known_only = bool((info.context or {}).get("known_steps_only"))
+        steps = [
+            (("checks", kind.value, i), spec, BUILTIN_CHECKS)
+            for kind in TargetKind
+            for i, spec in enumerate(self.checks.for_target(kind))
+        ]
+        steps += [(("marks", i), spec, BUILTIN_MARKS) for i, spec in enumerate(self.marks)]
+        problems: list[list[Any]] = []
+        for loc, spec, catalogue in steps:
+            entry = catalogue.get(spec.name)
+            if entry is None:
+                if known_only:
+                    known = ", ".join(sorted(catalogue))
+                    problems.append([list(loc), f"unknown {catalogue.kind} {spec.name!r} (known: {known})"])
+                else:
+                    spec._parsed = OpenOptions.model_validate(spec.options)
+                continue
+            try:
+                spec._parsed = entry.parse_options(spec.options)
+            except ValidationError as exc:
+                problems += [[[*loc, "options", *err["loc"]], err["msg"]] for err in exc.errors()]
+        if problems:
+            raise PydanticCustomError(
+                _CROSS_KEY,
+                "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems),
+                {"problems": problems},
+            )
+        return self
+
     @property
     def digest(self) -> str:
         if not self._digest:
@@ -241,9 +304,6 @@ class Policy(_Strict):
 
     def rule_for(self, category: Category) -> CategoryRule:
         return self.categories.get(category, self.default_rule)
-
-    def sizes(self) -> list[tuple[int, int]]:
-        return [tuple(int(x) for x in s.split("x")) for s in self.limits.sizes]  # type: ignore[misc]
 
     def mark_names(self) -> list[str]:
         return [m.name for m in self.marks]
@@ -283,40 +343,6 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _option_problems(where: str, model: Any, options: dict[str, Any]) -> list[str]:
-    if model is None:
-        return []
-    try:
-        model.model_validate(options)
-    except ValidationError as exc:
-        return [
-            f"{where}.options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        ]
-    return []
-
-
-def _validate_options(policy: Policy) -> list[str]:
-    """Each named check/mark must exist; its options must pass the model it declares (if any)."""
-    from provenance.mark_registry import BUILTIN_MARKS, mark_options_model
-    from safety.registry import BUILTIN_CHECKS, options_model
-
-    problems = []
-    steps = [
-        (f"checks.{kind.value}.{i}", spec, "check", BUILTIN_CHECKS, options_model)
-        for kind in TargetKind
-        for i, spec in enumerate(policy.checks.for_target(kind))
-    ]
-    steps += [
-        (f"marks.{i}", spec, "mark", BUILTIN_MARKS, mark_options_model) for i, spec in enumerate(policy.marks)
-    ]
-    for where, spec, kind, known, model_of in steps:
-        if spec.name not in known:
-            problems.append(f"{where}: unknown {kind} {spec.name!r} (known: {', '.join(sorted(known))})")
-            continue
-        problems += _option_problems(where, model_of(spec.name), spec.options)
-    return problems
-
-
 def parse_policy(text: str, source: str = "<string>") -> Policy:
     """Parse and validate one policy pack; errors name ``source``, the key path and the line."""
     try:
@@ -329,7 +355,7 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: a policy must be a YAML mapping, got {type(data).__name__}")
     try:
-        policy = Policy.model_validate(data)
+        policy = Policy.model_validate(data, context={"known_steps_only": True})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -339,13 +365,6 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         raise PolicyError(
             f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines}
         ) from exc
-    problems = _validate_options(policy)
-    if problems:
-        lines = []
-        for pr in problems:  # "checks.prompt.0: ..." -> the line of that key in the file
-            loc = tuple(int(p) if p.isdigit() else p for p in pr.split(":")[0].split("."))
-            lines.append(f"{source}:{_line_of(node, loc) or '?'}: {pr}")
-        raise PolicyError(f"invalid policy {source}:\n  " + "\n  ".join(lines), details={"errors": lines})
     policy._source = source
     return policy
 

@@ -128,7 +128,7 @@ class AppState:
                 for spec in pol.checks.for_target(kind):
                     warm = getattr(self.checks.get(spec.name), "warm", None)
                     if callable(warm):  # e.g. build a near-dup index's search structure now
-                        warm(spec.options)
+                        warm(spec.parsed)
 
     def policy_for(self, tenant: str) -> Policy:
         row = self.keys.tenant(tenant)

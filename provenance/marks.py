@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from provenance.label.embed import encode_image
 from provenance.label.xmp import build_packet
@@ -39,7 +41,9 @@ class MarkContext:
     input_image: Image.Image | None = None  # the edit's input (C2PA ingredient)
     check_summary: dict[str, Any] = field(default_factory=dict)
     prompt: str | None = None  # only when the policy allows prompt text in manifests
-    options: dict[str, Any] = field(default_factory=dict)  # this mark's options from the policy
+    #: this mark's options as its policy step parsed them at load (None: the model's defaults),
+    #: read with :func:`core.plugins.typed_options`
+    options: BaseModel | None = None
 
 
 @dataclass
@@ -76,6 +80,9 @@ class Artifact:
 class Mark(Protocol):
     """One marking step, built once per process, thread-safe."""
 
-    name: ClassVar[str] | str
+    @property
+    def name(self) -> str:
+        """The registry name used in policies, e.g. ``watermark``."""
+        ...
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact: ...

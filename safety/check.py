@@ -9,8 +9,10 @@ that cannot do its job raises; the pipeline then fails closed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from safety.verdict import Target, TargetKind, Verdict
 
@@ -22,15 +24,16 @@ if TYPE_CHECKING:  # pragma: no cover
 class CheckInput:
     """What one check looks at: the prompt text or one decoded image, plus who asked.
 
-    ``options`` are the check's options from the policy (already validated), ``tenant`` scopes
-    tenant-owned data such as the likeness gallery or an operator's protected-person list.
+    ``options`` are the check's options as its policy step parsed them at load (the model its
+    registry entry names; None: the model's defaults), read with :func:`core.plugins.typed_options`;
+    ``tenant`` scopes tenant-owned data such as the likeness gallery or an operator's protected-person list.
     """
 
     target: Target
     tenant: str
     prompt: str | None = None
     image: Image.Image | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: BaseModel | None = None
     #: the prompt that accompanies an image (lets an image check explain itself); may be None
     context_prompt: str | None = None
 
@@ -39,13 +42,19 @@ class CheckInput:
 class Check(Protocol):
     """A content check. See module docstring."""
 
-    #: registry name used in policies, e.g. ``prompt.lexicon`` or ``image.nsfw``
-    name: ClassVar[str] | str
-    #: which targets it can look at
-    targets: ClassVar[frozenset[TargetKind]] | frozenset[TargetKind]
+    @property
+    def name(self) -> str:
+        """The registry name used in policies, e.g. ``prompt.lexicon`` or ``image.nsfw``."""
+        ...
+
+    @property
+    def targets(self) -> frozenset[TargetKind]:
+        """Which targets it can look at."""
+        ...
 
     def run(self, item: CheckInput) -> list[Verdict]: ...
 
 
-# A check may also define ``warm(options: dict) -> None``: the gateway calls it at start-up for each
-# policy that names the check (load an index, build a search structure) so no request pays for it.
+# A check may also define ``warm(options) -> None`` (its parsed options): the gateway calls it at
+# start-up for each policy that names the check (load an index, build a search structure) so no
+# request pays for it.

@@ -1,153 +1,176 @@
-"""Maps the check names used in policies to check implementations, built once per process.
+"""The checks policies can name: one :class:`~core.plugins.Catalogue` entry each, built once per process.
 
-Entries are ``"module:callable"`` strings imported on first use, so that ``assay policy check``
+Entries are ``"module:attribute"`` strings imported on first use, so that ``assay policy check``
 does not load torch and the gateway loads only the models its policies name. A factory is called
-with the gateway ``Settings`` and returns a :class:`safety.check.Check`.
+with the gateway ``Settings`` and returns a :class:`safety.check.Check`; the options model is
+parsed when a policy loads (:meth:`core.plugins.Entry.parse_options`) and the check gets it typed
+in ``CheckInput.options``; ``describe(verdict)`` gives the line a person reads about one verdict
+(:func:`describe_verdict`, used by ``assay image check``, ``assay prompt check`` and the review page).
+
+A new check adds one ``BUILTIN_CHECKS.register(Entry(...))`` below, in the group of its package.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.plugins import Entry, Registry
-from core.plugins import options_model as _options_model
+from core.plugins import Catalogue, Entry, Registry
 from safety.check import Check
+from safety.verdict import Verdict
 
-#: a registry entry for a check (``factory(settings) -> Check``)
-CheckEntry = Entry
-
-#: Built-in checks. Each capability adds its line below (one home for the names policies use).
-BUILTIN_CHECKS: dict[str, CheckEntry] = {}
-
-
-def register(entry: CheckEntry) -> None:
-    BUILTIN_CHECKS[entry.name] = entry
-
-
-def known_checks() -> list[str]:
-    return sorted(BUILTIN_CHECKS)
-
-
-def options_model(name: str) -> Any | None:
-    return _options_model(BUILTIN_CHECKS, name)
+#: The checks policies can name (one home for the names).
+BUILTIN_CHECKS = Catalogue("check")
 
 
 class CheckRegistry(Registry[Check]):
     """The process's checks, by the names policies use."""
 
-    kind = "check"
+    def __init__(self, settings: Any, catalogue: Catalogue | None = None) -> None:
+        super().__init__(settings, BUILTIN_CHECKS if catalogue is None else catalogue)
 
-    def __init__(self, settings: Any, entries: dict[str, CheckEntry] | None = None) -> None:
-        super().__init__(settings, BUILTIN_CHECKS if entries is None else entries)
+
+def describe_verdict(v: Verdict) -> str:
+    """One line a person reads about ``v``: its check's own ``describe``, else category, score and reason.
+
+    Evidence comes from the ledger or a held payload and is not trusted: a ``describe`` that cannot
+    read it gives way to the generic line.
+    """
+    try:
+        own = BUILTIN_CHECKS.describe(v.check, v)
+    except Exception:  # noqa: BLE001 - malformed evidence: the generic line still says what was found
+        own = None
+    if own is not None:
+        return own
+    return f"{v.check}: {v.category.value} {v.score:.2f}" + (f" — {v.reason}" if v.reason else "")
 
 
 # --- image checks (safety/image) ---------------------------------------------------------------
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.nsfw",
-        "safety.image.nsfw:build_nsfw_check",
-        "safety.image.nsfw:NsfwOptions",
-        "NudeNet ONNX detector: exposed/covered intimate body parts -> sexual, with boxes",
+        factory="safety.image.nsfw:build_nsfw_check",
+        options="safety.image.nsfw:NsfwOptions",
+        description="NudeNet ONNX detector: exposed/covered intimate body parts -> sexual, with boxes",
+        describe="safety.image.nsfw:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.faces",
-        "safety.image.faces:build_faces_check",
-        "safety.image.faces:FaceOptions",
-        "dlib face detector (HOG, or CNN): faces -> real_person, with boxes and count",
+        factory="safety.image.faces:build_faces_check",
+        options="safety.image.faces:FaceOptions",
+        description="dlib face detector (HOG, or CNN): faces -> real_person, with boxes and count",
+        describe="safety.image.faces:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.likeness",
-        "safety.image.likeness:build_likeness_check",
-        "safety.image.likeness:LikenessOptions",
-        "dlib 128-d face descriptors matched against the tenant's protected-likeness gallery",
+        factory="safety.image.likeness:build_likeness_check",
+        options="safety.image.likeness:LikenessOptions",
+        description="dlib 128-d face descriptors matched against the tenant's protected-likeness gallery",
+        describe="safety.image.likeness:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.concepts",
-        "safety.image.concepts:build_concepts_check",
-        "safety.image.concepts:ConceptOptions",
-        "diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder",
+        factory="safety.image.concepts:build_concepts_check",
+        options="safety.image.concepts:ConceptOptions",
+        description="diffusers' StableDiffusionSafetyChecker from an operator-supplied local folder",
+        describe="safety.image.concepts:describe",
     )
 )
 
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.sexual",
-        "safety.image.sexual:build_sexual_check",
-        "safety.image.sexual:SexualOptions",
-        "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, either/both/weighted",
+        factory="safety.image.sexual:build_sexual_check",
+        options="safety.image.sexual:SexualOptions",
+        description=(
+            "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, either/both/weighted"
+        ),
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "image.minors",
-        "safety.image.minors:build_minors_check",
-        "safety.image.minors:MinorsOptions",
-        "perceived age per face (CC0 dlib age network) + any sexual finding -> minors",
+        factory="safety.image.minors:build_minors_check",
+        options="safety.image.minors:MinorsOptions",
+        description="perceived age per face (CC0 dlib age network) + any sexual finding -> minors",
     )
 )
 
 # --- near-duplicate checks (safety/neardup) ----------------------------------------------------
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "neardup.hash",
-        "safety.neardup.check:hash_check",
-        "safety.neardup.options:HashCheckOptions",
-        "pHash + dHash exact Hamming radius search in training-data / protected-works indexes -> copyright",
+        factory="safety.neardup.check:hash_check",
+        options="safety.neardup.options:HashCheckOptions",
+        description=(
+            "pHash + dHash exact Hamming radius search in training-data / protected-works indexes "
+            "-> copyright"
+        ),
+        describe="safety.neardup.check:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "neardup.clip",
-        "safety.neardup.check:clip_check",
-        "safety.neardup.options:ClipCheckOptions",
-        "open_clip image-embedding cosine threshold search in the same indexes -> copyright",
+        factory="safety.neardup.check:clip_check",
+        options="safety.neardup.options:ClipCheckOptions",
+        description="open_clip image-embedding cosine threshold search in the same indexes -> copyright",
+        describe="safety.neardup.check:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "neardup.local",
-        "safety.neardup.check:local_check",
-        "safety.neardup.options:LocalCheckOptions",
-        "ORB local features + LSH candidates + RANSAC: crops, rotations, overlays, paste-ins -> copyright",
+        factory="safety.neardup.check:local_check",
+        options="safety.neardup.options:LocalCheckOptions",
+        description=(
+            "ORB local features + LSH candidates + RANSAC: crops, rotations, overlays, paste-ins -> copyright"
+        ),
+        describe="safety.neardup.check:describe",
     )
 )
 
 # --- prompt checks (safety/prompt) -------------------------------------------------------------
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "prompt.lexicon",
-        "safety.prompt.lexicon:build_lexicon_check",
-        "safety.prompt.lexicon:LexiconOptions",
-        "EN/ZH term lists (Aho-Corasick) over evasion-normalised views; co-occurrence rules; spans",
+        factory="safety.prompt.lexicon:build_lexicon_check",
+        options="safety.prompt.lexicon:LexiconOptions",
+        description=(
+            "EN/ZH term lists (Aho-Corasick) over evasion-normalised views; co-occurrence rules; spans"
+        ),
+        describe="safety.prompt.lexicon:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "prompt.semantic",
-        "safety.prompt.semantic:build_semantic_check",
-        "safety.prompt.semantic:SemanticOptions",
-        "MiniLM sentence embeddings vs per-category exemplars (benign near-misses discount)",
+        factory="safety.prompt.semantic:build_semantic_check",
+        options="safety.prompt.semantic:SemanticOptions",
+        description="MiniLM sentence embeddings vs per-category exemplars (benign near-misses discount)",
+        describe="safety.prompt.semantic:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "prompt.pii",
-        "safety.prompt.pii:build_pii_check",
-        "safety.prompt.pii:PiiOptions",
-        "phone, e-mail, CN resident ID (check digit), bank card (Luhn + issuer), US SSN -> pii",
+        factory="safety.prompt.pii:build_pii_check",
+        options="safety.prompt.pii:PiiOptions",
+        description="phone, e-mail, CN resident ID (check digit), bank card (Luhn + issuer), US SSN -> pii",
+        describe="safety.prompt.pii:describe",
     )
 )
-register(
-    CheckEntry(
+BUILTIN_CHECKS.register(
+    Entry(
         "prompt.persons",
-        "safety.prompt.persons:build_persons_check",
-        "safety.prompt.persons:PersonsOptions",
-        "protected-persons list (names/aliases EN+ZH, tenant-scoped) -> real_person",
+        factory="safety.prompt.persons:build_persons_check",
+        options="safety.prompt.persons:PersonsOptions",
+        description="protected-persons list (names/aliases EN+ZH, tenant-scoped) -> real_person",
+        describe="safety.prompt.persons:describe",
     )
 )

@@ -39,6 +39,7 @@ from gateway.review.models import REASON_CODES, DecisionIn, QueueFilter, ReviewS
 from gateway.review.queue import ReviewQueue
 from gateway.review.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_TTL, PageSession, PageSessions, csrf_ok
 from gateway.state import AppState
+from safety.registry import BUILTIN_CHECKS, describe_verdict
 from safety.verdict import Category, TargetKind
 
 router = APIRouter(prefix="/review", include_in_schema=False)
@@ -373,6 +374,9 @@ def _item_view(state: AppState, session: PageSession, review_id: str) -> dict[st
         "inputs": inputs,
         "segments": evidence.prompt_segments(detail.prompt, payload.verdicts),
         "neardups": evidence.near_duplicates(payload.verdicts),
+        # each finding in its check's own words, and what each check is (safety.registry)
+        "described": [describe_verdict(v) for v in detail.verdicts],
+        "check_help": {name: entry.description for name, entry in BUILTIN_CHECKS.items()},
         "mine": mine,
         "can_claim": can_claim,
         "requester": requester,

@@ -46,21 +46,6 @@ def _settings() -> Settings:
     return s
 
 
-def describe_verdict(v: Verdict) -> str:
-    """One line a person reads: what was found, where, how sure."""
-    ev = v.evidence
-    if v.check == "image.faces":
-        boxes = ", ".join("({},{},{},{})".format(*f["box"]) for f in ev.get("faces", []))
-        n = ev.get("count", 0)
-        return f"faces: {n} at {boxes} ({v.category.value} {v.score:.2f})"
-    if v.check == "image.likeness":
-        return f"likeness: {ev.get('name')!r} at distance {ev.get('distance')} (score {v.score:.2f})"
-    if v.check == "image.nsfw":
-        labels = ", ".join(f"{d['label']} {d['score']:.2f}" for d in ev.get("detections", []))
-        return f"{v.category.value}: {v.score:.2f} ({labels})"
-    return f"{v.check}: {v.category.value} {v.score:.2f}" + (f" — {v.reason}" if v.reason else "")
-
-
 def _report(
     image_path: Path,
     policy: Policy,
@@ -93,12 +78,15 @@ def check(
     tenant: str = typer.Option("local", help="Tenant whose policy and likeness gallery apply"),
     as_json: bool = typer.Option(False, "--json", help="Print verdicts and decision as JSON"),
 ) -> None:
-    """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision; exit 1 if
-    blocked."""
+    """Decode IMAGE safely, run the policy's image checks, print each verdict and the decision.
+
+    Exit 1 if blocked.
+    """
     from core.images import DecodeLimits, decode_image
     from gateway.decision import decide
     from gateway.policy import Action, load_policy
     from gateway.state import AppState
+    from safety.registry import describe_verdict
     from safety.runner import CheckRunner
     from safety.verdict import Target, TargetKind
 

@@ -32,25 +32,16 @@ def _group() -> None:
 
 
 def describe_verdict(v: Verdict, prompt: str) -> str:
-    """One line a person reads: category, score, where in the prompt, and what fired."""
+    """One line a person reads: category, score, where in the prompt, and what fired (the check's
+    own ``describe``, :mod:`safety.registry`)."""
+    from safety.registry import BUILTIN_CHECKS
+
     ev = v.evidence
     where = ""
     if isinstance(ev.get("start"), int) and isinstance(ev.get("end"), int):
         shown = ev.get("text", prompt[ev["start"] : ev["end"]])
         where = f" at [{ev['start']}:{ev['end']}] {shown!r}"
-    if "exemplar" in ev:
-        what = (
-            f"close to {ev['exemplar']!r} "
-            f"(similarity {ev['similarity']:.2f}, benign {ev['benign_similarity']:.2f})"
-        )
-    elif "person" in ev:
-        what = f"protected person {ev['person']}"
-    elif "rule" in ev and "term" in ev:
-        what = f"rule {ev['rule']} (term {ev['term']!r}, {ev.get('source', '')})"
-    elif "term" in ev:
-        what = f"term {ev['term']!r} ({ev.get('severity')}, {ev.get('source', '')})"
-    else:
-        what = str(ev.get("rule", ""))
+    what = BUILTIN_CHECKS.describe(v.check, v) or v.reason
     return f"{v.category.value} {v.score:.2f} [{v.check}]{where}: {what}"
 
 

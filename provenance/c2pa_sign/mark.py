@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from core.errors import ConfigError, MarkError, SigningError
+from core.plugins import typed_options
 from provenance.c2pa_sign.credentials import has_common_eku
 from provenance.c2pa_sign.manifest import INGREDIENT_LABEL, build_manifest
 from provenance.c2pa_sign.sdk import ManifestReader, NativeSigner
@@ -96,10 +97,7 @@ class C2paMark:
             )
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
-        try:
-            opts = C2paOptions.model_validate(ctx.options or {})
-        except ValueError as exc:
-            raise MarkError(f"c2pa: invalid options: {exc}") from exc
+        opts = typed_options(ctx.options, C2paOptions)
         now = self._clock()
         if now >= self.signer.not_after:
             raise SigningError(

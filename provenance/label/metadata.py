@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import ConfigError, MarkError
+from core.plugins import typed_options
 from provenance.label.xmp import (
     DIGITAL_SOURCE_TYPE,
     TC260_AIGC,
@@ -62,10 +63,7 @@ class MetadataLabel:
         self.producer = producer
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
-        try:
-            opts = MetadataLabelOptions.model_validate(ctx.options or {})
-        except ValueError as exc:
-            raise MarkError(f"label.metadata: invalid options: {exc}") from exc
+        opts = typed_options(ctx.options, MetadataLabelOptions)
         producer = opts.producer or self.producer
         same = opts.propagation == "same"
         try:

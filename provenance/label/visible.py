@@ -23,6 +23,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import MarkError
+from core.plugins import typed_options
 from provenance.label.font import RENDER_LOCK, label_font, missing_characters
 from provenance.label.ink import InkMeasure, ink_rows, is_principal, size_for_height
 from provenance.ledger.bodies import VisibleLabelFacts
@@ -271,10 +272,7 @@ class VisibleLabel:
     name: ClassVar[str] = "label.visible"
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
-        try:
-            opts = VisibleLabelOptions.model_validate(ctx.options or {})
-        except ValueError as exc:
-            raise MarkError(f"label.visible: invalid options: {exc}") from exc
+        opts = typed_options(ctx.options, VisibleLabelOptions)
         artifact.image, report = draw_label(artifact.image, opts)
         artifact.invalidate()
         artifact.facts[self.name] = report.as_fact()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.errors import MarkError, PolicyError
+from core.errors import MarkError
+from core.plugins import typed_options
 from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact, MarkContext
 from provenance.watermark.image import decode_watermark, embed_watermark
@@ -46,13 +47,7 @@ class WatermarkMark:
         self._params = params
 
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
-        try:
-            opts = WatermarkOptions.model_validate(ctx.options or {})
-        except ValidationError as exc:
-            raise PolicyError(
-                f"marks.watermark.options: {exc.errors()[0]['msg']}",
-                hint="see WatermarkOptions for the accepted keys and ranges",
-            ) from exc
+        opts = typed_options(ctx.options, WatermarkOptions)
         payload = payload_for(ctx.record_id, ctx.image_index)
         masking = opts.masking if opts.masking is not None else opts.scheme == "assay-wm1"
         marked = self._embed(artifact, ctx, payload, opts, masking=masking)

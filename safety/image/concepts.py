@@ -22,6 +22,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import CheckFailed, ConfigError
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -139,7 +140,7 @@ class ConceptCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = ConceptOptions.model_validate(item.options)
+        opts = typed_options(item.options, ConceptOptions)
         (res,) = self.model_for(opts).classify([item.image], opts.adjustment)
         if not res.flagged:
             return []
@@ -163,3 +164,10 @@ class ConceptCheck:
 
 def build_concepts_check(settings: Any) -> ConceptCheck:
     return ConceptCheck(models_dir=getattr(settings, "models_dir", None))
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: which concepts fired (the registry's ``describe``)."""
+    concepts = v.evidence.get("concepts") or []
+    shown = ", ".join(str(c) for c in concepts[:10]) if isinstance(concepts, list) else str(concepts)
+    return f"{v.check}: {v.category.value} {v.score:.2f} — concepts {shown or '(none listed)'}"

@@ -31,6 +31,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import CheckFailed, ConfigError
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -323,7 +324,7 @@ class FacesCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = FaceOptions.model_validate(item.options)
+        opts = typed_options(item.options, FaceOptions)
         analysis = self.engine.analyse(item.image, opts)
         if not analysis.faces:
             return []
@@ -347,3 +348,10 @@ class FacesCheck:
 
 def build_faces_check(settings: Any) -> FacesCheck:  # noqa: ARG001 - the registry passes settings to every factory
     return FacesCheck()
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: how many faces, where, how sure (the registry's ``describe``)."""
+    ev = v.evidence
+    boxes = ", ".join("({},{},{},{})".format(*f["box"]) for f in ev.get("faces", []))
+    return f"faces: {ev.get('count', 0)} at {boxes} ({v.category.value} {v.score:.2f})"

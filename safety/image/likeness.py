@@ -28,6 +28,7 @@ from ulid import ULID
 
 from core.errors import CheckFailed, InvalidRequest, NotFound
 from core.images import DecodeLimits, decode_image
+from core.plugins import typed_options
 from core.store.db import Database
 from safety.check import CheckInput
 from safety.image.faces import FaceEngine, FaceOptions, face_engine
@@ -209,7 +210,7 @@ class LikenessCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = LikenessOptions.model_validate(item.options)
+        opts = typed_options(item.options, LikenessOptions)
         face_opts = FaceOptions(**opts.model_dump(exclude={"threshold"}))
         analysis = self.engine.analyse(item.image, face_opts)  # shared with image.faces on this image
         if not analysis.faces:
@@ -253,3 +254,9 @@ def build_likeness_check(settings: Any) -> LikenessCheck:
     engine = face_engine()
     engine.preload(descriptors=True)
     return LikenessCheck(LikenessGallery(Database(settings.db_url), engine))
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: whose likeness, how close (the registry's ``describe``)."""
+    ev = v.evidence
+    return f"likeness: {ev.get('name')!r} at distance {ev.get('distance')} (score {v.score:.2f})"

@@ -22,6 +22,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import CheckFailed
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.image.age import AgeGenderModel, FaceEstimate, age_model
 from safety.image.faces import FaceEngine, FaceOptions, face_engine
@@ -79,7 +80,7 @@ class MinorsCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = MinorsOptions.model_validate(item.options)
+        opts = typed_options(item.options, MinorsOptions)
         faces = self._estimator(item.image, opts)
         young = sorted(
             ((box, e) for box, e in faces if e.p_minor >= opts.report_at), key=lambda p: -p[1].p_minor

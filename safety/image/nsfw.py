@@ -23,6 +23,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import CheckFailed, ConfigError
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -201,7 +202,7 @@ class NsfwCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = NsfwOptions.model_validate(item.options)
+        opts = typed_options(item.options, NsfwOptions)
         weighted = weigh(self.detector.detect(item.image), opts)
         if not weighted:
             return []
@@ -244,3 +245,9 @@ def nudenet_detector() -> NudeNetDetector:
 def build_nsfw_check(settings: Any) -> NsfwCheck:  # noqa: ARG001 - the registry passes settings to every factory
     """Registry factory: one NudeNet session per process."""
     return NsfwCheck(nudenet_detector())
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: the category, the score and each detection (the registry's ``describe``)."""
+    labels = ", ".join(f"{d['label']} {d['score']:.2f}" for d in v.evidence.get("detections", []))
+    return f"{v.category.value}: {v.score:.2f} ({labels})"

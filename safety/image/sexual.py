@@ -29,6 +29,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import CheckFailed, ConfigError
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.image.faces import PerImageMemo
 from safety.image.nsfw import Detection, NsfwOptions, nudenet_detector, weigh
@@ -169,7 +170,7 @@ class SexualCheck:
     def run(self, item: CheckInput) -> list[Verdict]:
         if item.image is None:
             raise CheckFailed(f"{self.name} needs an image (target {item.target})")
-        opts = SexualOptions.model_validate(item.options)
+        opts = typed_options(item.options, SexualOptions)
         found = sexual_finding(item.image, opts)
         if found.score < opts.report_at or found.score <= 0.0:
             return []

@@ -17,7 +17,10 @@ import os
 import threading
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from core.errors import CheckFailed
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.neardup.codes import query_codes
 from safety.neardup.errors import IndexNotFound
@@ -148,18 +151,18 @@ class HashCheck(_IndexCheck):
 
     name: ClassVar[str] = "neardup.hash"
 
-    def warm(self, options: dict[str, Any]) -> None:
+    def warm(self, options: BaseModel | None) -> None:
         """Open the indexes a policy step names and build their search structures now (start-up).
 
         A large index takes seconds to load (about 25 s for 10 million codes per code type); doing
         it here keeps that out of the first request, and a missing required index fails start-up.
         """
-        opts = HashCheckOptions.model_validate(options)
+        opts = typed_options(options, HashCheckOptions)
         for ix in self._indexes(opts):
             ix.warm(opts.codes, opts.radius)
 
     def run(self, item: CheckInput) -> list[Verdict]:
-        opts = HashCheckOptions.model_validate(item.options)
+        opts = typed_options(item.options, HashCheckOptions)
         indexes = self._indexes(opts)
         if not indexes:
             return []
@@ -197,9 +200,9 @@ class ClipCheck(_IndexCheck):
                     e = self._embedders[folder] = load_embedder(folder)
         return e
 
-    def warm(self, options: dict[str, Any]) -> None:
+    def warm(self, options: BaseModel | None) -> None:
         """Open the indexes and load the model a policy step names (start-up; see :meth:`HashCheck.warm`)."""
-        opts = ClipCheckOptions.model_validate(options)
+        opts = typed_options(options, ClipCheckOptions)
         for ix in self._indexes(opts):
             emb = self._embedder(self._model_dir(ix, opts))
             ix.check_embedder(emb)
@@ -215,7 +218,7 @@ class ClipCheck(_IndexCheck):
     def run(self, item: CheckInput) -> list[Verdict]:
         from PIL import ImageOps
 
-        opts = ClipCheckOptions.model_validate(item.options)
+        opts = typed_options(item.options, ClipCheckOptions)
         indexes = self._indexes(opts)
         if not indexes:
             return []
@@ -241,16 +244,16 @@ class LocalCheck(_IndexCheck):
 
     name: ClassVar[str] = "neardup.local"
 
-    def warm(self, options: dict[str, Any]) -> None:
+    def warm(self, options: BaseModel | None) -> None:
         """Open the indexes and map their candidate tables now (start-up)."""
-        opts = LocalCheckOptions.model_validate(options)
+        opts = typed_options(options, LocalCheckOptions)
         for ix in self._indexes(opts):
             ix.local_tables()
 
     def run(self, item: CheckInput) -> list[Verdict]:
         from safety.neardup.local import extract
 
-        opts = LocalCheckOptions.model_validate(item.options)
+        opts = typed_options(item.options, LocalCheckOptions)
         indexes = self._indexes(opts)
         if not indexes:
             return []
@@ -288,3 +291,20 @@ def local_check(settings: Any) -> LocalCheck:
 
 
 __all__ = ["ClipCheck", "HashCheck", "IndexCache", "LocalCheck", "clip_check", "hash_check", "local_check"]
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: which indexed work, in which index, how close (``Entry.describe``)."""
+    ev = v.evidence
+    if "source_id" not in ev:  # e.g. neardup.local's "undecided" on an image too plain to compare
+        return f"{v.check}: {v.category.value} {v.score:.2f}" + (f" — {v.reason}" if v.reason else "")
+    close = (
+        f"similarity {ev['similarity']:.3f}"
+        if isinstance(ev.get("similarity"), (int, float))
+        else f"{ev.get('method')} distance {ev.get('distance')}"
+    )
+    mirrored = ", mirrored" if ev.get("mirrored") else ""
+    return (
+        f"{v.check}: {v.category.value} {v.score:.2f} — near-duplicate of {ev.get('source_id')!r} "
+        f"in index {ev.get('index')!r} ({close}{mirrored})"
+    )

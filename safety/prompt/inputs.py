@@ -4,25 +4,18 @@ Why it exists: the gateway enforces the policy's ``limits.max_prompt_chars`` at 
 is also called from the CLI, benchmarks and tests, and must never crash on what it is given: an empty
 prompt is a clean "nothing found", an over-long one a clear :class:`~core.errors.PayloadTooLarge`,
 a call on the wrong target a :class:`~core.errors.CheckFailed` (a wiring error, fail closed).
-Check options arrive as plain dicts from the policy; they are validated once per distinct value.
+Check options arrive typed: the policy parsed them when it loaded (:func:`core.plugins.typed_options`).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
-from core.errors import CheckFailed, ConfigError, PayloadTooLarge
+from core.errors import CheckFailed, PayloadTooLarge
 from safety.check import CheckInput
 from safety.verdict import TargetKind
 
-__all__ = ["OptionsCache", "prompt_text", "resolve_path"]
-
-M = TypeVar("M", bound=BaseModel)
+__all__ = ["prompt_text", "resolve_path"]
 
 
 def prompt_text(item: CheckInput, check: str, max_chars: int) -> str:
@@ -48,28 +41,3 @@ def resolve_path(path: Path, data_dir: Path) -> Path:
     """Operator files named in options: absolute, or relative to the data directory."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else (data_dir / path)
-
-
-class OptionsCache(Generic[M]):
-    """Validates check options dicts with ``model``, once per distinct value (thread-safe)."""
-
-    def __init__(self, model: type[M], check: str) -> None:
-        self._model = model
-        self._check = check
-        self._cache: dict[str, M] = {}
-        self._lock = threading.Lock()
-
-    def get(self, options: dict[str, Any] | None) -> M:
-        key = json.dumps(options or {}, sort_keys=True, default=str)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        try:
-            parsed = self._model.model_validate(options or {})
-        except ValidationError as exc:
-            raise ConfigError(f"invalid options for {self._check}: {exc}") from exc
-        with self._lock:
-            if len(self._cache) > 256:  # options come from policies: a handful of distinct values
-                self._cache.clear()
-            self._cache[key] = parsed
-        return parsed

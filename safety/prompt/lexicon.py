@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.plugins import typed_options
 from safety.check import CheckInput
-from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
+from safety.prompt.inputs import prompt_text, resolve_path
 from safety.prompt.matcher import Hit, Pattern, TermMatcher
 from safety.prompt.normalize import NormalizerConfig, get_normalizer
 from safety.prompt.terms import (
@@ -98,7 +99,6 @@ class LexiconCheck:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else Path.cwd()
-        self._options = OptionsCache(LexiconOptions, self.name)
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
         self._lock = threading.Lock()
         self._compile(LexiconOptions())  # the default lists load at start-up, not on the first request
@@ -154,7 +154,7 @@ class LexiconCheck:
 
     # -- run -----------------------------------------------------------------------------------
     def run(self, item: CheckInput) -> list[Verdict]:
-        opts = self._options.get(item.options)
+        opts = typed_options(item.options, LexiconOptions)
         text = prompt_text(item, self.name, opts.max_chars)
         if not text.strip():
             return []
@@ -274,3 +274,11 @@ def _reason(best: Hit[Term], rule: Rule | None) -> str:
 def build_lexicon_check(settings: Any) -> LexiconCheck:
     """Registry factory: one lexicon check per process."""
     return LexiconCheck(getattr(settings, "data_dir", None))
+
+
+def describe(v: Verdict) -> str:
+    """What fired: the rule and its term, or the term (the registry's ``describe``)."""
+    ev = v.evidence
+    if "rule" in ev:
+        return f"rule {ev['rule']} (term {ev.get('term')!r}, {ev.get('source', '')})"
+    return f"term {ev.get('term')!r} ({ev.get('severity')}, {ev.get('source', '')})"

@@ -34,8 +34,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.errors import ConfigError
+from core.plugins import typed_options
 from safety.check import CheckInput
-from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
+from safety.prompt.inputs import prompt_text, resolve_path
 from safety.prompt.matcher import Pattern, TermMatcher
 from safety.prompt.normalize import get_normalizer
 from safety.prompt.terms import Severity
@@ -146,7 +147,6 @@ class PersonsCheck:
 
     def __init__(self, data_dir: Path | None = None) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else Path.cwd()
-        self._options = OptionsCache(PersonsOptions, self.name)
         self._compiled: dict[tuple[Any, ...], TermMatcher[_Name]] = {}
         self._lock = threading.Lock()
         self._normalizer = get_normalizer()
@@ -181,7 +181,7 @@ class PersonsCheck:
             return found
 
     def run(self, item: CheckInput) -> list[Verdict]:
-        opts = self._options.get(item.options)
+        opts = typed_options(item.options, PersonsOptions)
         text = prompt_text(item, self.name, opts.max_chars)
         if not text.strip():
             return []
@@ -232,3 +232,8 @@ class PersonsCheck:
 def build_persons_check(settings: Any) -> PersonsCheck:
     """Registry factory: one persons check per process."""
     return PersonsCheck(getattr(settings, "data_dir", None))
+
+
+def describe(v: Verdict) -> str:
+    """What fired: the protected person's id (the registry's ``describe``)."""
+    return f"protected person {v.evidence.get('person')}"

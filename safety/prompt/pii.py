@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.plugins import typed_options
 from safety.check import CheckInput
-from safety.prompt.inputs import OptionsCache, prompt_text
+from safety.prompt.inputs import prompt_text
 from safety.prompt.normalize import get_normalizer
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -222,11 +223,8 @@ class PiiCheck:
     name: ClassVar[str] = "prompt.pii"
     targets: ClassVar[frozenset[TargetKind]] = frozenset({TargetKind.PROMPT})
 
-    def __init__(self) -> None:
-        self._options = OptionsCache(PiiOptions, self.name)
-
     def run(self, item: CheckInput) -> list[Verdict]:
-        opts = self._options.get(item.options)
+        opts = typed_options(item.options, PiiOptions)
         text = prompt_text(item, self.name, opts.max_chars)
         if not text.strip():
             return []
@@ -256,3 +254,8 @@ class PiiCheck:
 def build_pii_check(settings: Any) -> PiiCheck:
     """Registry factory."""
     return PiiCheck()
+
+
+def describe(v: Verdict) -> str:
+    """What fired: the kind of personal data (the registry's ``describe``)."""
+    return str(v.evidence.get("rule", ""))

@@ -40,6 +40,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.errors import PayloadTooLarge
+from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.prompt.encoder import Encoded, SentenceEncoder, get_encoder
 from safety.prompt.exemplars import (
@@ -49,7 +50,7 @@ from safety.prompt.exemplars import (
     builtin_exemplar_files,
     load_exemplar_file,
 )
-from safety.prompt.inputs import OptionsCache, prompt_text, resolve_path
+from safety.prompt.inputs import prompt_text, resolve_path
 from safety.prompt.multilingual import get_use_encoder, looks_like_pinyin, pinyin_words
 from safety.prompt.normalize import View, get_normalizer, is_cjk
 from safety.verdict import Category, TargetKind, Verdict
@@ -238,7 +239,6 @@ class SemanticCheck:
 
     def __init__(self, data_dir: Path | None = None, *, preload: bool = True) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
-        self._options = OptionsCache(SemanticOptions, self.name)
         self._models: dict[tuple[Any, ...], _Model] = {}
         self._lock = threading.Lock()
         self._normalizer = get_normalizer()
@@ -325,7 +325,7 @@ class SemanticCheck:
             self._cache.clear()
 
     def run(self, item: CheckInput) -> list[Verdict]:
-        opts = self._options.get(item.options)
+        opts = typed_options(item.options, SemanticOptions)
         text = prompt_text(item, self.name, opts.max_chars)
         if not text.strip():
             return []
@@ -461,3 +461,12 @@ class SemanticCheck:
 def build_semantic_check(settings: Any) -> SemanticCheck:
     """Registry factory: one semantic check (one encoder, cached exemplar vectors) per process."""
     return SemanticCheck(getattr(settings, "data_dir", None))
+
+
+def describe(v: Verdict) -> str:
+    """What fired: the nearest exemplar, beside the nearest benign one (the registry's ``describe``)."""
+    ev = v.evidence
+    return (
+        f"close to {ev.get('exemplar')!r} (similarity {ev.get('similarity', 0.0):.2f}, "
+        f"benign {ev.get('benign_similarity', 0.0):.2f})"
+    )

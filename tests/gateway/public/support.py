@@ -7,6 +7,7 @@ import io
 
 from PIL import Image
 
+from provenance.mark_registry import BUILTIN_MARKS
 from provenance.marks import Artifact
 from provenance.released import release_row, system_name
 from provenance.testing import mark_context
@@ -17,10 +18,11 @@ def released_photo(state, name: str = "coffee") -> tuple[bytes, str]:  # noqa: A
     into the released-image index; the PNG and its record id."""
     from skimage import data as samples
 
-    ctx = mark_context(options={})
+    ctx = mark_context()
     art = Artifact(image=Image.fromarray(getattr(samples, name)()).resize((512, 512)), format="png")
     for mark in ("label.visible", "label.metadata", "watermark", "c2pa"):
-        opts = {"scheme": "assay-wm2"} if mark == "watermark" else {}
+        raw = {"scheme": "assay-wm2"} if mark == "watermark" else {}
+        opts = BUILTIN_MARKS[mark].parse_options(raw)  # as a policy parses them
         art = state.marks.get(mark).apply(art, dataclasses.replace(ctx, options=opts))
     row = release_row(
         ctx.record_id,

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import SigningError
 from provenance.c2pa_sign.credentials import load_credentials
-from provenance.c2pa_sign.mark import C2paMark
+from provenance.c2pa_sign.mark import C2paMark, C2paOptions
 from provenance.c2pa_sign.signer import PemFileSigner
 from provenance.label.embed import read_xmp
 from provenance.label.metadata import MetadataLabel
@@ -124,7 +124,7 @@ def test_prompt_goes_in_only_when_the_policy_passes_it_and_the_mark_allows(photo
     assert {a["label"]: a["data"] for a in _read(art.data, "jpeg")[2]["assertions"]}["org.assay.record"][
         "prompt"
     ] == "a red fox"
-    ctx = mark_context(prompt="a red fox", options={"prompt": "never"})
+    ctx = mark_context(prompt="a red fox", options=C2paOptions.model_validate({"prompt": "never"}))
     art = mark.apply(Artifact(image=photo, format="jpeg"), ctx)
     assert (
         "prompt"

@@ -53,7 +53,7 @@ def _marked(state, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
     """An image marked by the gateway's own marks (the default policy's), without running a model."""
     from skimage import data as samples
 
-    ctx = mark_context(options={})
+    ctx = mark_context()
     art = Artifact(image=Image.fromarray(samples.coffee()).resize((256, 256)), format=fmt)
     for name in ("label.visible", "label.metadata", "c2pa"):
         art = state.marks.get(name).apply(art, ctx)

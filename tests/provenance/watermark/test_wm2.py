@@ -12,7 +12,7 @@ from PIL import Image
 from wm_support import jpeg, photo, wm_context
 
 from provenance.marks import Artifact
-from provenance.watermark import build, decode_watermark, embed_watermark, payload_for, wm2
+from provenance.watermark import WatermarkOptions, build, decode_watermark, embed_watermark, payload_for, wm2
 from provenance.watermark.layout import SchemeParams
 from provenance.watermark.sync import dihedral, dihedral_matrix
 
@@ -121,7 +121,10 @@ def test_bad_input() -> None:
 def test_the_mark_step_writes_wm2_and_the_soft_binding_names_it() -> None:
     from provenance.c2pa_sign.manifest import soft_binding
 
-    art = build().apply(Artifact(image=photo("coffee")), wm_context(options={"scheme": "assay-wm2"}))
+    art = build().apply(
+        Artifact(image=photo("coffee")),
+        wm_context(options=WatermarkOptions.model_validate({"scheme": "assay-wm2"})),
+    )
     facts = art.facts["watermark"]
     assert facts["scheme"] == "assay-wm2" and facts["bits"] == 64 and facts["psnr"] >= 39.5
     sb = soft_binding(facts)

@@ -7,16 +7,18 @@ from PIL import Image
 from wm_support import jpeg, photo, scale, wm_context
 
 import provenance.watermark.mark as mark_module
-from core.errors import MarkError, PolicyError
+from core.errors import ConfigError, MarkError, PolicyError
+from core.plugins import NoOptions
 from core.settings import Settings
-from provenance.mark_registry import BUILTIN_MARKS, MarkRegistry, mark_options_model
+from gateway.policy import parse_policy
+from provenance.mark_registry import BUILTIN_MARKS, MarkRegistry
 from provenance.marks import Artifact, Mark
 from provenance.watermark import WatermarkMark, WatermarkOptions, decode_watermark, payload_for, payload_hex
 
 
 def test_registered_with_its_options_model() -> None:
     assert BUILTIN_MARKS["watermark"].factory == "provenance.watermark.mark:build"
-    assert mark_options_model("watermark") is WatermarkOptions
+    assert BUILTIN_MARKS["watermark"].options_model() is WatermarkOptions
     mark = MarkRegistry(Settings()).get("watermark")
     assert isinstance(mark, WatermarkMark) and isinstance(mark, Mark) and mark.name == "watermark"
 
@@ -41,15 +43,26 @@ def test_options_are_validated() -> None:
         WatermarkOptions.model_validate({"strenght": 2})  # a typo is an error, not a silent default
     with pytest.raises(ValueError):
         WatermarkOptions.model_validate({"strength": 10})
-    art = Artifact(image=photo("coffee", (256, 256)))
-    with pytest.raises(PolicyError, match="watermark"):
-        WatermarkMark().apply(art, wm_context(options={"min_psnr": 5}))
+    # a policy file with such options is refused at load, naming the key and its line
+    policy = (
+        "id: p\nunsafe_allow_unmarked: true\nmarks:\n  - label.visible\n"
+        "  - {name: watermark, options: {min_psnr: 5}}\n"
+    )
+    with pytest.raises(PolicyError, match=r"p\.yaml:5: marks\.1\.options\.min_psnr"):
+        parse_policy(policy, "p.yaml")
+    # options reach the mark typed: anything else is a wiring error, not a second validation
+    with pytest.raises(ConfigError, match="WatermarkOptions"):
+        WatermarkMark().apply(Artifact(image=photo("coffee", (256, 256))), wm_context(options=NoOptions()))
 
 
 def test_stronger_option_costs_psnr() -> None:
     img = photo("rocket")
-    weak = WatermarkMark().apply(Artifact(image=img), wm_context(options={"strength": 0.6}))
-    strong = WatermarkMark().apply(Artifact(image=img), wm_context(options={"strength": 2.0}))
+    weak = WatermarkMark().apply(
+        Artifact(image=img), wm_context(options=WatermarkOptions.model_validate({"strength": 0.6}))
+    )
+    strong = WatermarkMark().apply(
+        Artifact(image=img), wm_context(options=WatermarkOptions.model_validate({"strength": 2.0}))
+    )
     assert weak.facts["watermark"]["psnr"] > strong.facts["watermark"]["psnr"]
 
 

@@ -69,7 +69,14 @@ def checker_dir(tmp_path_factory: pytest.TempPathFactory, images) -> Path:
 
 
 def _run(check: ConceptCheck, img: Image.Image, **options) -> list:
-    return check.run(CheckInput(target=Target.output_image(0), tenant="t", image=img, options=options))
+    return check.run(
+        CheckInput(
+            target=Target.output_image(0),
+            tenant="t",
+            image=img,
+            options=ConceptOptions.model_validate(options),
+        )
+    )
 
 
 def test_flags_the_concept_and_passes_the_rest(checker_dir: Path, images) -> None:

@@ -24,7 +24,12 @@ def check() -> FacesCheck:
 
 def _run(check: FacesCheck, img: Image.Image, target: Target | None = None, **options) -> list:
     return check.run(
-        CheckInput(target=target or Target.output_image(0), tenant="t", image=img, options=options)
+        CheckInput(
+            target=target or Target.output_image(0),
+            tenant="t",
+            image=img,
+            options=FaceOptions.model_validate(options),
+        )
     )
 
 

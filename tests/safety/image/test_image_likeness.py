@@ -27,7 +27,12 @@ def _copy(photo: Image.Image, size: tuple[int, int], quality: int) -> Image.Imag
 
 def _check(gallery: LikenessGallery, img: Image.Image, tenant: str = "acme", **options) -> list:
     return LikenessCheck(gallery).run(
-        CheckInput(target=Target.output_image(2), tenant=tenant, image=img, options=options)
+        CheckInput(
+            target=Target.output_image(2),
+            tenant=tenant,
+            image=img,
+            options=LikenessOptions.model_validate(options),
+        )
     )
 
 

@@ -22,7 +22,9 @@ POLICIES = sorted((Path(__file__).resolve().parents[3] / "policies").glob("*.yam
 
 
 def item(image: Image.Image, **options: object) -> CheckInput:
-    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=dict(options))
+    """An output image with image.minors options as a policy parses them (none: every check's defaults)."""
+    parsed = MinorsOptions.model_validate(options) if options else None
+    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=parsed)
 
 
 def test_combination_rules() -> None:

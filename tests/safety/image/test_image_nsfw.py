@@ -59,7 +59,11 @@ class FakeDetector:
 def _run(dets: list[Detection], **options) -> list:
     check = NsfwCheck(FakeDetector(dets))  # type: ignore[arg-type]
     img = Image.new("RGB", (64, 64))
-    return check.run(CheckInput(target=Target.input_image(1), tenant="t", image=img, options=options))
+    return check.run(
+        CheckInput(
+            target=Target.input_image(1), tenant="t", image=img, options=NsfwOptions.model_validate(options)
+        )
+    )
 
 
 def test_mapping_explicit_suggestive_and_ignored_labels() -> None:

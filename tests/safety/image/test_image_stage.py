@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from pydantic import BaseModel
 
 from core.errors import CheckFailed, ComponentError, InvalidRequest
+from core.plugins import NoOptions, typed_options
 from gateway.decision import decide
 from gateway.policy import Action, PolicySet
 from safety.check import Check, CheckInput
-from safety.registry import BUILTIN_CHECKS, CheckRegistry, options_model
+from safety.registry import BUILTIN_CHECKS, CheckRegistry
 from safety.runner import CheckRunner, Step
 from safety.verdict import Category, TargetKind, Verdict
 
@@ -32,8 +34,8 @@ IMAGE_CHECKS = (
 def test_checks_are_registered_with_options_models() -> None:
     for name in IMAGE_CHECKS:
         assert name in BUILTIN_CHECKS
-        model = options_model(name)
-        assert model is not None and hasattr(model, "model_validate")
+        model = BUILTIN_CHECKS[name].options_model()
+        assert issubclass(model, BaseModel) and model is not NoOptions
 
 
 def test_every_policy_pack_runs_the_image_checks_on_inputs_and_outputs() -> None:
@@ -77,6 +79,10 @@ def test_default_policy_on_an_input_portrait_gives_review_naming_the_input(setti
     ]
 
 
+class _K(BaseModel):
+    k: int | None = None
+
+
 class _Slow:
     targets = frozenset({TargetKind.OUTPUT_IMAGE})
 
@@ -95,7 +101,7 @@ class _Slow:
                 category=Category.OTHER,
                 score=0.1,
                 target=item.target,
-                evidence={"opt": (item.options or {}).get("k")},
+                evidence={"opt": typed_options(item.options, _K).k},
             )
         ]
 
@@ -109,7 +115,7 @@ def test_stage_runs_checks_concurrently_and_keeps_order() -> None:
     img, img2 = Image.new("RGB", (16, 16)), Image.new("RGB", (8, 8))
     timed: list[tuple[str, float]] = []
     runner = _runner(a, b, c, on_latency=lambda name, s: timed.append((name, s)))
-    steps = [Step("a", {"k": 1}), Step("b", {}), Step("c", {"k": 3})]
+    steps = [Step("a", _K(k=1)), Step("b", _K()), Step("c", _K(k=3))]
     t = time.perf_counter()
     out = runner.run_images(steps, [img, img2], TargetKind.OUTPUT_IMAGE, tenant="t")
     runner.close()

@@ -9,6 +9,7 @@ from safety.check import CheckInput
 from safety.neardup.builder import build_index, remove_from_index
 from safety.neardup.check import ClipCheck, HashCheck
 from safety.neardup.errors import CodeTypeMismatch, IndexNotFound
+from safety.neardup.options import ClipCheckOptions, HashCheckOptions
 from safety.neardup.sources import read_source
 from safety.neardup.testing import crop, jpeg, noise_images, photo
 from safety.registry import CheckRegistry
@@ -16,7 +17,23 @@ from safety.verdict import Category, Target
 
 
 def _item(image, **options):
-    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=options)
+    """An output image with neardup.hash options, parsed as a policy would."""
+    return CheckInput(
+        target=Target.output_image(0),
+        tenant="t",
+        image=image,
+        options=HashCheckOptions.model_validate(options),
+    )
+
+
+def _clip_item(image, **options):
+    """An output image with neardup.clip options, parsed as a policy would."""
+    return CheckInput(
+        target=Target.output_image(0),
+        tenant="t",
+        image=image,
+        options=ClipCheckOptions.model_validate(options),
+    )
 
 
 @pytest.fixture
@@ -81,15 +98,15 @@ def test_missing_required_index_fails_closed(settings):
 
 def test_warm_loads_at_start_up_and_fails_on_a_missing_index(settings):
     check = HashCheck(settings)
-    check.warm({"indexes": ["train"], "radius": 8})
+    check.warm(HashCheckOptions.model_validate({"indexes": ["train"], "radius": 8}))
     loaded = check._cache.get("train")
     assert {(ct.value, kind) for ct, kind in loaded._hamming} == {
         ("phash", "multihash"),
         ("dhash", "multihash"),
     }
     with pytest.raises(IndexNotFound):
-        check.warm({"indexes": ["train", "stock"]})
-    check.warm({"indexes": ["train", {"name": "stock", "required": False}]})
+        check.warm(HashCheckOptions.model_validate({"indexes": ["train", "stock"]}))
+    check.warm(HashCheckOptions.model_validate({"indexes": ["train", {"name": "stock", "required": False}]}))
 
 
 def test_radius_above_8_uses_the_flat_scan(settings):
@@ -109,7 +126,9 @@ def test_a_take_down_reaches_a_running_check(settings, built):
 def test_check_needs_an_image(settings):
     with pytest.raises(CheckFailed, match="looks at images"):
         HashCheck(settings).run(
-            CheckInput(target=Target.prompt(), tenant="t", prompt="x", options={"indexes": ["train"]})
+            CheckInput(
+                target=Target.prompt(), tenant="t", prompt="x", options=HashCheckOptions(indexes=["train"])
+            )
         )
 
 
@@ -120,6 +139,8 @@ def test_policy_options_are_validated(settings):
         " radius: 6}\n"
     )
     assert ok.checks.output_image[0].options["radius"] == 6
+    parsed = ok.checks.output_image[0].parsed
+    assert isinstance(parsed, HashCheckOptions) and parsed.radius == 6 and not parsed.indexes[1].required
     from core.errors import PolicyError
 
     with pytest.raises(PolicyError, match="radius"):
@@ -150,16 +171,16 @@ def test_clip_check_matches_copies_and_mirrors(clip_index):
     from PIL import ImageOps
 
     check = ClipCheck(Settings(data_dir=clip_index.root.parent))
-    (v,) = check.run(_item(photo("astronaut"), indexes=["robust"], threshold=0.999))
+    (v,) = check.run(_clip_item(photo("astronaut"), indexes=["robust"], threshold=0.999))
     assert v.evidence["source_id"] == "astronaut.png" and v.evidence["method"] == "clip"
     assert v.evidence["similarity"] > 0.999 and v.score == pytest.approx(v.evidence["similarity"])
-    (m,) = check.run(_item(ImageOps.mirror(photo("coffee")), indexes=["robust"], threshold=0.999))
+    (m,) = check.run(_clip_item(ImageOps.mirror(photo("coffee")), indexes=["robust"], threshold=0.999))
     assert m.evidence["source_id"] == "coffee.png" and m.evidence["mirrored"] is True
-    assert check.run(_item(photo("moon"), indexes=["robust"], threshold=0.999)) == []
-    (u,) = check.run(_item(noise_images(1)[0], indexes=["robust"], threshold=0.999))
+    assert check.run(_clip_item(photo("moon"), indexes=["robust"], threshold=0.999)) == []
+    (u,) = check.run(_clip_item(noise_images(1)[0], indexes=["robust"], threshold=0.999))
     assert u.score == 0.0 and u.evidence["decision"] == "undecided"
     # the closest indexed work of an edited copy is its original
-    (top, *_) = check.run(_item(crop(photo("coffee"), 0.1), indexes=["robust"], threshold=0.5))
+    (top, *_) = check.run(_clip_item(crop(photo("coffee"), 0.1), indexes=["robust"], threshold=0.5))
     assert top.evidence["source_id"] == "coffee.png"
 
 
@@ -169,10 +190,10 @@ def test_clip_with_another_model_or_without_embeddings_is_refused(clip_index, tm
     other = save_tiny_clip(tmp_path / "other", seed=1)
     check = ClipCheck(Settings(data_dir=clip_index.root.parent))
     with pytest.raises(CodeTypeMismatch, match="embeddings of model"):
-        check.run(_item(photo("coffee"), indexes=["robust"], model=str(other)))
+        check.run(_clip_item(photo("coffee"), indexes=["robust"], model=str(other)))
     build_index(clip_index, "plain", read_source(_one_photo(tmp_path)), workers=1)
     with pytest.raises(CodeTypeMismatch, match="no image embeddings"):
-        check.run(_item(photo("coffee"), indexes=["plain"]))
+        check.run(_clip_item(photo("coffee"), indexes=["plain"]))
 
 
 def _one_photo(tmp_path):

@@ -31,12 +31,14 @@ from safety.neardup.testing import (
     photo,
     save_tiny_descriptor,
 )
-from safety.registry import CheckRegistry
+from safety.registry import BUILTIN_CHECKS, CheckRegistry
 from safety.verdict import Category, Target
 
 
-def _item(image, **options):
-    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=options)
+def _item(image, check: str = "neardup.local", **options):
+    """An output image with ``check``'s options, parsed as a policy parses them."""
+    parsed = BUILTIN_CHECKS[check].parse_options(options)
+    return CheckInput(target=Target.output_image(0), tenant="t", image=image, options=parsed)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_cropped_captioned_mirrored_rotated_copy_is_found_with_its_region(check,
     original = photo("chelsea")  # 451 x 300
     edited = jpeg(caption(ImageOps.mirror(crop_sides(original, 0.7)).rotate(8, expand=True)), 60)
     hashes = HashCheck(Settings(data_dir=local_store.root.parent), store=local_store)
-    assert hashes.run(_item(edited, indexes=["works"])) == []  # the hashes miss it
+    assert hashes.run(_item(edited, "neardup.hash", indexes=["works"])) == []  # the hashes miss it
     (v,) = check.run(_item(edited, indexes=["works"]))
     ev = v.evidence
     assert v.check == "neardup.local" and v.category is Category.COPYRIGHT
@@ -142,9 +144,9 @@ def test_a_flat_page_in_the_index_no_longer_matches_gradients_or_noise(tmp_path,
     hashes, local = HashCheck(settings, store=store), LocalCheck(settings, store=store)
     for im in low_information_images().values():
         for c in (hashes, local):
-            (v,) = c.run(_item(im, indexes=["pages"]))
+            (v,) = c.run(_item(im, c.name, indexes=["pages"]))
             assert v.evidence["decision"] == "undecided"
-    (v,) = hashes.run(_item(jpeg(photo("page"), 50), indexes=["pages"]))
+    (v,) = hashes.run(_item(jpeg(photo("page"), 50), "neardup.hash", indexes=["pages"]))
     assert v.evidence["source_id"] == "page.png" and v.evidence["method"] == "phash"
 
 
@@ -193,7 +195,7 @@ def test_newer_format_is_refused_and_old_format_still_loads(store, photo_dir):
     )
     (folder / MANIFEST).write_text(json.dumps(doc))
     settings = Settings(data_dir=store.root.parent)
-    (v,) = HashCheck(settings, store=store).run(_item(jpeg(photo("coffee")), indexes=["old"]))
+    (v,) = HashCheck(settings, store=store).run(_item(jpeg(photo("coffee")), "neardup.hash", indexes=["old"]))
     assert v.evidence["source_id"] == "coffee.png"
     with pytest.raises(CodeTypeMismatch, match="holds no local features"):
         LocalCheck(settings, store=store).run(_item(photo("coffee"), indexes=["old"]))
@@ -222,12 +224,12 @@ def test_torchscript_descriptor_plugs_into_neardup_clip(tmp_path, store, photo_d
     spec = store.manifest("learned").embedding
     assert spec.dim == 16 and spec.spec.startswith("torchscript tiny.torchscript.pt")
     check = ClipCheck(Settings(data_dir=store.root.parent), store=store)
-    (v,) = check.run(_item(jpeg(photo("coffee"), 70), indexes=["learned"], threshold=0.99))
+    (v,) = check.run(_item(jpeg(photo("coffee"), 70), "neardup.clip", indexes=["learned"], threshold=0.99))
     assert v.evidence["source_id"] == "coffee.png" and v.evidence["method"] == "clip"
     (model / "tiny.torchscript.pt").unlink()
     with pytest.raises(ConfigError, match=r"descriptor.json names tiny.torchscript.pt, which is missing"):
         ClipCheck(Settings(data_dir=store.root.parent), store=store).run(
-            _item(photo("coffee"), indexes=["learned"])
+            _item(photo("coffee"), "neardup.clip", indexes=["learned"])
         )
 
 
@@ -264,7 +266,12 @@ def test_a_target_without_an_image_is_refused(check):
 
     with pytest.raises(CheckFailed, match="looks at images"):
         check.run(
-            CheckInput(target=Target.output_image(0), tenant="t", image=None, options={"indexes": ["works"]})
+            CheckInput(
+                target=Target.output_image(0),
+                tenant="t",
+                image=None,
+                options=BUILTIN_CHECKS["neardup.local"].parse_options({"indexes": ["works"]}),
+            )
         )
 
 

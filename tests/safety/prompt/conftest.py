@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from pydantic import BaseModel
 
 from safety.check import CheckInput  # noqa: E402
 from safety.verdict import Target  # noqa: E402
@@ -60,8 +61,9 @@ def semantic(prompt_data_dir: Path, request: pytest.FixtureRequest):
     return SemanticCheck(prompt_data_dir)
 
 
-def item(prompt: str | None, *, tenant: str = "t1", options: dict | None = None) -> CheckInput:
-    return CheckInput(target=Target.prompt(), tenant=tenant, prompt=prompt, options=options or {})
+def item(prompt: str | None, *, tenant: str = "t1", options: BaseModel | None = None) -> CheckInput:
+    """A prompt check's input; ``options`` parsed as a policy would (None: the check's defaults)."""
+    return CheckInput(target=Target.prompt(), tenant=tenant, prompt=prompt, options=options)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from core.errors import PolicyError
 from gateway.policy import load_policy, parse_policy
 from safety.prompt.exemplars import builtin_exemplar_files, load_exemplar_file
-from safety.registry import BUILTIN_CHECKS, CheckRegistry, options_model
+from safety.prompt.lexicon import LexiconOptions
+from safety.registry import BUILTIN_CHECKS, CheckRegistry
 
 REPO = Path(__file__).resolve().parents[3]
 EVAL = REPO / "tests" / "data" / "prompts" / "eval.jsonl"
@@ -22,7 +23,7 @@ NAMES = ["prompt.lexicon", "prompt.semantic", "prompt.pii", "prompt.persons"]
 def test_registered_with_options_models() -> None:
     for name in NAMES:
         assert name in BUILTIN_CHECKS
-        assert options_model(name) is not None
+        assert BUILTIN_CHECKS[name].options_model().__name__.endswith("Options")
 
 
 def test_registry_builds_once(tmp_path: Path) -> None:
@@ -45,7 +46,9 @@ def test_policy_validates_prompt_check_options() -> None:
     with pytest.raises(PolicyError, match="flor"):
         parse_policy(bad, "bad.yaml")
     good = base.replace("    - prompt.lexicon\n", "    - {name: prompt.lexicon, options: {pinyin: false}}\n")
-    assert parse_policy(good, "good.yaml").checks.prompt[0].options == {"pinyin": False}
+    step = parse_policy(good, "good.yaml").checks.prompt[0]
+    assert step.options == {"pinyin": False}  # the policy's text, which its digest covers
+    assert isinstance(step.parsed, LexiconOptions) and step.parsed.pinyin is False  # what the check gets
 
 
 def _policy_without_semantic(tmp_path: Path) -> Path:

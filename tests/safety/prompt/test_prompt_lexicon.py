@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from core.errors import CheckFailed, ConfigError, PayloadTooLarge
 from safety.check import Check, CheckInput
@@ -132,7 +133,7 @@ def test_control_characters_and_huge_prompt(lexicon: LexiconCheck, make_item) ->
     with pytest.raises(PayloadTooLarge):
         lexicon.run(make_item("x" * 100_001))
     with pytest.raises(PayloadTooLarge):
-        lexicon.run(make_item("x" * 11, options={"max_chars": 10}))
+        lexicon.run(make_item("x" * 11, options=LexiconOptions.model_validate({"max_chars": 10})))
 
 
 def test_wrong_target_fails_closed(lexicon: LexiconCheck) -> None:
@@ -141,11 +142,21 @@ def test_wrong_target_fails_closed(lexicon: LexiconCheck) -> None:
 
 
 def test_options(lexicon: LexiconCheck, make_item) -> None:
-    assert cats(lexicon, make_item, "s3x", options={"leet": False}) == {}
-    assert cats(lexicon, make_item, "生成落体美女", options={"pinyin": False}) == {}
-    assert set(cats(lexicon, make_item, "nude gore", options={"categories": ["violence"]})) == {"violence"}
-    with pytest.raises(ConfigError, match="invalid options"):
-        lexicon.run(make_item("x", options={"no_such_option": 1}))
+    assert cats(lexicon, make_item, "s3x", options=LexiconOptions.model_validate({"leet": False})) == {}
+    assert (
+        cats(lexicon, make_item, "生成落体美女", options=LexiconOptions.model_validate({"pinyin": False}))
+        == {}
+    )
+    assert set(
+        cats(
+            lexicon,
+            make_item,
+            "nude gore",
+            options=LexiconOptions.model_validate({"categories": ["violence"]}),
+        )
+    ) == {"violence"}
+    with pytest.raises(ValidationError, match="no_such_option"):  # a policy file naming it is refused at load
+        LexiconOptions.model_validate({"no_such_option": 1})
     LexiconOptions(extra_terms=["a.tsv"])  # paths are plain strings in YAML
 
 
@@ -156,22 +167,31 @@ def test_operator_files_extend_and_reload(tmp_path: Path, make_item) -> None:
     )
     (tmp_path / "ops-allow.txt").write_text("foobar\n", encoding="utf-8")
     opts = {"extra_terms": ["ops.tsv"], "extra_allow": ["ops-allow.txt"]}
-    assert cats(check, make_item, "widget smuggling", options=opts) == {"illegal": 0.9}
-    (v,) = check.run(make_item("foos and fools", options=opts))  # one term, two hits: no bonus
+    assert cats(check, make_item, "widget smuggling", options=LexiconOptions.model_validate(opts)) == {
+        "illegal": 0.9
+    }
+    (v,) = check.run(
+        make_item("foos and fools", options=LexiconOptions.model_validate(opts))
+    )  # one term, two hits: no bonus
     assert v.score == 0.75 and [m["text"] for m in v.evidence["matches"]] == ["foos", "fools"]
-    assert cats(check, make_item, "foobar", options=opts) == {}
-    (v,) = check.run(make_item("widget smuggling", options=opts))
+    assert cats(check, make_item, "foobar", options=LexiconOptions.model_validate(opts)) == {}
+    (v,) = check.run(make_item("widget smuggling", options=LexiconOptions.model_validate(opts)))
     assert v.evidence["source"] == f"{tmp_path / 'ops.tsv'}:1"
     # the operator edits the file: the next call sees it
     time.sleep(0.01)
     (tmp_path / "ops.tsv").write_text("illegal\tlow\twidget smuggling\n", encoding="utf-8")
-    assert cats(check, make_item, "widget smuggling", options=opts) == {"illegal": 0.55}
-    # only operator terms
-    assert cats(check, make_item, "nude widget smuggling", options={**opts, "builtin": False}) == {
+    assert cats(check, make_item, "widget smuggling", options=LexiconOptions.model_validate(opts)) == {
         "illegal": 0.55
     }
+    # only operator terms
+    assert cats(
+        check,
+        make_item,
+        "nude widget smuggling",
+        options=LexiconOptions.model_validate({**opts, "builtin": False}),
+    ) == {"illegal": 0.55}
     with pytest.raises(ConfigError, match="not found"):
-        check.run(make_item("x", options={"extra_terms": ["missing.tsv"]}))
+        check.run(make_item("x", options=LexiconOptions.model_validate({"extra_terms": ["missing.tsv"]})))
 
 
 def test_thread_safe(lexicon: LexiconCheck, make_item) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from safety.prompt.persons import PersonsCheck
+from safety.prompt.persons import PersonsCheck, PersonsOptions
 from safety.verdict import Category
 
 
@@ -61,11 +61,25 @@ def test_operator_list_tenants_and_data_dir(tmp_path: Path, make_item) -> None:
     assert v.score == 0.9
     (v,) = check.run(make_item("Max Mustermann", tenant="x"))
     assert v.category is Category.POLITICAL
-    assert people(check, make_item, "Jane Roe", tenant="acme", options={"data_dir_list": False}) == []
-    assert people(check, make_item, "Donald Trump", options={"builtin": False}) == []
+    assert (
+        people(
+            check,
+            make_item,
+            "Jane Roe",
+            tenant="acme",
+            options=PersonsOptions.model_validate({"data_dir_list": False}),
+        )
+        == []
+    )
+    assert (
+        people(check, make_item, "Donald Trump", options=PersonsOptions.model_validate({"builtin": False}))
+        == []
+    )
     extra = tmp_path / "more.yaml"
     extra.write_text("persons:\n  - id: x\n    names: [Zed Zedson]\n", encoding="utf-8")
-    assert people(check, make_item, "Zed Zedson", options={"files": ["more.yaml"]}) == ["x"]
+    assert people(
+        check, make_item, "Zed Zedson", options=PersonsOptions.model_validate({"files": ["more.yaml"]})
+    ) == ["x"]
 
 
 @pytest.mark.parametrize(
@@ -82,4 +96,4 @@ def test_bad_operator_list(tmp_path: Path, make_item, body: str, message: str) -
     (tmp_path / "bad.yaml").write_text(body, encoding="utf-8")
     check = PersonsCheck(tmp_path)
     with pytest.raises(ConfigError, match=message):
-        check.run(make_item("hello", options={"files": ["bad.yaml"]}))
+        check.run(make_item("hello", options=PersonsOptions.model_validate({"files": ["bad.yaml"]})))

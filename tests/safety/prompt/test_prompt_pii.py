@@ -6,7 +6,15 @@ import datetime as dt
 
 import pytest
 
-from safety.prompt.pii import PiiCheck, PiiKind, cn_resident_id_valid, find_pii, luhn_valid, redact
+from safety.prompt.pii import (
+    PiiCheck,
+    PiiKind,
+    PiiOptions,
+    cn_resident_id_valid,
+    find_pii,
+    luhn_valid,
+    redact,
+)
 from safety.verdict import Category
 
 
@@ -85,5 +93,10 @@ def test_check_one_verdict_per_finding(pii: PiiCheck, make_item) -> None:
         assert v.category is Category.PII and v.score == 0.9 and v.evidence["redacted"] is True
         assert "1111 1111" not in v.evidence["text"] and "12345678" not in v.reason
         assert prompt[v.evidence["start"] : v.evidence["end"]].replace(" ", "").isdigit()
-    assert pii.run(make_item(prompt, options={"kinds": ["phone"]}))[0].evidence["rule"] == "phone"
+    assert (
+        pii.run(make_item(prompt, options=PiiOptions.model_validate({"kinds": ["phone"]})))[0].evidence[
+            "rule"
+        ]
+        == "phone"
+    )
     assert pii.run(make_item("")) == [] and pii.run(make_item("a cat")) == []

@@ -50,7 +50,7 @@ def test_long_prompt_is_windowed(semantic: SemanticCheck, make_item) -> None:
     assert v.evidence["windows"] > 1
     assert "clothes" in prompt[v.evidence["start"] : v.evidence["end"]]
     with pytest.raises(PayloadTooLarge):
-        semantic.run(make_item("word " * 400, options={"max_windows": 4}))
+        semantic.run(make_item("word " * 400, options=SemanticOptions.model_validate({"max_windows": 4})))
     with pytest.raises(PayloadTooLarge):
         semantic.run(make_item("x" * 20_001))
 
@@ -79,10 +79,10 @@ def test_chinese_paraphrases_score(semantic: SemanticCheck, make_item, prompt: s
 
 
 def test_multilingual_options_are_validated(semantic: SemanticCheck, make_item) -> None:
-    with pytest.raises(ConfigError):
-        semantic.run(make_item("x y", options={"multilingual": {"floor": 0.6, "ceiling": 0.5}}))
-    with pytest.raises(ConfigError):
-        semantic.run(make_item("x y", options={"multilingual": {"colour": 1}}))
+    with pytest.raises(ValueError):  # refused when the policy loads (file, key and line)
+        SemanticOptions.model_validate({"multilingual": {"floor": 0.6, "ceiling": 0.5}})
+    with pytest.raises(ValueError):
+        SemanticOptions.model_validate({"multilingual": {"colour": 1}})
 
 
 def test_pinyin_words_and_routing() -> None:
@@ -113,15 +113,13 @@ def test_split_windows() -> None:
 def test_options_validation(semantic: SemanticCheck, make_item) -> None:
     with pytest.raises(ValueError):
         SemanticOptions(floor=0.8, ceiling=0.5)
-    with pytest.raises(ConfigError):
-        semantic.run(make_item("x", options={"floor": 0.9, "ceiling": 0.1}))
     assert (
         score(
             semantic,
             make_item,
             "a woman who has taken off all of her clothes",
             "sexual",
-            options={"categories": ["violence"]},
+            options=SemanticOptions.model_validate({"categories": ["violence"]}),
         )
         == 0.0
     )
@@ -153,12 +151,14 @@ def test_operator_exemplars(prompt_data_dir: Path, make_item, semantic: Semantic
         make_item,
         "counterfeit luxury handbags for sale in an alley",
         "illegal",
-        options={"extra_exemplars": ["ops-ex.tsv"], "builtin": False},
+        options=SemanticOptions.model_validate({"extra_exemplars": ["ops-ex.tsv"], "builtin": False}),
     )
     assert s >= 0.7
     (prompt_data_dir / "bad-ex.tsv").write_text("nonsense\ttext\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown category"):
-        semantic.run(make_item("x", options={"extra_exemplars": ["bad-ex.tsv"]}))
+        semantic.run(
+            make_item("x", options=SemanticOptions.model_validate({"extra_exemplars": ["bad-ex.tsv"]}))
+        )
 
 
 def test_onnx_engine_matches_sentence_transformers(semantic: SemanticCheck) -> None:
@@ -212,7 +212,8 @@ def test_common_chinese_characters_do_not_look_like_exemplars(
 ) -> None:
     # MiniLM knows a few hundred common characters; they must not make a Chinese prompt "similar"
     assert not get_encoder().reads_chinese
-    assert semantic.run(make_item(prompt, options={"multilingual": {"enabled": False}})) == []
+    off = SemanticOptions.model_validate({"multilingual": {"enabled": False}})
+    assert semantic.run(make_item(prompt, options=off)) == []
     # the multilingual encoder reads them, and finds nothing to hold
     assert all(v.score < 0.5 for v in semantic.run(make_item(prompt)))
 
