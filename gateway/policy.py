@@ -282,7 +282,13 @@ class Policy(_Strict):
             try:
                 spec._parsed = entry.parse_options(spec.options)
             except ValidationError as exc:
-                problems += [[[*loc, "options", *err["loc"]], err["msg"]] for err in exc.errors()]
+                problems += [
+                    [
+                        [*loc, "options", *err["loc"]],
+                        "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                    ]
+                    for err in exc.errors()
+                ]
         if problems:
             raise PydanticCustomError(
                 _CROSS_KEY,
