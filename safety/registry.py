@@ -88,7 +88,8 @@ BUILTIN_CHECKS.register(
         factory="safety.image.sexual:build_sexual_check",
         options="safety.image.sexual:SexualOptions",
         description=(
-            "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, either/both/weighted"
+            "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, "
+            "either/both/weighted"
         ),
     )
 )
