@@ -91,6 +91,7 @@ BUILTIN_CHECKS.register(
             "sexual-content ensemble: Yahoo Open-NSFW (BSD-2, default) and opt-in NudeNet, "
             "either/both/weighted"
         ),
+        describe="safety.image.sexual:describe",
     )
 )
 BUILTIN_CHECKS.register(
@@ -99,6 +100,7 @@ BUILTIN_CHECKS.register(
         factory="safety.image.minors:build_minors_check",
         options="safety.image.minors:MinorsOptions",
         description="perceived age per face (CC0 dlib age network) + any sexual finding -> minors",
+        describe="safety.image.minors:describe",
     )
 )
 

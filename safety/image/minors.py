@@ -120,3 +120,11 @@ class MinorsCheck:
 
 def build_minors_check(settings: Any) -> MinorsCheck:  # noqa: ARG001 - the registry passes settings to every factory
     return MinorsCheck()
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: how many faces look under age, the youngest estimate (``Entry.describe``)."""
+    faces = v.evidence.get("faces") or []
+    ages = [float(f["estimated_age"]) for f in faces if isinstance(f, dict) and "estimated_age" in f]
+    youngest = f", youngest perceived age {min(ages):.0f}" if ages else ""
+    return f"{v.category.value}: {v.score:.2f} ({len(faces)} face(s) perceived under age{youngest})"

@@ -190,3 +190,10 @@ class SexualCheck:
 def build_sexual_check(settings: Any) -> SexualCheck:  # noqa: ARG001 - the registry passes settings to every factory
     """Registry factory; the detectors load on first use (Open-NSFW ~0.3 s, NudeNet ~0.2 s)."""
     return SexualCheck()
+
+
+def describe(v: Verdict) -> str:
+    """One line a person reads: the combined score and what each detector said (``Entry.describe``)."""
+    ev = v.evidence
+    said = ", ".join(f"{k} {float(s):.2f}" for k, s in (ev.get("scores") or {}).items())
+    return f"{v.category.value}: {v.score:.2f} ({ev.get('rule')}: {said})"
