@@ -178,6 +178,17 @@ def _used_adapters(pipe: Any, control: ControlModel | None, strength: float) -> 
     ]
 
 
+def _takes_images(pipe: Any, mode: GenerationMode) -> bool:
+    """A custom pipeline (not a diffusers class) whose own ``__call__`` edits: ``image`` for
+    img2img, and ``mask_image`` too for inpainting."""
+    import inspect
+
+    if type(pipe).__module__.startswith("diffusers.") or mode is GenerationMode.TXT2IMG:
+        return False
+    params = inspect.signature(pipe.__call__).parameters
+    return "image" in params and (mode is GenerationMode.IMG2IMG or "mask_image" in params)
+
+
 def size_multiple(pipe: Any) -> int:
     """What width and height must be multiples of: the VAE's downsampling, times 2 for transformer
     families, which cut the latent into 2x2 patches (SD3, FLUX, CogView4, HunyuanDiT, Qwen-Image)."""
@@ -285,7 +296,9 @@ class DiffusersBackend:
         }[mode]
         what = mode.value + (f" with {control_type} control" if control_type else "")
         try:
-            if control_type is None:
+            if control_type is None and _takes_images(self.pipe, mode):
+                variant = self.pipe  # a pipeline of our own that edits in the same call (models/default)
+            elif control_type is None:
                 variant = auto.from_pipe(self.pipe)
             else:
                 variant = control_pipeline(self.pipe, auto, self._controls[control_type])
@@ -431,6 +444,9 @@ class DiffusersBackend:
             if all_stopped(deadlines):
                 raise _first_stop(requests, "waiting for the model")
             pipe = self._variant(first.mode, control.control_type if control else None)
+            if pipe is self.pipe and first.mode is not GenerationMode.TXT2IMG:  # our own editor
+                kwargs.setdefault("height", first.height)
+                kwargs.setdefault("width", first.width)
             if control is not None and first.control_image is not None:
                 prepared = PREPROCESSORS[control.control_type](first.control_image)
                 kwargs.update(

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DModel
 from diffusers.utils.torch_utils import randn_tensor
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 from models.default.concepts import Attributes
 from models.default.text_encoder import ShapesTextEncoder
@@ -86,6 +86,17 @@ class AssayShapesPipeline(DiffusionPipeline):
             out.append(img)
         return out
 
+    def _from_pil(self, image: Image.Image, size: int) -> torch.Tensor:
+        arr = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+        t = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0
+        return t.to(self.unet.device, self.unet.dtype)
+
+    def _mask(self, mask: Image.Image, size: int) -> torch.Tensor:
+        """1 where the mask repaints (white), at native size: any repainted pixel marks its cell."""
+        arr = np.asarray(mask.convert("L").resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+        m = torch.from_numpy((arr > 8).astype(np.float32))[None, None]
+        return m.to(self.unet.device, self.unet.dtype)
+
     def prompt_notes(self, prompt: str, negative_prompt: str | None = None) -> list[str]:
         """The notes a call with this one prompt returns (a call with several prompts merges theirs)."""
         notes = list(parse_prompt(prompt).notes)
@@ -108,7 +119,15 @@ class AssayShapesPipeline(DiffusionPipeline):
         output_type: str = "pil",
         callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
         callback_on_step_end_tensor_inputs: list[str] | None = None,
+        image: Image.Image | None = None,
+        mask_image: Image.Image | None = None,
+        strength: float = 0.75,
     ) -> ShapesPipelineOutput:
+        """Text-to-image; with ``image``, image-to-image (SDEdit: the input noised to ``strength``
+        and denoised from there); with ``image`` and ``mask_image`` (white = repaint), inpainting:
+        at every step the region outside the mask is set back to the input noised to that step
+        (RePaint's known-region rule), and the released pixels outside the mask are the input's own.
+        """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise ValueError("prompt must be a string or a non-empty list of strings")
@@ -133,20 +152,38 @@ class AssayShapesPipeline(DiffusionPipeline):
             notes.append(NEGATIVE_PROMPT_NOTE)
         n = len(attributes)
 
+        if mask_image is not None and image is None:
+            raise ValueError("mask_image needs an image to inpaint")
+        if image is not None and not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], not {strength}")
         cond = self._encode(attributes)
         uncond = self._encode([Attributes()] * n) if guidance != 1.0 else None
         x = randn_tensor(
             (n, 3, size, size), generator=generator, device=self.unet.device, dtype=self.unet.dtype
         )
         self.scheduler.set_timesteps(steps, device=self.unet.device)
-        x = x * self.scheduler.init_noise_sigma
+        timesteps = self.scheduler.timesteps
+        known: torch.Tensor | None = None  # the input at native size, in [-1, 1]
+        keep: torch.Tensor | None = None  # 1 where the input is kept (outside the mask)
+        noise = x
+        if image is not None:
+            known = self._from_pil(image, size).expand(n, -1, -1, -1)
+            if mask_image is not None:
+                keep = 1.0 - self._mask(mask_image, size).expand(n, -1, -1, -1)
+            start = min(int(round(steps * (1.0 - strength))), steps - 1) if mask_image is None else 0
+            timesteps = timesteps[start * self.scheduler.order :]
+            if hasattr(self.scheduler, "set_begin_index"):
+                self.scheduler.set_begin_index(start * self.scheduler.order)
+            x = self.scheduler.add_noise(known, noise, timesteps[:1])
+        else:
+            x = x * self.scheduler.init_noise_sigma
         tensor_inputs = list(callback_on_step_end_tensor_inputs or ["latents"])
         if any(k not in self._callback_tensor_inputs for k in tensor_inputs):
             raise ValueError(
                 f"callback_on_step_end_tensor_inputs must be among {self._callback_tensor_inputs}"
             )
         self._interrupt = False
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+        for i, t in enumerate(self.progress_bar(timesteps)):
             if self._interrupt:  # set by a step callback: the remaining steps are skipped
                 break
             tt = t.expand(n)
@@ -157,6 +194,10 @@ class AssayShapesPipeline(DiffusionPipeline):
                 pu, pc = both.chunk(2)
                 pred = pu + guidance * (pc - pu)
             x = self.scheduler.step(pred, t, x).prev_sample
+            if keep is not None and known is not None:
+                after = timesteps[i + 1 : i + 2]
+                at = self.scheduler.add_noise(known, noise, after) if len(after) else known
+                x = keep * at + (1.0 - keep) * x
             if callback_on_step_end is not None:
                 out = callback_on_step_end(self, i, t, {k: x for k in tensor_inputs})
                 x = out.get("latents", x)
@@ -169,6 +210,14 @@ class AssayShapesPipeline(DiffusionPipeline):
                 )
             return ShapesPipelineOutput(images=images, notes=notes, attributes=attributes)  # type: ignore[arg-type]
         pil = self._to_pil(x, height, width)
+        if image is not None and mask_image is not None:  # outside the mask: the input's own pixels
+            src = image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+            region = mask_image.convert("L").resize((width, height), Image.Resampling.BILINEAR)
+            # feathered inwards only: a soft seam inside the mask, the input untouched outside it
+            region = ImageChops.multiply(
+                region, region.filter(ImageFilter.GaussianBlur(3)).point(lambda v: min(255, 2 * v))
+            )
+            pil = [Image.composite(p, src, region) for p in pil]
         if output_type == "np":
             return ShapesPipelineOutput(
                 images=[np.asarray(i) for i in pil], notes=notes, attributes=attributes
