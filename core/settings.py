@@ -141,13 +141,36 @@ class Settings(BaseSettings):
 
     # --- the model under load: admission queue, overrun, remote circuit breaker ------------------
     # (gateway.admission; each tenant's share is its policy's `admission` block)
-    backend_concurrency: int = Field(default=0, ge=0, le=1024)  # 0: what the backend says (diffusers: 1)
-    admission_queue_size: int = Field(default=32, ge=0, le=100_000)  # waiting beyond: 503 Retry-After
-    admission_max_wait_s: float = Field(default=60.0, gt=0)  # longest wait for the model in the queue
-    #: a generation past its deadline by more than this without stopping makes /readyz not ready
-    admission_overrun_grace_s: float = Field(default=1.0, ge=0)
-    remote_breaker_failures: int = Field(default=5, ge=1, le=1000)  # consecutive failures: open
-    remote_breaker_reset_s: float = Field(default=30.0, gt=0)  # open this long, then one probe
+    backend_concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="generations the model runs at once; `0`: what the backend says (diffusers: 1)",
+    )
+    admission_queue_size: int = Field(
+        default=32,
+        ge=0,
+        le=100_000,
+        description="requests waiting for the model; beyond: `503` with `Retry-After`",
+    )
+    admission_max_wait_s: float = Field(
+        default=60.0, gt=0, description="longest wait for the model in the admission queue, seconds"
+    )
+    admission_overrun_grace_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="a generation past its deadline by more than this without stopping makes `/readyz` "
+        "not ready",
+    )
+    remote_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="consecutive failures of a remote model that open its circuit breaker",
+    )
+    remote_breaker_reset_s: float = Field(
+        default=30.0, gt=0, description="seconds an open breaker waits before one probe request"
+    )
 
     # --- policies & tenants ------------------------------------------------------------------
     policy_dir: Path = Field(
