@@ -193,7 +193,8 @@ def size_multiple(pipe: Any) -> int:
     """What width and height must be multiples of: the VAE's downsampling, times 2 for transformer
     families, which cut the latent into 2x2 patches (SD3, FLUX, CogView4, HunyuanDiT, Qwen-Image)."""
     factor = int(getattr(pipe, "vae_scale_factor", 8) or 8)
-    return factor * 2 if getattr(pipe, "transformer", None) is not None else factor
+    multiple = factor * 2 if getattr(pipe, "transformer", None) is not None else factor
+    return max(8, multiple)  # diffusers' own checks ask for multiples of 8 whatever the VAE
 
 
 def _pipeline_class_name(folder: Path) -> str:
