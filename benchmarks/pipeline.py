@@ -73,7 +73,7 @@ def main() -> None:
             t = time.perf_counter()
             try:
                 res = state.generate(req)
-                status, timings = res.status, res.timings
+                status, timings = res.status.value, res.timings
             except Exception as exc:  # noqa: BLE001 - a blocked prompt still measures the path
                 status, timings = type(exc).__name__, {}
             total = time.perf_counter() - t
