@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="PKCS#8 PEM private key of the chain's leaf (required in production)",
         json_schema_extra=_shown("generated dev CA"),
     )
+    signing_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="longest wait for one C2PA signature (an HSM/KMS); then nothing is released",
+    )
     trust_anchors: Path | None = Field(default=None, description="PEM bundle of CAs that `verify` trusts")
     watermark_key_file: Path | None = Field(
         default=None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,20 @@ class CallbackSigner:
 
     def sign(self, data: bytes) -> bytes:
         self.calls += 1
+        return self.inner.sign(data)
+
+
+class SlowSigner(CallbackSigner):
+    """An HSM/KMS that answers after ``delay_s`` (or never, while ``release`` is not set)."""
+
+    def __init__(self, inner: PemFileSigner, delay_s: float) -> None:
+        super().__init__(inner)
+        self.delay_s = delay_s
+        self.release = threading.Event()
+
+    def sign(self, data: bytes) -> bytes:
+        self.calls += 1
+        self.release.wait(self.delay_s)
         return self.inner.sign(data)
 
 

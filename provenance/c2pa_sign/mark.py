@@ -9,6 +9,8 @@ does not read back as valid — raises :class:`SigningError` and the pipeline re
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -42,10 +44,16 @@ class C2paMark:
 
     name: ClassVar[str] = "c2pa"
 
-    def __init__(self, signer: Signer, *, provider: str = "Assay", clock: Any = None) -> None:
+    def __init__(
+        self, signer: Signer, *, provider: str = "Assay", clock: Any = None, timeout_s: float = 30.0
+    ) -> None:
         self.signer = signer
         self.provider = provider
+        self.timeout_s = timeout_s
         self._native = NativeSigner(signer)
+        #: signatures run here so that a signer (an HSM, a KMS over the network) that hangs costs
+        #: the request its deadline, not the gateway a thread per request forever
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="assay-signer")
         self._reader = ManifestReader()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
@@ -96,6 +104,19 @@ class C2paMark:
                 hint=hint,
             )
 
+    def _sign_within(self, manifest: dict[str, Any], media_type: str, data: bytes, ingredient: Any) -> Any:
+        """Sign, or fail closed with a :class:`SigningError` once ``timeout_s`` has passed (the
+        signer's call may still be running in its thread; its result is then dropped)."""
+        fut = self._pool.submit(self._native.sign, manifest, media_type, data, ingredient=ingredient)
+        try:
+            return fut.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            fut.cancel()
+            raise SigningError(
+                f"the signer did not answer within {self.timeout_s:g} s; nothing was released",
+                hint="check the HSM/KMS behind ASSAY_SIGNING_KEY; ASSAY_SIGNING_TIMEOUT_S sets the limit",
+            ) from None
+
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
         opts = typed_options(ctx.options, C2paOptions)
         now = self._clock()
@@ -123,7 +144,7 @@ class C2paMark:
             include_prompt=opts.prompt == "policy",
             edit_with_ingredient=ingredient is not None,
         )
-        signed = self._native.sign(manifest, artifact.media_type, data, ingredient=ingredient)
+        signed = self._sign_within(manifest, artifact.media_type, data, ingredient)
         label = None
         if opts.self_check:
             reading = self._reader.read(signed.data, artifact.format)
@@ -152,7 +173,11 @@ def _sha256(data: bytes) -> str:
 def build(settings: Any) -> C2paMark:
     """Factory for the mark registry: the process's signer, checked and probed at start-up."""
     signer = process_signer(settings)
-    mark = C2paMark(signer, provider=getattr(settings, "provider_name", "Assay"))
+    mark = C2paMark(
+        signer,
+        provider=getattr(settings, "provider_name", "Assay"),
+        timeout_s=float(getattr(settings, "signing_timeout_s", 30.0)),
+    )
     mark.probe()
     return mark
 

@@ -94,6 +94,33 @@ def test_signer_failure_releases_nothing_and_is_recorded(client, lean_auth, stat
     )
 
 
+def test_a_signer_that_hangs_releases_nothing_and_the_next_request_is_served(
+    client, lean_auth, state
+) -> None:
+    """An HSM/KMS that stops answering: the request fails closed at the signing deadline (503,
+    recorded, nothing stored), and the gateway signs the next request once the signer answers."""
+    import time
+
+    from provenance.c2pa_sign.mark import C2paMark
+    from provenance.c2pa_sign.signer import process_signer
+    from provenance.testing import SlowSigner
+
+    slow = SlowSigner(process_signer(state.settings), delay_s=60)
+    state.marks.add(C2paMark(slow, provider=state.settings.provider_name, timeout_s=1.0))
+    before = snapshot(state)
+    t0 = time.monotonic()
+    r = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
+    assert time.monotonic() - t0 < 30, "the request waited for the hung signer"
+    rec = assert_failed_closed(
+        state, r, status=503, code="signing_failed", stage="marks", recorded=True, before=before
+    )
+    assert "did not answer within 1 s" in r.json()["error"]["message"]
+    assert all(o["blob"] is None for o in rec.body["outputs"])
+    slow.release.set()  # the signer answers again: the next request is signed and released
+    r2 = client.post("/v1/images/generations", headers=lean_auth, json=GEN)
+    assert r2.status_code == 200, r2.text
+
+
 # --- the blob store's disk is full ---------------------------------------------------------------
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) for a real ENOSPC")
 def test_full_blob_store_releases_nothing_and_is_recorded(client, lean_auth, state, monkeypatch) -> None:
