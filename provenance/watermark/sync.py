@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -44,7 +45,8 @@ MIN_PERIOD = 0.09
 #: ... and longer than this share of its shorter side (a crop keeping 40% of a side has ~0.63)
 MAX_PERIOD = 0.66
 PEAKS = 14  # autocorrelation peaks considered
-CANDIDATES = 4  # lattices handed on to the keyed check
+CANDIDATES = 3  # lattices from pairs of peaks handed on to the keyed check
+SQUARE_SEEDS, SQUARE_CANDIDATES = 10, 5  # square lattices grown from single peaks
 
 
 @dataclass(frozen=True)
@@ -109,20 +111,31 @@ def _flattened_acf(r: np.ndarray, jpeg_step: float) -> np.ndarray:
 
 
 def lattice_candidates(y: np.ndarray) -> list[Lattice]:
-    """The best lattice bases of a periodic pattern in the float32 luma ``y``, best first."""
+    """Candidate lattice bases of a periodic pattern in the float32 luma ``y``, best first.
+
+    Two kinds: bases reduced from pairs of autocorrelation peaks (any affine map: aspect and
+    shear included), and square bases grown from a single strong peak ``v`` as (v, v turned 90°).
+    The second kind is what finds a small crop, where only the peaks along one axis (half the
+    overlap of a full image at one period's lag) clear the noise; it assumes no aspect change."""
     h, w = y.shape
     f = min(1.0, ACF_SIDE / max(h, w))
     small = cv2.resize(y, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     sh, sw = small.shape
-    r = noise_residual(small)
-    acf = _flattened_acf(r, 8.0 * f if f > 0.99 else 8.0 * f)
-    fh, fw = acf.shape
-    cy, cx = fh // 2, fw // 2
+    acf_full = _flattened_acf(noise_residual(small), 8.0 * f)
     lo, hi = MIN_PERIOD * max(sh, sw), MAX_PERIOD * min(sh, sw)
+    reach = int(np.ceil(max(hi, lo + 2) * 1.45)) + 3  # lags the scoring and refinement look at
+    fh0, fw0 = acf_full.shape
+    cy0, cx0 = fh0 // 2, fw0 // 2
+    ry, rx = min(reach, cy0 - 1), min(reach, cx0 - 1)
+    acf = acf_full[cy0 - ry : cy0 + ry + 1, cx0 - rx : cx0 + rx + 1]
+    fh, fw = acf.shape
+    cy, cx = ry, rx
     yy, xx = np.mgrid[-cy : fh - cy, -cx : fw - cx]
     rad = np.hypot(yy, xx)
     ring = (rad >= lo) & (rad <= max(hi, lo + 2))
     vals = acf[ring]
+    if vals.size == 0:
+        return []
     med = float(np.median(vals))
     noise = float(np.median(np.abs(vals - med))) * 1.4826 + 1e-12
     z = (acf - med) / noise
@@ -142,6 +155,15 @@ def lattice_candidates(y: np.ndarray) -> list[Lattice]:
         return float(np.max(z[iy - 1 : iy + 2, ix - 1 : ix + 2]))
 
     combos = [(1, 0), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2), (2, 1), (1, 2), (2, -1), (1, -2)]
+
+    def score(a: np.ndarray, b: np.ndarray) -> float:
+        total = 0.0
+        for m, n in combos:
+            v = m * a + n * b
+            if lo <= np.hypot(*v) <= hi:
+                total += max(-3.0, min(z_at(v), 40.0))
+        return total
+
     found: list[Lattice] = []
     for i in range(len(pts)):
         for j in range(i + 1, len(pts)):
@@ -149,19 +171,20 @@ def lattice_candidates(y: np.ndarray) -> list[Lattice]:
             la, lb = float(np.hypot(*a)), float(np.hypot(*b))
             if la < lo or lb < lo or lb > 1.8 * la or abs(a[0] * b[1] - a[1] * b[0]) < 0.7 * la * lb:
                 continue
-            score = 0.0
-            for m, n in combos:
-                v = m * a + n * b
-                if lo <= np.hypot(*v) <= hi:
-                    score += max(-3.0, min(z_at(v), 40.0))
-            found.append(Lattice(basis=np.column_stack([a, b]), score=score))
+            found.append(Lattice(basis=np.column_stack([a, b]), score=score(a, b)))
+    squares = []
+    for v in pts[:SQUARE_SEEDS]:
+        q = np.array([-v[1], v[0]])
+        squares.append(Lattice(basis=np.column_stack([v, q]), score=score(v, q)))
     found.sort(key=lambda c: -c.score)
+    squares.sort(key=lambda c: -c.score)
     best: list[Lattice] = []
-    for c in found:
-        if len(best) == CANDIDATES:
-            break
-        if not any(_same_lattice(c.basis, k.basis) for k in best):
-            best.append(c)
+    for pool, limit in ((found, CANDIDATES), (squares, CANDIDATES + SQUARE_CANDIDATES)):
+        for c in pool:
+            if len(best) >= limit:
+                break
+            if not any(_same_lattice(c.basis, k.basis) for k in best):
+                best.append(c)
     out = []
     for c in best:
         refined = _refine(c.basis, acf, cy, cx, lo, hi)
@@ -221,10 +244,11 @@ def _refine(basis: np.ndarray, acf: np.ndarray, cy: int, cx: int, lo: float, hi:
 def fold_masked(values: np.ndarray, mask: np.ndarray, tile: int) -> np.ndarray:
     """Average of the masked ``values`` over all tile-periodic positions (0 where nothing lands)."""
     h, w = values.shape
-    ph, pw = -h % tile, -w % tile
-    v = np.pad(values * mask, ((0, ph), (0, pw)))
-    m = np.pad(mask, ((0, ph), (0, pw)))
-    hh, ww = v.shape
+    hh, ww = h + (-h % tile), w + (-w % tile)
+    v = np.zeros((hh, ww), dtype=np.float32)
+    m = np.zeros((hh, ww), dtype=np.float32)
+    np.multiply(values, mask, out=v[:h, :w])
+    m[:h, :w] = mask
     s = v.reshape(hh // tile, tile, ww // tile, tile).sum(axis=(0, 2))
     c = m.reshape(hh // tile, tile, ww // tile, tile).sum(axis=(0, 2))
     out = np.where(c > 0.5, s / np.maximum(c, 1e-9), 0.0)
@@ -240,20 +264,34 @@ class Folded:
     warp: np.ndarray  # (2, 3)
     #: the copy's width and height in lattice periods along its own sides
     extent: tuple[float, float]
+    #: the warped residual and its coverage, before folding (for :func:`local_shifts`)
+    frame: np.ndarray
+    mask: np.ndarray
 
 
-def fold_along(y: np.ndarray, basis: np.ndarray, tile: int) -> Folded:
-    """Warp float32 luma ``y`` so that ``basis`` (copy pixels) becomes ``tile`` pixels, and fold."""
+def fold_along(y: np.ndarray, basis: np.ndarray, tile: int, cache: dict | None = None) -> Folded:
+    """Warp float32 luma ``y`` so that ``basis`` (copy pixels) becomes ``tile`` pixels, and fold.
+
+    The copy is first resized isotropically by a half-octave step toward one period = ``tile``
+    pixels (so the warp neither blurs nor aliases much) and its residual taken there; ``cache``
+    keeps those residuals between the candidates of one decode."""
     h, w = y.shape
     period = float(np.sqrt(abs(np.linalg.det(basis))))
     if not (np.isfinite(basis).all() and period >= 4.0):
         raise ValueError("degenerate lattice basis")
-    g = tile / period  # isotropic resize first, so the warp itself neither blurs nor aliases
-    g = float(np.clip(g, 0.05, 4.0))
-    size = (max(8, round(w * g)), max(8, round(h * g)))
-    yy = cv2.resize(y, size, interpolation=cv2.INTER_AREA if g < 1 else cv2.INTER_CUBIC)
+    step = int(np.clip(round(2.0 * np.log2(tile / period)), -8, 4))
+    g = 2.0 ** (step / 2.0)
+    key = ("residual", step)
+    if cache is not None and key in cache:
+        r, size = cache[key]
+    else:
+        size = (max(8, round(w * g)), max(8, round(h * g)))
+        interp = cv2.INTER_AREA if g < 1 else cv2.INTER_CUBIC
+        yy = y if step == 0 else cv2.resize(y, size, interpolation=interp)
+        r = noise_residual(yy)
+        if cache is not None:
+            cache[key] = (r, size)
     gx, gy = size[0] / w, size[1] / h
-    r = noise_residual(yy)
     lin = tile * np.linalg.inv(basis) @ np.diag([1.0 / gx, 1.0 / gy])  # resized px -> tile px
     sw, sh = size
     corners = lin @ np.array([[0, sw, 0, sw], [0, 0, sh, sh]], dtype=np.float64)
@@ -261,13 +299,42 @@ def fold_along(y: np.ndarray, basis: np.ndarray, tile: int) -> Folded:
     span = np.ceil(corners.max(axis=1) - lo).astype(int) + 2
     m = np.hstack([lin, (-lo + 1.0)[:, None]]).astype(np.float64)
     out_size = (int(span[0]), int(span[1]))
-    wr = cv2.warpAffine(r, m, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    wm = cv2.warpAffine(np.ones_like(r), m, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    both = cv2.merge([r, np.ones_like(r)])  # residual and coverage in one warp
+    warped = cv2.warpAffine(both, m, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    wr, wm = warped[..., 0], warped[..., 1]
     folded = fold_masked(wr, wm, tile)
     inv = np.linalg.inv(basis)
     extent = (float(w * np.hypot(*inv[:, 0])), float(h * np.hypot(*inv[:, 1])))
     warp = np.hstack([lin @ np.diag([gx, gy]), (-lo + 1.0)[:, None]])
-    return Folded(tile=folded, warp=warp, extent=extent)
+    return Folded(tile=folded, warp=warp, extent=extent, frame=wr, mask=wm)
+
+
+def block_tiles(folded: Folded, tile: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The warped frame cut into 2 x 2 blocks at whole-tile boundaries, each folded on its own:
+    (tile, centre (x, y) of its coverage in frame pixels) for blocks covering >= 1.5 tiles."""
+    fh, fw = folded.frame.shape
+    cut_y = max(1, (fh // tile) // 2) * tile
+    cut_x = max(1, (fw // tile) // 2) * tile
+    out = []
+    for y0, y1 in ((0, cut_y), (cut_y, fh)):
+        for x0, x1 in ((0, cut_x), (cut_x, fw)):
+            m = folded.mask[y0:y1, x0:x1]
+            cover = float(m.sum())
+            if cover < 1.5 * tile * tile:
+                continue
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            centre = np.array([float((xx * m).sum()) / cover, float((yy * m).sum()) / cover])
+            out.append((fold_masked(folded.frame[y0:y1, x0:x1], m, tile), centre))
+    return out
+
+
+def fit_drift(centres: np.ndarray, shifts: np.ndarray) -> np.ndarray | None:
+    """Least-squares linear drift E (2 x 2) of the tile shift across the frame: shift ~ E c + d0."""
+    if len(centres) < 3:
+        return None
+    a = np.hstack([centres, np.ones((len(centres), 1))])
+    sol, *_ = np.linalg.lstsq(a, shifts, rcond=None)
+    return sol[:2].T
 
 
 #: the 8 symmetries of the square lattice, as (transpose, negate tile y, negate tile x)
@@ -288,6 +355,23 @@ def dihedral_matrix(transpose: bool, neg_y: bool, neg_x: bool) -> np.ndarray:
     """The (x, y) matrix D of a symmetry: a folded tile pixel w lands on D @ w in the variant."""
     d = np.array([[0.0, 1.0], [1.0, 0.0]]) if transpose else np.eye(2)
     return np.diag([-1.0 if neg_x else 1.0, -1.0 if neg_y else 1.0]) @ d
+
+
+def variant_spectrum(spec: np.ndarray, sym: tuple[bool, bool, bool]) -> np.ndarray:
+    """The spectrum of ``dihedral(tile, *sym)`` from the spectrum of ``tile``: an index gather.
+
+    The variant puts tile pixel w at D w, so its coefficient at frequency k is the tile's at
+    D^T k (D is a signed permutation); one FFT serves all 8 symmetries."""
+    sy, sx = _variant_index(spec.shape[0], sym)
+    return spec[sy, sx]
+
+
+@lru_cache(maxsize=32)
+def _variant_index(t: int, sym: tuple[bool, bool, bool]) -> tuple[np.ndarray, np.ndarray]:
+    d = dihedral_matrix(*sym).astype(np.int64)
+    k = np.arange(t)
+    ky, kx = np.meshgrid(k, k, indexing="ij")
+    return (d[0, 1] * kx + d[1, 1] * ky) % t, (d[0, 0] * kx + d[1, 0] * ky) % t
 
 
 def dihedral_variants(tile: np.ndarray) -> Iterator[tuple[tuple[bool, bool, bool], np.ndarray]]:
