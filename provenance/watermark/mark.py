@@ -26,7 +26,7 @@ class WatermarkOptions(BaseModel):
 
     #: the scheme new images get: ``assay-wm2`` survives crops, rotations, flips and padding;
     #: ``assay-wm1`` (the earlier scheme, still read by ``verify``) only recompression and rescaling
-    scheme: Literal["assay-wm1", "assay-wm2"] = "assay-wm1"
+    scheme: Literal["assay-wm1", "assay-wm2"] = "assay-wm2"
     #: scales the margin every coded bit must reach; 1.0 survives JPEG 50 and 0.5x + JPEG 75
     strength: float = Field(default=1.0, ge=0.5, le=3.0)
     #: no image is marked below this PSNR; a photo that would need more gets a weaker mark

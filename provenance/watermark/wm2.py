@@ -161,13 +161,21 @@ def embed_array(
         mask = resample(activity_mask(resample(y0, work[1], work[0])), h, w)
         pattern = pattern * mask
     target = BASE_PSNR - 20.0 * np.log10(strength)
-    capped = target < min_psnr
+    capped = bool(target < min_psnr)
     target = max(target, min_psnr)
     rms = 255.0 / 10.0 ** (target / 20.0)
     pattern = pattern * np.float32(rms / max(float(np.sqrt(np.mean(pattern * pattern))), 1e-9))
-    delta = cv2.merge([pattern] * 3) if pixels.ndim == 3 else pattern
-    out = cv2.add(pixels, delta, dtype=cv2.CV_8U)
-    return EmbedResult(pixels=out, psnr=_psnr(pixels, out), capped=capped)
+
+    def apply(p: np.ndarray) -> np.ndarray:
+        delta = cv2.merge([p] * 3) if pixels.ndim == 3 else p
+        return cv2.add(pixels, delta, dtype=cv2.CV_8U)
+
+    out = apply(pattern)
+    psnr = _psnr(pixels, out)
+    if psnr < target - 0.05:  # rounding to 8 bits added noise: scale down once, to the target
+        out = apply(pattern * np.float32(10.0 ** ((psnr - target - 0.02) / 20.0)))
+        psnr = _psnr(pixels, out)
+    return EmbedResult(pixels=out, psnr=psnr, capped=capped)
 
 
 # --- decoding ----------------------------------------------------------------------------------

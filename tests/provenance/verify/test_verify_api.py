@@ -1,5 +1,4 @@
-"""POST /v1/verify and `assay verify`: an image from the gateway verifies; bad uploads are 4xx; public
-mode."""
+"""POST /v1/verify and `assay verify`: a gateway image (and an edited copy) verifies; bad uploads are 4xx."""
 
 from __future__ import annotations
 
@@ -71,11 +70,11 @@ def _marked(state, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
     return art.data, ctx.record_id
 
 
-def _generate(client, auth, fmt="png") -> tuple[bytes, str]:  # noqa: ANN001
+def _generate(client, auth, fmt="png", size="256x256") -> tuple[bytes, str]:  # noqa: ANN001
     r = client.post(
         "/v1/images/generations",
         headers=auth,
-        json={"prompt": "a red circle", "size": "256x256", "seed": 3, "output_format": fmt},
+        json={"prompt": "a red circle", "size": size, "seed": 3, "output_format": fmt},
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -103,6 +102,30 @@ def test_a_generated_image_verifies_with_its_record(client, auth, with_index) ->
     assert fact["label.visible"]["glyph_ratio"] >= 0.05 and fact["c2pa"]["manifest_digest"].startswith(
         "sha256:"
     )
+
+
+def test_a_cropped_rotated_framed_recompressed_copy_still_finds_its_record(client, auth, with_index) -> None:
+    """The copies that circulate: a crop, turned a little, framed like a screenshot, recompressed,
+    with no manifest left. The default policy's watermark (assay-wm2) still leads to the record."""
+    import cv2
+    import numpy as np
+
+    data, record_id = _generate(client, auth, size="512x512")
+    a = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    a = a[40:472, 30:462]  # a crop keeping ~84% of each side, off centre
+    m = cv2.getRotationMatrix2D((a.shape[1] / 2, a.shape[0] / 2), 4.0, 1.0)
+    a = cv2.warpAffine(a, m, (a.shape[1], a.shape[0]), borderMode=cv2.BORDER_REFLECT)
+    a = cv2.copyMakeBorder(a, 60, 60, 40, 40, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=85)
+    r = client.post("/v1/verify", headers=auth, files={"image": ("copy.jpg", buf.getvalue(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["c2pa"]["state"] != "trusted"  # the manifest did not survive the edit
+    assert body["watermark"]["detected"] and body["watermark"]["algorithm"] == "assay-wm2"
+    assert "rotate 4." in body["watermark"]["transform"], body["watermark"]["transform"]
+    assert body["record_id"] == record_id
+    assert any(m["method"] == "watermark" for m in body["records"][0]["methods"])
 
 
 @pytest.mark.parametrize(
