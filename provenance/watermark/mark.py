@@ -49,32 +49,47 @@ class WatermarkMark:
     def apply(self, artifact: Artifact, ctx: MarkContext) -> Artifact:
         opts = typed_options(ctx.options, WatermarkOptions)
         payload = payload_for(ctx.record_id, ctx.image_index)
-        masking = opts.masking if opts.masking is not None else opts.scheme == "assay-wm1"
-        marked = self._embed(artifact, ctx, payload, opts, masking=masking)
-        retried = None
-        if opts.verify and not self._reads_back(marked.image, payload, opts.scheme):
-            # Masking moves the mark into texture; where the PSNR floor caps it (a flat label
-            # plate beside busy texture: ~3% of 256 px photo crops), an even spread at the same
-            # floor reads back. One retry, then fail closed.
-            if masking:
-                retried = self._embed(artifact, ctx, payload, opts, masking=False)
-            if retried is None or not self._reads_back(retried.image, payload, opts.scheme):
-                raise MarkError(
-                    f"the watermark of image {ctx.image_index} of record {ctx.record_id} does not read back",
-                    hint="raise the watermark's strength or lower min_psnr in the policy",
-                )
-            marked = retried
+        marked, masked, scheme = self._mark(artifact, ctx, payload, opts)
+        if marked is None and opts.scheme == "assay-wm2":
+            # wm2's tile is a quarter of the shorter side: on a small or very flat image its finest
+            # frequencies sit near the pixel grid and may not read back; wm1 (read by verify too)
+            # carries the record then, and the facts say which scheme did.
+            marked, masked, scheme = self._mark(
+                artifact, ctx, payload, opts.model_copy(update={"scheme": "assay-wm1"})
+            )
+        if marked is None:
+            raise MarkError(
+                f"the watermark of image {ctx.image_index} of record {ctx.record_id} does not read back",
+                hint="raise the watermark's strength or lower min_psnr in the policy",
+            )
         artifact.image = marked.image
         artifact.invalidate()
         artifact.facts["watermark"] = WatermarkFacts(
-            scheme=opts.scheme,
+            scheme=scheme,
             payload=payload_hex(payload),
             bits=PAYLOAD_BITS,
             psnr=round(marked.psnr, 2),
             weakened=marked.capped,
-            masked=masking and marked is not retried,
+            masked=masked,
         ).to_body()
         return artifact
+
+    def _mark(
+        self, artifact: Artifact, ctx: MarkContext, payload: int, opts: WatermarkOptions
+    ) -> tuple[Any, bool, str]:
+        """Embed under ``opts.scheme`` and read back: (marked, masked, scheme), marked None if it
+        does not read back. Masking moves the mark into texture; where the PSNR floor caps it (a
+        flat label plate beside busy texture: ~3% of 256 px photo crops), an even spread at the
+        same floor reads back: one retry."""
+        masking = opts.masking if opts.masking is not None else opts.scheme == "assay-wm1"
+        marked = self._embed(artifact, ctx, payload, opts, masking=masking)
+        if not opts.verify or self._reads_back(marked.image, payload, opts.scheme):
+            return marked, masking, opts.scheme
+        if masking:
+            retried = self._embed(artifact, ctx, payload, opts, masking=False)
+            if self._reads_back(retried.image, payload, opts.scheme):
+                return retried, False, opts.scheme
+        return None, False, opts.scheme
 
     def _embed(
         self, artifact: Artifact, ctx: MarkContext, payload: int, opts: WatermarkOptions, *, masking: bool

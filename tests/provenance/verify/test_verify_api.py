@@ -67,7 +67,7 @@ def _marked(
                 tenant="acme",
                 created_at=ctx.created_at,
                 system=system_name(ctx.model),
-                watermark=art.facts.get("watermark"),
+                watermark=(art.facts.get("watermark") or {}).get("payload"),
             )
         )
     return art.data, ctx.record_id
