@@ -40,7 +40,7 @@ def test_apply_marks_the_image_and_records_the_payload() -> None:
 
 def test_the_earlier_scheme_can_still_be_chosen() -> None:
     art = Artifact(image=photo("coffee"), format="png")
-    WatermarkMark().apply(art, wm_context(options={"scheme": "assay-wm1"}))
+    WatermarkMark().apply(art, wm_context(options=WatermarkOptions(scheme="assay-wm1")))
     facts = art.facts["watermark"]
     assert facts["scheme"] == "assay-wm1" and facts["masked"] is True
     reading = decode_watermark(scale(jpeg(art.image, 75), 0.5), scheme=None)
@@ -110,7 +110,7 @@ def test_a_capped_masked_mark_that_does_not_read_back_is_retried_evenly(
     assert masked.capped and (reading is None or reading.payload != payload)  # the failure the retry is for
 
     monkeypatch.setattr(mark_module, "payload_for", lambda record_id, index: payload)
-    art = WatermarkMark().apply(Artifact(image=img), wm_context(options={"scheme": "assay-wm1"}))
+    art = WatermarkMark().apply(Artifact(image=img), wm_context(options=WatermarkOptions(scheme="assay-wm1")))
     facts = art.facts["watermark"]
     assert facts["masked"] is False and facts["psnr"] >= 38.4
     assert decode_watermark(art.image, search=False).payload == payload
