@@ -113,7 +113,9 @@ def test_console_charts_records_and_in_browser_proofs(live_server, state):  # no
             link.click()
             page.wait_for_url(f"{base}/audit/records/{rid}")
             page.wait_for_function("() => document.querySelector('#verdict').className !== 'verdict'")
-            assert page.locator("#verdict").inner_text() == _t("proof_verified")
+            assert page.locator("#verdict").inner_text() == _t("proof_verified"), (
+                page.locator("#steps").inner_text() + " | " + page.locator("#error").inner_text()
+            )
             for s in ("#s-leaf", "#s-root", "#s-sig"):
                 assert page.locator(s).get_attribute("class") == "ok", s
             assert page.locator("#key-source").inner_text() == _t("key_source_server")
