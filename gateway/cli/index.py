@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -356,6 +356,7 @@ def query(
         folder = clip_model or (Path(spec.model_dir) if spec else None)
         if folder is None:
             loaded.data.embeddings()  # raises: the index holds no embeddings
+            raise AssertionError("unreachable")  # pragma: no cover
         matches = loaded.match_image_embedding(img, load_embedder(folder), threshold=threshold, mirror=mirror)
     elif local:
         from safety.neardup.local import extract
@@ -395,7 +396,7 @@ def list_(as_json: bool = _JSON) -> None:
     from safety.neardup.errors import CodeTypeMismatch, IndexCorrupt
 
     store = _store(_settings())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in store.names():
         try:
             m = store.manifest(n)

@@ -213,6 +213,7 @@ class ClipCheck(_IndexCheck):
         folder = opts.model or (ix.manifest.embedding.model_dir if ix.manifest.embedding else None)
         if folder is None:
             ix.data.embeddings()  # raises: this index holds no embeddings
+            raise AssertionError("unreachable")  # pragma: no cover
         return folder
 
     def run(self, item: CheckInput) -> list[Verdict]:

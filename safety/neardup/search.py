@@ -159,13 +159,15 @@ class HammingSearcher:
         self.count = int(codes.shape[0])
         self.max_radius = max_radius
         self.kind = "multihash" if max_radius <= MIH_EXACT_RADIUS else "flat"
+        self._index: MultiIndexHash | faiss.IndexBinaryFlat
         try:
             if self.kind == "multihash":
                 self._index = MultiIndexHash(codes.view("<u8").reshape(-1))
             else:
-                self._index = faiss.IndexBinaryFlat(CODE_BITS)
+                flat = faiss.IndexBinaryFlat(CODE_BITS)
                 if self.count:
-                    self._index.add(codes)
+                    flat.add(codes)
+                self._index = flat
         except (RuntimeError, MemoryError) as exc:
             raise CheckFailed(
                 f"building the {self.kind} Hamming index of {self.count} codes failed: {exc}"

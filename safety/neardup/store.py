@@ -141,7 +141,7 @@ class IndexManifest(_Strict):
     name: str
     generation: str
     count: int = Field(ge=0)
-    code_bits: Literal[64] = CODE_BITS
+    code_bits: Literal[64] = 64
     code_types: list[CodeType]
     code_specs: dict[CodeType, str]
     embedding: EmbeddingSpec | None = None
