@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from safety.neardup.builder import build_index  # noqa: E402
 from safety.neardup.check import HashCheck, LocalCheck  # noqa: E402
+from safety.neardup.options import HashCheckOptions, LocalCheckOptions  # noqa: E402
 from safety.neardup.testing import low_information_images, paste_into, photo  # noqa: E402
 
 #: real photographs in the index (scikit-image sample data + scikit-learn's sample images)
@@ -295,13 +296,15 @@ class Runner:
             target=Target.output_image(0),
             tenant="bench",
             image=im,
-            options={"indexes": [self.index], "min_inliers": self.min_inliers},
+            options=LocalCheckOptions(indexes=[self.index], min_inliers=self.min_inliers),
         )
         t, c = time.perf_counter(), time.thread_time()
         lv = self.local.run(item)
         self.local_cpu.append(time.thread_time() - c)
         self.local_wall.append(time.perf_counter() - t)
-        hitem = CheckInput(target=item.target, tenant="bench", image=im, options={"indexes": [self.index]})
+        hitem = CheckInput(
+            target=item.target, tenant="bench", image=im, options=HashCheckOptions(indexes=[self.index])
+        )
         t = time.perf_counter()
         hv = self.hash.run(hitem)
         self.hash_wall.append(time.perf_counter() - t)
