@@ -226,7 +226,9 @@ def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
 
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             dst = ImageCms.createProfile("sRGB")
-            return ImageCms.profileToProfile(img, src, dst, outputMode="RGB")
+            out = ImageCms.profileToProfile(img, src, dst, outputMode="RGB")  # None only when inPlace
+            if out is not None:
+                return out
         except Exception as exc:  # noqa: BLE001 - a bad profile only costs colour accuracy
             log.info("CMYK ICC profile unusable (%s); converting without it", exc)
     return img.convert("RGB")

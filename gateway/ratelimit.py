@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from core.errors import RateLimited, StoreError
-from core.store import Database
+from core.store import Database, table_of
 
 RPM = "rpm"
 QUOTA = "quota"
@@ -68,7 +68,7 @@ class Limit:
         return cls(QUOTA, float(n), n / 86400.0, f"{n} generation requests per day") if n > 0 else None
 
 
-_t = RateBucket.__table__
+_t = table_of(RateBucket)
 
 
 class RateLimiter:

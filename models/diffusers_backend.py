@@ -394,8 +394,9 @@ class DiffusersBackend:
             )
             groups.setdefault(key, []).append(i)
         for members in groups.values():
+            results: list[GenerationResult | AssayError]
             try:
-                results: list[GenerationResult | AssayError] = list(self._run([requests[i] for i in members]))
+                results = list(self._run([requests[i] for i in members]))
             except AssayError as exc:
                 results = [exc] * len(members)
             for i, res in zip(members, results, strict=True):
@@ -431,9 +432,11 @@ class DiffusersBackend:
         if first.mode is GenerationMode.TXT2IMG:
             kwargs.update(height=first.height, width=first.width)
         else:
+            assert first.image is not None  # check_request refused a request without one
             kwargs["image"] = first.image.convert("RGB").resize((first.width, first.height))
             kwargs["strength"] = first.strength
             if first.mode is GenerationMode.INPAINT:
+                assert first.mask is not None  # likewise
                 kwargs["mask_image"] = first.mask.convert("L").resize((first.width, first.height))
                 kwargs.update(height=first.height, width=first.width)
         control = self._controls.get(first.control_type or "") if first.control_image is not None else None

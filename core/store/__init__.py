@@ -4,6 +4,6 @@ The schema (which tables exist) and its Alembic migrations belong to the gateway
 table module: see :mod:`gateway.store`.
 """
 
-from core.store.db import Database
+from core.store.db import Database, table_of
 
-__all__ = ["Database"]
+__all__ = ["Database", "table_of"]

@@ -67,7 +67,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     leader = Leadership(state.db, SCHEDULE_LEADER)
     leader.acquire()  # elected at start-up (when free), so /readyz says at once which replica leads
     state.schedule_leader = leader
-    schedules = [
+    schedules: list[Periodic[Any]] = [
         CheckpointScheduler(
             checkpoints_for(state), interval_s=interval, leader=leader
         ),  # a missing key fails start-up

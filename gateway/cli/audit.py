@@ -211,7 +211,7 @@ def proof(
                 raise NotFound(f"no audit record {record_id!r}", param="record_id")
             cp = cps.covering(rec.index + 1)
             nodes = state.ledger.inclusion_proof(rec.index, cp.size)
-            data = {
+            data: dict[str, Any] = {
                 "record_id": rec.record_id,
                 "index": rec.index,
                 "tree_size": cp.size,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from ulid import ULID
 
 from core.errors import Forbidden, InvalidRequest, NotFound
@@ -80,7 +80,7 @@ class ReviewerAssignments:
             self._record(admin, "assigned", key_id, tenant)
         except Exception:  # no assignment without its record
             with self.db.session() as s:
-                s.exec(delete(ReviewerTenant).where(ReviewerTenant.id == row.id))  # type: ignore[call-overload]
+                s.exec(delete(ReviewerTenant).where(col(ReviewerTenant.id) == row.id))
             raise
         return row
 

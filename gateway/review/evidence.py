@@ -157,7 +157,7 @@ def prompt_segments(prompt: str | None, verdicts: list[Verdict]) -> list[Segment
 
 
 def near_duplicates(verdicts: list[Verdict]) -> list[NearDuplicate]:
-    out = []
+    out: list[NearDuplicate] = []
     for v in verdicts:
         ev = v.evidence or {}
         if "source_id" not in ev:

@@ -160,7 +160,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 def pick_lang(cookie: str | None, accept_language: str | None) -> str:
     if cookie in LANGS:
-        return cookie  # type: ignore[return-value]
+        return cookie
     best, best_q = "en", -1.0
     for part in (accept_language or "").split(","):
         tag, _, params = part.strip().partition(";")

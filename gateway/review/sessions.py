@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import delete
+from sqlmodel import col, delete
 
 from core.errors import Forbidden
 from core.store import Database
@@ -67,7 +67,7 @@ class PageSessions:
             expires_at=now + SESSION_TTL,
         )
         with self.db.session() as s:
-            s.exec(delete(ReviewSession).where(ReviewSession.expires_at < now))  # type: ignore[call-overload]
+            s.exec(delete(ReviewSession).where(col(ReviewSession.expires_at) < now))
             s.add(row)
         return token, PageSession(principal, row.csrf_token, row.expires_at)
 
@@ -93,4 +93,4 @@ class PageSessions:
         if not token:
             return
         with self.db.session() as s:
-            s.exec(delete(ReviewSession).where(ReviewSession.token_hash == _hash(token)))  # type: ignore[call-overload]
+            s.exec(delete(ReviewSession).where(col(ReviewSession.token_hash) == _hash(token)))

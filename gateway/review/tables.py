@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Index, Text, UniqueConstraint
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 
 class ReviewItem(SQLModel, table=True):
@@ -64,13 +64,13 @@ class ReviewItem(SQLModel, table=True):
 
 
 # the queue's order (priority, then due time): the first page is read in index order and stops at 50 rows
-Index("ix_review_items_order", ReviewItem.priority.desc(), ReviewItem.due_at, ReviewItem.id)  # type: ignore[attr-defined]
+Index("ix_review_items_order", col(ReviewItem.priority).desc(), col(ReviewItem.due_at), col(ReviewItem.id))
 Index(
     "ix_review_items_tenant_order",
-    ReviewItem.tenant,
-    ReviewItem.priority.desc(),  # type: ignore[attr-defined]
-    ReviewItem.due_at,
-    ReviewItem.id,
+    col(ReviewItem.tenant),
+    col(ReviewItem.priority).desc(),
+    col(ReviewItem.due_at),
+    col(ReviewItem.id),
 )
 
 

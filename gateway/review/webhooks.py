@@ -33,12 +33,12 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import and_, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from ulid import ULID
 
 from core.errors import InvalidRequest, NotFound
 from core.settings import Settings
-from core.store import Database
+from core.store import Database, table_of
 from gateway.auth.tables import Tenant
 from gateway.review.tables import ReviewDelivery, ReviewWebhook
 
@@ -52,7 +52,7 @@ SEND_LEASE_S = 60.0
 SIGNATURE_HEADER = "Assay-Signature"
 DEFAULT_TOLERANCE_S = 300
 
-_t = ReviewDelivery.__table__
+_t = table_of(ReviewDelivery)
 
 
 @dataclass(frozen=True)
@@ -189,13 +189,17 @@ class Webhooks:
                     select(ReviewDelivery.id)
                     .where(
                         or_(
-                            and_(ReviewDelivery.status == "pending", ReviewDelivery.next_attempt_at <= now),
                             and_(
-                                ReviewDelivery.status == "sending", ReviewDelivery.lease_until < now
-                            ),  # a sender died
+                                col(ReviewDelivery.status) == "pending",
+                                col(ReviewDelivery.next_attempt_at) <= now,
+                            ),
+                            # a sender died
+                            and_(
+                                col(ReviewDelivery.status) == "sending", col(ReviewDelivery.lease_until) < now
+                            ),
                         )
                     )
-                    .order_by(ReviewDelivery.next_attempt_at)
+                    .order_by(col(ReviewDelivery.next_attempt_at))
                     .limit(limit)
                 )
             )
@@ -209,7 +213,7 @@ class Webhooks:
 
     def _claim(self, delivery_id: str, now: datetime) -> ReviewDelivery | None:
         with self.db.session() as s:
-            res = s.execute(
+            res = s.exec(
                 update(_t)
                 .where(
                     _t.c.id == delivery_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -26,7 +27,7 @@ def ship(
     *,
     default_steps: int | None = None,
     default_guidance: float | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Copy ``run_dir``'s EMA pipeline to ``weights_dir`` and its resume state to ``resume_dir``.
 
     ``default_steps`` / ``default_guidance`` set the sampling defaults recorded in model_index.json.

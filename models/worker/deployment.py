@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol, cast
 
 from ray import serve
 
@@ -26,7 +26,15 @@ log = logging.getLogger("assay.worker")
 
 def _runner() -> Runner:
     """The replica serving this request (Ray Serve knows it; a module global would be a copy)."""
-    return serve.get_replica_context().servable_object
+    return cast(Runner, serve.get_replica_context().servable_object)
+
+
+class _Batched(Protocol):
+    """What ``@serve.batch`` adds to the method it wraps (its type hints name only the call)."""
+
+    def set_max_batch_size(self, new_max_batch_size: int) -> None: ...
+
+    def set_batch_wait_timeout_s(self, new_batch_wait_timeout_s: float) -> None: ...
 
 
 api = make_api(_runner)
@@ -50,8 +58,9 @@ class ImageWorker:
             max_batch_size=self.spec.max_batch_size,
             notes=[f"served by Ray Serve deployment {self.spec.name} (replica {ctx.replica_id.unique_id})"],
         )
-        self.generate_batched.set_max_batch_size(self.spec.max_batch_size)
-        self.generate_batched.set_batch_wait_timeout_s(self.spec.batch_wait_timeout_s)
+        batched = cast(_Batched, self.generate_batched)
+        batched.set_max_batch_size(self.spec.max_batch_size)
+        batched.set_batch_wait_timeout_s(self.spec.batch_wait_timeout_s)
         info = self.service.backend.info
         log.warning("worker replica ready: %s %s on %s", info.model_id, info.weights_digest, info.device)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models.base import GenerationMode, GenerationRequest, ModelInfo
@@ -65,7 +66,11 @@ class WorkerImageRequest(BaseModel):
         return v
 
     def to_request(
-        self, mode: GenerationMode = GenerationMode.TXT2IMG, **images: object
+        self,
+        mode: GenerationMode = GenerationMode.TXT2IMG,
+        *,
+        image: Image.Image | None = None,
+        mask: Image.Image | None = None,
     ) -> GenerationRequest:
         w, h = parse_size(self.size)
         return GenerationRequest(
@@ -78,8 +83,9 @@ class WorkerImageRequest(BaseModel):
             guidance=self.guidance,
             negative_prompt=self.negative_prompt,
             mode=mode,
-            **images,
-        )  # type: ignore[arg-type]
+            image=image,
+            mask=mask,
+        )
 
 
 class WorkerDescription(BaseModel):

@@ -25,6 +25,7 @@ from sqlalchemy import desc, insert, select
 
 from core.errors import ConfigError
 from core.settings import CHECKPOINT_KEY_FILE, CHECKPOINT_VKEY_FILE, Settings
+from core.store import table_of
 from core.store.locks import Leadership, exclusive
 from provenance.keys import read_private, write_private
 from provenance.ledger.log import Ledger
@@ -37,7 +38,7 @@ log = logging.getLogger("assay.ledger")
 
 SKEY_FILE = CHECKPOINT_KEY_FILE
 VKEY_FILE = CHECKPOINT_VKEY_FILE
-_cp_t = LedgerCheckpointRow.__table__
+_cp_t = table_of(LedgerCheckpointRow)
 #: the lock (in the database) under which any replica signs a checkpoint
 CHECKPOINT_LOCK = "ledger-checkpoint"
 

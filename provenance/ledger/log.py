@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.errors import IntegrityError, InvalidRequest, StoreError
-from core.store import Database
+from core.store import Database, table_of
 from provenance.ledger import merkle
 from provenance.ledger.merkle import TILE_HEIGHT, Frontier, TiledSource, leaf_hash
 from provenance.ledger.record import (
@@ -53,9 +53,9 @@ HEAD_ID = 1
 #: most records one transaction carries (bounds lock hold time and statement size)
 MAX_BATCH = 1000
 
-_head_t = LedgerHead.__table__
-_entry_t = LedgerEntryRow.__table__
-_node_t = LedgerNode.__table__
+_head_t = table_of(LedgerHead)
+_entry_t = table_of(LedgerEntryRow)
+_node_t = table_of(LedgerNode)
 
 #: built once: compiling a statement per append costs more than executing it
 _SWAP_HEAD = (
@@ -149,7 +149,7 @@ def _insert_side_rows(conn: Connection, side: list[Any]) -> None:
     """Insert SQLModel table rows, grouped by table, on the append's connection."""
     by_table: dict[Any, list[dict[str, Any]]] = {}
     for obj in side:
-        table = type(obj).__table__
+        table = table_of(type(obj))
         by_table.setdefault(table, []).append({c.key: getattr(obj, c.key) for c in table.columns})
     for table, values in by_table.items():
         conn.execute(table.insert(), values)

@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Select, and_, select, true
 
 from core.errors import InvalidRequest
+from core.store import table_of
 from provenance.ledger.log import Ledger
 from provenance.ledger.record import StoredRecord, requester_lookup_digest, stored_record, to_db_time
 from provenance.ledger.tables import LedgerEntryRow
 
-_entry_t = LedgerEntryRow.__table__
+_entry_t = table_of(LedgerEntryRow)
 _TOKEN_RE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,31}$")
 MAX_PAGE = 500
 

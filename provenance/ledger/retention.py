@@ -21,12 +21,13 @@ from sqlalchemy import and_, or_, select, update
 from ulid import ULID
 
 from core.errors import InvalidRequest
+from core.store import table_of
 from provenance.ledger.log import Ledger
 from provenance.ledger.record import LedgerRecord, now_utc, to_db_time
 from provenance.ledger.tables import LedgerEntryRow
 from provenance.ledger.verify import ERASURE_KIND
 
-_entry_t = LedgerEntryRow.__table__
+_entry_t = table_of(LedgerEntryRow)
 ERASABLE = ("prompt", "requester")
 #: most records one erasure record names
 BATCH = 500

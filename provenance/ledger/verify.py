@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from core.errors import AssayError, IntegrityError
+from core.store import table_of
 from provenance.ledger.checkpoint import parse_checkpoint
 from provenance.ledger.log import Ledger
 from provenance.ledger.merkle import Frontier
@@ -34,10 +35,10 @@ from provenance.ledger.note import NoteVerifier
 from provenance.ledger.record import commit, compute_leaf_hash
 from provenance.ledger.tables import LedgerCheckpointRow, LedgerEntryRow, LedgerHead, LedgerNode
 
-_entry_t = LedgerEntryRow.__table__
-_node_t = LedgerNode.__table__
-_cp_t = LedgerCheckpointRow.__table__
-_head_t = LedgerHead.__table__
+_entry_t = table_of(LedgerEntryRow)
+_node_t = table_of(LedgerNode)
+_cp_t = table_of(LedgerCheckpointRow)
+_head_t = table_of(LedgerHead)
 
 ERASURE_KIND = "erasure"
 

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from sqlalchemy import desc, select, update
 
 from core.errors import AssayError, ConfigError, Forbidden, InvalidRequest, NotFound
+from core.store import table_of
 from core.store.locks import exclusive
 from provenance.keys import read_private, write_private
 from provenance.ledger.checkpoint import CHECKPOINT_LOCK, Checkpoint, Checkpoints, parse_checkpoint
@@ -55,7 +56,7 @@ COSIGNATURE_HEADER = "cosignature/v1\n"
 MAX_PROOF_LINES = 63
 WITNESS_SKEY_FILE = "witness.skey"
 WITNESS_VKEY_FILE = "witness.vkey"
-_cp_t = LedgerCheckpointRow.__table__  # type: ignore[attr-defined]
+_cp_t = table_of(LedgerCheckpointRow)
 
 
 def _b64(text: str, what: str) -> bytes:

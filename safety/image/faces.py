@@ -122,10 +122,10 @@ class PerImageMemo:
     def get(self, image: Image.Image, key: Any, compute: Callable[[], Any]) -> Any:
         k = (id(image), key)
         with self._lock:
-            fut = self._futures.get(k)
-            owner = fut is None
+            existing = self._futures.get(k)
+            owner = existing is None
+            fut: Future[Any] = Future() if existing is None else existing
             if owner:
-                fut = Future()
                 self._futures[k] = fut
                 if id(image) not in self._watched:
                     self._watched.add(id(image))
@@ -205,7 +205,7 @@ class FaceEngine:
         w, h = rgb.size
         scale = o.work_side / max(w, h)
         if abs(scale - 1.0) > 1e-3:
-            rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+            rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
         work = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
         try:
             if o.detector == "hog":

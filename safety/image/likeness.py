@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import ConfigDict, Field
 from sqlalchemy import delete, text
-from sqlmodel import select
+from sqlmodel import col, select
 from ulid import ULID
 
 from core.errors import CheckFailed, InvalidRequest, NotFound
@@ -154,16 +154,16 @@ class LikenessGallery:
         if (entry_id is None) == (name is None):
             raise InvalidRequest("remove needs exactly one of an entry id or a name")
         tenant = _clean_tenant(tenant)
-        stmt = delete(LikenessEntry).where(LikenessEntry.tenant == tenant)
+        stmt = delete(LikenessEntry).where(col(LikenessEntry.tenant) == tenant)
         stmt = (
-            stmt.where(LikenessEntry.id == entry_id)
+            stmt.where(col(LikenessEntry.id) == entry_id)
             if entry_id
-            else stmt.where(LikenessEntry.name == _clean_name(name or ""))
+            else stmt.where(col(LikenessEntry.name) == _clean_name(name or ""))
         )
         with self.db.session() as s:
             if self.db.is_sqlite:
                 s.execute(text("PRAGMA secure_delete=ON"))
-            count = s.execute(stmt).rowcount
+            count = s.exec(stmt).rowcount
         if not count:
             what = f"entry {entry_id}" if entry_id else f"name {name!r}"
             raise NotFound(f"no likeness {what} in tenant {tenant!r}", hint="see `assay likeness list`")

@@ -14,13 +14,14 @@ Neither code survives a mirror image: queries also hash the mirrored image (see
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 import imagehash
 import numpy as np
 from PIL import Image, ImageOps
 
 #: bits per code; FAISS binary indexes take codes as ``CODE_BYTES`` uint8 each
-CODE_BITS = 64
+CODE_BITS: Literal[64] = 64
 CODE_BYTES = CODE_BITS // 8
 #: the largest Hamming radius a search accepts; at half the bits unrelated images start to match
 MAX_RADIUS = 32

@@ -285,9 +285,11 @@ class TextEncoder:
 
         name = f"encoder-{self._weights_digest()}-{'q8' if self.quantized else 'f32'}.onnx"
         cached = cache_dir / name if cache_dir is not None else None
-        data = cached.read_bytes() if cached is not None and cached.is_file() else None
-        fresh = data is None
-        if fresh:
+        stored = cached.read_bytes() if cached is not None and cached.is_file() else None
+        fresh = stored is None
+        if stored is not None:
+            data = stored
+        else:
             data = _export_onnx(bert, self._tokenizer)
             reference = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
             session = self._make_session(ort, data)

@@ -198,12 +198,12 @@ class LexiconCheck:
                     merged = involved + (prev[2] if prev else [])
                     out[rule.category] = (score, best, merged, rule)
         verdicts = []
-        for cat, (score, best, cat_hits, rule) in out.items():
-            reason, evidence = _reason(best, rule), _evidence(best, cat_hits, rule)
+        for cat, (score, best, cat_hits, fired_rule) in out.items():
+            reason, evidence = _reason(best, fired_rule), _evidence(best, cat_hits, fired_rule)
             for m in mitigations:
                 if (
                     m.category is cat
-                    and rule is None
+                    and fired_rule is None
                     and cat not in fired
                     and score > m.cap.score
                     and all(c in by_cat for c in m.when)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import ahocorasick
 
@@ -86,7 +86,11 @@ class TermMatcher(Generic[T]):
         self._allow = list(allow)
         self._normalizer = normalizer
         keys: dict[str, dict[str, list[_Entry]]] = {"base": {}, "leet": {}, "pinyin": {}, "mask": {}}
-        for allow_flag, items in ((False, self._patterns), (True, self._allow)):
+        groups: tuple[tuple[bool, Sequence[Pattern[Any]]], ...] = (
+            (False, self._patterns),
+            (True, self._allow),
+        )
+        for allow_flag, items in groups:
             for i, p in enumerate(items):
                 for view, key in self._keys(p):
                     entry = _Entry(allow_flag, i, p.prefix, _word(key[0]), _word(key[-1]), len(key))
@@ -105,7 +109,7 @@ class TermMatcher(Generic[T]):
     def __len__(self) -> int:
         return len(self._patterns)
 
-    def _keys(self, p: Pattern) -> list[tuple[str, str]]:
+    def _keys(self, p: Pattern[Any]) -> list[tuple[str, str]]:
         """The normalised keys a pattern is looked up under, per view."""
         base = self._normalizer.base_text(p.text)
         if not base:
@@ -175,7 +179,7 @@ class TermMatcher(Generic[T]):
         return True
 
 
-def _cancelled(hit: Hit, allowed: list[tuple[int, int]]) -> bool:
+def _cancelled(hit: Hit[Any], allowed: list[tuple[int, int]]) -> bool:
     """An allow-phrase overlapping the hit cancels it, unless the phrase lies inside a longer hit."""
     for a_start, a_end in allowed:
         if a_start < hit.end and hit.start < a_end:

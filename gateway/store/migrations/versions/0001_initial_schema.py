@@ -6,7 +6,7 @@ Create Date: 2026-11-25 17:48:02.823857
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0001"
