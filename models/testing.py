@@ -248,7 +248,12 @@ def save_tiny_tokenizer(folder: Path) -> None:
 def save_tiny_sd(folder: str | Path, *, seed: int = 0, inpaint_channels: bool = False) -> Path:
     """Write a tiny Stable Diffusion 1.x-style pipeline (random weights) to ``folder``."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    # diffusers' top-level names are its dummy objects to a type checker: the classes from their modules
+    from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import StableDiffusionPipeline
+    from diffusers.schedulers.scheduling_ddim import DDIMScheduler
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     folder = Path(folder)
@@ -276,17 +281,19 @@ def save_tiny_sd(folder: str | Path, *, seed: int = 0, inpaint_channels: bool = 
         sample_size=32,
     )
     text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=2,
-            hidden_size=16,
-            intermediate_size=32,
-            layer_norm_eps=1e-05,
-            num_attention_heads=2,
-            num_hidden_layers=2,
-            pad_token_id=1,
-            vocab_size=len(_byte_vocab()),
-            max_position_embeddings=77,
+        CLIPTextConfig.from_dict(
+            dict(
+                bos_token_id=0,
+                eos_token_id=2,
+                hidden_size=16,
+                intermediate_size=32,
+                layer_norm_eps=1e-05,
+                num_attention_heads=2,
+                num_hidden_layers=2,
+                pad_token_id=1,
+                vocab_size=len(_byte_vocab()),
+                max_position_embeddings=77,
+            )
         )
     )
     tok_dir = folder / "_tok"
@@ -300,7 +307,8 @@ def save_tiny_sd(folder: str | Path, *, seed: int = 0, inpaint_channels: bool = 
         set_alpha_to_one=False,
         steps_offset=1,
     )
-    pipe = StableDiffusionPipeline(
+    # a dict: diffusers' hints name an enum for the scheduler and make the safety checker required
+    components: dict[str, Any] = dict(
         unet=unet,
         vae=vae,
         text_encoder=text_encoder,
@@ -310,6 +318,7 @@ def save_tiny_sd(folder: str | Path, *, seed: int = 0, inpaint_channels: bool = 
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    pipe = StableDiffusionPipeline(**components)
     pipe.save_pretrained(folder)
     import shutil
 

@@ -71,7 +71,7 @@ def _t5_tokenizer(work: Path) -> Any:
     """A T5 (Unigram, SentencePiece-style metaspace) tokenizer over letters and digits."""
     from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
-    from transformers import T5TokenizerFast
+    from transformers import T5TokenizerFast  # type: ignore[attr-defined]  # 5.x: a lazy alias of T5Tokenizer
 
     pieces = ["<pad>", "</s>", "<unk>", "▁"] + [p for c in _LETTERS for p in ("▁" + c, c)]
     tok = Tokenizer(Unigram([(p, -1.0) for p in pieces], unk_id=2, byte_fallback=False))
@@ -134,7 +134,7 @@ _QWEN_SPECIAL = [
 
 
 def _qwen_tokenizer(work: Path) -> Any:
-    from transformers import Qwen2TokenizerFast
+    from transformers import Qwen2TokenizerFast  # type: ignore[attr-defined]  # 5.x: a lazy alias
 
     _vocab, tok = _byte_bpe(_QWEN_SPECIAL)
     qt = Qwen2TokenizerFast(
@@ -210,17 +210,19 @@ def _t5_encoder(d_model: int = 32) -> Any:
     from transformers import T5Config, T5EncoderModel
 
     return T5EncoderModel(
-        T5Config(
-            vocab_size=_t5_vocab_size(),
-            d_model=d_model,
-            d_kv=8,
-            d_ff=37,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            decoder_start_token_id=0,
-            pad_token_id=0,
-            eos_token_id=1,
+        T5Config.from_dict(
+            dict(
+                vocab_size=_t5_vocab_size(),
+                d_model=d_model,
+                d_kv=8,
+                d_ff=37,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+                decoder_start_token_id=0,
+                pad_token_id=0,
+                eos_token_id=1,
+            )
         )
     )
 
@@ -454,14 +456,16 @@ def _cogview4(folder: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     tokenizer = _glm_tokenizer(folder)
     text_encoder = GlmModel(
-        GlmConfig(
-            hidden_size=32,
-            intermediate_size=8,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            head_dim=8,
-            vocab_size=len(tokenizer),
-            pad_token_id=tokenizer.pad_token_id,
+        GlmConfig.from_dict(
+            dict(
+                hidden_size=32,
+                intermediate_size=8,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                head_dim=8,
+                vocab_size=len(tokenizer),
+                pad_token_id=tokenizer.pad_token_id,
+            )
         )
     )
     transformer = CogView4Transformer2DModel(
@@ -514,13 +518,15 @@ def _hunyuandit(folder: Path, seed: int) -> Path:
         text_len_t5=256,
     )
     bert = BertModel(
-        BertConfig(
-            vocab_size=_bert_vocab_size(),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=37,
-            max_position_embeddings=128,
+        BertConfig.from_dict(
+            dict(
+                vocab_size=_bert_vocab_size(),
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=37,
+                max_position_embeddings=128,
+            )
         )
     )
     pipe = HunyuanDiTPipeline(
@@ -551,31 +557,33 @@ def _qwenimage(folder: Path, seed: int) -> Path:
     torch.manual_seed(seed)
     tokenizer = _qwen_tokenizer(folder)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in _QWEN_SPECIAL}
-    config = Qwen2_5_VLConfig(
-        text_config={
-            "hidden_size": 16,
-            "intermediate_size": 16,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 2,
-            "vocab_size": len(tokenizer),
-            "rope_theta": 1000000.0,
-            "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
-        },
-        vision_config={
-            "depth": 2,
-            "hidden_size": 16,
-            "intermediate_size": 16,
-            "num_heads": 2,
-            "out_hidden_size": 16,
-        },
-        hidden_size=16,
-        vocab_size=len(tokenizer),
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        vision_token_id=ids["<|image_pad|>"],
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
+    config = Qwen2_5_VLConfig.from_dict(
+        dict(
+            text_config={
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 2,
+                "vocab_size": len(tokenizer),
+                "rope_theta": 1000000.0,
+                "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+            },
+            vision_config={
+                "depth": 2,
+                "hidden_size": 16,
+                "intermediate_size": 16,
+                "num_heads": 2,
+                "out_hidden_size": 16,
+            },
+            hidden_size=16,
+            vocab_size=len(tokenizer),
+            vision_start_token_id=ids["<|vision_start|>"],
+            vision_end_token_id=ids["<|vision_end|>"],
+            vision_token_id=ids["<|image_pad|>"],
+            image_token_id=ids["<|image_pad|>"],
+            video_token_id=ids["<|video_pad|>"],
+        )
     )
     text_encoder = Qwen2_5_VLForConditionalGeneration(config)
     transformer = QwenImageTransformer2DModel(

@@ -428,9 +428,10 @@ async def item_neardup(
     def load() -> bytes:
         _item, payload = _queue(state).payload(session.principal, review_id)
         matches = evidence.near_duplicates(payload.verdicts)
-        if not 0 <= k < len(matches) or not matches[k].path:
+        path = matches[k].path if 0 <= k < len(matches) else None
+        if not path:
             raise NotFound(f"review {review_id} has no near-duplicate source {k}")
-        return evidence.source_png(matches[k].path)
+        return evidence.source_png(path)
 
     return _png(await run_in_threadpool(load))
 

@@ -147,7 +147,9 @@ def show(review_id: str, key: str | None = _KEY, as_json: bool = _JSON) -> None:
     _emit(d.model_dump(mode="json"), as_json, _describe(d))
 
 
-def _decide(kind: str, review_id: str, key: str, reason: str, comment: str | None, as_json: bool) -> None:
+def _decide(
+    kind: str, review_id: str, key: str | None, reason: str, comment: str | None, as_json: bool
+) -> None:
     from gateway.review.models import ReviewState
 
     decision = _decision(reason, comment)

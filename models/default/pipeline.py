@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DModel
+
+# diffusers' top-level names are its dummy objects to a type checker: import from the defining modules
+from diffusers.models.unets.unet_2d import UNet2DModel
+from diffusers.pipelines.pipeline_utils import DiffusionPipeline
+from diffusers.schedulers.scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image, ImageChops, ImageFilter
 
@@ -31,13 +35,14 @@ NEGATIVE_PROMPT_NOTE = "negative_prompt ignored: the default model has no negati
 
 @dataclass
 class ShapesPipelineOutput:
-    images: list[Image.Image]
+    #: per ``output_type``: "pil" PIL images, "np" arrays, "pt" one (n, 3, H, W) tensor in -1..1
+    images: list[Image.Image] | list[np.ndarray] | torch.Tensor
     notes: list[str] = field(default_factory=list)
     attributes: list[Attributes] = field(default_factory=list)
 
 
 class AssayShapesPipeline(DiffusionPipeline):
-    model_cpu_offload_seq = "text_encoder->unet"
+    model_cpu_offload_seq = "text_encoder->unet"  # type: ignore[assignment]  # diffusers: untyped None
 
     def __init__(
         self,
@@ -63,7 +68,7 @@ class AssayShapesPipeline(DiffusionPipeline):
 
     @property
     def native_size(self) -> int:
-        return int(self.unet.config.sample_size) * 2
+        return int(self.unet.config["sample_size"]) * 2
 
     @property
     def resampler(self) -> str:
@@ -137,8 +142,8 @@ class AssayShapesPipeline(DiffusionPipeline):
             raise ValueError(f"num_images_per_prompt must be at least 1, not {num_images_per_prompt}")
         if (height is not None and height < 1) or (width is not None and width < 1):
             raise ValueError(f"height and width must be positive, not {height}x{width}")
-        steps = int(num_inference_steps or self.config.default_steps)
-        guidance = float(self.config.default_guidance if guidance_scale is None else guidance_scale)
+        steps = int(num_inference_steps or self.config["default_steps"])
+        guidance = float(self.config["default_guidance"] if guidance_scale is None else guidance_scale)
         size = self.native_size
         height, width = int(height or size), int(width or size)
 
@@ -208,7 +213,7 @@ class AssayShapesPipeline(DiffusionPipeline):
                 images = torch.nn.functional.interpolate(images, size=(height, width), mode="bicubic").clamp(
                     -1, 1
                 )
-            return ShapesPipelineOutput(images=images, notes=notes, attributes=attributes)  # type: ignore[arg-type]
+            return ShapesPipelineOutput(images=images, notes=notes, attributes=attributes)
         pil = self._to_pil(x, height, width)
         if image is not None and mask_image is not None:  # outside the mask: the input's own pixels
             src = image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
@@ -221,7 +226,7 @@ class AssayShapesPipeline(DiffusionPipeline):
         if output_type == "np":
             return ShapesPipelineOutput(
                 images=[np.asarray(i) for i in pil], notes=notes, attributes=attributes
-            )  # type: ignore[misc]
+            )
         return ShapesPipelineOutput(images=pil, notes=notes, attributes=attributes)
 
 

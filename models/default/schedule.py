@@ -7,7 +7,9 @@ DPM-Solver++ works on data predictions natively, so 10 steps give clean samples.
 
 from __future__ import annotations
 
-from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+# diffusers' top-level names are its dummy objects to a type checker: import from the defining modules
+from diffusers.schedulers.scheduling_ddpm import DDPMScheduler
+from diffusers.schedulers.scheduling_dpmsolver_multistep import DPMSolverMultistepScheduler
 
 _COMMON = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="sample")
 

@@ -21,7 +21,7 @@ from models.default.concepts import SLOT_VALUES, SLOTS, Attributes
 __all__ = ["ModelMixin", "ShapesTextEncoder"]  # ModelMixin: diffusers looks up the loader class here
 
 
-class ShapesTextEncoder(ModelMixin, ConfigMixin):
+class ShapesTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]  # diffusers: config_name str vs None
     @register_to_config
     def __init__(
         self,
@@ -33,7 +33,8 @@ class ShapesTextEncoder(ModelMixin, ConfigMixin):
         super().__init__()
         values = slot_values or {k: list(v) for k, v in SLOT_VALUES.items()}
         self.register_to_config(slot_names=list(slot_names), slot_values=values)  # explicit in config.json
-        self.embeddings = nn.ModuleList(nn.Embedding(len(values[s]) + 1, hidden_size) for s in slot_names)
+        embeddings = [nn.Embedding(len(values[s]) + 1, hidden_size) for s in slot_names]
+        self.embeddings = nn.ModuleList(embeddings)
         self.slot_embedding = nn.Parameter(torch.zeros(len(slot_names), hidden_size))
         self.norm = nn.LayerNorm(hidden_size)
         self.pool = nn.Sequential(
@@ -41,14 +42,14 @@ class ShapesTextEncoder(ModelMixin, ConfigMixin):
             nn.SiLU(),
             nn.Linear(pooled_size, pooled_size),
         )
-        for emb in self.embeddings:
+        for emb in embeddings:
             nn.init.normal_(emb.weight, std=0.5)
 
     def check_concepts(self) -> None:
         """Raise ValueError if these weights were trained for another concept list than the code's."""
         current = {k: list(v) for k, v in SLOT_VALUES.items()}
-        saved = {k: list(v) for k, v in self.config.slot_values.items()}
-        if tuple(self.config.slot_names) != SLOTS or saved != current:
+        saved = {k: list(v) for k, v in self.config["slot_values"].items()}
+        if tuple(self.config["slot_names"]) != SLOTS or saved != current:
             raise ValueError(
                 "the default model's weights were trained for another concept list than "
                 "models/default/concepts.py defines: retrain them or restore the matching code"

@@ -183,7 +183,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainState:
         x0, slot = images[idx].to(device), ids[idx].clone()
         slot[torch.from_numpy(rng.random(cfg.batch) < cfg.caption_dropout)] = 0
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step)
-        t = torch.randint(0, sched.config.num_train_timesteps, (cfg.batch,), generator=g).to(device)
+        t = torch.randint(0, sched.config["num_train_timesteps"], (cfg.batch,), generator=g).to(device)
         noise = torch.randn(x0.shape, generator=g).to(device)
         a = alphas[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from diffusers import UNet2DModel
+
+# diffusers' top-level names are its dummy objects to a type checker: import from the defining modules
+from diffusers.models.unets.unet_2d import UNet2DModel
 
 PATCH = 2
 COORD_CHANNELS = 2
@@ -34,7 +36,7 @@ def build_unet(native_size: int = 32, channels: tuple[int, ...] = (32, 64, 64)) 
 
 
 def time_embed_dim(unet: UNet2DModel) -> int:
-    return unet.config.block_out_channels[0] * 4
+    return unet.config["block_out_channels"][0] * 4
 
 
 def _coords(n: int, side: int, like: torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,8 @@ class ImageWorker:
 
 def build(spec: WorkerSpec) -> Any:
     """The Ray Serve application of ``spec`` (``serve.run`` it, or reference it from a config file)."""
-    return ImageWorker.options(**spec.deployment_options()).bind(spec.model_dump(mode="json"))
+    deployment = cast(serve.Deployment, ImageWorker)  # @serve.deployment made the class a Deployment
+    return deployment.options(**spec.deployment_options()).bind(spec.model_dump(mode="json"))
 
 
 def app_builder(args: dict[str, Any]) -> Any:

@@ -193,12 +193,13 @@ class ManifestReader:
         for ing in results.get("ingredientDeltas", []) or []:
             for i in (ing.get("validationDeltas") or {}).get("failure") or []:
                 failures += (ValidationIssue(i.get("code", ""), i.get("explanation", "")),)
-        if state not in ("valid", "trusted") or manifest is None:
-            state = "invalid"
+        verdict: Literal["valid", "trusted", "invalid"] = "invalid"
+        if manifest is not None and state in ("valid", "trusted"):
+            verdict = "trusted" if state == "trusted" else "valid"
         return ManifestReading(
-            state=state,
+            state=verdict,
             failures=failures,
-            manifest=manifest,  # type: ignore[arg-type]
+            manifest=manifest,
             manifest_label=active_label,
             informational=info,
         )

@@ -202,8 +202,10 @@ def _row_from_entry(e: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("index is not a non-negative integer")
     if not isinstance(e.get("categories"), list) or not all(isinstance(c, str) for c in e["categories"]):
         raise ValueError("categories is not a list of strings")
-    if not isinstance(e.get("body"), str):
+    body = e.get("body")
+    if not isinstance(body, str):
         raise ValueError("body is not the canonical JSON text")
+    json.loads(body)  # must at least be JSON
     row = {
         k: e.get(k)
         for k in (
@@ -227,7 +229,6 @@ def _row_from_entry(e: dict[str, Any]) -> dict[str, Any]:
     row["categories"] = encode_categories(e["categories"])
     row["created_at"] = _parse_time(e.get("created_at"))
     row["appended_at"] = _parse_time(e.get("appended_at"))
-    json.loads(row["body"])  # must at least be JSON
     return row
 
 

@@ -19,7 +19,7 @@ per image, each passed by chance with probability 2^-24: < 7e-7 false payloads p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import cv2
 import numpy as np
@@ -28,7 +28,7 @@ from provenance.watermark.frame import fold, luma, resample, tile_spectrum
 from provenance.watermark.layout import DEFAULT_SCHEME, Layout, SchemeParams, layout_for, read_slots
 from provenance.watermark.payload import INFO_BITS, PAYLOAD_BITS, payload_from_bits, payload_hex
 
-SCHEME = "assay-wm1"
+SCHEME: Final = "assay-wm1"
 #: crop hypotheses for the resync search: the smallest fraction of the marked frame's side left
 SEARCH_MIN_SCALE = 0.70
 SEARCH_STEP = 2  # canonical pixels between coarse hypotheses

@@ -218,7 +218,7 @@ def _refine(basis: np.ndarray, acf: np.ndarray, cy: int, cx: int, lo: float, hi:
                 continue
             win = acf[iy - 2 : iy + 3, ix - 2 : ix + 3]
             dy, dx = np.unravel_index(int(np.argmax(win)), win.shape)
-            iy, ix = iy + dy - 2, ix + dx - 2
+            iy, ix = iy + int(dy) - 2, ix + int(dx) - 2
             c0 = float(acf[iy, ix])
 
             def vertex(cm: float, cp: float, c0: float = c0) -> float:

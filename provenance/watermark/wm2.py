@@ -37,6 +37,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Final
 
 import cv2
 import numpy as np
@@ -59,7 +60,7 @@ from provenance.watermark.sync import (
     variant_spectrum,
 )
 
-SCHEME = "assay-wm2"
+SCHEME: Final = "assay-wm2"
 CHECK_BITS = 32
 INFO_BITS = PAYLOAD_BITS + CHECK_BITS
 #: PSNR the mark is scaled to at strength 1.0 (dB); clipping at 0/255 only raises it

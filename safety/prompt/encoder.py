@@ -155,7 +155,7 @@ def _export_onnx(bert: Any, tokenizer: Any) -> bytes:
         torch.onnx.export(
             _Sentence().eval(),
             (sample["input_ids"], sample["attention_mask"]),
-            buf,
+            buf,  # type: ignore[arg-type]  # a binary file works; torch's hints name only paths
             input_names=["input_ids", "attention_mask"],
             output_names=["embedding"],
             dynamic_axes={
@@ -253,7 +253,7 @@ class TextEncoder:
                 torch.set_num_threads(MAX_THREADS)
             for module in model.modules():  # BERT's pooler head is computed and thrown away: switch it off
                 if isinstance(getattr(module, "pooler", None), torch.nn.Module):
-                    module.pooler = None
+                    module.register_module("pooler", None)
             if quantize:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -345,11 +345,12 @@ class TextEncoder:
                     vectors = self._session.run(None, feed)[0].astype(np.float32)
                     ids, mask = feed["input_ids"], feed["attention_mask"].astype(bool)
                 else:
-                    torch = self._torch
+                    torch, model = self._torch, self._model
+                    assert model is not None  # no ONNX session: the torch model was kept
                     with torch.inference_mode():
-                        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+                        prepare = getattr(model, "preprocess", None) or model.tokenize
                         features = prepare(texts)
-                        out = self._model(features)
+                        out = model(features)
                         emb = torch.nn.functional.normalize(out["sentence_embedding"].float(), dim=1)
                     vectors = emb.cpu().numpy().astype(np.float32)
                     ids = features["input_ids"].cpu().numpy()

@@ -307,6 +307,7 @@ class SemanticCheck:
         with self._cache_lock:
             hits = [self._cache.get((key_base, t)) for t in texts]
         missing = list(dict.fromkeys(t for t, h in zip(texts, hits, strict=True) if h is None))
+        got: dict[str, tuple[np.ndarray, float]] = {}
         if missing:
             fresh = encoder.encode(missing)
             got = {t: (v, float(c)) for t, v, c in zip(missing, fresh.vectors, fresh.coverage, strict=True)}
@@ -316,8 +317,8 @@ class SemanticCheck:
                     self._cache.move_to_end((key_base, t))
                 while len(self._cache) > _VECTOR_CACHE_SIZE:
                     self._cache.popitem(last=False)
-            hits = [h if h is not None else got[t] for t, h in zip(texts, hits, strict=True)]
-        return Encoded(np.stack([h[0] for h in hits]), np.asarray([h[1] for h in hits], np.float32))
+        filled = [h if h is not None else got[t] for t, h in zip(texts, hits, strict=True)]
+        return Encoded(np.stack([h[0] for h in filled]), np.asarray([h[1] for h in filled], np.float32))
 
     def clear_cache(self) -> None:
         """Forget cached window vectors (benchmarks time cold calls this way)."""
