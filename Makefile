@@ -31,6 +31,7 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: install browser
 	$(BIN)/python -m pytest -q --timeout=900

@@ -76,18 +76,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("assay.pipeline")
 
-STAGES = (
-    "admission",
-    "validate",
-    "prompt_checks",
-    "input_checks",
-    "backend",
-    "output_checks",
-    "marks",
-    "store",
-    "ledger",
-)
-
 
 # --- what goes in and what comes out -------------------------------------------------------------
 @dataclass

@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.errors import PolicyError
+from core.plugins import Catalogue
 from safety.verdict import Action as Action  # re-exported: rules say what their action is
 from safety.verdict import Category, TargetKind
 
@@ -263,7 +264,7 @@ class Policy(_Strict):
         from safety.registry import BUILTIN_CHECKS
 
         known_only = bool((info.context or {}).get("known_steps_only"))
-        steps = [
+        steps: list[tuple[tuple[str | int, ...], StepSpec, Catalogue]] = [
             (("checks", kind.value, i), spec, BUILTIN_CHECKS)
             for kind in TargetKind
             for i, spec in enumerate(self.checks.for_target(kind))

@@ -29,14 +29,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, update
-from sqlmodel import delete, select
+from sqlalchemy import ColumnElement, and_, case, func, update
+from sqlmodel import col, delete, select
 from ulid import ULID
 
 from core.errors import Forbidden, InvalidRequest, NotFound
 from core.images import DecodeLimits, decode_image
 from core.settings import Settings
-from core.store import Database
+from core.store import Database, table_of
 from gateway.auth import Principal, Role
 from gateway.blobs import BlobStore
 from gateway.policy import PolicySet
@@ -70,7 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("assay.review")
 
-_t = ReviewItem.__table__
+_t = table_of(ReviewItem)
 OPEN_STATES = (ReviewState.PENDING, ReviewState.CLAIMED, ReviewState.RELEASING, ReviewState.ESCALATED)
 #: added to an item's priority by the categories that held it (the worst one counts)
 CATEGORY_WEIGHT = {
@@ -241,9 +241,10 @@ class ReviewQueue:
             )
         except Exception:
             with self.db.session() as s:
-                for table in (ReviewEvent, ReviewBlob, ReviewPayload):
-                    s.exec(delete(table).where(table.review_id == item.id))  # type: ignore[call-overload]
-                s.exec(delete(ReviewItem).where(ReviewItem.id == item.id))  # type: ignore[call-overload]
+                for model in (ReviewEvent, ReviewBlob, ReviewPayload):
+                    table = table_of(model)
+                    s.exec(delete(table).where(table.c.review_id == item.id))
+                s.exec(delete(ReviewItem).where(col(ReviewItem.id) == item.id))
             raise
         return item.id
 
@@ -343,7 +344,7 @@ class ReviewQueue:
         tenants = self._tenants(principal)
         now = self.clock()
         eff = _effective_sql(now)
-        scope = []
+        scope: list[ColumnElement[bool]] = []
         if tenants is not None:
             scope.append(_t.c.tenant.in_(sorted(tenants)))
         if flt.tenant:
@@ -416,7 +417,7 @@ class ReviewQueue:
             id=item.id,
             record_id=item.record_id,
             status=shown,
-            created_at=item.created_at,  # type: ignore[arg-type]
+            created_at=item.created_at,
             decided_at=item.decided_at if st.terminal else None,
             reason_code=item.reason_code if st.terminal else None,
         )
@@ -780,7 +781,7 @@ class ReviewQueue:
         old_payload = None
         delivery_id = None
         with self.db.session() as s:
-            res = s.execute(
+            res = s.exec(
                 update(_t)
                 .where(_t.c.id == item.id, _t.c.version == item.version)
                 .values(**values, version=new_version)
@@ -793,6 +794,7 @@ class ReviewQueue:
                 )
             if payload is not None:
                 row = s.get(ReviewPayload, item.id)
+                assert row is not None  # written with the item, in its transaction
                 old_payload, row.payload = row.payload, payload.model_dump_json()
                 s.add(row)
             s.add(
@@ -832,11 +834,12 @@ class ReviewQueue:
                     .where(_t.c.id == item.id, _t.c.version == new_version)
                     .values(**old, version=new_version + 1)
                 )
-                s.exec(delete(ReviewEvent).where(ReviewEvent.ledger_record_id == ledger_id))  # type: ignore[call-overload]
+                s.exec(delete(ReviewEvent).where(col(ReviewEvent.ledger_record_id) == ledger_id))
                 if delivery_id:
-                    s.exec(delete(ReviewDelivery).where(ReviewDelivery.id == delivery_id))  # type: ignore[call-overload]
+                    s.exec(delete(ReviewDelivery).where(col(ReviewDelivery.id) == delivery_id))
                 if old_payload is not None:
                     row = s.get(ReviewPayload, item.id)
+                    assert row is not None  # written with the item, in its transaction
                     row.payload = old_payload
                     s.add(row)
             raise
@@ -871,7 +874,7 @@ class ReviewQueue:
     def _discard(self, review_id: str, keys: list[str]) -> None:
         """Delete a rejected item's bytes, except blobs another item still holds (keys are content hashes)."""
         with self.db.session() as s:
-            s.exec(delete(ReviewBlob).where(ReviewBlob.review_id == review_id))  # type: ignore[call-overload]
+            s.exec(delete(ReviewBlob).where(col(ReviewBlob.review_id) == review_id))
         for key in dict.fromkeys(keys):
             with self.db.session() as s:
                 shared = s.exec(
@@ -889,7 +892,7 @@ class ReviewQueue:
         release_id = item.release_record_id or str(ULID())
         v1 = item.version + 1
         with self.db.session() as s:
-            res = s.execute(
+            res = s.exec(
                 update(_t)
                 .where(_t.c.id == item.id, _t.c.version == item.version)
                 .values(
@@ -937,7 +940,7 @@ class ReviewQueue:
                 )
             raise
         with self.db.session() as s:
-            res = s.execute(
+            res = s.exec(
                 update(_t)
                 .where(
                     _t.c.id == item.id,
@@ -958,6 +961,7 @@ class ReviewQueue:
             )
             if res.rowcount == 1:
                 row = s.get(ReviewPayload, item.id)
+                assert row is not None  # written with the item, in its transaction
                 row.released = "[" + ",".join(o.model_dump_json() for o in outputs) + "]"
                 s.add(row)
                 s.add(
