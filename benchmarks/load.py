@@ -375,7 +375,9 @@ def audit_run(settings: Any, accepted: list[Accepted], *, verify_images: bool = 
             rows = list(s.exec(select(ReleasedImage)))
         out.released_images = len(rows)
         out.index_without_record = sorted(
-            r.content_id for r in rows if r.content_id not in released_by_record.get(r.record_id, set())
+            r.content_id
+            for r in rows
+            if r.content_id not in {o.content_id for o in released_by_record.get(r.record_id, [])}
         )
         if verify_images:
             from provenance.verify import verifier_for

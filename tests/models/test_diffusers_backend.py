@@ -46,7 +46,7 @@ def test_img2img_and_inpaint_reuse_the_components(tiny_backend) -> None:
         )
     )
     assert r.model.pipeline_class == "StableDiffusionInpaintPipeline"
-    assert tiny_backend._variants[GenerationMode.INPAINT].unet is tiny_backend.pipe.unet
+    assert tiny_backend._variants[(GenerationMode.INPAINT, None)].unet is tiny_backend.pipe.unet
 
 
 def test_requests_the_model_cannot_do(tiny_backend) -> None:

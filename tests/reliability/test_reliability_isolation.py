@@ -58,6 +58,21 @@ NOT_A_TENANT_LOOKUP = {
     ),
     "/review/static/{name}": ("the review page's static assets (public, no data)", None),
     "/review/lang/{code}": ("the review page's language switch (a cookie, no data)", None),
+    "/audit/records/{record_id}": (
+        "the auditor console's static shell: its script reads the record through /v1/audit/records/{id}, "
+        "which is isolated above; the page itself holds no record data",
+        None,
+    ),
+    "/audit/static/{name}": ("the auditor console's static assets (public, no data)", None),
+    "/verify/static/{name}": ("the public verify page's static assets (public, no data)", None),
+    "/log/tile/{path:path}": (
+        "the whole log's Merkle tiles (C2SP tlog-tiles): public hashes; entry bundles need an admin key",
+        ("tests/provenance/ledger/test_ledger_tiles.py", "test_http_tiles_checkpoint_and_entry_access"),
+    ),
+    "/v1/models/{model_id:path}": (
+        "the model this gateway serves, the same for every tenant",
+        ("tests/gateway/test_models_api.py", "test_an_unknown_model_is_404_naming_what_is_served"),
+    ),
 }
 
 

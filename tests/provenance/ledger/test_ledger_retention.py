@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from core.errors import InvalidRequest
-from gateway.policy import Policy, PromptStorage, Retention
+from gateway.policy import Policy, PolicySet, PromptStorage, Retention
 from provenance.ledger.retention import apply_retention, erase
 from provenance.ledger.verify import verify_ledger
 
@@ -28,7 +28,7 @@ def test_retention_erases_by_age_and_records_it(ledger, checkpoints, make_record
     clock.advance(days=100)
     new = ledger.append(make_record())
     checkpoints.create()
-    result = apply_retention(ledger, lambda pid: _policy(90, 180), now=clock())
+    result = apply_retention(ledger, PolicySet({"p": _policy(90, 180)}).retention_rules("p"), now=clock())
     assert result.erased_records == 4 and len(result.erasure_record_ids) == 1
     for e in old:
         r = ledger.get(e.record_id)
@@ -42,7 +42,12 @@ def test_retention_erases_by_age_and_records_it(ledger, checkpoints, make_record
     }
     report = verify_ledger(ledger, checkpoints.verifier)
     assert report.ok and report.erased_records == 4, report.summary()
-    assert apply_retention(ledger, lambda pid: _policy(90, 180), now=clock()).erased_records == 0
+    assert (
+        apply_retention(
+            ledger, PolicySet({"p": _policy(90, 180)}).retention_rules("p"), now=clock()
+        ).erased_records
+        == 0
+    )
 
 
 def test_erasure_without_a_record_is_a_finding(database, ledger, checkpoints, make_record):

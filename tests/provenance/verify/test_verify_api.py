@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from provenance.marks import Artifact
 from provenance.released import release_row, system_name
 from provenance.tables import ReleasedImage
 from provenance.testing import mark_context
+from provenance.watermark.mark import WatermarkOptions
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def with_index(state):  # noqa: ANN001, ANN201
 
 
 def _marked(
-    state, fmt="png", size=256, marks=("label.visible", "label.metadata", "c2pa")
+    state, fmt="png", size=256, marks=("label.visible", "label.metadata", "c2pa"), options=None
 ) -> tuple[bytes, str]:  # noqa: ANN001
     """An image marked by the gateway's own marks (the default policy's), without running a model."""
     from skimage import data as samples
@@ -57,7 +59,7 @@ def _marked(
     ctx = mark_context()
     art = Artifact(image=Image.fromarray(samples.coffee()).resize((size, size)), format=fmt)
     for name in marks:
-        art = state.marks.get(name).apply(art, ctx)
+        art = state.marks.get(name).apply(art, dataclasses.replace(ctx, options=(options or {}).get(name)))
     with state.db.session() as s:
         s.add(
             release_row(
@@ -109,12 +111,16 @@ def test_a_generated_image_verifies_with_its_record(client, auth, with_index) ->
 
 def test_a_cropped_rotated_framed_recompressed_copy_still_finds_its_record(client, auth, with_index) -> None:
     """The copies that circulate: a crop, turned a little, framed like a screenshot, recompressed,
-    with no manifest left. The default policy's watermark (assay-wm2) still leads to the record."""
+    with no manifest left. The geometric watermark (assay-wm2, a policy's choice) still leads to the
+    record."""
     import cv2
     import numpy as np
 
     data, record_id = _marked(
-        with_index, size=512, marks=("label.visible", "label.metadata", "watermark", "c2pa")
+        with_index,
+        size=512,
+        marks=("label.visible", "label.metadata", "watermark", "c2pa"),
+        options={"watermark": WatermarkOptions(scheme="assay-wm2")},
     )
     a = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     a = a[40:472, 30:462]  # a crop keeping ~84% of each side, off centre

@@ -31,20 +31,20 @@ def test_apply_marks_the_image_and_records_the_payload() -> None:
     expected = payload_for("01JDQ3V6ZK7C3M5W0Y8N2P4R6T", 1)
     assert out is art and art.data is None
     facts = art.facts["watermark"]
-    assert facts["scheme"] == "assay-wm2" and facts["bits"] == 64  # the default scheme
+    assert facts["scheme"] == "assay-wm1" and facts["bits"] == 64  # the default scheme
     assert facts["payload"] == payload_hex(expected) and facts["psnr"] >= 38.4 and facts["weakened"] is False
     # the verify path: strip metadata, JPEG 75, half size -> the payload the ledger indexed
     reading = decode_watermark(scale(jpeg(art.image, 75), 0.5), scheme=None)
     assert reading is not None and reading.payload_hex == facts["payload"]
 
 
-def test_the_earlier_scheme_can_still_be_chosen() -> None:
+def test_the_geometric_scheme_can_be_chosen() -> None:
     art = Artifact(image=photo("coffee"), format="png")
-    WatermarkMark().apply(art, wm_context(options=WatermarkOptions(scheme="assay-wm1")))
+    WatermarkMark().apply(art, wm_context(options=WatermarkOptions(scheme="assay-wm2")))
     facts = art.facts["watermark"]
-    assert facts["scheme"] == "assay-wm1" and facts["masked"] is True
-    reading = decode_watermark(scale(jpeg(art.image, 75), 0.5), scheme=None)
-    assert reading is not None and reading.payload_hex == facts["payload"] and reading.scheme == "assay-wm1"
+    assert facts["scheme"] == "assay-wm2"
+    reading = decode_watermark(art.image.rotate(90, expand=True), scheme=None)  # wm1 reads no turned copy
+    assert reading is not None and reading.payload_hex == facts["payload"] and reading.scheme == "assay-wm2"
 
 
 def test_options_are_validated() -> None:
