@@ -56,9 +56,10 @@
 
   // --- C2SP signed note, Ed25519 ------------------------------------------------------------------
   async function verifyNote(note, vkey) {
-    var parts = vkey.trim().split("+");
-    if (parts.length !== 3) throw new Error("the key does not read <name>+<id>+<base64>");
-    var name = parts[0], kid = unhex(parts[1]), raw = unb64(parts[2]);
+    // <name>+<8 hex>+<base64>: the base64 may hold "+" itself, so split at the first two only
+    var m0 = /^([^+\s]+)\+([0-9a-fA-F]{8})\+(\S+)$/.exec(vkey.trim());
+    if (!m0) throw new Error("the key does not read <name>+<id>+<base64>");
+    var name = m0[1], kid = unhex(m0[2]), raw = unb64(m0[3]);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("not an Ed25519 note key");
     var cut = note.lastIndexOf("\n\n");
     if (cut < 0) throw new Error("not a signed note");
