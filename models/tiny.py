@@ -241,7 +241,7 @@ def _save(pipe: Any, folder: Path) -> Path:
 def _sd(folder: Path, seed: int) -> Path:
     """SD 1.x with the cross-attention block first, as the real UNet (T2I-Adapters rely on it)."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
@@ -257,19 +257,9 @@ def _sd(folder: Path, seed: int) -> Path:
         norm_num_groups=4,
         attention_head_dim=2,
     )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        block_out_channels=(4, 4, 4, 4),
-        layers_per_block=1,
-        norm_num_groups=2,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-    )
     pipe = StableDiffusionPipeline(
         unet=unet,
-        vae=vae,
+        vae=_tiny_vae(),
         text_encoder=CLIPTextModel(_clip_config()),
         tokenizer=_clip_tokenizer(folder),
         scheduler=DDIMScheduler(

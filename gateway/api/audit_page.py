@@ -13,47 +13,28 @@ tenant scoping, 404s across tenants and rate limits are exactly the API's. Chart
 day, categories, kinds, policies and models) are drawn as SVG by the page's own script from the
 records the key may see; no chart library, no CDN, strict CSP.
 
-Imports: gateway.api.deps, gateway.review.i18n (language choice), gateway.public (assets).
+Imports: gateway.api.pages (templates, headers, language, assets shared with /verify).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.errors import NotFound
-from gateway.review.i18n import LANG_COOKIE, LANGS, pick_lang
+from gateway.api.pages import SHARED_STATIC, page_headers, render_page, static_file
+from gateway.review.i18n import LANGS
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
 
-_PKG = Path(__file__).resolve().parent.parent / "public"
-_ENV = Environment(
-    loader=FileSystemLoader(str(_PKG / "templates")),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
 STATIC = {
     "audit.css": "text/css; charset=utf-8",
     "audit.js": "text/javascript; charset=utf-8",
-    "AssayUISans-Regular.otf": "font/otf",
-    "favicon.svg": "image/svg+xml",
+    **SHARED_STATIC,
 }
-_CSP = (
-    "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; font-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-_HEADERS = {
-    "Content-Security-Policy": _CSP,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
+_HEADERS = page_headers(img_src="'self'", cache="no-store")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -110,23 +91,7 @@ def messages(lang: str) -> dict[str, str]:
 
 
 def _render(request: Request, record_id: str | None, lang: str | None) -> HTMLResponse:
-    chosen = (
-        lang
-        if lang in LANGS
-        else pick_lang(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-    )
-    t = messages(chosen)
-    html = _ENV.get_template("audit.html").render(
-        t=t,
-        lang=chosen,
-        other="en" if chosen == "zh" else "zh",
-        record_id=record_id or "",
-        messages_json=json.dumps(t, ensure_ascii=False).replace("<", "\\u003c"),
-    )
-    resp = HTMLResponse(html, headers=_HEADERS)
-    if lang in LANGS:
-        resp.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", httponly=True)
-    return resp
+    return render_page(request, "audit.html", lang, messages, _HEADERS, record_id=record_id or "")
 
 
 @router.get("", response_class=HTMLResponse)
@@ -143,11 +108,4 @@ def record_page(record_id: str, request: Request, lang: str | None = None) -> HT
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
-    media = STATIC.get(name)
-    if media is None:
-        raise NotFound(f"no static file {name!r}")
-    return Response(
-        (_PKG / "static" / name).read_bytes(),
-        media_type=media,
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(name, STATIC)

@@ -11,47 +11,27 @@ English and Simplified Chinese (``?lang=``, the ``assay_lang`` cookie, else ``Ac
 a layout that works on phones, no inline script or style (strict CSP), and its own font so the
 Chinese text renders on machines without CJK fonts.
 
-Imports: gateway.api.deps, gateway.review.i18n (language choice), gateway.public (assets).
+Imports: gateway.api.deps, gateway.api.pages (templates, headers, language, assets shared with /audit).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.errors import NotFound
 from gateway.api.deps import StateDep
-from gateway.review.i18n import LANG_COOKIE, LANGS, pick_lang
+from gateway.api.pages import SHARED_STATIC, page_headers, render_page, static_file
+from gateway.review.i18n import LANGS
 
 router = APIRouter(prefix="/verify", include_in_schema=False)
 
-_PKG = Path(__file__).resolve().parent.parent / "public"
-_ENV = Environment(
-    loader=FileSystemLoader(str(_PKG / "templates")),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
 STATIC = {
     "verify.css": "text/css; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
-    "AssayUISans-Regular.otf": "font/otf",
-    "favicon.svg": "image/svg+xml",
+    **SHARED_STATIC,
 }
-_CSP = (
-    "default-src 'none'; img-src 'self' blob:; style-src 'self'; script-src 'self'; font-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-_HEADERS = {
-    "Content-Security-Policy": _CSP,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+_HEADERS = page_headers(img_src="'self' blob:", cache="no-cache")
 
 #: every string of the page (and of its script), English then Chinese; ``{provider}`` and ``{s}``
 #: are filled in. ``gateway/public/make_font.py`` cuts the font to these characters.
@@ -123,32 +103,11 @@ def _enabled(state: StateDep) -> None:
 @router.get("", response_class=HTMLResponse)
 def page(request: Request, state: StateDep, lang: str | None = None) -> HTMLResponse:
     _enabled(state)
-    chosen = (
-        lang
-        if lang in LANGS
-        else pick_lang(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-    )
-    t = messages(chosen, state.settings.provider_name)
-    html = _ENV.get_template("verify.html").render(
-        t=t,
-        lang=chosen,
-        other="en" if chosen == "zh" else "zh",
-        messages_json=json.dumps(t, ensure_ascii=False).replace("<", "\\u003c"),
-    )
-    resp = HTMLResponse(html, headers=_HEADERS)
-    if lang in LANGS:
-        resp.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", httponly=True)
-    return resp
+    provider = state.settings.provider_name
+    return render_page(request, "verify.html", lang, lambda chosen: messages(chosen, provider), _HEADERS)
 
 
 @router.get("/static/{name}")
 def static(name: str, state: StateDep) -> Response:
     _enabled(state)
-    media = STATIC.get(name)
-    if media is None:
-        raise NotFound(f"no static file {name!r}")
-    return Response(
-        (_PKG / "static" / name).read_bytes(),
-        media_type=media,
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    return static_file(name, STATIC)
