@@ -17,8 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fontTools import subset
-from fontTools.ttLib import TTCollection
+from provenance.label.fonts.make_subset import subset_noto_cjk
 
 FAMILY = "Assay UI Sans"
 OUT = Path(__file__).resolve().parent / "static" / "AssayUISans-Regular.otf"
@@ -42,37 +41,16 @@ def page_characters() -> str:
 
 
 def main(ttc_path: str) -> None:
-    coll = TTCollection(ttc_path)
-    font = next(f for f in coll.fonts if f["name"].getDebugName(1) == "Noto Sans CJK SC")
-    opts = subset.Options()
-    opts.layout_features = ["kern", "palt", "liga"]
-    opts.name_IDs = ["*"]
-    opts.notdef_outline = True
-    opts.drop_tables += ["VORG", "vhea", "vmtx"]
-    sub = subset.Subsetter(opts)
-    sub.populate(text=page_characters())
-    sub.subset(font)
-    names = font["name"]
-    for rec in list(names.names):
-        if rec.nameID in (1, 3, 4, 6, 16, 17, 18, 21, 22):
-            names.removeNames(nameID=rec.nameID)
-    ps = FAMILY.replace(" ", "") + "-Regular"
-    names.setName(FAMILY, 1, 3, 1, 0x409)
-    names.setName("Regular", 2, 3, 1, 0x409)
-    names.setName(f"{ps};subset of Noto Sans CJK SC Regular", 3, 3, 1, 0x409)
-    names.setName(f"{FAMILY} Regular", 4, 3, 1, 0x409)
-    names.setName(ps, 6, 3, 1, 0x409)
-    names.setName(
-        "Subset of Noto Sans CJK SC Regular (SIL OFL 1.1) for Assay's public pages", 10, 3, 1, 0x409
+    subset_noto_cjk(
+        ttc_path,
+        OUT,
+        text=page_characters(),
+        family=FAMILY,
+        style="Regular",
+        features=["kern", "palt", "liga"],
+        unique_id="subset of Noto Sans CJK SC Regular",
+        description="Subset of Noto Sans CJK SC Regular (SIL OFL 1.1) for Assay's public pages",
     )
-    if "CFF " in font:
-        cff = font["CFF "].cff
-        cff.fontNames = [ps]
-        top = cff.topDictIndex[0]
-        for attr in ("FullName", "FamilyName"):
-            if hasattr(top, attr):
-                setattr(top, attr, f"{FAMILY} Regular" if attr == "FullName" else FAMILY)
-    font.save(OUT)
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(page_characters())} characters)")
 
 
