@@ -15,15 +15,9 @@ from ulid import ULID
 from gateway.api.audit_page import MESSAGES
 from provenance.ledger import LedgerRecord
 from provenance.ledger.note import NoteSigner
-from tests.gateway.public.test_verify_page_browser import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, NEEDS_CHROMIUM
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"Chromium not installed at {CHROMIUM} (`make browser` installs Debian's package)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture

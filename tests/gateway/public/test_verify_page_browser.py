@@ -11,34 +11,15 @@ scrolling; and the API's rate limit reaches the page as a message. Screenshots g
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import pytest
 
 from gateway.api.verify_page import MESSAGES
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, NEEDS_CHROMIUM
 from tests.gateway.public.support import crop_and_recompress, released_photo, unrelated_photo
 
-CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"Chromium not installed at {CHROMIUM} (`make browser` installs Debian's package)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture

@@ -10,34 +10,15 @@ Screenshots go to ``test-artifacts/`` (git-ignored). The test skips where Chromi
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, NEEDS_CHROMIUM
 from tests.gateway.review.support import NAME, PROMPT, Keys, PersonCheck, ledger_ok, review_records
 
-CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"Chromium not installed at {CHROMIUM} (`make browser` installs Debian's package)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture
