@@ -42,6 +42,27 @@ def family_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {}
 
 
+@pytest.fixture(scope="module")
+def family_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policies, except that the watermark's PSNR floor is 37 dB, not 38.5.
+
+    A tiny model with random weights paints white noise (luma std ~41), which is not what a
+    trained model paints: marking it needs ~37.7 dB, so at the shipped 38.5 dB floor the mark is
+    capped and about 1 payload in 100 does not read back, and the gateway rightly refuses the
+    image (``mark_failed``; measured with 300 random keys and payloads on the sd3 output). These
+    tests are about loading and serving the families, so they take the floor such noise needs.
+    """
+    folder = tmp_path_factory.mktemp("family-policies")
+    for pack in (REPO / "policies").glob("*.yaml"):
+        text = pack.read_text(encoding="utf-8")
+        if pack.name == "default.yaml":
+            assert "\n    - watermark\n" in text, "the default policy's watermark step moved"
+            floor = "\n    - {name: watermark, options: {min_psnr: 37.0}}\n"
+            text = text.replace("\n    - watermark\n", floor)
+        (folder / pack.name).write_text(text, encoding="utf-8")
+    return folder
+
+
 def _backend(family: str, folders: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
     from models.diffusers_backend import DiffusersBackend
 
@@ -57,6 +78,7 @@ def family_client(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     family_folders: dict[str, Path],
+    family_policies: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Any, Any, dict[str, str]]]:
     from fastapi.testclient import TestClient
@@ -66,7 +88,7 @@ def family_client(
     from gateway.state import AppState
 
     settings = Settings(
-        data_dir=tmp_path / "data", policy_dir=REPO / "policies", default_steps=2, backend_timeout_s=900
+        data_dir=tmp_path / "data", policy_dir=family_policies, default_steps=2, backend_timeout_s=900
     )
     state = AppState(settings, backend=_backend(request.param, family_folders, tmp_path_factory))
     key, _ = state.keys.create("acme", "requester", name="families")
