@@ -145,11 +145,41 @@ class _IndexCheck:
             raise CheckFailed(f"{self.name} looks at images; {item.target} has none")
         return item.image
 
+    #: the policy step's options model (``typed_options``)
+    options_model: ClassVar[type[BaseModel]]
+
+    def run(self, item: CheckInput) -> list[Verdict]:
+        """What every index check does around its search: the step's indexes (none: nothing to
+        say), the image, the low-information gate (too plain to compare: "undecided" if the policy
+        wants it reported), then the best ``max_matches`` of :meth:`_match` as verdicts."""
+        opts: Any = typed_options(item.options, self.options_model)
+        indexes = self._indexes(opts)
+        if not indexes:
+            return []
+        image = self._image(item)
+        info = measure(image)
+        if not self._decidable(info, opts):
+            return [_undecided(item, self.name, info)] if opts.report_undecided else []
+        matches = self._match(image, info, indexes, opts)
+        return [_verdict(item, self.name, m, self._limit(opts)) for m in matches[: opts.max_matches]]
+
+    def _decidable(self, info: Information, opts: Any) -> bool:  # noqa: ARG002 - hook
+        return info.enough
+
+    def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:
+        """Every match in ``indexes``, best first."""
+        raise NotImplementedError
+
+    def _limit(self, opts: Any) -> str:
+        """The policy's limit the evidence quotes (radius, threshold, inliers)."""
+        raise NotImplementedError
+
 
 class HashCheck(_IndexCheck):
     """pHash and dHash radius search (fast gate; see :mod:`safety.neardup.codes`)."""
 
     name: ClassVar[str] = "neardup.hash"
+    options_model: ClassVar[type[BaseModel]] = HashCheckOptions
 
     def warm(self, options: BaseModel | None) -> None:
         """Open the indexes a policy step names and build their search structures now (start-up).
@@ -161,28 +191,26 @@ class HashCheck(_IndexCheck):
         for ix in self._indexes(opts):
             ix.warm(opts.codes, opts.radius)
 
-    def run(self, item: CheckInput) -> list[Verdict]:
-        opts = typed_options(item.options, HashCheckOptions)
-        indexes = self._indexes(opts)
-        if not indexes:
-            return []
-        image = self._image(item)
-        info = measure(image)
+    def _decidable(self, info: Information, opts: Any) -> bool:
+        return info.enough and any(ct in info.usable_codes() for ct in opts.codes)
+
+    def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:
         usable = [ct for ct in opts.codes if ct in info.usable_codes()]
-        if not info.enough or not usable:
-            return [_undecided(item, self.name, info)] if opts.report_undecided else []
         codes = query_codes(image, usable, mirror=opts.mirror)
-        matches = sorted(
+        return sorted(
             (m for ix in indexes for m in ix.match_codes(codes, opts.radius)),
             key=lambda m: (m.distance, m.index, m.source_id),
         )
-        return [_verdict(item, self.name, m, str(opts.radius)) for m in matches[: opts.max_matches]]
+
+    def _limit(self, opts: Any) -> str:
+        return str(opts.radius)
 
 
 class ClipCheck(_IndexCheck):
     """open_clip embedding threshold search (robust to crops and edits that defeat the hashes)."""
 
     name: ClassVar[str] = "neardup.clip"
+    options_model: ClassVar[type[BaseModel]] = ClipCheckOptions
 
     def __init__(self, settings: Any, *, store: IndexStore | None = None) -> None:
         super().__init__(settings, store=store)
@@ -216,17 +244,9 @@ class ClipCheck(_IndexCheck):
             raise AssertionError("unreachable")  # pragma: no cover
         return folder
 
-    def run(self, item: CheckInput) -> list[Verdict]:
+    def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:
         from PIL import ImageOps
 
-        opts = typed_options(item.options, ClipCheckOptions)
-        indexes = self._indexes(opts)
-        if not indexes:
-            return []
-        image = self._image(item)
-        info = measure(image)
-        if not info.enough:
-            return [_undecided(item, self.name, info)] if opts.report_undecided else []
         views = [image, ImageOps.mirror(image)] if opts.mirror else [image]
         queries: dict[str, Any] = {}
         matches: list[Match] = []
@@ -236,14 +256,17 @@ class ClipCheck(_IndexCheck):
             if emb.digest not in queries:
                 queries[emb.digest] = emb.embed(views)
             matches.extend(ix.match_embeddings(queries[emb.digest], opts.threshold))
-        matches.sort(key=lambda m: (m.distance, m.index, m.source_id))
-        return [_verdict(item, self.name, m, f"{opts.threshold:g}") for m in matches[: opts.max_matches]]
+        return sorted(matches, key=lambda m: (m.distance, m.index, m.source_id))
+
+    def _limit(self, opts: Any) -> str:
+        return f"{opts.threshold:g}"
 
 
 class LocalCheck(_IndexCheck):
     """ORB local features, LSH candidates, RANSAC verification (crops, rotations, overlays, paste-ins)."""
 
     name: ClassVar[str] = "neardup.local"
+    options_model: ClassVar[type[BaseModel]] = LocalCheckOptions
 
     def warm(self, options: BaseModel | None) -> None:
         """Open the indexes and map their candidate tables now (start-up)."""
@@ -251,17 +274,9 @@ class LocalCheck(_IndexCheck):
         for ix in self._indexes(opts):
             ix.local_tables()
 
-    def run(self, item: CheckInput) -> list[Verdict]:
+    def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:
         from safety.neardup.local import extract
 
-        opts = typed_options(item.options, LocalCheckOptions)
-        indexes = self._indexes(opts)
-        if not indexes:
-            return []
-        image = self._image(item)
-        info = measure(image)
-        if not info.enough:
-            return [_undecided(item, self.name, info)] if opts.report_undecided else []
         views: dict[str, list] = {}
         matches: list[Match] = []
         for ix in indexes:
@@ -275,8 +290,10 @@ class LocalCheck(_IndexCheck):
                     views[key], image.size, candidates=opts.candidates, min_inliers=opts.min_inliers
                 )
             )
-        matches.sort(key=lambda m: (-m.distance, m.index, m.source_id))
-        return [_verdict(item, self.name, m, str(opts.min_inliers)) for m in matches[: opts.max_matches]]
+        return sorted(matches, key=lambda m: (-m.distance, m.index, m.source_id))
+
+    def _limit(self, opts: Any) -> str:
+        return str(opts.min_inliers)
 
 
 def hash_check(settings: Any) -> HashCheck:
