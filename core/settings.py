@@ -206,6 +206,12 @@ class Settings(BaseSettings):
         "[docs/provenance.md](docs/provenance.md)",
         json_schema_extra=_shown(f"`$ASSAY_DATA_DIR/keys/{WATERMARK_KEY_FILE}`"),
     )
+    released_features: bool = Field(
+        default=True,
+        description="record each released image's local features (ORB keypoints, ~50 kB in the "
+        "database) so that `verify` finds a cropped, captioned or mirrored copy whose watermark and "
+        "metadata are gone; costs ~10 ms per released image",
+    )
     provider_name: str = Field(
         default="Assay", description="the provider named in labels (GB 45438 ContentProducer, SB 942)"
     )

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from sqlmodel import SQLModel
 from ulid import ULID
 
 from core.deadline import Deadline
@@ -65,7 +66,6 @@ from gateway.release import (
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
 from provenance.ledger.bodies import ErrorFacts, GenerationBody, GenerationStatus, RequestFacts
-from provenance.tables import ReleasedImage
 from safety.check import Check
 from safety.redaction import PromptRedactor, describe, frames
 from safety.runner import CheckRunner
@@ -569,7 +569,7 @@ class _RunContext:
     verdicts: list[Verdict]
     model: ModelInfo | None = None
     outputs: list[OutputImage] = field(default_factory=list)
-    index_rows: list[ReleasedImage] = field(default_factory=list)  # index rows, stored with the record
+    index_rows: list[SQLModel] = field(default_factory=list)  # index rows, stored with the record
 
     @property
     def stage(self) -> str:

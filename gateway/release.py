@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlmodel import SQLModel
+
 from core.errors import AssayError, ComponentError
 from gateway.blobs import BlobStore
 from gateway.metrics import Metrics
@@ -35,8 +37,8 @@ from provenance.ledger import LedgerRecord
 from provenance.ledger.bodies import GenerationOutput, MarkFacts, ReviewBody
 from provenance.marks import Artifact, Mark, MarkContext
 from provenance.released import release_row, system_name
+from provenance.released_features import feature_rows
 from provenance.runner import MarkRunner
-from provenance.tables import ReleasedImage
 from safety.redaction import PromptRedactor, describe, frames
 from safety.verdict import Action, Decision, TargetKind, Verdict
 
@@ -123,12 +125,22 @@ def content_id(record_id: str, index: int) -> str:
 class Release:
     """Marks, then the blob store, then the record (with the index rows, in one ledger append)."""
 
-    def __init__(self, *, marks: MarkSource, blobs: BlobStore, recorder: Recorder, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        marks: MarkSource,
+        blobs: BlobStore,
+        recorder: Recorder,
+        metrics: Metrics,
+        features: bool = True,
+    ) -> None:
         # the registry is looked up on each call: marks may be added to it after this was built
         self.marks = MarkRunner(marks.get, on_latency=metrics.mark_latency)
         self.blobs = blobs
         self.recorder = recorder
         self.metrics = metrics
+        #: also index each released image's local features (ASSAY_RELEASED_FEATURES)
+        self.features = features
 
     # Marks, in the fixed order, on released images only -----------------------------------------
     def mark(self, job: ReleaseJob, outputs: list[OutputImage], images: Sequence[Image.Image | None]) -> None:
@@ -171,20 +183,21 @@ class Release:
             out.facts = MarkFacts.model_validate(art.facts)
 
     # Bytes to the blob store (released images, and held ones for the reviewer), and the rows of the
-    # released-image index that `verify` searches (content id, watermark payload, pHash); the rows
-    # are written with the record, in the ledger's transaction (:meth:`record`) ------------------
+    # released-image index that `verify` searches (content id, watermark payload, pHash, local
+    # features); the rows are written with the record, in the ledger's transaction (:meth:`record`)
     def store(
         self, job: ReleaseJob, outputs: list[OutputImage], images: Sequence[Image.Image | None]
-    ) -> list[ReleasedImage]:
-        rows = []
+    ) -> list[SQLModel]:
+        rows: list[SQLModel] = []
         for out in outputs:
             if out.action is Action.ALLOW and out.data is not None:
                 out.blob_key = self.blobs.put(out.data)
+                released = out.released_image or _image(images, out.index, job.record_id)
                 rows.append(
                     release_row(
                         job.record_id,
                         out.content_id,
-                        out.released_image or _image(images, out.index, job.record_id),
+                        released,
                         tenant=job.tenant,
                         created_at=job.created,
                         system=system_name(job.model),
@@ -192,6 +205,8 @@ class Release:
                         manifest_digest=out.facts.c2pa.manifest_digest if out.facts.c2pa else None,
                     )
                 )
+                if self.features:
+                    rows.extend(feature_rows(out.content_id, job.record_id, released))
             elif out.action is Action.REVIEW:
                 buf = io.BytesIO()
                 _image(images, out.index, job.record_id).save(buf, format="PNG")
@@ -199,7 +214,7 @@ class Release:
         return rows
 
     # The record, with the index rows in its transaction -----------------------------------------
-    def record(self, record: LedgerRecord, rows: Sequence[ReleasedImage] = ()) -> None:
+    def record(self, record: LedgerRecord, rows: Sequence[SQLModel] = ()) -> None:
         self.recorder.append(record, with_rows=list(rows))
 
     # A held generation, after a reviewer approved it ---------------------------------------------

@@ -73,7 +73,13 @@ class AppState:
         #: set while the app runs: the leadership of the scheduled ledger jobs (one replica holds it)
         self.schedule_leader: Any | None = None
         #: marks -> store -> record, for the pipeline and for approved reviews alike
-        self.release = Release(marks=self.marks, blobs=self.blobs, recorder=self.ledger, metrics=self.metrics)
+        self.release = Release(
+            marks=self.marks,
+            blobs=self.blobs,
+            recorder=self.ledger,
+            metrics=self.metrics,
+            features=settings.released_features,
+        )
         self.pipeline = Pipeline(
             policies=self.policy_for,
             backend=lambda: self.backend,

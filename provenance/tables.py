@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, Column, DateTime, Float, Index, Integer, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 #: widths of the pHash bands, most significant first (sum 64)
@@ -53,3 +53,38 @@ class ReleasedImage(SQLModel, table=True):
     watermark: str | None = Field(default=None, sa_column=Column(String(128), nullable=True, index=True))
     #: sha256 of the C2PA manifest, "sha256:<hex>" (None when not signed)
     manifest_digest: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))
+
+
+class ReleasedFeatures(SQLModel, table=True):
+    """The local features of one released image (:mod:`provenance.released_features`)."""
+
+    __tablename__ = "released_features"
+
+    content_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    record_id: str = Field(sa_column=Column(String(64), nullable=False))
+    #: how the features were computed (``provenance.released_features.SCHEME``)
+    scheme: str = Field(sa_column=Column(String(32), nullable=False))
+    #: the detector's work frame (pixels) and original pixels per work pixel
+    work_w: int = Field(sa_column=Column(Integer, nullable=False))
+    work_h: int = Field(sa_column=Column(Integer, nullable=False))
+    scale: float = Field(sa_column=Column(Float, nullable=False))
+    #: the released image's size
+    width: int = Field(sa_column=Column(Integer, nullable=False))
+    height: int = Field(sa_column=Column(Integer, nullable=False))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+    #: uint16 x, y per keypoint (1/32 work pixel), uint8 orientation, 32-byte ORB descriptor
+    pts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ang: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    desc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ReleasedFeatureKey(SQLModel, table=True):
+    """One LSH bucket a released image's keypoints fall in: the inverted index of the lookup.
+
+    ``key`` is ``table << 24 | bucket``; the primary key (key, content_id) is the index a query
+    reads (``WHERE key IN (...) GROUP BY content_id``)."""
+
+    __tablename__ = "released_feature_keys"
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    content_id: str = Field(sa_column=Column(String(64), primary_key=True))

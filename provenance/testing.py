@@ -174,3 +174,21 @@ class FailingSigner(CallbackSigner):
     def sign(self, data: bytes) -> bytes:
         self.calls += 1
         raise SigningError("HSM unreachable: connection refused")
+
+
+def repost(image: Any, *, keep: float = 0.7, blur: float = 2.0, quality: int = 80) -> bytes:
+    """A released image as reposts circulate: ``keep`` of each side cropped off centre, mirrored,
+    captioned, blurred (radius 2 destroys the watermark), JPEG without metadata."""
+    from PIL import ImageDraw, ImageFilter, ImageOps
+
+    w, h = image.size
+    cw, ch = round(w * keep), round(h * keep)
+    x0, y0 = round((w - cw) * 0.3), round((h - ch) * 0.6)
+    copy = ImageOps.mirror(image.convert("RGB").crop((x0, y0, x0 + cw, y0 + ch)))
+    draw = ImageDraw.Draw(copy)
+    draw.rectangle((0, ch - 40, cw, ch), fill=(0, 0, 0))
+    draw.text((10, ch - 32), "you won't believe this!!", fill=(255, 255, 255))
+    copy = copy.filter(ImageFilter.GaussianBlur(blur))
+    buf = io.BytesIO()
+    copy.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()

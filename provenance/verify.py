@@ -12,6 +12,11 @@ each method says what it found and which record it points to, with how much that
 - ``watermark``: the payload the watermark decoder recovers, looked up in the released-image index.
   It survives metadata stripping, recompression and resizing.
 - ``phash``: perceptual-hash neighbours among the gateway's released images (similarity only).
+- ``features``: released images whose local features (ORB keypoints) the image shares under a
+  verified geometric transform (:mod:`provenance.released_features`): a cropped, captioned,
+  mirrored or rotated repost whose watermark and metadata are gone (similarity, with its
+  estimated false-match rate). Looked up only when no trusted manifest or watermark found a
+  released record.
 
 Bad input (not an image, a bomb, a truncated file) raises the 4xx errors of
 :func:`core.images.decode_image`; nothing in an upload can cause anything else.
@@ -31,7 +36,7 @@ from typing import Any, Literal, Protocol
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from core.errors import ConfigError
+from core.errors import AssayError, ConfigError
 from core.images import DecodeLimits, decode_image
 from provenance.c2pa_sign.manifest import ASSAY_ASSERTION, SOFT_BINDING
 from provenance.c2pa_sign.sdk import ManifestReader, ManifestReading
@@ -45,11 +50,12 @@ from provenance.released import (
     has_detail,
     phash64,
 )
+from provenance.released_features import find_by_features
 from provenance.source_type import AI_SOURCE_TYPES
 
 log = logging.getLogger("assay.verify")
 
-Method = Literal["c2pa", "xmp", "watermark", "phash"]
+Method = Literal["c2pa", "xmp", "watermark", "phash", "features"]
 #: how much a method's pointer is worth, strongest first
 Strength = Literal["signed", "watermark", "similarity", "claim"]
 _RANK = {"signed": 0, "watermark": 1, "similarity": 2, "claim": 3}
@@ -139,6 +145,29 @@ class PhashResult(_Model):
     matches: list[PhashHit] = Field(default_factory=list)
 
 
+class FeatureHit(_Model):
+    record_id: str
+    content_id: str
+    #: RANSAC inliers of the verified transform (more is surer)
+    inliers: int
+    #: estimated chance that an unrelated image reaches as many inliers
+    false_match_rate: float
+    mirrored: bool
+    rotation_deg: float
+    #: released-image pixels per query pixel
+    scale: float
+    #: [x, y, w, h]: the part of the query the released image covers, and what of it is shown
+    query_box: list[int]
+    source_box: list[int]
+
+
+class FeatureResult(_Model):
+    #: the lookup ran (False: not needed, or no index to search; ``skipped`` says which)
+    searched: bool = False
+    skipped: str | None = None
+    matches: list[FeatureHit] = Field(default_factory=list)
+
+
 class MethodHit(_Model):
     method: Method
     strength: Strength
@@ -171,6 +200,7 @@ class VerifyReport(_Model):
     xmp: XmpResult
     watermark: WatermarkResult
     phash: PhashResult
+    features: FeatureResult = Field(default_factory=FeatureResult)
     records: list[RecordHit] = Field(default_factory=list)
     #: the best-supported record id (strongest method, then most methods), or None
     record_id: str | None = None
@@ -203,6 +233,8 @@ class PublicMarks(_Model):
     watermark: bool = False
     #: the image looks like (perceptual hash) an image this gateway released
     hash_match: bool = False
+    #: the image shows part of an image this gateway released (local features, verified geometry)
+    feature_match: bool = False
 
 
 class PublicVerifyReport(_Model):
@@ -225,6 +257,7 @@ def public_marks(report: VerifyReport) -> PublicMarks:
         metadata_label=report.xmp.ai_generated,
         watermark=report.watermark.detected,
         hash_match=bool(report.phash.matches),
+        feature_match=bool(report.features.matches),
     )
 
 
@@ -435,6 +468,31 @@ class Verifier:
                         MethodHit(method="phash", strength="similarity", detail=f"distance {m.distance}"),
                         m.row,
                     )
+            # local features: only when nothing stronger found a released record
+            found = any(
+                h["row"] is not None and any(m.strength in ("signed", "watermark") for m in h["methods"])
+                for h in hits.values()
+            )
+            if s is None:
+                feat_res = FeatureResult(skipped="no released-image index to search")
+            elif found:
+                feat_res = FeatureResult(skipped="a trusted manifest or the watermark found the record")
+            else:
+                feat_res = self._features(s, image)
+                for fm in feat_res.matches:
+                    row = get_release(s, fm.content_id)
+                    point(
+                        fm.record_id,
+                        fm.content_id,
+                        MethodHit(
+                            method="features",
+                            strength="similarity",
+                            detail=f"{fm.inliers} matching keypoints"
+                            + (", mirrored" if fm.mirrored else "")
+                            + f", false-match rate ~{fm.false_match_rate:.0e}",
+                        ),
+                        row,
+                    )
 
         records = []
         for rid, h in hits.items():
@@ -465,6 +523,7 @@ class Verifier:
             xmp=xmp_res,
             watermark=wm_res,
             phash=ph_res,
+            features=feat_res,
             records=records,
             record_id=best,
             ai_generated=ai,
@@ -562,6 +621,30 @@ class Verifier:
             payload=reading.payload_hex,
             algorithm=reading.scheme,
             transform=getattr(reading, "transform", None),
+        )
+
+    @staticmethod
+    def _features(session: Any, image: Image.Image) -> FeatureResult:
+        try:
+            matches = find_by_features(session, image)
+        except AssayError as exc:  # e.g. the feature extractor refused the image
+            return FeatureResult(skipped=exc.message)
+        return FeatureResult(
+            searched=True,
+            matches=[
+                FeatureHit(
+                    record_id=m.row.record_id,
+                    content_id=m.row.content_id,
+                    inliers=m.inliers,
+                    false_match_rate=m.false_match_rate,
+                    mirrored=m.mirrored,
+                    rotation_deg=round(m.rotation_deg, 2),
+                    scale=round(m.scale, 4),
+                    query_box=m.query_box,
+                    source_box=m.source_box,
+                )
+                for m in matches
+            ],
         )
 
     @staticmethod

@@ -4,6 +4,6 @@ The schema (which tables exist) and its Alembic migrations belong to the gateway
 table module: see :mod:`gateway.store`.
 """
 
-from core.store.db import Database, table_of
+from core.store.db import Database, TableRows, add_rows, table_of
 
-__all__ = ["Database", "table_of"]
+__all__ = ["Database", "TableRows", "add_rows", "table_of"]

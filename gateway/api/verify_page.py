@@ -4,8 +4,8 @@ Why: California SB 942 asks providers for a free detection tool anyone can use, 
 labelling rules expect the public to be able to check a label. The page is the face of the public
 ``POST /v1/verify``: it sends the file there (so the page is rate-limited exactly as the API is,
 per client address) and shows only what that endpoint reveals: provider, system, time and record
-id, and which marks were found (C2PA with its signer, metadata label, watermark, hash match);
-never prompts, tenants or requesters. It is served only with ``ASSAY_PUBLIC_VERIFY=true``.
+id, and which marks were found (C2PA with its signer, metadata label, watermark, hash match,
+feature match); never prompts, tenants or requesters. It is served only with ``ASSAY_PUBLIC_VERIFY=true``.
 
 English and Simplified Chinese (``?lang=``, the ``assay_lang`` cookie, else ``Accept-Language``),
 a layout that works on phones, no inline script or style (strict CSP), and its own font so the
@@ -73,6 +73,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "mark_label": ("Metadata label", "元数据标识"),
     "mark_watermark": ("Invisible watermark", "隐式水印"),
     "mark_hash": ("Looks like a released image", "与已发布的图片相似"),
+    "mark_features": ("Shows part of a released image", "含有已发布的图片"),
     "yes": ("found", "已发现"),
     "no": ("not found", "未发现"),
     "rate_limited": (

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.errors import IntegrityError, InvalidRequest, StoreError
-from core.store import Database, table_of
+from core.store import Database, TableRows, table_of
 from provenance.ledger import merkle
 from provenance.ledger.merkle import TILE_HEIGHT, Frontier, TiledSource, leaf_hash
 from provenance.ledger.record import (
@@ -146,13 +146,18 @@ class TreeHead:
 
 
 def _insert_side_rows(conn: Connection, side: list[Any]) -> None:
-    """Insert SQLModel table rows, grouped by table, on the append's connection."""
+    """Insert SQLModel table rows and :class:`~core.store.TableRows`, grouped by table, on the
+    append's connection."""
     by_table: dict[Any, list[dict[str, Any]]] = {}
     for obj in side:
+        if isinstance(obj, TableRows):
+            by_table.setdefault(table_of(obj.model), []).extend(obj.values)
+            continue
         table = table_of(type(obj))
         by_table.setdefault(table, []).append({c.key: getattr(obj, c.key) for c in table.columns})
     for table, values in by_table.items():
-        conn.execute(table.insert(), values)
+        if values:
+            conn.execute(table.insert(), values)
 
 
 @dataclass

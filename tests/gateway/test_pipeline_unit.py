@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from core.errors import ComponentError, ContentBlocked
+from core.store import TableRows
 from gateway.admission import Admission
 from gateway.auth import Principal, Role
 from gateway.metrics import Metrics
@@ -30,6 +31,7 @@ from models.testing import PhotoBackend
 from provenance.ledger import LedgerRecord
 from provenance.ledger.bodies import GenerationBody, GenerationStatus, ReviewAction, ReviewBody, ReviewState
 from provenance.marks import Artifact, MarkContext
+from provenance.tables import ReleasedFeatures, ReleasedImage
 from safety.check import CheckInput
 from safety.verdict import Action, Category, Decision, TargetKind, Verdict
 
@@ -202,11 +204,14 @@ def test_allowed_images_are_marked_stored_and_recorded_held_ones_are_returned_no
     assert Image.open(io.BytesIO(released.data)).convert("RGB").getpixel((0, 0)) == (255, 0, 255)
     assert held.data is None and held.blob_key in rig.blobs.data  # the unmarked held image, for the reviewer
     assert released.blob_key in rig.blobs.data and rig.blobs.data[released.blob_key] == released.data
-    # one record, the index row of the released image in its append
+    # one record, the index rows of the released image (and only of it) in its append
     [(rec, rows)] = rig.recorder.appended
     assert rec.record_id == res.record_id and rec.kind == "generation" and rec.tenant == "acme"
     assert rec.decision == "review" and rec.categories == ["real_person"] and rec.model_id == "test-photo"
-    assert [r.content_id for r in rows] == [released.content_id]
+    assert [r.content_id for r in rows if isinstance(r, ReleasedImage)] == [released.content_id]
+    assert [r.content_id for r in rows if isinstance(r, ReleasedFeatures)] == [released.content_id]
+    [keys] = [r for r in rows if isinstance(r, TableRows)]  # its local features' index keys
+    assert {v["content_id"] for v in keys.values} == {released.content_id}
     assert rec.body["outputs"][0]["marks"] == {
         "fake.stamp": {"content_id": released.content_id, "edit": False}
     }
@@ -285,7 +290,8 @@ def test_an_approved_held_image_is_released_through_the_same_stage(rig: Rig) -> 
     assert out.content_id == held.content_id and out.action is Action.ALLOW and out.data is not None
     assert rig.mark.applied[-1] == held.content_id
     rec, rows = rig.recorder.appended[-1]
-    assert rec.record_id == review.record_id and [r.content_id for r in rows] == [held.content_id]
+    assert rec.record_id == review.record_id
+    assert [r.content_id for r in rows if isinstance(r, ReleasedImage)] == [held.content_id]
     body = ReviewBody.model_validate(rec.body)
     assert body.action is ReviewAction.APPROVED and body.to is ReviewState.APPROVED
     assert rec.body["from"] == "claimed" and "priority" not in rec.body  # optional parts left out

@@ -99,6 +99,7 @@
     mark("m-label", m.metadata_label, m.metadata_label ? M.yes : M.no);
     mark("m-watermark", m.watermark, m.watermark ? M.yes : M.no);
     mark("m-hash", m.hash_match, m.hash_match ? M.yes : M.no);
+    mark("m-features", m.feature_match, m.feature_match ? M.yes : M.no);
     result.hidden = false;
     say("", false);
   }

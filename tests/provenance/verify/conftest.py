@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
-from core.store import Database
+from core.store import Database, add_rows
 from provenance.c2pa_sign.credentials import load_credentials
 from provenance.c2pa_sign.mark import C2paMark
 from provenance.c2pa_sign.signer import PemFileSigner
@@ -20,7 +20,8 @@ from provenance.label.visible import VisibleLabel
 from provenance.ledger.bodies import WatermarkFacts
 from provenance.marks import Artifact, MarkContext
 from provenance.released import release_row, system_name
-from provenance.tables import ReleasedImage
+from provenance.released_features import feature_rows
+from provenance.tables import ReleasedFeatureKey, ReleasedFeatures, ReleasedImage
 from provenance.testing import TestPki, mark_context
 
 
@@ -37,9 +38,10 @@ def signing_mark(vpki: TestPki) -> C2paMark:
 
 @pytest.fixture
 def index_db(db_url: str) -> Iterator[Database]:
-    """The released-image table alone, on SQLite and on PostgreSQL."""
+    """The released-image tables alone (with the local features), on SQLite and on PostgreSQL."""
     db = Database(db_url)
-    ReleasedImage.metadata.create_all(db.engine, tables=[ReleasedImage.__table__])
+    tables = [ReleasedImage.__table__, ReleasedFeatures.__table__, ReleasedFeatureKey.__table__]
+    ReleasedImage.metadata.create_all(db.engine, tables=tables)
     yield db
     db.dispose()
 
@@ -112,6 +114,7 @@ def release(index_db: Database, signing_mark: C2paMark, verify_settings: Setting
                     manifest_digest=art.facts["c2pa"]["manifest_digest"],
                 )
             )
+            add_rows(s, feature_rows(ctx.content_id, ctx.record_id, art.image))
         return Released(art.data, ctx, art.image, art.facts)
 
     return run

@@ -181,6 +181,7 @@ def test_public_mode_reveals_provider_system_time_and_id_only(release, vphotos, 
         "metadata_label",
         "watermark",
         "hash_match",
+        "feature_match",
     }
     assert public.detected and public.id == rel.ctx.record_id and public.provider == "AssayTest"
     assert public.system == "assay-default (r1)" and public.time == rel.ctx.created_at.replace(tzinfo=None)
