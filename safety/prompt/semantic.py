@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.errors import PayloadTooLarge
 from core.plugins import typed_options
 from safety.check import CheckInput
+from safety.prompt.context import ContextModel, ContextOptions, context_models, find_cues, get_context_model
 from safety.prompt.encoder import Encoded, SentenceEncoder, get_encoder
 from safety.prompt.exemplars import (
     BENIGN,
@@ -134,6 +135,9 @@ class SemanticOptions(BaseModel):
     categories: tuple[Category, ...] = ()
     #: Chinese and typed pinyin when the main encoder cannot read them (see MultilingualOptions)
     multilingual: MultilingualOptions = MultilingualOptions()
+    #: the benign-context model (as prompt.lexicon's, safety/prompt/context.py): a cue and a strong
+    #: prevention, memorial, news... context hold a block for review; never for minors
+    context: ContextOptions = ContextOptions()
 
     @model_validator(mode="after")
     def _ordered(self) -> SemanticOptions:
@@ -321,9 +325,11 @@ class SemanticCheck:
         return Encoded(np.stack([h[0] for h in filled]), np.asarray([h[1] for h in filled], np.float32))
 
     def clear_cache(self) -> None:
-        """Forget cached window vectors (benchmarks time cold calls this way)."""
+        """Forget cached window vectors (benchmarks time cold calls this way), the context model's too."""
         with self._cache_lock:
             self._cache.clear()
+        for m in context_models():
+            m.clear_cache()
 
     def run(self, item: CheckInput) -> list[Verdict]:
         opts = typed_options(item.options, SemanticOptions)
@@ -359,7 +365,49 @@ class SemanticCheck:
                 sounds = [pinyin_words(t) if t else "" for t in routed]
                 scale = _Scale(ml.pinyin_floor, ml.pinyin_ceiling, ml.margin)
                 self._score(hits, model.ml_encoder, model.pinyin_bank, sounds, scale, opts, "pinyin", 2)
-        return self._verdicts(item, base, spans, hits)
+        verdicts = self._verdicts(item, base, spans, hits)
+        if opts.context.enabled and any(v.score > opts.context.cap.score for v in verdicts):
+            verdicts = self._in_context(verdicts, text, windows, opts.context)
+        return verdicts
+
+    def _in_context(
+        self, verdicts: list[Verdict], text: str, windows: list[str], opts: ContextOptions
+    ) -> list[Verdict]:
+        """Cap verdicts a cue and a strong benign context explain (see :mod:`safety.prompt.context`)."""
+        cues = find_cues(text)
+        if not cues:
+            return verdicts
+        model = self._context_model(opts)
+        out: list[Verdict] = []
+        for v in verdicts:
+            if v.category not in opts.categories or v.score <= opts.cap.score:
+                out.append(v)
+                continue
+            window = windows[int(v.evidence["window"])]
+            with self._cache_lock:  # the USE path may have embedded this window already
+                known = self._cache.get((model.encoder.identity, window))
+            found = model.assess(window, v.category.value, known[0] if known is not None else None)
+            if found is None or not found.strong(opts.floor, opts.margin):
+                out.append(v)
+                continue
+            cue = cues[0]
+            kind = found.exemplar.context.value
+            reason = (
+                f"{v.reason}; held at review by its benign {kind} context: {cue[1]!r} is a cue of {cue[0]} "
+                f"and the prompt is close ({found.similarity:.2f}) to the {kind} example "
+                f"{found.exemplar.text!r}, closer than to any {v.category.value} example "
+                f"({found.risky_similarity:.2f})"
+            )
+            evidence = dict(v.evidence, context=found.evidence(cue[1]), cap=opts.cap.value)
+            score = min(v.score, opts.cap.score)
+            out.append(v.model_copy(update={"score": score, "reason": reason, "evidence": evidence}))
+        return sorted(out, key=lambda v: (-v.score, v.category.value))
+
+    def _context_model(self, opts: ContextOptions) -> ContextModel:
+        base = self._data_dir or Path.cwd()
+        extra = tuple(resolve_path(p, base) for p in opts.extra_context)
+        cache = (self._data_dir / "cache" / "prompt-semantic") if self._data_dir is not None else None
+        return get_context_model(cache, extra)
 
     def _score(
         self,

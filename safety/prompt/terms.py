@@ -111,6 +111,9 @@ class Term:
     prefix: bool = False  # the word may go on after the term (written ``term*``)
     pinyin: bool = False  # also match Chinese homophones / typed pinyin
     source: str = ""  # file:line
+    #: a sound-alike copy of a term not flagged ``py``: it matches the term's homophones and typed
+    #: pinyin only, and a verdict resting on it is held for review, never blocked (heard, not written)
+    sound: bool = False
 
     @property
     def is_context(self) -> bool:
