@@ -6,8 +6,18 @@ usual evasions. It runs in well under 2 ms. Terms carry a severity (low reviews,
 block under the default policy); co-occurrence rules turn harmless context (``child``) plus a risky
 term (``nude``) into the category the pair means (``minors``).
 
-Options (``LexiconOptions``) let a policy add term, allow and rule files, switch the leetspeak and
-pinyin views, or restrict the categories it reports.
+Two things keep a term list from judging a word out of its context:
+
+* **benign context** (:mod:`safety.prompt.context`): a risky word in a prevention, memorial, news,
+  medical or teaching prompt ("预防自杀的公益海报") is held for review, not blocked, when a context cue
+  is present and the multilingual encoder places the prompt nearer that category's benign-context
+  exemplars than its risky ones — never for minors, a co-occurrence rule or a critical term;
+* **sound-alikes**: every Chinese term of two characters or more also matches its homophones and its
+  typed pinyin (沙人 for 杀人, ``zi sha``), held for review — unless the characters typed are a common
+  word of their own (小学, 实验室: pieces of the encoder's vocabulary) or part of a written term.
+
+Options (``LexiconOptions``) let a policy add term, allow and rule files, switch the leetspeak,
+pinyin and sound-alike views and the context model, or restrict the categories it reports.
 """
 
 from __future__ import annotations
