@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from core.errors import PolicyError
 from gateway.policy import load_policy, parse_policy
+from safety.prompt.context import builtin_context_files, load_context_file
 from safety.prompt.exemplars import builtin_exemplar_files, load_exemplar_file
 from safety.prompt.lexicon import LexiconOptions
 from safety.registry import BUILTIN_CHECKS, CheckRegistry
@@ -129,13 +130,22 @@ def _rows(name: str) -> list[dict]:
 
 
 def test_sets_do_not_overlap_exemplars_or_each_other() -> None:
-    """Dev (eval, dev2, zh_dev) and held-out (test_a, test_b, zh_test) sets are disjoint, and none
-    holds an exemplar."""
+    """Dev (eval, dev2, zh_dev, zh_context_dev) and held-out (test_a, test_b, zh_test) sets are
+    disjoint, and none holds an exemplar (a semantic one or a benign-context one)."""
     from safety.prompt.normalize import get_normalizer
 
     norm = get_normalizer()
     exemplars = {norm.base_text(e.text) for f in builtin_exemplar_files() for e in load_exemplar_file(f)}
-    names = ("eval.jsonl", "dev2.jsonl", "test_a.jsonl", "test_b.jsonl", "zh_dev.jsonl", "zh_test.jsonl")
+    exemplars |= {norm.base_text(c.text) for f in builtin_context_files() for c in load_context_file(f)}
+    names = (
+        "eval.jsonl",
+        "dev2.jsonl",
+        "test_a.jsonl",
+        "test_b.jsonl",
+        "zh_dev.jsonl",
+        "zh_test.jsonl",
+        "zh_context_dev.jsonl",
+    )
     sets = {name: _rows(name) for name in names}
     assert [r["text"] for rows in sets.values() for r in rows if norm.base_text(r["text"]) in exemplars] == []
     seen: dict[str, str] = {}  # (evasion variants of one prompt share a base text within a set)
