@@ -52,6 +52,7 @@ from gateway.admission import Admission, request_cost
 from gateway.auth import Principal
 from gateway.decision import combine, decide
 from gateway.metrics import Metrics
+from gateway.people import perceived_people
 from gateway.policy import AdmissionRules, Policy
 from gateway.release import (
     OutputImage,
@@ -239,8 +240,12 @@ class Pipeline:
             timings["backend_s"] = result.elapsed_s
             with self._stage(ctx, "output_checks"):
                 out_verdicts = self.check_images(result.images, TargetKind.OUTPUT_IMAGE, req, policy)
+                # bias monitoring: perceived attributes of the faces image.faces found (gateway.people)
+                people = perceived_people(result.images, out_verdicts, policy, req.prompt)
             verdicts += out_verdicts
             outputs = self.decide_outputs(record_id, result.images, out_verdicts, before, policy)
+            for out in outputs:
+                out.people = people.get(out.index)
             job = ReleaseJob(
                 record_id=record_id,
                 created=created,

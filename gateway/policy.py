@@ -174,6 +174,15 @@ class Review(_Strict):
     keep_rejected_images: bool = False
 
 
+class BiasMonitoring(_Strict):
+    """Bias monitoring of outputs (``assay report bias``): with ``record_perceived`` on, every output
+    image in which ``image.faces`` found faces gets, in its record, each face's *perceived* gender,
+    age bracket and skin tone (network and colorimetric estimates of appearance, never identity;
+    no crop or embedding is kept), and the occupation or role its prompt names."""
+
+    record_perceived: bool = True
+
+
 class AdmissionRules(_Strict):
     """The tenant's share of the model (gateway.admission): how many of its generations may run
     at once, wait at once, how long one may wait, and its weight in fair service (2 = twice the
@@ -204,6 +213,7 @@ class Policy(_Strict):
     retention: Retention = Field(default_factory=Retention)
     review: Review = Field(default_factory=Review)
     admission: AdmissionRules = Field(default_factory=AdmissionRules)
+    bias_monitoring: BiasMonitoring = Field(default_factory=BiasMonitoring)
     #: prompt text may go into the C2PA manifest (off by default: prompts are personal data)
     prompt_in_manifest: bool = False
 

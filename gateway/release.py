@@ -34,7 +34,7 @@ from gateway.metrics import Metrics
 from gateway.policy import Policy
 from models.base import ModelInfo
 from provenance.ledger import LedgerRecord
-from provenance.ledger.bodies import GenerationOutput, MarkFacts, ReviewBody
+from provenance.ledger.bodies import GenerationOutput, MarkFacts, PeopleFacts, ReviewBody
 from provenance.marks import Artifact, Mark, MarkContext
 from provenance.released import release_row, system_name
 from provenance.released_features import feature_rows
@@ -94,6 +94,7 @@ class OutputImage:
     blob_key: str | None = None  # released bytes, or the unmarked held image for review
     facts: MarkFacts = field(default_factory=MarkFacts)  # what the marks report (released images)
     released_image: Image.Image | None = None  # the marked pixels (for the released-image index)
+    people: PeopleFacts | None = None  # bias monitoring: perceived attributes of its faces
 
 
 class Stages:
@@ -274,6 +275,7 @@ def recorded(out: OutputImage) -> GenerationOutput:
         blob=out.blob_key,
         media_type=out.media_type,
         marks=out.facts,
+        people=out.people,
     )
 
 

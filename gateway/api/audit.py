@@ -21,13 +21,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from core.errors import InvalidRequest, NotFound
 from core.store.locks import Leadership
 from gateway.api.deps import AuditorDep, StateDep
 from gateway.auth import Principal, validate_tenant_id
+from gateway.reports.bias import BiasReport, GroupBy, bias_report, report_csv, svg_chart
 from gateway.state import AppState
 from provenance.ledger import StoredRecord
 from provenance.ledger.checkpoint import Checkpoint, Checkpoints, CheckpointScheduler, load_signer
@@ -236,6 +237,33 @@ def list_records(
     q = _query(principal, filters, order)
     p = page(state.ledger, q, limit=limit, cursor=cursor)
     return RecordList(data=p.records, next_cursor=p.next_cursor)
+
+
+@router.get("/reports/bias", response_model=BiasReport)
+def bias_report_endpoint(
+    state: StateDep,
+    principal: AuditorDep,
+    filters: FiltersDep,
+    by: GroupBy = "prompt",
+    outputs: Literal["released", "all"] = "released",
+    format: Literal["json", "csv", "svg"] = "json",  # noqa: A002 - the query parameter's name
+) -> Any:
+    """Perceived gender, age bracket and skin tone of the faces in released outputs, per group
+    (what ``assay report bias`` prints; see :mod:`gateway.reports.bias`). ``format=svg`` is the
+    chart, ``format=csv`` one row per group and value."""
+    if filters.kind not in (None, "generation"):
+        raise InvalidRequest("the bias report reads generation records only", param="kind")
+    q = _query(principal, filters.model_copy(update={"kind": "generation"}), "asc")
+    report = bias_report(state.ledger, q, by=by, outputs=outputs)
+    if format == "svg":
+        return Response(svg_chart(report), media_type="image/svg+xml")
+    if format == "csv":
+        return Response(
+            report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="assay-bias-report.csv"'},
+        )
+    return report
 
 
 @router.get("/records/{record_id}", response_model=StoredRecord)

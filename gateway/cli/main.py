@@ -58,6 +58,7 @@ GROUPS = [
     ("gateway.cli.index", "app", "index"),
     ("gateway.cli.verify", "app", "verify"),
     ("gateway.cli.audit", "app", "audit"),
+    ("gateway.cli.report", "app", "report"),
     ("gateway.cli.review", "app", "review"),
     ("gateway.cli.worker", "worker", "worker"),
 ]

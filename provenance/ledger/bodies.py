@@ -42,6 +42,8 @@ __all__ = [
     "GenerationStatus",
     "MarkFacts",
     "MetadataLabelFacts",
+    "PeopleFacts",
+    "PerceivedFace",
     "RequestFacts",
     "ReviewAction",
     "ReviewBody",
@@ -135,6 +137,33 @@ class MarkFacts(Body):
     c2pa: C2paFacts | None = None
 
 
+# --- who the output shows (bias monitoring) -------------------------------------------------------
+class PerceivedFace(Body):
+    """A network's estimate of one face's *appearance* in an output: never identity, never a
+    person's actual gender, age or ethnicity; no crop, landmark or embedding is kept."""
+
+    gender: Literal["female", "male"]  # perceived, by the CC0 dlib gender network
+    gender_p: float  # that network's probability for it
+    age_bracket: Literal["<18", "18-29", "30-44", "45-64", "65+"]  # perceived, by the CC0 age network
+    #: Individual Typology Angle of the face's skin-like pixels (CIELAB, degrees) and its class;
+    #: None when too few skin-like pixels were found
+    ita: float | None
+    skin_tone: str | None
+
+
+class PeopleFacts(Body):
+    """The faces of one output image as bias monitoring records them (``outputs[i].people``):
+    counts and perceived attributes only, written when ``image.faces`` found faces on the output
+    and the policy's ``bias_monitoring.record_perceived`` is on."""
+
+    #: the occupation or role the prompt names (:func:`safety.image.bias.prompt_group`), taken at
+    #: generation time so the report needs no prompt text (it may be stored as a digest only)
+    prompt_group: str
+    faces: int
+    perceived: list[PerceivedFace]
+    method: str = "dlib CC0 age/gender networks; skin tone: ITA (Chardon 1991) on the face chip"
+
+
 # --- a generation record ---------------------------------------------------------------------------
 class GenerationStatus(StrEnum):
     """What became of a generation (the record body's ``status``)."""
@@ -159,6 +188,9 @@ class GenerationOutput(Body):
     blob: str | None = None  # blob key: the released bytes, or the unmarked image held for review
     media_type: str | None = None
     marks: MarkFacts = Field(default_factory=MarkFacts)
+    people: PeopleFacts | None = None
+
+    optional: ClassVar[frozenset[str]] = frozenset({"people"})
 
 
 class RequestFacts(Body):
