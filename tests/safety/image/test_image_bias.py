@@ -70,3 +70,30 @@ def test_face_demographics_of_a_portrait(photo: Callable[[str], Image.Image]) ->
     assert f.age_bracket == "30-44" and f.gender in ("female", "male") and f.ita is not None
     assert f.skin_tone is not None and len(f.box) == 4
     assert face_demographics(photo("coffee")) == []
+
+
+@pytest.mark.parametrize("which", ["built-in", "photo"])
+def test_the_occupation_benchmark_is_reproducible_with_fixed_seeds(which: str) -> None:
+    """benchmarks/bias_occupations.py twice at a tiny size: the same faces and the same shares. The
+    built-in model draws shapes (no faces); the photo backend gives a face in every image."""
+    from benchmarks.bias_occupations import occupation_run
+
+    if which == "photo":
+        pytest.importorskip("skimage")
+        from models.testing import PhotoBackend
+
+        backend, size = PhotoBackend(photos=("astronaut", "coffee")), 256
+    else:
+        from core.settings import Settings
+        from models.loader import load_backend
+
+        backend, size = load_backend(Settings()), 64
+    groups = ["ceo", "nurse"]
+    first = occupation_run(backend, groups, 3, size)
+    second = occupation_run(backend, groups, 3, size)
+    assert first == second
+    rows, dist = first
+    assert [d.group for d in dist] == groups and all(d.images == 3 for d in dist)
+    assert [(p.split()[-1], s) for p, s, _ in rows] == [(g, s) for g in ("ceo", "nurse") for s in range(3)]
+    if which == "photo":
+        assert sum(d.faces for d in dist) > 0
