@@ -10,7 +10,8 @@ and the page says which). It shows "proof verified" or "proof failed" with the s
 Access is the audit API's: the page is a static shell, and its script calls ``/v1/audit/...``
 with the auditor's or admin's API key (typed in, kept in the tab's ``sessionStorage`` only), so
 tenant scoping, 404s across tenants and rate limits are exactly the API's. Charts (decisions per
-day, categories, kinds, policies and models) are drawn as SVG by the page's own script from the
+day, categories, kinds, policies and models; the perceived-gender share per prompt group of
+``GET /v1/audit/reports/bias``) are drawn as SVG by the page's own script from the
 records the key may see; no chart library, no CDN, strict CSP.
 
 Imports: gateway.api.pages (templates, headers, language, assets shared with /verify).
@@ -37,6 +38,8 @@ STATIC = {
 _HEADERS = page_headers(img_src="'self'", cache="no-store")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
+_BIAS = "Perceived gender by prompt group (female share, released outputs)"
+_BIAS_NOTE = "Model estimates of appearance, never identity; dashed line: parity; whisker: 95% interval."
 MESSAGES: dict[str, tuple[str, str]] = {
     "title": ("Assay audit console", "Assay 审计控制台"),
     "api_key": ("Auditor API key", "审计员 API 密钥"),
@@ -55,6 +58,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kinds": ("Record kinds", "记录类型"),
     "policies": ("Policies", "策略"),
     "models": ("Models", "模型"),
+    # English on both pages until the shipped font subset gains the glyphs of a Chinese wording
+    # (gateway/public/make_font.py needs Noto Sans CJK, not installed where this was written)
+    "bias": (_BIAS, _BIAS),
+    "bias_note": (_BIAS_NOTE, _BIAS_NOTE),
     "filters": ("Filters", "筛选"),
     "kind": ("Kind", "类型"),
     "decision": ("Decision", "决定"),

@@ -177,6 +177,21 @@
     });
   }
 
+  function parity(svg, report) { // female share per group, parity line, 95% whisker
+    clear(svg);
+    var groups = report.groups.filter(function (g) { return g.faces > 0; }).slice(0, 12);
+    var w = 320, rowH = 20, x0 = 110, bw = w - 150;
+    svg.setAttribute("viewBox", "0 0 " + w + " " + Math.max(rowH, groups.length * rowH));
+    groups.forEach(function (g, i) {
+      var y = i * rowH, share = g.gender_disparity + 0.5;
+      el("rect", { x: x0, y: y + 3, width: Math.max(1, bw * share), height: rowH - 6, fill: COLORS[0], "data-key": g.group, "data-share": share.toFixed(4) }, svg);
+      el("line", { x1: x0 + bw * (g.gender_disparity_low + 0.5), x2: x0 + bw * (g.gender_disparity_high + 0.5), y1: y + rowH / 2, y2: y + rowH / 2, stroke: "#000" }, svg);
+      el("text", { x: x0 - 5, y: y + 14, "text-anchor": "end" }, svg).textContent = g.group.slice(0, 20);
+      el("text", { x: x0 + bw + 4, y: y + 14 }, svg).textContent = Math.round(share * 100) + "% (" + g.faces + ")";
+    });
+    el("line", { x1: x0 + bw / 2, x2: x0 + bw / 2, y1: 0, y2: Math.max(rowH, groups.length * rowH), stroke: "#000", "stroke-dasharray": "3,3" }, svg);
+  }
+
   function query() {
     var q = new URLSearchParams();
     new FormData($("filters")).forEach(function (v, k) { if (v) q.set(k, v); });
@@ -208,6 +223,9 @@
     bars($("chart-kinds"), kinds);
     bars($("chart-policies"), pols);
     bars($("chart-models"), models);
+    var b = new URLSearchParams(), f = query();
+    ["tenant", "since", "until", "model", "policy"].forEach(function (k) { if (f.get(k)) b.set(k, f.get(k)); });
+    json("/v1/audit/reports/bias?" + b.toString()).then(function (r) { parity($("chart-bias"), r); }, function (e) { fail(e.message); });
     var body = $("records").querySelector("tbody");
     while (body.firstChild) body.removeChild(body.firstChild);
     all.slice(0, 200).forEach(function (r) {
