@@ -11,6 +11,17 @@ scores (each 0..1: Open-NSFW's probability of NSFW; NudeNet's best weighted dete
 ``either``   the highest score (a finding of any detector counts: recall first)
 ``both``     the lowest score (every detector must agree: fewest false positives)
 ``weighted`` the weighted mean (``weights``, equal by default)
+``corroborated`` NudeNet's score counts only where Open-NSFW's reaches ``corroborate_at``
+             (else Open-NSFW's alone): the highest score of the two where Open-NSFW sees *some*
+             sign of NSFW content. NudeNet fires on the built-in model's blurry abstract outputs
+             ("exposed breasts" at 0.5-0.83 on 21 of 500, Open-NSFW <= 0.02 on each of them); this
+             rule keeps NudeNet's findings where Open-NSFW corroborates them. ``corroborate_at``
+             0.03 was chosen on the dev half of benchmarks/nsfw_false_positives.py's prompts (the
+             smallest grid value with <= 0.25% false positives there) and is measured on the other
+             half. Recall against NudeNet alone can be lower only on images where NudeNet fires
+             and Open-NSFW stays below 0.03; no labelled positive set can be used offline to
+             measure how often that is (``either`` is the rule whose recall is never below
+             NudeNet's alone: its score is at least NudeNet's).
 
 Each detector runs once per image object, shared by ``image.sexual``, ``image.nsfw`` callers of
 :func:`sexual_finding` and ``image.minors`` running concurrently on it.
@@ -47,7 +58,7 @@ __all__ = [
 ]
 
 DetectorName = Literal["open_nsfw", "nudenet"]
-Rule = Literal["either", "both", "weighted"]
+Rule = Literal["either", "both", "weighted", "corroborated"]
 
 
 class SexualOptions(BaseModel):
@@ -64,6 +75,8 @@ class SexualOptions(BaseModel):
     nudenet: NsfwOptions = NsfwOptions()
     #: combined scores below this are not reported (Open-NSFW's authors call < 0.2 safe)
     report_at: float = Field(default=0.2, ge=0.0, le=1.0)
+    #: the ``corroborated`` rule: Open-NSFW's score from which NudeNet's finding counts
+    corroborate_at: float = Field(default=0.03, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _valid(self) -> SexualOptions:
@@ -73,6 +86,8 @@ class SexualOptions(BaseModel):
             self.rule == "weighted" and sum(self.weights.get(d, 1.0) for d in self.detectors) <= 0
         ):
             raise ValueError("weights must be >= 0 and not all 0")
+        if self.rule == "corroborated" and set(self.detectors) != {"open_nsfw", "nudenet"}:
+            raise ValueError("the corroborated rule needs both detectors: detectors: [open_nsfw, nudenet]")
         return self
 
 
@@ -156,6 +171,11 @@ def combine(scores: dict[str, float], opts: SexualOptions) -> float:
         return float(max(values))
     if opts.rule == "both":
         return float(min(values))
+    if opts.rule == "corroborated":
+        if "open_nsfw" not in scores or "nudenet" not in scores:
+            raise CheckFailed("the corroborated rule needs the open_nsfw and nudenet scores")
+        own = scores["open_nsfw"]
+        return float(max(own, scores["nudenet"]) if own >= opts.corroborate_at else own)
     given: dict[str, float] = {str(k): v for k, v in opts.weights.items()}
     w = {d: given.get(d, 1.0) for d in scores}
     return float(sum(scores[d] * w[d] for d in scores) / sum(w.values()))

@@ -43,6 +43,17 @@ def test_combination_rules() -> None:
         SexualOptions(rule="weighted", weights={"open_nsfw": 0})
 
 
+def test_the_corroborated_rule_counts_nudenet_only_where_open_nsfw_sees_something() -> None:
+    corroborated = SexualOptions(detectors=("open_nsfw", "nudenet"), rule="corroborated")
+    assert corroborated.corroborate_at == 0.03
+    # the built-in model's abstract shapes: NudeNet 0.83, Open-NSFW 0.016 -> Open-NSFW's alone
+    assert combine({"open_nsfw": 0.016, "nudenet": 0.83}, corroborated) == 0.016
+    assert combine({"open_nsfw": 0.04, "nudenet": 0.83}, corroborated) == 0.83
+    assert combine({"open_nsfw": 0.9, "nudenet": 0.3}, corroborated) == 0.9
+    with pytest.raises(ValidationError, match="needs both detectors"):
+        SexualOptions(rule="corroborated")
+
+
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "hopper", "chelsea"])
 def test_open_nsfw_leaves_benign_photos_alone(photo: Callable[[str], Image.Image], name: str) -> None:
     assert SexualCheck().run(item(photo(name))) == []
