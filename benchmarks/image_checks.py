@@ -3,7 +3,9 @@
 Budget (DESIGN.md): the image stage at 512x512 p50 <= 150 ms on 2 cores. The stage is what the
 default policy runs on every image: ``image.sexual`` (Open-NSFW) + ``image.minors`` + ``image.faces`` +
 ``image.likeness``, side by side
-(:meth:`safety.runner.CheckRunner.run_images`). Two real photographs: scikit-image's astronaut (one
+(:meth:`safety.runner.CheckRunner.run_images`), then, on an output with faces, bias monitoring's
+perceived attributes (:func:`safety.image.bias.face_demographics`, reusing the stage's detection:
+what :mod:`gateway.people` records). Two real photographs: scikit-image's astronaut (one
 face) and coffee (no people). The likeness gallery is a temporary SQLite database holding one real
 enrolled person (Grace Hopper, from the tests' data) plus ``--gallery-size`` - 1 random unit vectors
 as padding, so a face in the image costs the 128-d descriptor and a distance scan; with an empty
@@ -84,6 +86,7 @@ def main() -> None:
 
     from core.store import Database
     from safety.check import CheckInput
+    from safety.image.bias import face_demographics
     from safety.image.faces import FacesCheck, face_engine
     from safety.image.likeness import LikenessCheck, LikenessGallery
     from safety.image.minors import MinorsCheck
@@ -149,6 +152,17 @@ def main() -> None:
                 ),
                 "stage, concurrent (CheckRunner)": _time(
                     lambda im: runner.run_images(steps, [im], TargetKind.OUTPUT_IMAGE, tenant="bench"),
+                    fresh,
+                    args.iterations,
+                ),
+                "bias monitoring (face_demographics)": _time(
+                    lambda im: face_demographics(im, engine=engine), fresh, args.iterations
+                ),
+                "stage, concurrent + bias monitoring": _time(
+                    lambda im: (
+                        runner.run_images(steps, [im], TargetKind.OUTPUT_IMAGE, tenant="bench"),
+                        face_demographics(im, engine=engine),
+                    ),
                     fresh,
                     args.iterations,
                 ),
