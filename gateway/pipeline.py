@@ -66,7 +66,7 @@ from gateway.release import (
 )
 from models.base import Backend, GenerationMode, GenerationRequest, GenerationResult, ModelInfo, check_result
 from provenance.ledger import LedgerRecord, prompt_sha256
-from provenance.ledger.bodies import ErrorFacts, GenerationBody, GenerationStatus, RequestFacts
+from provenance.ledger.bodies import ControlFacts, ErrorFacts, GenerationBody, GenerationStatus, RequestFacts
 from safety.check import Check
 from safety.redaction import PromptRedactor, describe, frames
 from safety.runner import CheckRunner
@@ -100,6 +100,10 @@ class PipelineRequest:
     images: list[Upload] = field(default_factory=list)  # edits: the input image(s)
     mask: Upload | None = None
     strength: float = 0.75
+    #: a control input (ControlNet, T2I-Adapter, the built-in model's layout): checked as an input image
+    control: Upload | None = None
+    control_type: str | None = None
+    control_strength: float = 1.0
     output_format: str = "png"
     user: str | None = None  # the end user on whose behalf the tenant calls (OpenAI `user`)
     policy_override: Policy | None = None  # CLI: --policy FILE
@@ -222,7 +226,10 @@ class Pipeline:
             with self._stage(ctx, "prompt_checks"):
                 verdicts += self.check_prompt(req, policy)
             with self._stage(ctx, "input_checks"):
-                verdicts += self.check_images(inputs, TargetKind.INPUT_IMAGE, req, policy)
+                # the control image is one more input image: the same checks, verdicts on input
+                # image len(inputs) (the record's request.control names that index)
+                checked = inputs + ([gen_req.control_image] if gen_req.control_image is not None else [])
+                verdicts += self.check_images(checked, TargetKind.INPUT_IMAGE, req, policy)
             before = decide(verdicts, policy)
             if before.action is Action.BLOCK:
                 self.record(ctx, decision=before, status=GenerationStatus.BLOCKED)
@@ -258,6 +265,8 @@ class Pipeline:
                 negative_prompt=req.negative_prompt,
                 edit=req.mode is not GenerationMode.TXT2IMG,
                 input_image=inputs[0] if inputs else None,
+                control_image=gen_req.control_image,
+                control_type=gen_req.control_type,
             )
             with self._stage(ctx, "marks"):
                 self.release.mark(job, outputs, result.images)
@@ -369,6 +378,7 @@ class Pipeline:
                 )
             inputs.append(decode_image(up.data, limits=limits, name=up.name or f"image[{i}]"))
         mask = decode_image(req.mask.data, limits=limits, name="mask", mode="L") if req.mask else None
+        control = self._control(req, policy, limits)
         gen = GenerationRequest(
             prompt=req.prompt,
             width=width,
@@ -382,9 +392,38 @@ class Pipeline:
             image=inputs[0] if inputs else None,
             mask=mask,
             strength=req.strength,
+            control_image=control,
+            control_type=req.control_type if control is not None else None,
+            control_strength=req.control_strength,
         )
         self.backend().check_request(gen)
         return gen, inputs
+
+    def _control(self, req: PipelineRequest, policy: Policy, limits: DecodeLimits) -> Image.Image | None:
+        """The control image, decoded under the same limits as an edit's input; its type named."""
+        if req.control is None:
+            if req.control_type is not None:
+                raise InvalidRequest(
+                    f"control_type {req.control_type!r} needs a control_image", param="control_image"
+                )
+            return None
+        served = list(getattr(self.backend(), "control_types", []) or [])
+        if not req.control_type:
+            raise InvalidRequest(
+                "a control_image needs a control_type",
+                param="control_type",
+                hint=f"this model serves: {', '.join(served) or 'no control types'}",
+            )
+        if not 0.0 <= req.control_strength <= 2.0:
+            raise InvalidRequest("control_strength must be in 0..2", param="control_strength")
+        lim = policy.limits
+        if len(req.control.data) > lim.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"control_image: {len(req.control.data)} bytes exceeds policy {policy.id}'s limit of "
+                f"{lim.max_upload_bytes} bytes",
+                param="control_image",
+            )
+        return decode_image(req.control.data, limits=limits, name="control_image")
 
     # Stage 2: the prompt ----------------------------------------------------------------------
     def check_prompt(self, req: PipelineRequest, policy: Policy) -> list[Verdict]:
@@ -491,6 +530,7 @@ class Pipeline:
                 guidance=req.guidance,
                 inputs=[hashlib.sha256(u.data).hexdigest() for u in req.images],
                 prompt_storage=policy.prompt_storage.mode,
+                control=_control_facts(req, policy),
             ),
             decision=decision,
             verdicts=ctx.verdicts,
@@ -590,6 +630,20 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def _redactor(req: PipelineRequest) -> PromptRedactor:
     return PromptRedactor([req.prompt, req.negative_prompt])
+
+
+def _control_facts(req: PipelineRequest, policy: Policy) -> ControlFacts | None:
+    """The control image as recorded: its digest, type, strength, and which input image the
+    verdicts name it as (it is checked after the edit's inputs)."""
+    if req.control is None:
+        return None
+    return ControlFacts(
+        sha256=hashlib.sha256(req.control.data).hexdigest(),
+        control_type=req.control_type or "",
+        strength=req.control_strength,
+        input_index=len(req.images),
+        checks=[s.name for s in policy.checks.for_target(TargetKind.INPUT_IMAGE)],
+    )
 
 
 def _error_type(exc: AssayError) -> str:

@@ -76,6 +76,8 @@ class ReleaseJob:
     negative_prompt: str | None = None
     edit: bool = False  # img2img / inpaint
     input_image: Image.Image | None = None  # the edit's input (the C2PA ingredient)
+    control_image: Image.Image | None = None  # the control input (a C2PA ingredient, inputTo)
+    control_type: str | None = None
 
     def redactor(self) -> PromptRedactor:
         """Takes the prompt out of a component's error message (see :mod:`safety.redaction`)."""
@@ -173,6 +175,8 @@ class Release:
                 created_at=job.created,
                 edit=job.edit,
                 input_image=job.input_image,
+                control_image=job.control_image,
+                control_type=job.control_type,
                 check_summary=summary,
                 prompt=job.prompt if policy.prompt_in_manifest else None,
             )

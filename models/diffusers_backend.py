@@ -178,6 +178,11 @@ def _used_adapters(pipe: Any, control: ControlModel | None, strength: float) -> 
     ]
 
 
+def _own_control_label(pipe: Any, control_type: str) -> str:
+    """How the record names a control a pipeline serves itself: ``layout:TYPE:PipelineClass``."""
+    return f"layout:{control_type}:{type(pipe).__name__}"
+
+
 def _takes_images(pipe: Any, mode: GenerationMode) -> bool:
     """A custom pipeline (not a diffusers class) whose own ``__call__`` edits: ``image`` for
     img2img, and ``mask_image`` too for inpainting."""
@@ -274,7 +279,9 @@ class DiffusersBackend:
             native_size=getattr(pipe, "native_size", None),
             resampler=getattr(pipe, "resampler", None),
             placeholder=placeholder,
-            adapters=pipeline_adapters(pipe) + [c.label for c in self._controls.values()],
+            adapters=pipeline_adapters(pipe)
+            + [c.label for c in self._controls.values()]
+            + [_own_control_label(pipe, t) for t in self._own_controls(pipe)],
             notes=list(notes or []),
         )
         self._torch = torch
@@ -313,10 +320,18 @@ class DiffusersBackend:
         self._variants[key] = variant
         return variant
 
+    def _own_controls(self, pipe: Any) -> list[str]:
+        """Control types a pipeline of our own serves with no control model (``models/default``),
+        where the operator named no control model for them."""
+        if type(pipe).__module__.startswith("diffusers."):
+            return []
+        own = getattr(pipe, "control_types", ()) or ()
+        return [str(t) for t in own if str(t) not in self._controls]
+
     @property
     def control_types(self) -> list[str]:
-        """The control types this backend serves (``ASSAY_CONTROL_MODELS``)."""
-        return sorted(self._controls)
+        """The control types this backend serves (``ASSAY_CONTROL_MODELS``, and the pipeline's own)."""
+        return sorted({*self._controls, *self._own_controls(self.pipe)})
 
     def supports(self, mode: GenerationMode) -> bool:
         if mode is GenerationMode.TXT2IMG:
@@ -348,8 +363,23 @@ class DiffusersBackend:
         if request.control_image is not None or request.control_type is not None:
             if request.control_image is None:
                 raise InvalidRequest("control_type needs a control_image", param="control_image")
+            own = self._own_controls(self.pipe)
+            if request.control_type in own and request.control_type is not None:
+                if request.mode is not GenerationMode.TXT2IMG:
+                    raise InvalidRequest(
+                        f"model {self._info.model_id} takes a {request.control_type} control image "
+                        "with text-to-image only, not with an edit",
+                        param="control_image",
+                    )
+                if not 0.0 <= request.control_strength <= 2.0:
+                    raise InvalidRequest("control_strength must be in 0..2", param="control_strength")
+                try:
+                    self.pipe.check_control(request.control_image, request.control_type)
+                except ValueError as exc:
+                    raise InvalidRequest(str(exc), param="control_image") from None
+                return
             if request.control_type not in self._controls:
-                served = ", ".join(self._controls) or "none (the operator sets ASSAY_CONTROL_MODELS)"
+                served = ", ".join(self.control_types) or "none (the operator sets ASSAY_CONTROL_MODELS)"
                 raise InvalidRequest(
                     f"model {self._info.model_id} has no {request.control_type or '(unnamed)'} control model",
                     param="control_type",
@@ -440,6 +470,21 @@ class DiffusersBackend:
                 kwargs["mask_image"] = first.mask.convert("L").resize((first.width, first.height))
                 kwargs.update(height=first.height, width=first.width)
         control = self._controls.get(first.control_type or "") if first.control_image is not None else None
+        own_control = (
+            first.control_type
+            if first.control_image is not None
+            and control is None
+            and first.control_type in self._own_controls(self.pipe)
+            else None
+        )
+        if own_control is not None:  # the pipeline's own control (models/default): its own arguments
+            kwargs.update(
+                control_image=first.control_image,
+                control_type=own_control,
+                control_strength=first.control_strength,
+                height=first.height,
+                width=first.width,
+            )
         deadlines = [r.deadline for r in requests]
         t0 = time.perf_counter()
         if not self._lock.acquire(timeout=_lock_wait(deadlines)):
@@ -517,7 +562,12 @@ class DiffusersBackend:
                     "guidance": first.guidance if first.guidance is not None else _default_guidance(pipe),
                     "width": first.width,
                     "height": first.height,
-                    "adapters": _used_adapters(pipe, control, first.control_strength),
+                    "adapters": _used_adapters(pipe, control, first.control_strength)
+                    + (
+                        [f"{_own_control_label(pipe, own_control)} strength {first.control_strength:g}"]
+                        if own_control is not None
+                        else []
+                    ),
                     "notes": list(dict.fromkeys(notes)),
                 }
             )

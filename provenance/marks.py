@@ -39,6 +39,8 @@ class MarkContext:
     created_at: datetime
     edit: bool = False  # img2img / inpaint: compositeWithTrainedAlgorithmicMedia, c2pa.opened
     input_image: Image.Image | None = None  # the edit's input (C2PA ingredient)
+    control_image: Image.Image | None = None  # a control input (C2PA ingredient, ``inputTo``)
+    control_type: str | None = None  # canny, pose, segmentation, ... (named in the ingredient)
     check_summary: dict[str, Any] = field(default_factory=dict)
     prompt: str | None = None  # only when the policy allows prompt text in manifests
     #: this mark's options as its policy step parsed them at load (None: the model's defaults),

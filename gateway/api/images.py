@@ -4,6 +4,12 @@ The official ``openai`` client works unchanged (``base_url`` + ``api_key``). Res
 OpenAI ``ImagesResponse`` schema (``created``, ``data[].b64_json | url``); Assay's own fields (record
 id, decision, review id) go in an extra top-level ``assay`` key. A held generation answers ``202``
 with ``data`` empty and the review id.
+
+Assay's extension fields (``seed``, ``steps``, ``guidance``, ``negative_prompt``, and the control
+input ``control_image`` / ``control_type`` / ``control_strength``) are optional and ignored by
+nothing: the OpenAI client sends them through ``extra_body``. A generation takes JSON (the control
+image base64, or a ``data:`` URL) or multipart/form-data (the control image a file part), so a
+control image can be uploaded like an edit's ``image``.
 """
 
 from __future__ import annotations
@@ -54,6 +60,70 @@ class GenerationBody(BaseModel):
     steps: int | None = Field(default=None, ge=1, le=150)
     guidance: float | None = Field(default=None, ge=0, le=50)
     negative_prompt: str | None = Field(default=None, max_length=10_000)
+    #: the control input: base64 of the image file (or a ``data:image/...;base64,`` URL) in JSON;
+    #: in multipart, a file part of this name
+    control_image: str | None = Field(default=None, description="base64 of the control image file")
+    control_type: str | None = Field(default=None, max_length=64, description="canny, pose, ...")
+    control_strength: float = Field(default=1.0, ge=0, le=2, description="the control's conditioning scale")
+
+
+def _b64_image(value: str, name: str) -> bytes:
+    """The bytes of a base64 image field (a ``data:`` URL's payload too); a clear 400 otherwise."""
+    text = value.strip()
+    if text.startswith("data:"):
+        head, sep, text = text.partition(",")
+        if not sep or not head.endswith(";base64"):
+            raise InvalidRequest(f"{name}: a data URL must be base64 (data:image/png;base64,...)", param=name)
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (ValueError, TypeError):
+        raise InvalidRequest(
+            f"{name} is not valid base64", param=name, hint="send the image file's bytes base64-encoded"
+        ) from None
+
+
+def _generation_body(raw: Any) -> GenerationBody:
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    if not isinstance(raw, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    try:
+        return GenerationBody.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+async def _generation_request(request: Request, limit: int) -> tuple[GenerationBody, Upload | None]:
+    """The generation's fields and its control image, from JSON or multipart/form-data."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=2, max_fields=64)
+        except Exception as exc:  # noqa: BLE001 - starlette raises several parse errors
+            raise InvalidRequest(f"cannot parse the multipart body: {exc}") from exc
+        fields: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if key == "control_image":
+                continue
+            if not isinstance(value, str):
+                raise InvalidRequest(f"{key} must be a text field", param=key)
+            fields[key] = value
+        body = _generation_body(fields)
+        part = form.get("control_image")
+        if part is None:
+            return body, None
+        if isinstance(part, str):  # a base64 text field works in a form too
+            return body, Upload(data=_b64_image(part, "control_image"), name="control_image")
+        return body, await _upload(part, "control_image", limit)
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    body = _generation_body(raw)
+    if body.control_image is None:
+        return body, None
+    return body, Upload(data=_b64_image(body.control_image, "control_image"), name="control_image")
 
 
 def _check_model(state: AppState, model: str | None) -> None:
@@ -129,10 +199,29 @@ def _render(state: AppState, request: Request, result: PipelineResult, response_
     return JSONResponse(body, status_code=status)
 
 
-@router.post("/v1/images/generations", summary="Create images (OpenAI-compatible)")
-async def create_images(
-    body: GenerationBody, request: Request, principal: RequesterDep, state: StateDep
-) -> JSONResponse:
+def _generations_openapi() -> dict[str, Any]:
+    schema = GenerationBody.model_json_schema()
+    form = {**schema, "properties": {**schema["properties"]}}
+    form["properties"]["control_image"] = {
+        "type": "string",
+        "format": "binary",
+        "description": "the control image file",
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}, "multipart/form-data": {"schema": form}},
+        }
+    }
+
+
+@router.post(
+    "/v1/images/generations",
+    summary="Create images (OpenAI-compatible; JSON, or multipart with a control image file)",
+    openapi_extra=_generations_openapi(),
+)
+async def create_images(request: Request, principal: RequesterDep, state: StateDep) -> JSONResponse:
+    body, control = await _generation_request(request, state.settings.max_body_bytes)
     _check_model(state, body.model)
     req = PipelineRequest(
         prompt=body.prompt,
@@ -143,6 +232,9 @@ async def create_images(
         steps=body.steps,
         guidance=body.guidance,
         negative_prompt=body.negative_prompt,
+        control=control,
+        control_type=body.control_type,
+        control_strength=body.control_strength,
         output_format=body.output_format,
         user=body.user,
     )
@@ -212,6 +304,9 @@ async def _upload(v: Any, name: str, limit: int) -> Upload:
                             "user": {"type": "string"},
                             "seed": {"type": "integer"},
                             "strength": {"type": "number"},
+                            "control_image": {"type": "string", "format": "binary"},
+                            "control_type": {"type": "string"},
+                            "control_strength": {"type": "number", "minimum": 0, "maximum": 2},
                         },
                     }
                 }
@@ -237,6 +332,8 @@ async def edit_images(request: Request, principal: RequesterDep, state: StateDep
     uploads = [await _upload(v, "image" if i == 0 else f"image[{i}]", limit) for i, v in enumerate(images)]
     mask_v = form.get("mask")
     mask = await _upload(mask_v, "mask", limit) if mask_v is not None else None
+    control_v = form.get("control_image")
+    control = await _upload(control_v, "control_image", limit) if control_v is not None else None
     response_format = _form_str(form, "response_format", "b64_json")
     if response_format not in ("b64_json", "url"):
         raise InvalidRequest("response_format must be b64_json or url", param="response_format")
@@ -253,6 +350,9 @@ async def edit_images(request: Request, principal: RequesterDep, state: StateDep
         images=uploads,
         mask=mask,
         strength=_form_float(form, "strength", 0.75) or 0.75,
+        control=control,
+        control_type=_form_str(form, "control_type"),
+        control_strength=_form_float(form, "control_strength", 1.0) or 0.0,  # never None: defaulted
         output_format=output_format or "png",
         user=_form_str(form, "user"),
     )

@@ -2,8 +2,8 @@
 
 The OpenAI client's ``client.models.list()`` works unchanged (``id``, ``object``, ``created``,
 ``owned_by``); the ``assay`` key says which family and pipeline class, which modes (text-to-image,
-image-to-image, inpainting), which sampler and default steps, and every adapter the weights carry,
-so a caller learns before a request what would be a 400.
+image-to-image, inpainting), which sampler and default steps, every adapter the weights carry and
+the control types a request may name, so a caller learns before a request what would be a 400.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def _entry(state: AppState) -> dict[str, Any]:
             "default_steps": getattr(backend, "default_steps", None),
             "modes": modes,
             "adapters": list(getattr(info, "adapters", []) or []),
+            # what a request's control_type may name (control models, or the model's own layout control)
+            "control_types": list(getattr(backend, "control_types", []) or []),
             "weights_digest": info.weights_digest,
             "dtype": info.dtype,
             "device": info.device,

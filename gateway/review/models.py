@@ -110,7 +110,10 @@ class HeldPayload(BaseModel):
     created_at: datetime  # the generation's time (the C2PA manifest says when the image was made)
     prompt_digest: str | None = None
     images: list[HeldImage]
-    inputs: list[str | None] = Field(default_factory=list)  # blob keys of the edit's input images
+    #: blob keys of the input images: the edit's, then the control image (at ``control_index``)
+    inputs: list[str | None] = Field(default_factory=list)
+    control_index: int | None = None  # which of ``inputs`` is the control image
+    control_type: str | None = None
     mask: str | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)  # the generation's decision

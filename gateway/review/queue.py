@@ -187,7 +187,9 @@ class ReviewQueue:
                 )
                 for im in held
             ],
-            inputs=[blobs.put(u.data) for u in req.images],
+            inputs=[blobs.put(u.data) for u in [*req.images, *([req.control] if req.control else [])]],
+            control_index=len(req.images) if req.control else None,
+            control_type=req.control_type if req.control else None,
             mask=blobs.put(req.mask.data) if req.mask else None,
             verdicts=list(result.verdicts),
             reasons=list(result.decision.reasons),
@@ -1006,11 +1008,13 @@ class ReviewQueue:
                 f"review {item.id}: a held image is missing from the blob store; nothing was released"
             )
         decisions = {h.index: Decision(action=h.decision_action, reasons=h.reasons) for h in payload.images}
-        inputs = [
-            decode_image(blobs.get(k), limits=DecodeLimits(), name=f"image[{i}]")
+        decoded = {
+            i: decode_image(blobs.get(k), limits=DecodeLimits(), name=f"image[{i}]")
             for i, k in enumerate(payload.inputs)
             if k
-        ]
+        }
+        control = decoded.pop(payload.control_index, None) if payload.control_index is not None else None
+        inputs = list(decoded.values())
         model = payload.model or ModelInfo(backend="unknown", model_id="unknown")
         job = ReleaseJob(
             record_id=item.record_id,
@@ -1023,6 +1027,8 @@ class ReviewQueue:
             prompt=item.prompt or "",
             edit=payload.mode is not GenerationMode.TXT2IMG,
             input_image=inputs[0] if inputs else None,
+            control_image=control,
+            control_type=payload.control_type,
         )
         outs = self.release.release_approved(job, held, decisions, record)
         return [recorded(o) for o in outs]

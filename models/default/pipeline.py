@@ -24,6 +24,14 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image, ImageChops, ImageFilter
 
 from models.default.concepts import Attributes
+from models.default.control import (
+    CONTROL_TYPES,
+    control_region,
+    layout_attributes,
+    layout_image,
+    outside,
+    redo_share,
+)
 from models.default.text_encoder import ShapesTextEncoder
 from models.default.tokenizer import parse_prompt
 from models.default.unet import denoise
@@ -65,6 +73,13 @@ class AssayShapesPipeline(DiffusionPipeline):
     def interrupt(self) -> bool:
         """Set ``_interrupt`` (from a step callback) to stop the denoising loop after this step."""
         return self._interrupt
+
+    #: the control types this pipeline serves itself, with no control model (models/default/control.py)
+    control_types: tuple[str, ...] = CONTROL_TYPES
+
+    def check_control(self, control_image: Image.Image, control_type: str) -> None:
+        """Raise ``ValueError`` naming the problem if ``control_image`` is no layout of ``control_type``."""
+        control_region(control_image, control_type, self.native_size)
 
     @property
     def native_size(self) -> int:
@@ -127,11 +142,16 @@ class AssayShapesPipeline(DiffusionPipeline):
         image: Image.Image | None = None,
         mask_image: Image.Image | None = None,
         strength: float = 0.75,
+        control_image: Image.Image | None = None,
+        control_type: str | None = None,
+        control_strength: float = 1.0,
     ) -> ShapesPipelineOutput:
         """Text-to-image; with ``image``, image-to-image (SDEdit: the input noised to ``strength``
         and denoised from there); with ``image`` and ``mask_image`` (white = repaint), inpainting:
         at every step the region outside the mask is set back to the input noised to that step
         (RePaint's known-region rule), and the released pixels outside the mask are the input's own.
+        With ``control_image`` (text-to-image only), the shape goes where the control image says
+        (``models/default/control.py``: a layout painted from it, denoised from its noised copy).
         """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
@@ -161,6 +181,28 @@ class AssayShapesPipeline(DiffusionPipeline):
             raise ValueError("mask_image needs an image to inpaint")
         if image is not None and not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], not {strength}")
+        layout: torch.Tensor | None = None
+        layout_keep: torch.Tensor | None = None  # 1 where the layout's background stays
+        if control_image is not None:
+            if image is not None:
+                raise ValueError("the built-in model takes a control image with text-to-image only")
+            if not 0.0 <= control_strength <= 2.0:
+                raise ValueError(f"control_strength must be in 0..2, not {control_strength}")
+            control_map = control_region(control_image, control_type or "segmentation", size)
+            gens = generator if isinstance(generator, list) else [generator] * n
+            attributes = [
+                layout_attributes(a, np.random.default_rng(g.initial_seed() if g is not None else None))
+                for a, g in zip(attributes, gens, strict=True)
+            ]
+            layout = torch.from_numpy(np.stack([layout_image(control_map, a) for a in attributes]))
+            layout = layout.to(self.unet.device, self.unet.dtype)
+            layout_keep = torch.from_numpy(outside(control_map))[None, None].expand(n, -1, -1, -1)
+            layout_keep = layout_keep.to(self.unet.device, self.unet.dtype)
+            strength = redo_share(control_strength)
+            notes.append(
+                f"control {control_type or 'segmentation'} (strength {control_strength:g}): the layout "
+                f"sets position and size; denoised from it noised to {strength:.2f}"
+            )
         cond = self._encode(attributes)
         uncond = self._encode([Attributes()] * n) if guidance != 1.0 else None
         x = randn_tensor(
@@ -171,8 +213,12 @@ class AssayShapesPipeline(DiffusionPipeline):
         known: torch.Tensor | None = None  # the input at native size, in [-1, 1]
         keep: torch.Tensor | None = None  # 1 where the input is kept (outside the mask)
         noise = x
-        if image is not None:
-            known = self._from_pil(image, size).expand(n, -1, -1, -1)
+        if image is not None or layout is not None:
+            if layout is not None:
+                known, keep = layout, layout_keep
+            else:
+                assert image is not None
+                known = self._from_pil(image, size).expand(n, -1, -1, -1)
             if mask_image is not None:
                 keep = 1.0 - self._mask(mask_image, size).expand(n, -1, -1, -1)
             start = min(int(round(steps * (1.0 - strength))), steps - 1) if mask_image is None else 0

@@ -27,6 +27,7 @@ ASSAY_ASSERTION = "org.assay.record"
 SOFT_BINDING = "c2pa.soft-binding"
 ACTIONS = "c2pa.actions.v2"
 INGREDIENT_LABEL = "assay-input"
+CONTROL_LABEL = "assay-control"
 
 
 def assay_version() -> str:
@@ -120,9 +121,17 @@ def _json_safe(v: Any) -> Any:
 
 
 def build_manifest(
-    artifact: Artifact, ctx: MarkContext, *, provider: str, include_prompt: bool, edit_with_ingredient: bool
+    artifact: Artifact,
+    ctx: MarkContext,
+    *,
+    provider: str,
+    include_prompt: bool,
+    edit_with_ingredient: bool,
+    control_ingredient: bool = False,
 ) -> dict[str, Any]:
-    """The manifest definition handed to ``c2pa.Builder`` for one image."""
+    """The manifest definition handed to ``c2pa.Builder`` for one image. With ``control_ingredient``
+    the action that made the pixels (``c2pa.created``, or ``c2pa.edited``) names the control image
+    (an ``inputTo`` ingredient) among its ``ingredientIds``."""
     when = iso_utc(ctx.created_at)
     agent = software_agent(ctx)
     if ctx.edit:
@@ -147,6 +156,8 @@ def build_manifest(
                 "when": when,
             }
         ]
+    if control_ingredient:
+        actions[-1]["parameters"] = {"ingredientIds": [CONTROL_LABEL]}
     assertions: list[dict[str, Any]] = [{"label": ACTIONS, "data": {"actions": actions}}]
     sb = soft_binding(artifact.facts.get("watermark"))
     if sb is not None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from core.errors import ConfigError, MarkError, SigningError
 from core.plugins import typed_options
 from provenance.c2pa_sign.credentials import has_common_eku
-from provenance.c2pa_sign.manifest import INGREDIENT_LABEL, build_manifest
+from provenance.c2pa_sign.manifest import CONTROL_LABEL, INGREDIENT_LABEL, build_manifest
 from provenance.c2pa_sign.sdk import ManifestReader, NativeSigner
 from provenance.c2pa_sign.signer import PemFileSigner, Signer, process_signer
 from provenance.label.embed import encode_image
@@ -104,10 +104,12 @@ class C2paMark:
                 hint=hint,
             )
 
-    def _sign_within(self, manifest: dict[str, Any], media_type: str, data: bytes, ingredient: Any) -> Any:
+    def _sign_within(
+        self, manifest: dict[str, Any], media_type: str, data: bytes, ingredients: list[Any]
+    ) -> Any:
         """Sign, or fail closed with a :class:`SigningError` once ``timeout_s`` has passed (the
         signer's call may still be running in its thread; its result is then dropped)."""
-        fut = self._pool.submit(self._native.sign, manifest, media_type, data, ingredient=ingredient)
+        fut = self._pool.submit(self._native.sign, manifest, media_type, data, ingredients=ingredients)
         try:
             return fut.result(timeout=self.timeout_s)
         except FutureTimeout:
@@ -130,21 +132,38 @@ class C2paMark:
         except XmpError as exc:
             raise MarkError(f"c2pa: {exc.message}", hint=exc.hint) from exc
         data = encode_image(artifact.image, artifact.format, packet)
-        ingredient = None
-        if ctx.edit and ctx.input_image is not None:
-            ingredient = (
-                {"title": "input.png", "relationship": "parentOf", "label": INGREDIENT_LABEL},
-                "image/png",
-                encode_image(ctx.input_image, "png"),
+        ingredients = []
+        with_input = ctx.edit and ctx.input_image is not None
+        if with_input:  # the edit's input: the parent of the released image
+            assert ctx.input_image is not None
+            ingredients.append(
+                (
+                    {"title": "input.png", "relationship": "parentOf", "label": INGREDIENT_LABEL},
+                    "image/png",
+                    encode_image(ctx.input_image, "png"),
+                )
+            )
+        if ctx.control_image is not None:  # a control input: an input to the model, not a parent
+            ingredients.append(
+                (
+                    {
+                        "title": f"control-{ctx.control_type or 'image'}.png",
+                        "relationship": "inputTo",
+                        "label": CONTROL_LABEL,
+                    },
+                    "image/png",
+                    encode_image(ctx.control_image, "png"),
+                )
             )
         manifest = build_manifest(
             artifact,
             ctx,
             provider=self.provider,
             include_prompt=opts.prompt == "policy",
-            edit_with_ingredient=ingredient is not None,
+            edit_with_ingredient=with_input,
+            control_ingredient=ctx.control_image is not None,
         )
-        signed = self._sign_within(manifest, artifact.media_type, data, ingredient)
+        signed = self._sign_within(manifest, artifact.media_type, data, ingredients)
         label = None
         if opts.self_check:
             reading = self._reader.read(signed.data, artifact.format)

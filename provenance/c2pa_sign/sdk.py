@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -82,13 +83,13 @@ class NativeSigner:
         media_type: str,
         data: bytes,
         *,
-        ingredient: tuple[dict[str, Any], str, bytes] | None = None,
+        ingredients: Sequence[tuple[dict[str, Any], str, bytes]] = (),
     ) -> SignedAsset:
-        """Embed and sign ``manifest`` into the file ``data``; raise :class:`SigningError` on any failure."""
+        """Embed and sign ``manifest`` into the file ``data``, with ``ingredients`` (definition,
+        media type, bytes) added in order; raise :class:`SigningError` on any failure."""
         try:
             builder = c2pa.Builder(manifest, context=self._context)
-            if ingredient is not None:
-                ing_json, ing_type, ing_data = ingredient
+            for ing_json, ing_type, ing_data in ingredients:
                 builder.add_ingredient(ing_json, ing_type, io.BytesIO(ing_data))
             out = io.BytesIO()
             with self._lock:

@@ -36,6 +36,7 @@ from safety.verdict import Action, Decision, Verdict
 __all__ = [
     "Body",
     "C2paFacts",
+    "ControlFacts",
     "ErrorFacts",
     "GenerationBody",
     "GenerationOutput",
@@ -193,8 +194,23 @@ class GenerationOutput(Body):
     optional: ClassVar[frozenset[str]] = frozenset({"people"})
 
 
+class ControlFacts(Body):
+    """A request's control image as recorded: what it was and which input image it was checked as.
+
+    The control image passes the policy's input-image checks like an edit's upload; their verdicts
+    are the record's verdicts on ``input_image[input_index]`` (after the edit's own inputs)."""
+
+    sha256: str  # of the uploaded bytes
+    control_type: str  # canny, pose, depth, segmentation, ... (models/control.py)
+    strength: float  # the control's conditioning strength
+    input_index: int  # the verdicts' target index (kind input_image)
+    checks: list[str]  # the policy's input-image checks it was sent through
+
+
 class RequestFacts(Body):
     """The request as recorded (never the prompt: that is a field of the record, as the policy says)."""
+
+    optional: ClassVar[frozenset[str]] = frozenset({"control"})
 
     mode: GenerationMode
     n: int
@@ -204,6 +220,7 @@ class RequestFacts(Body):
     guidance: float | None
     inputs: list[str]  # SHA-256 of each uploaded input image
     prompt_storage: Literal["plain", "redacted", "digest"]
+    control: ControlFacts | None = None  # requests with a control image only
 
 
 class ErrorFacts(Body):

@@ -88,3 +88,135 @@ def test_the_readme_edit_returns_a_marked_image_with_its_input_as_ingredient(
         keep = np.asarray(mask) == 0
         keep[200:, :] = False  # the visible label sits at the bottom
         assert np.abs(out - src)[keep].mean() < 6.0  # the watermark's change only
+
+
+# --- control on the built-in model, through /v1/images/generations ---------------------------------
+def _layout() -> Image.Image:
+    """A segmentation layout: a white disc, up and to the right, on black."""
+    img = Image.new("RGB", (256, 256), "black")
+    ImageDraw.Draw(img).ellipse((150, 40, 214, 104), fill="white")
+    return img
+
+
+def _centroid(data: bytes) -> tuple[float, float]:
+    """Where the shape is: the centroid of the pixels that differ from the background, above the
+    visible label's band at the bottom (a quarter of the image, as fractions of the side)."""
+    arr = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), float)
+    side = arr.shape[0]
+    bg = np.median(arr[:4].reshape(-1, 3), axis=0)
+    fg = np.sqrt(((arr - bg) ** 2).sum(axis=-1)) > 60
+    fg[int(side * 0.75) :] = False
+    ys, xs = np.nonzero(fg)
+    return float(xs.mean()) / side, float(ys.mean()) / side
+
+
+@pytest.mark.parametrize("transport", ["json", "multipart"])
+def test_a_control_generation_is_placed_recorded_and_an_ingredient(
+    builtin_client: Any, transport: str
+) -> None:
+    client, state, auth = builtin_client
+    layout = _png(_layout())
+    fields = {"prompt": "a red circle on a white background", "size": "256x256", "seed": 3}
+    if transport == "json":
+        r = client.post(
+            "/v1/images/generations",
+            headers=auth,
+            json={
+                **fields,
+                "control_image": "data:image/png;base64," + base64.b64encode(layout).decode(),
+                "control_type": "segmentation",
+            },
+        )
+    else:
+        r = client.post(
+            "/v1/images/generations",
+            headers=auth,
+            files={"control_image": ("layout.png", layout, "image/png")},
+            data={**{k: str(v) for k, v in fields.items()}, "control_type": "segmentation"},
+        )
+    assert r.status_code == 200, r.text
+    data = base64.b64decode(r.json()["data"][0]["b64_json"])
+    cx, cy = _centroid(data)
+    assert abs(cx - 182 / 256) < 0.08 and abs(cy - 72 / 256) < 0.08, (cx, cy)
+    rec = state.ledger.get(r.json()["assay"]["record_id"], tenant="acme")
+    import hashlib
+
+    control = rec.body["request"]["control"]
+    assert control["sha256"] == hashlib.sha256(layout).hexdigest()
+    assert control["control_type"] == "segmentation" and control["input_index"] == 0
+    assert control["checks"] == ["image.sexual", "image.minors", "image.faces", "image.likeness"]
+    assert rec.body["request"]["inputs"] == []  # no edit input: the control is no parent
+    assert rec.body["model"]["adapters"] == ["layout:segmentation:AssayShapesPipeline strength 1"]
+    manifest = _manifest(data)
+    assert [(i["relationship"], i["title"]) for i in manifest["ingredients"]] == [
+        ("inputTo", "control-segmentation.png")
+    ]
+    created = manifest["assertions"][0]["data"]["actions"][0]
+    assert created["action"] == "c2pa.created"
+
+
+def test_the_catalog_lists_the_built_in_control_types(builtin_client: Any) -> None:
+    client, _state, auth = builtin_client
+    entry = client.get("/v1/models", headers=auth).json()["data"][0]
+    assert entry["assay"]["control_types"] == ["canny", "edges", "scribble", "segmentation"]
+    assert "layout:segmentation:AssayShapesPipeline" in entry["assay"]["adapters"]
+
+
+@pytest.mark.parametrize(
+    "extra,param,words",
+    [
+        ({"control_type": "segmentation"}, "control_image", "needs a control_image"),
+        ({"control_image": "not base64!"}, "control_image", "not valid base64"),
+        ({"control_image": "__PNG__"}, "control_type", "needs a control_type"),
+        ({"control_image": "__PNG__", "control_type": "pose"}, "control_type", "no pose control"),
+        ({"control_image": "__BLANK__", "control_type": "segmentation"}, "control_image", "marks no region"),
+        (
+            {"control_image": "__PNG__", "control_type": "segmentation", "control_strength": 3},
+            "control_strength",
+            "",
+        ),
+    ],
+)
+def test_a_bad_control_request_is_a_400_naming_the_field(
+    builtin_client: Any, extra: dict[str, Any], param: str, words: str
+) -> None:
+    client, _state, auth = builtin_client
+    swap = {
+        "__PNG__": base64.b64encode(_png(_layout())).decode(),
+        "__BLANK__": base64.b64encode(_png(Image.new("RGB", (64, 64)))).decode(),
+    }
+    body = {k: swap.get(v, v) if isinstance(v, str) else v for k, v in extra.items()}
+    r = client.post(
+        "/v1/images/generations", headers=auth, json={"prompt": "a star", "size": "256x256", **body}
+    )
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["param"] == param and words in err["message"], err
+
+
+def test_the_openai_client_sends_control_through_extra_body(builtin_client: Any) -> None:
+    import openai
+
+    client, _state, auth = builtin_client
+    oai = openai.OpenAI(
+        base_url="http://testserver/v1",
+        api_key=auth["Authorization"].removeprefix("Bearer "),
+        http_client=client,
+        max_retries=0,
+    )
+    res = oai.images.generate(
+        prompt="a blue square on a yellow background",
+        size="256x256",
+        response_format="b64_json",
+        extra_body={
+            "control_image": base64.b64encode(_png(_layout())).decode(),
+            "control_type": "segmentation",
+            "control_strength": 1.2,
+            "seed": 5,
+        },
+    )
+    data = base64.b64decode(res.data[0].b64_json or "")
+    cx, cy = _centroid(data)
+    assert abs(cx - 182 / 256) < 0.08 and abs(cy - 72 / 256) < 0.08, (cx, cy)
+    assert res.model_extra is not None and res.model_extra["assay"]["status"] == "released"
+    assert [i["relationship"] for i in _manifest(data)["ingredients"]] == ["inputTo"]
