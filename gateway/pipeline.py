@@ -414,6 +414,12 @@ class Pipeline:
                 param="control_type",
                 hint=f"this model serves: {', '.join(served) or 'no control types'}",
             )
+        if req.control_type not in served:  # fail closed: a backend that cannot control never ignores it
+            raise InvalidRequest(
+                f"model {self.backend().info.model_id} has no {req.control_type} control",
+                param="control_type",
+                hint=f"control types served: {', '.join(served) or 'none'} (GET /v1/models)",
+            )
         if not 0.0 <= req.control_strength <= 2.0:
             raise InvalidRequest("control_strength must be in 0..2", param="control_strength")
         lim = policy.limits

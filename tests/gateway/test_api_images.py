@@ -218,3 +218,39 @@ def test_health_ready_metrics(client, auth) -> None:
     m = client.get("/metrics").text
     assert "assay_stage_seconds_bucket" in m and 'assay_decisions_total{status="allow"}' not in m
     assert 'assay_decisions_total{status="released"}' in m
+
+
+def test_a_control_image_for_a_model_without_control_is_a_400_not_ignored(client, auth, state) -> None:
+    for transport in ("json", "multipart"):
+        if transport == "json":
+            r = client.post(
+                "/v1/images/generations",
+                headers=auth,
+                json={
+                    "prompt": "a red circle",
+                    "size": "256x256",
+                    "control_image": base64.b64encode(_png()).decode(),
+                    "control_type": "canny",
+                },
+            )
+        else:
+            r = client.post(
+                "/v1/images/generations",
+                headers=auth,
+                files={"control_image": ("c.png", _png(), "image/png")},
+                data={"prompt": "a red circle", "size": "256x256", "control_type": "canny"},
+            )
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "control_type" and "has no canny control" in err["message"]
+
+
+def test_multipart_generation_fields_are_validated_like_json(client, auth) -> None:
+    r = client.post(
+        "/v1/images/generations",
+        headers=auth,
+        files={"control_image": ("c.png", _png(), "image/png")},
+        data={"prompt": "a", "n": "99"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "n"
