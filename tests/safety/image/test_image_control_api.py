@@ -22,6 +22,33 @@ def tiny_backend(tiny_sd_folder: Path, tmp_path_factory: pytest.TempPathFactory)
     return DiffusersBackend(str(tiny_sd_folder), default_steps=2, controls={"canny": cn})
 
 
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Any:
+    """The shipped policies with the watermark floor at 37 dB: a tiny random-weight model paints
+    white noise, which needs ~37.7 dB to carry the mark (see family_policies in
+    tests/models/test_families.py); the approved image here is such noise."""
+    from core.settings import Settings
+
+    repo = Path(__file__).resolve().parents[3]
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    for pack in (repo / "policies").glob("*.yaml"):
+        text = pack.read_text(encoding="utf-8")
+        if pack.name == "default.yaml":
+            assert "\n    - watermark\n" in text, "the default policy's watermark step moved"
+            text = text.replace(
+                "\n    - watermark\n", "\n    - {name: watermark, options: {min_psnr: 37.0}}\n"
+            )
+        (folder / pack.name).write_text(text, encoding="utf-8")
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        policy_dir=folder,
+        default_steps=2,
+        backend_timeout_s=900,
+    )
+
+
 def _faces(verdicts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [
         (v["check"], v["category"], v["score"], v["target"], v["evidence"]["count"])
@@ -82,6 +109,24 @@ def test_a_control_image_with_a_face_is_held_as_an_edit_input_is(client, auth, s
 
     shown = np.asarray(Image.open(io.BytesIO(held_input.content)).convert("RGB"), float)
     assert np.array_equal(shown, np.asarray(Image.open(io.BytesIO(portrait)).convert("RGB"), float))
+    # approved, the released file names the control image as an inputTo ingredient, not a parent
+    assert client.post(f"/v1/reviews/{c['review_id']}/claim", headers=reviewer).status_code == 200
+    ok = client.post(
+        f"/v1/reviews/{c['review_id']}/approve", headers=reviewer, json={"reason_code": "no_violation"}
+    )
+    assert ok.status_code == 200 and ok.json()["state"] == "approved", ok.text
+    released = client.get(f"/v1/reviews/{c['review_id']}", headers=auth).json()
+    data = base64.b64decode(released["data"][0]["b64_json"])
+    import json
+
+    import c2pa
+
+    with c2pa.Reader("image/png", io.BytesIO(data)) as reader:
+        store = json.loads(reader.json())
+    manifest = store["manifests"][store["active_manifest"]]
+    assert [(i["relationship"], i["title"]) for i in manifest["ingredients"]] == [
+        ("inputTo", "control-canny.png")
+    ]
 
 
 def _reviewer(state) -> dict[str, str]:  # noqa: ANN001
