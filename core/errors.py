@@ -119,6 +119,14 @@ class Forbidden(AssayError):
     exit_code = 2
 
 
+class Gone(AssayError):
+    """The thing existed but was withdrawn on purpose (an upheld complaint): it will not come back."""
+
+    code = "content_withdrawn"
+    status = 410
+    exit_code = 2
+
+
 class RateLimited(AssayError):
     code = "rate_limit_exceeded"
     status = 429

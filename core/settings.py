@@ -266,6 +266,19 @@ class Settings(BaseSettings):
     )
 
     # --- review queue --------------------------------------------------------------------------
+    complaints_respond_within_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 365,
+        description="due time of a public complaint (`POST /v1/reports`) and of an appeal, hours after "
+        "it arrives; a policy's `complaints.respond_within_hours` overrides it for its tenants",
+    )
+    public_reports_per_minute: int = Field(
+        default=10,
+        ge=0,
+        description="unauthenticated complaints (`POST /v1/reports`) per client address (IPv6: per /64), "
+        "shared by replicas; `0` = off",
+    )
     review_lease_s: float = Field(
         default=600.0, gt=0, description="how long a reviewer's claim holds an item, seconds"
     )

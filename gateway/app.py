@@ -28,6 +28,7 @@ ROUTERS = [
     "gateway.api.tiles",
     "gateway.api.models",
     "gateway.api.reviews",
+    "gateway.api.reports",
     "gateway.api.review_page",
     "gateway.api.verify_page",
     "gateway.api.audit_page",

@@ -183,6 +183,13 @@ class BiasMonitoring(_Strict):
     record_perceived: bool = True
 
 
+class Complaints(_Strict):
+    """Complaints from the public and appeals of requesters (:mod:`gateway.review.cases`)."""
+
+    #: hours until a complaint or appeal is due; None: ``ASSAY_COMPLAINTS_RESPOND_WITHIN_HOURS``
+    respond_within_hours: float | None = Field(default=None, gt=0, le=24 * 365)
+
+
 class AdmissionRules(_Strict):
     """The tenant's share of the model (gateway.admission): how many of its generations may run
     at once, wait at once, how long one may wait, and its weight in fair service (2 = twice the
@@ -212,6 +219,7 @@ class Policy(_Strict):
     prompt_storage: PromptStorage = Field(default_factory=PromptStorage)
     retention: Retention = Field(default_factory=Retention)
     review: Review = Field(default_factory=Review)
+    complaints: Complaints = Field(default_factory=Complaints)
     admission: AdmissionRules = Field(default_factory=AdmissionRules)
     bias_monitoring: BiasMonitoring = Field(default_factory=BiasMonitoring)
     #: prompt text may go into the C2PA manifest (off by default: prompts are personal data)

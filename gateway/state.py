@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import AssayError
 from core.settings import Settings
@@ -25,12 +25,16 @@ from gateway.metrics import Metrics
 from gateway.pipeline import Pipeline, PipelineRequest, PipelineResult
 from gateway.policy import Policy, PolicySet
 from gateway.release import Release
+from gateway.review.cases import CaseDesk
 from gateway.review.queue import ReviewQueue
 from gateway.store import migrate
 from models.base import Backend
 from provenance.ledger import Ledger
 from provenance.mark_registry import MarkRegistry
 from safety.registry import CheckRegistry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from provenance.verify import VerifyReport
 
 log = logging.getLogger("assay")
 
@@ -99,6 +103,12 @@ class AppState:
             policies=self.policies,
             release=self.release,
         )
+        self.cases = CaseDesk(self.review_queue, verify=self._verify_image)
+
+    def _verify_image(self, data: bytes) -> VerifyReport:
+        from provenance.verify import verifier_for
+
+        return verifier_for(self).verify(data)
 
     # -- components ---------------------------------------------------------------------------
     @property

@@ -29,6 +29,7 @@ from core.store.locks import Leadership
 from gateway.api.deps import AuditorDep, StateDep
 from gateway.auth import Principal, validate_tenant_id
 from gateway.reports.bias import BiasReport, GroupBy, bias_report, report_csv, svg_chart
+from gateway.review.models import AppealStats
 from gateway.state import AppState
 from provenance.ledger import StoredRecord
 from provenance.ledger.checkpoint import Checkpoint, Checkpoints, CheckpointScheduler, load_signer
@@ -371,3 +372,10 @@ def _take(it, n: int, sentinel: object) -> list[str]:  # noqa: ANN001
             break
         out.append(line)  # type: ignore[arg-type]
     return out
+
+
+@router.get("/appeals", response_model=AppealStats)
+def appeal_stats(principal: AuditorDep, state: StateDep, tenant: str | None = None) -> AppealStats:
+    """Appeals decided and overturned and the overturn rate (the measured false-block rate),
+    overall and per category of the first decision, for the caller's tenant (an admin: any)."""
+    return state.cases.stats(_scope_tenant(principal, tenant))

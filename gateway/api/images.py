@@ -371,6 +371,7 @@ async def image_content(content_id: str, expires: int, sig: str, state: StateDep
         sig.encode(), _sign(state, content_id, expires).encode()
     ):
         raise NotFound("no such image, or the link expired")
+    await run_in_threadpool(state.cases.withdrawn, content_id)  # 410 once a complaint withdrew it
     record_id, _, idx = content_id.rpartition("-")
     stored = await run_in_threadpool(state.ledger.get, record_id)
     outputs = GenerationRecordBody.model_validate(stored.body).outputs if stored is not None else []

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import InvalidRequest
 from gateway.api.deps import AdminDep, PrincipalDep, ReviewerDep, StateDep
-from gateway.review.models import DecisionIn, QueueFilter, QueuePage, ReviewDetail, ReviewState
+from gateway.review.models import DecisionIn, ItemKind, QueueFilter, QueuePage, ReviewDetail, ReviewState
 from gateway.review.queue import ReviewQueue
 from gateway.state import AppState
 
@@ -91,6 +91,7 @@ async def list_reviews(
     tenant: str | None = None,
     category: str | None = None,
     policy: str | None = None,
+    kind: ItemKind | None = None,
     overdue: bool = False,
     mine: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -102,6 +103,7 @@ async def list_reviews(
             tenant=tenant,
             category=category,
             policy=policy,
+            kind=kind,
             overdue=overdue,
             mine=mine,
             limit=limit,

@@ -14,20 +14,29 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.base import GenerationMode, ModelInfo
-from provenance.ledger.bodies import GenerationOutput, ReviewAction, ReviewState
+from provenance.ledger.bodies import ComplaintReason, GenerationOutput, ReviewAction, ReviewState
 from safety.verdict import Action, Reason, Verdict
 
 __all__ = [
     "MAX_COMMENT",
     "REASON_CODES",
+    "AppealIn",
+    "AppealOutcome",
+    "AppealStats",
+    "CaseDecisionIn",
+    "CaseOut",
+    "ComplaintOutcome",
     "DecisionIn",
     "GenerationOutput",
     "HeldImage",
     "HeldPayload",
+    "ItemKind",
     "QueueCounts",
     "QueueFilter",
     "QueuePage",
     "ReasonCode",
+    "ReportIn",
+    "ReportStatus",
     "ReviewAction",
     "ReviewDetail",
     "ReviewEventOut",
@@ -38,6 +47,14 @@ __all__ = [
 
 # ReviewState and ReviewAction are what the ledger's review records say: their home is
 # provenance.ledger.bodies, next to the record's shape (ReviewBody).
+
+
+class ItemKind(StrEnum):
+    """What a queue item is about."""
+
+    GENERATION = "generation"  # a held generation: approve (release) or reject
+    COMPLAINT = "complaint"  # a public complaint about a released image: uphold (withdraw) or reject
+    APPEAL = "appeal"  # a requester contests a block or a rejection: overturn or uphold
 
 
 class ReasonCode(StrEnum):
@@ -126,7 +143,9 @@ class ReviewSummary(BaseModel):
 
     id: str
     tenant: str
+    kind: ItemKind = ItemKind.GENERATION
     record_id: str
+    subject_id: str | None = None  # a complaint's or an appeal's generation record
     policy_id: str
     state: ReviewState  # effective: an expired claim shows as pending (or escalated)
     priority: int
@@ -202,6 +221,7 @@ class QueueFilter(BaseModel):
     tenant: str | None = None
     category: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,32}$")
     policy: str | None = Field(default=None, max_length=64)
+    kind: ItemKind | None = None
     overdue: bool = False
     mine: bool = False  # only items claimed by the caller
     limit: int = Field(default=50, ge=1, le=200)
@@ -230,3 +250,85 @@ class DecisionIn(BaseModel):
         if self.reason_code is ReasonCode.OTHER and not (self.comment or "").strip():
             raise ValueError("reason code 'other' needs a comment saying why")
         return self
+
+
+# --- complaints and appeals (gateway.review.cases) ----------------------------------------------
+MAX_CASE_TEXT = 4000
+
+
+class ComplaintOutcome(StrEnum):
+    UPHELD = "upheld"  # the content is withdrawn
+    REJECTED = "rejected"  # nothing changes
+
+
+class AppealOutcome(StrEnum):
+    OVERTURNED = "overturned"  # the first decision was wrong
+    UPHELD = "upheld"  # the first decision stands
+
+
+class ReportIn(BaseModel):
+    """A complaint as the public sends it (JSON, or the form fields of a multipart upload)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str | None = Field(default=None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    content_id: str | None = Field(default=None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}-[0-9]{1,3}$")
+    reason: ComplaintReason
+    text: str = Field(min_length=1, max_length=MAX_CASE_TEXT)
+    contact: str | None = Field(default=None, max_length=320)
+
+
+class ReportStatus(BaseModel):
+    """What the reporter sees (``GET /v1/reports/{id}``): never who decided or why in detail."""
+
+    object: Literal["report"] = "report"
+    id: str
+    status: Literal["received", "in_review", "upheld", "rejected"]
+    reason: ComplaintReason
+    created_at: datetime
+    due_at: datetime
+    decided_at: datetime | None = None
+    status_url: str
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    reason: str = Field(min_length=1, max_length=MAX_CASE_TEXT)
+
+
+class CaseOut(BaseModel):
+    """An appeal as its requester sees it."""
+
+    object: Literal["appeal"] = "appeal"
+    id: str
+    record_id: str
+    status: Literal["received", "in_review", "overturned", "upheld"]
+    contested: Literal["blocked", "rejected"]
+    created_at: datetime
+    due_at: datetime
+    decided_at: datetime | None = None
+    released: bool = False
+    status_url: str
+
+
+class CaseDecisionIn(BaseModel):
+    """A reviewer's decision of a complaint (upheld | rejected) or an appeal (overturned | upheld)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "rejected", "overturned"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+
+class AppealStats(BaseModel):
+    """Appeals decided and overturned (the measured false-block rate), overall and per category."""
+
+    object: Literal["appeal_stats"] = "appeal_stats"
+    tenant: str | None
+    received: int
+    decided: int
+    overturned: int
+    overturn_rate: float | None  # overturned / decided; None before any decision
+    by_category: dict[str, dict[str, float | int | None]]

@@ -48,6 +48,7 @@ from gateway.review.models import (
     DecisionIn,
     HeldImage,
     HeldPayload,
+    ItemKind,
     QueueCounts,
     QueueFilter,
     QueuePage,
@@ -58,7 +59,14 @@ from gateway.review.models import (
     ReviewStatus,
     ReviewSummary,
 )
-from gateway.review.tables import ReviewBlob, ReviewDelivery, ReviewEvent, ReviewItem, ReviewPayload
+from gateway.review.tables import (
+    ReviewBlob,
+    ReviewCase,
+    ReviewDelivery,
+    ReviewEvent,
+    ReviewItem,
+    ReviewPayload,
+)
 from gateway.review.webhooks import WebhookDispatcher, Webhooks
 from models.base import GenerationMode, ModelInfo
 from provenance.ledger import Ledger, LedgerRecord, prompt_sha256
@@ -280,7 +288,9 @@ class ReviewQueue:
         return ReviewSummary(
             id=item.id,
             tenant=item.tenant,
+            kind=ItemKind(item.kind),
             record_id=item.record_id,
+            subject_id=item.subject_id,
             policy_id=item.policy_id,
             state=st,
             priority=item.priority,
@@ -355,6 +365,8 @@ class ReviewQueue:
             scope.append(_t.c.categories.like(f"%,{flt.category},%"))
         if flt.policy:
             scope.append(_t.c.policy_id == flt.policy)
+        if flt.kind:
+            scope.append(_t.c.kind == flt.kind.value)
         open_values = [s.value for s in OPEN_STATES]
         where = list(scope)
         if flt.state == "open":
@@ -461,6 +473,26 @@ class ReviewQueue:
                 hint="another reviewer must take it",
             )
 
+    def check_not_first_decider(self, principal: Principal, item: ReviewItem) -> None:
+        """An appeal goes to a reviewer who took no part in the decision it contests."""
+        if item.kind != ItemKind.APPEAL.value:
+            return
+        with self.db.session() as s:
+            case_row = s.get(ReviewCase, item.id)
+        deciders = set(_cats(case_row.first_deciders)) if case_row else set()
+        if principal.key_id in deciders:
+            raise Forbidden(
+                "you took part in the decision this appeal contests; an appeal needs a second reviewer",
+                hint="another reviewer must take it",
+            )
+
+    def _check_generation(self, item: ReviewItem, verb: str) -> None:
+        if item.kind != ItemKind.GENERATION.value:
+            raise ReviewConflict(
+                f"review {item.id} is a {item.kind}, which is not {verb}d",
+                hint=f"decide it with POST /v1/reviews/{item.id}/decide",
+            )
+
     def _check_claim(self, principal: Principal, item: ReviewItem, now: datetime) -> None:
         st = effective_state(item, now)
         if st is ReviewState.CLAIMED and item.claimed_by == principal.key_id:
@@ -482,6 +514,7 @@ class ReviewQueue:
         """Take (or renew) the lease on an item; of concurrent claims exactly one wins."""
         item = self._load_as_reviewer(principal, review_id)
         self._check_not_requester(principal, item)
+        self.check_not_first_decider(principal, item)
         now = self.clock()
         st = effective_state(item, now)
         if st.terminal:
@@ -534,6 +567,7 @@ class ReviewQueue:
 
     def approve(self, principal: Principal, review_id: str, decision: DecisionIn) -> ReviewDetail:
         item = self._load_as_reviewer(principal, review_id)
+        self._check_generation(item, "approve")
         self._check_not_requester(principal, item)
         now = self.clock()
         self._check_claim(principal, item, now)
@@ -565,6 +599,7 @@ class ReviewQueue:
 
     def reject(self, principal: Principal, review_id: str, decision: DecisionIn) -> ReviewDetail:
         item = self._load_as_reviewer(principal, review_id)
+        self._check_generation(item, "reject")
         self._check_not_requester(principal, item)
         now = self.clock()
         self._check_claim(principal, item, now)

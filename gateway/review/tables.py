@@ -7,6 +7,9 @@
   change and lets a failed ledger append undo exactly the change it was about.
 * ``review_events``: the item's history (claims, decisions, comments) as the page shows it; each
   row names the ledger record that carries the same action.
+* ``review_cases``: what a complaint or an appeal item adds to its ``review_items`` row (the
+  reporter's text and contact, the content complained of, who decided the first time).
+* ``withdrawn_content``: images an upheld complaint withdrew (their content URL answers 410).
 * ``reviewer_tenants``: which tenants' queues a reviewer key may work, besides its own tenant.
 * ``review_webhooks`` / ``review_deliveries``: a tenant's decision webhook and its outbox.
 * ``review_sessions``: logins to the ``/review`` page (only the token's hash is stored).
@@ -31,8 +34,13 @@ class ReviewItem(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=26)  # ULID
     tenant: str = Field(max_length=64)
-    #: the generation's ledger record (every review record points to it)
+    #: generation (a held generation), complaint or appeal (:class:`gateway.review.models.ItemKind`)
+    kind: str = Field(default="generation", max_length=16)
+    #: the generation's ledger record (every review record points to it); of a complaint or an
+    #: appeal: its own ``received`` record, whose subject is ``subject_id``
     record_id: str = Field(max_length=26, unique=True)
+    #: a complaint's or an appeal's generation record (None for a held generation: ``record_id``)
+    subject_id: str | None = Field(default=None, max_length=26, index=True)
     policy_id: str = Field(max_length=64)
     policy_digest: str = Field(max_length=80)
     state: str = Field(max_length=16)
@@ -112,6 +120,38 @@ class ReviewEvent(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     ledger_record_id: str = Field(max_length=26)
     at: datetime
+
+
+class ReviewCase(SQLModel, table=True):
+    """What a complaint or an appeal item holds besides its queue row."""
+
+    __tablename__ = "review_cases"
+
+    review_id: str = Field(primary_key=True, max_length=26)
+    kind: str = Field(max_length=16)  # complaint | appeal
+    reason: str = Field(max_length=24)  # a ComplaintReason, or "appeal"
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    contact: str | None = Field(default=None, max_length=320)
+    #: the content ids the case is about, comma-separated
+    content_ids: str = Field(default="", sa_column=Column(Text, nullable=False))
+    #: appeal: the held generation's review item, and who took part in its decision (comma-separated)
+    original_review_id: str | None = Field(default=None, max_length=26)
+    first_deciders: str = Field(default="", max_length=400)
+    contested: str | None = Field(default=None, max_length=16)  # appeal: blocked | rejected
+    outcome: str | None = Field(default=None, max_length=16)  # upheld | rejected | overturned
+    decided_record_id: str | None = Field(default=None, max_length=26)
+
+
+class WithdrawnContent(SQLModel, table=True):
+    """A released image an upheld complaint withdrew: its content URL answers 410 from then on."""
+
+    __tablename__ = "withdrawn_content"
+
+    content_id: str = Field(primary_key=True, max_length=64)
+    record_id: str = Field(max_length=26, index=True)
+    review_id: str = Field(max_length=26)
+    ledger_record_id: str = Field(max_length=26)
+    withdrawn_at: datetime
 
 
 class ReviewerTenant(SQLModel, table=True):

@@ -34,8 +34,13 @@ from models.base import GenerationMode, ModelInfo
 from safety.verdict import Action, Decision, Verdict
 
 __all__ = [
+    "AppealAction",
+    "AppealBody",
     "Body",
     "C2paFacts",
+    "ComplaintAction",
+    "ComplaintBody",
+    "ComplaintReason",
     "ControlFacts",
     "ErrorFacts",
     "GenerationBody",
@@ -320,3 +325,75 @@ class ReviewBody(Body):
     images_kept: bool | None = None
     # approved: the released images
     outputs: list[GenerationOutput] | None = None
+
+
+# --- complaints and appeals ------------------------------------------------------------------------
+class ComplaintReason(StrEnum):
+    """Why the public reports a released image (``POST /v1/reports``)."""
+
+    PRIVACY = "privacy"  # a real person's likeness or data, a deepfake of someone
+    COPYRIGHT = "copyright"
+    UNLABELLED = "unlabelled"  # the image circulates without its AI-generated label
+    ILLEGAL = "illegal"
+    OTHER = "other"
+
+
+class ComplaintAction(StrEnum):
+    """What a ``complaint`` record says happened (its ``decision`` token)."""
+
+    RECEIVED = "received"
+    UPHELD = "upheld"  # the content was withdrawn: its content URL answers 410
+    REJECTED = "rejected"  # nothing withdrawn
+
+
+class ComplaintBody(Body):
+    """The body of a ``complaint`` record; its ``subject_id`` is the generation record complained of.
+
+    The complaint's text and the reporter's contact stay in the queue's tables (they may name a
+    person): the ledger holds their SHA-256 only."""
+
+    optional: ClassVar[frozenset[str]] = frozenset({"withdrawn", "found_by"})
+
+    review_id: str
+    action: ComplaintAction
+    actor: str  # "public" for the report itself, else the reviewer's key id
+    actor_role: str
+    reason: ComplaintReason
+    content_ids: list[str]  # the images complained of
+    text_sha256: str | None
+    comment_sha256: str | None
+    due_at: datetime
+    # received: how the record was found (record_id, content_id, or a verify method)
+    found_by: str | None = None
+    # upheld: the content ids withdrawn
+    withdrawn: list[str] | None = None
+
+
+class AppealAction(StrEnum):
+    """What an ``appeal`` record says happened (its ``decision`` token)."""
+
+    RECEIVED = "received"
+    OVERTURNED = "overturned"  # the first decision was wrong (the measured false-block rate)
+    UPHELD = "upheld"  # the first decision stands
+
+
+class AppealBody(Body):
+    """The body of an ``appeal`` record; its ``subject_id`` is the generation record appealed."""
+
+    optional: ClassVar[frozenset[str]] = frozenset({"original_review_id", "released"})
+
+    review_id: str
+    action: AppealAction
+    actor: str
+    actor_role: str
+    #: what the appeal contests: the generation's ``blocked`` status, or a ``rejected`` review
+    contested: Literal["blocked", "rejected"]
+    categories: list[str]  # the categories of the first decision
+    #: who took part in the first decision (none for an automatic block): none of them may decide
+    first_deciders: list[str]
+    reason_sha256: str
+    comment_sha256: str | None
+    due_at: datetime
+    original_review_id: str | None = None
+    #: overturned: whether images were released (False: a prompt-stage block has no image)
+    released: bool | None = None
