@@ -62,6 +62,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # (gateway/public/make_font.py needs Noto Sans CJK, not installed where this was written)
     "bias": (_BIAS, _BIAS),
     "bias_note": (_BIAS_NOTE, _BIAS_NOTE),
+    # (worded with the glyphs the shipped font has: 申诉/改判率 need a rebuild by make_font.py)
+    "appeals": ("Appeals: overturn rate (false blocks)", "改决定请求（误决定）"),
+    "appeals_decided": ("decided", "已决定"),
+    "appeals_overturned": ("overturned", "已改决定"),
+    "overturn_rate": ("overturn rate", "改决定比"),
     "filters": ("Filters", "筛选"),
     "kind": ("Kind", "类型"),
     "decision": ("Decision", "决定"),

@@ -226,6 +226,13 @@
     var b = new URLSearchParams(), f = query();
     ["tenant", "since", "until", "model", "policy"].forEach(function (k) { if (f.get(k)) b.set(k, f.get(k)); });
     json("/v1/audit/reports/bias?" + b.toString()).then(function (r) { parity($("chart-bias"), r); }, function (e) { fail(e.message); });
+    var st = await json("/v1/audit/appeals" + (f.get("tenant") ? "?tenant=" + encodeURIComponent(f.get("tenant")) : ""));
+    $("appeals-decided").textContent = String(st.decided);
+    $("appeals-overturned").textContent = String(st.overturned);
+    $("overturn-rate").textContent = st.overturn_rate == null ? "–" : (st.overturn_rate * 100).toFixed(1) + " %";
+    var over = {};
+    Object.keys(st.by_category).forEach(function (c) { over[c] = st.by_category[c].overturned; });
+    bars($("chart-overturns"), over);
     var body = $("records").querySelector("tbody");
     while (body.firstChild) body.removeChild(body.firstChild);
     all.slice(0, 200).forEach(function (r) {

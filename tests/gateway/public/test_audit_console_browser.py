@@ -98,6 +98,10 @@ def test_console_charts_records_and_in_browser_proofs(live_server, state):  # no
             start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
             assert sorted(days) == sorted({str((start + timedelta(hours=i // 6)).date()) for i in acme})
             assert "globex" not in page.locator("#records").inner_text()
+            # the appeals tile: no appeal yet, so nothing decided and no rate
+            page.wait_for_function("() => document.querySelector('#appeals-decided').textContent !== '–'")
+            assert page.locator("#appeals-decided").inner_text() == "0"
+            assert page.locator("#overturn-rate").inner_text() == "–"
             page.screenshot(path=str(ARTIFACTS / "audit-console.png"), full_page=True)
 
             # a record page: the proof is checked in this browser

@@ -235,6 +235,13 @@ def test_appeal_of_a_block_is_decided_by_a_second_reviewer_and_counted(client, s
     stats = client.get("/v1/audit/appeals", headers={"Authorization": f"Bearer {auditor}"}).json()
     assert (stats["decided"], stats["overturned"], stats["overturn_rate"]) == (1, 1, 1.0)
     assert stats["by_category"]["real_person"]["overturn_rate"] == 1.0
+    other, _ = state.keys.create("globex", "auditor", name="globex auditor")
+    theirs = client.get("/v1/audit/appeals", headers={"Authorization": f"Bearer {other}"}).json()
+    assert (theirs["tenant"], theirs["decided"], theirs["overturn_rate"]) == ("globex", 0, None)
+    # the console page carries the tile its script fills from /v1/audit/appeals
+    html = client.get("/audit?lang=en").text
+    assert 'id="overturn-rate"' in html and "Appeals: overturn rate" in html
+    assert "/v1/audit/appeals" in client.get("/audit/static/audit.js").text
     ledger_ok(state)
 
 
