@@ -35,7 +35,7 @@ from gateway.api.deps import StateDep
 from gateway.auth import Role
 from gateway.review import evidence
 from gateway.review.i18n import LANG_COOKIE, LANGS, Translator, pick_lang
-from gateway.review.models import REASON_CODES, DecisionIn, QueueFilter, ReviewState
+from gateway.review.models import REASON_CODES, CaseDecisionIn, DecisionIn, QueueFilter, ReviewState
 from gateway.review.queue import ReviewQueue
 from gateway.review.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_TTL, PageSession, PageSessions, csrf_ok
 from gateway.state import AppState
@@ -64,7 +64,7 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
-_ACTIONS = ("claim", "unclaim", "approve", "reject", "escalate", "comment")
+_ACTIONS = ("claim", "unclaim", "approve", "reject", "escalate", "comment", "decide")
 _DONE = {
     "claim": "done_claimed",
     "unclaim": "done_unclaimed",
@@ -362,8 +362,10 @@ def _item_view(state: AppState, session: PageSession, review_id: str) -> dict[st
     st = detail.state
     requester = me.key_id in (item.requester_key_id, item.requester_user)
     mine = st is ReviewState.CLAIMED and detail.claimed_by == me.key_id
+    deciders = detail.case.first_deciders if detail.case else []
     can_claim = (
         not requester
+        and me.key_id not in deciders
         and st in (ReviewState.PENDING, ReviewState.ESCALATED)
         and (st is ReviewState.PENDING or me.role is Role.ADMIN)
         and detail.first_approver != me.key_id
@@ -454,6 +456,16 @@ async def act(
         await run_in_threadpool(q.unclaim, me, review_id)
     elif action == "comment":
         await run_in_threadpool(q.comment, me, review_id, form.get("comment", ""))
+    elif action == "decide":  # a complaint or an appeal (gateway.review.cases)
+        try:
+            case_decision = CaseDecisionIn(
+                outcome=form.get("outcome") or "",
+                comment=form.get("comment") or None,
+            )
+        except ValidationError as exc:
+            msg = exc.errors()[0].get("msg", "invalid decision")
+            raise InvalidRequest(f"decide: {msg}", param="outcome") from None
+        await run_in_threadpool(state.cases.decide, me, review_id, case_decision)
     else:
         try:
             decision = DecisionIn(

@@ -25,6 +25,7 @@ __all__ = [
     "AppealStats",
     "CaseDecisionIn",
     "CaseOut",
+    "CaseView",
     "ComplaintOutcome",
     "DecisionIn",
     "GenerationOutput",
@@ -173,6 +174,20 @@ class ReviewEventOut(BaseModel):
     at: datetime
 
 
+class CaseView(BaseModel):
+    """What a complaint or an appeal adds to the reviewer's view of its item."""
+
+    reason: str  # a ComplaintReason, or "appeal"
+    text: str | None
+    contact: str | None
+    content_ids: list[str]
+    contested: str | None  # appeal: blocked | rejected
+    original_review_id: str | None
+    first_deciders: list[str]  # appeal: none of them may decide it
+    outcome: str | None
+    outcomes: list[str]  # what the decision may be
+
+
 class ReviewDetail(ReviewSummary):
     """Everything a reviewer sees about one item (never the blob keys)."""
 
@@ -191,6 +206,7 @@ class ReviewDetail(ReviewSummary):
     comment: str | None
     requester_user: str | None
     events: list[ReviewEventOut]
+    case: CaseView | None = None  # complaints and appeals
 
 
 class ReviewStatus(BaseModel):

@@ -45,6 +45,7 @@ from gateway.review.access import ReviewerAssignments
 from gateway.review.errors import ReviewConflict
 from gateway.review.models import (
     REASON_CODES,
+    CaseView,
     DecisionIn,
     HeldImage,
     HeldPayload,
@@ -342,6 +343,29 @@ class ReviewQueue:
             comment=item.comment,
             requester_user=item.requester_user,
             events=[ReviewEventOut.model_validate(e, from_attributes=True) for e in events],
+            case=self._case_view(item),
+        )
+
+    def _case_view(self, item: ReviewItem) -> CaseView | None:
+        if item.kind == ItemKind.GENERATION.value:
+            return None
+        with self.db.session() as s:
+            row = s.get(ReviewCase, item.id)
+        if row is None:  # pragma: no cover - written with the item
+            return None
+        outcomes = (
+            ["upheld", "rejected"] if item.kind == ItemKind.COMPLAINT.value else ["overturned", "upheld"]
+        )
+        return CaseView(
+            reason=row.reason,
+            text=row.text,
+            contact=row.contact,
+            content_ids=_cats(row.content_ids),
+            contested=row.contested,
+            original_review_id=row.original_review_id,
+            first_deciders=_cats(row.first_deciders),
+            outcome=row.outcome,
+            outcomes=outcomes,
         )
 
     def payload(self, principal: Principal, review_id: str) -> tuple[ReviewItem, HeldPayload]:

@@ -278,3 +278,26 @@ def test_appeal_of_a_rejection_refuses_the_first_reviewer(client, state, keys) -
         "/v1/appeals", headers=keys.h("requester"), json={"record_id": img["record_id"], "reason": "x"}
     )
     assert r.status_code == 400 and r.json()["error"]["param"] == "record_id"
+
+
+def test_the_review_page_shows_a_complaint_and_decides_it(app, client, state, keys) -> None:  # noqa: ANN001
+    from tests.gateway.review.test_review_page import login
+
+    _open_policy(state, hours=2)
+    img = _released(client, keys)
+    rid = client.post(
+        "/v1/reports",
+        json={"record_id": img["record_id"], "reason": "privacy", "text": "my face, no consent"},
+    ).json()["id"]
+    c, csrf = login(app, keys.reviewer1)
+    queue = c.get("/review/queue").text
+    assert rid in queue and "privacy / deepfake" in queue
+    page = c.get(f"/review/items/{rid}").text
+    assert 'id="case"' in page and "my face, no consent" in page and 'id="approve-form"' not in page
+    assert c.post(f"/review/items/{rid}/claim", data={"csrf": csrf}).status_code == 303
+    page = c.get(f"/review/items/{rid}").text
+    assert 'id="decide-form"' in page and 'id="approve-form"' not in page
+    r = c.post(f"/review/items/{rid}/decide", data={"csrf": csrf, "outcome": "upheld", "comment": "ok"})
+    assert r.status_code == 303, r.text[:300]
+    assert client.get(img["path"]).status_code == 410
+    assert client.get(f"/v1/reports/{rid}").json()["status"] == "upheld"
