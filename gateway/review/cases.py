@@ -8,9 +8,9 @@
 * An **appeal** (``POST /v1/appeals``, the requester's key, same tenant) contests a blocked
   generation or a held one a reviewer rejected. It becomes an item of kind ``appeal`` that no
   reviewer who took part in the first decision may claim or decide. Overturned, the overturn is
-  recorded (a prompt-stage block has no image to release; a rejected item's images were
-  discarded unless the policy kept them, and are not re-released here); upheld, the first
-  decision stands.
+  recorded, and a rejected item whose images the policy kept (``review.keep_rejected_images``) is
+  released through the queue's release stage; a prompt-stage block has no image, and discarded
+  images cannot come back, so those overturns are recorded only. Upheld, the first decision stands.
 
 Both are claimed like any item (:meth:`ReviewQueue.claim`) and decided with :meth:`CaseDesk.decide`.
 Each step is a ledger record (``complaint`` or ``appeal``, :mod:`provenance.ledger.bodies`) whose
@@ -333,9 +333,15 @@ class CaseDesk:
             created_at=item.created_at,
             due_at=item.due_at,
             decided_at=item.decided_at,
-            released=False,
+            released=self._released(case_row),
             status_url=f"/v1/appeals/{item.id}",
         )
+
+    def _released(self, case_row: ReviewCase) -> bool:
+        if case_row.outcome != AppealOutcome.OVERTURNED.value or not case_row.decided_record_id:
+            return False
+        rec = self.queue.ledger.get(case_row.decided_record_id)
+        return bool(rec is not None and rec.body.get("released"))
 
     def stats(self, tenant: str | None) -> AppealStats:
         """Appeals received, decided and overturned, overall and per category of the first decision."""
@@ -510,7 +516,12 @@ class CaseDesk:
             created_at=now,
             body=body,
         )
+        released = False
         try:
+            if item.kind == ItemKind.APPEAL.value and granted and case_row.original_review_id:
+                released = self._release_overturned(principal, case_row.original_review_id, decision, now)
+            if released:
+                record.body["released"] = True
             self.queue.ledger.append(record, with_rows=[*rows, event])
         except Exception:
             with self.db.session() as s:
@@ -527,6 +538,85 @@ class CaseDesk:
             row.decided_record_id = ledger_id
             s.add(row)
         return q._detail(q._get(item.id))
+
+    def _release_overturned(
+        self, principal: Principal, original_id: str, decision: CaseDecisionIn, now: datetime
+    ) -> bool:
+        """Release the images of a rejected review an appeal overturned, when the policy kept them
+        (``review.keep_rejected_images``); the same release stage an approval runs. False when
+        there is nothing to release (the images were discarded with the rejection)."""
+        q = self.queue
+        original = q._get(original_id)
+        if original.state != ReviewState.REJECTED.value:
+            return False
+        payload = q._held(original.id)
+        if not payload.images or not all(h.blob for h in payload.images):
+            return False
+        release_id = str(ULID())
+        record = q._record(
+            original,
+            principal,
+            ReviewAction.APPROVED,
+            release_id,
+            now,
+            ReviewState.REJECTED,
+            ReviewState.APPROVED,
+            reason_code="false_positive",
+            comment=decision.comment,
+            extra={"approvals": 1, "approvals_needed": 1},
+        )
+        with self.db.session() as s:
+            res = s.exec(
+                update(ReviewItem)
+                .where(col(ReviewItem.id) == original.id, col(ReviewItem.version) == original.version)
+                .values(
+                    state=ReviewState.RELEASING.value,
+                    release_record_id=release_id,
+                    version=original.version + 1,
+                )
+            )
+            if res.rowcount != 1:
+                raise ReviewConflict(f"review {original.id} changed while the appeal was decided")
+        try:
+            outputs = q._run_release(original, payload, record)
+        except Exception:
+            with self.db.session() as s:
+                s.exec(
+                    update(ReviewItem)
+                    .where(col(ReviewItem.id) == original.id, col(ReviewItem.version) == original.version + 1)
+                    .values(state=ReviewState.REJECTED.value, version=original.version + 2)
+                )
+            raise
+        with self.db.session() as s:
+            s.exec(
+                update(ReviewItem)
+                .where(col(ReviewItem.id) == original.id)
+                .values(
+                    state=ReviewState.APPROVED.value,
+                    decided_by=principal.key_id,
+                    decided_at=now,
+                    reason_code="false_positive",
+                    version=original.version + 2,
+                )
+            )
+            row = s.get(ReviewPayload, original.id)
+            assert row is not None  # written with the item
+            row.released = "[" + ",".join(o.model_dump_json() for o in outputs) + "]"
+            s.add(row)
+            s.add(
+                q._event(
+                    original,
+                    principal,
+                    ReviewAction.APPROVED,
+                    release_id,
+                    ReviewState.REJECTED,
+                    ReviewState.APPROVED,
+                    now,
+                    "false_positive",
+                    decision.comment,
+                )
+            )
+        return True
 
     # --- internals ----------------------------------------------------------------------------
     def _append_new(

@@ -301,3 +301,27 @@ def test_the_review_page_shows_a_complaint_and_decides_it(app, client, state, ke
     assert r.status_code == 303, r.text[:300]
     assert client.get(img["path"]).status_code == 410
     assert client.get(f"/v1/reports/{rid}").json()["status"] == "upheld"
+
+
+def test_an_overturned_appeal_releases_the_kept_images_of_a_rejection(client, state, keys) -> None:  # noqa: ANN001
+    install_review_policy(state, four_eyes=[], keep_rejected=True)
+    held = make_held(client, keys.h("requester"))
+    rid = held["review_id"]
+    client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("reviewer1"))
+    r = client.post(
+        f"/v1/reviews/{rid}/reject", headers=keys.h("reviewer1"), json={"reason_code": "likeness"}
+    )
+    assert r.status_code == 200, r.text
+    assert client.get(f"/v1/reviews/{rid}", headers=keys.h("requester")).json()["data"] == []
+    aid = client.post(
+        "/v1/appeals",
+        headers=keys.h("requester"),
+        json={"record_id": held["record_id"], "reason": "licensed"},
+    ).json()["id"]
+    _claim_decide(client, keys, "reviewer2", aid, "overturned")
+    st = client.get(f"/v1/appeals/{aid}", headers=keys.h("requester")).json()
+    assert st["status"] == "overturned" and st["released"] is True
+    after = client.get(f"/v1/reviews/{rid}", headers=keys.h("requester")).json()
+    assert after["assay"]["status"] == "approved" and len(after["data"]) == 1  # marked and released
+    assert [r.decision for r in _records(state, "appeal", held["record_id"])] == ["received", "overturned"]
+    ledger_ok(state)
