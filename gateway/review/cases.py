@@ -20,6 +20,7 @@ subject is the generation record; the queue rows go in with the record, in one t
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -57,9 +58,11 @@ from provenance.ledger.bodies import (
     ComplaintBody,
     ComplaintReason,
     GenerationBody,
+    GenerationOutput,
     GenerationStatus,
 )
 from provenance.ledger.record import StoredRecord
+from safety.verdict import Action
 
 if TYPE_CHECKING:  # pragma: no cover - verify loads image libraries; only its report's type is needed
     from provenance.verify import VerifyReport
@@ -101,14 +104,24 @@ class CaseDesk:
         return now + timedelta(hours=hours)
 
     # --- complaints ---------------------------------------------------------------------------
-    def _released_record(self, record_id: str, param: str) -> tuple[StoredRecord, GenerationBody]:
+    def _released_record(self, record_id: str, param: str) -> tuple[StoredRecord, list[str]]:
+        """The generation record and the content ids it released: by the pipeline, or by a
+        reviewer's approval of the held generation (the review's outputs)."""
         rec = self.queue.ledger.get(record_id)
         if rec is None or rec.kind != "generation":
             raise NotFound(f"no released image with record id {record_id!r}", param=param)
         body = GenerationBody.model_validate(rec.body)
-        if body.status is not GenerationStatus.RELEASED:
+        released = [o.content_id for o in body.outputs if o.blob and o.action is Action.ALLOW]
+        if body.status is GenerationStatus.HELD:
+            with self.db.session() as s:
+                item = s.exec(select(ReviewItem).where(ReviewItem.record_id == rec.record_id)).first()
+                row = s.get(ReviewPayload, item.id) if item is not None else None
+            if item is not None and item.state == ReviewState.APPROVED.value and row and row.released:
+                outs = [GenerationOutput.model_validate(o) for o in json.loads(row.released)]
+                released = [o.content_id for o in outs if o.blob]
+        if not released:
             raise NotFound(f"record {record_id!r} released no image", param=param)
-        return rec, body
+        return rec, released
 
     def _find(self, report: ReportIn, image: bytes | None) -> tuple[StoredRecord, list[str], str]:
         """The generation record complained of, its content ids named, and how it was found."""
@@ -119,13 +132,13 @@ class CaseDesk:
                     f"content id {report.content_id!r} is not an image of record {report.record_id!r}",
                     param="content_id",
                 )
-            rec, body = self._released_record(record_id, "content_id")
-            if not any(o.content_id == report.content_id and o.blob for o in body.outputs):
+            rec, released = self._released_record(record_id, "content_id")
+            if report.content_id not in released:
                 raise NotFound(f"no released image {report.content_id!r}", param="content_id")
             return rec, [report.content_id], "content_id"
         if report.record_id:
-            rec, body = self._released_record(report.record_id, "record_id")
-            return rec, [o.content_id for o in body.outputs if o.blob], "record_id"
+            rec, released = self._released_record(report.record_id, "record_id")
+            return rec, released, "record_id"
         if image is None:
             raise InvalidRequest(
                 "name the image: a record_id, a content_id, or the image itself (multipart field 'image')",
@@ -138,10 +151,10 @@ class CaseDesk:
             if hit.in_ledger is False:
                 continue
             try:
-                rec, body = self._released_record(hit.record_id, "image")
+                rec, released = self._released_record(hit.record_id, "image")
             except NotFound:
                 continue
-            cids = [hit.content_id] if hit.content_id else [o.content_id for o in body.outputs if o.blob]
+            cids = [hit.content_id] if hit.content_id in released else released
             return rec, cids, "verify:" + ",".join(sorted({str(m.method) for m in hit.methods}))
         raise NotFound(
             "no Assay provenance found in the uploaded image: it is not an image this gateway released",

@@ -67,6 +67,7 @@ from gateway.review.tables import (
     ReviewEvent,
     ReviewItem,
     ReviewPayload,
+    WithdrawnContent,
 )
 from gateway.review.webhooks import WebhookDispatcher, Webhooks
 from models.base import GenerationMode, ModelInfo
@@ -466,7 +467,17 @@ class ReviewQueue:
             return []
         released = self._payload_row(item.id).released
         outs = [GenerationOutput.model_validate(o) for o in _json_list(released or "[]")]
-        return [(o, self.blobs.get(o.blob)) for o in outs if o.blob is not None]
+        with self.db.session() as s:  # an upheld complaint withdrew these (gateway.review.cases)
+            withdrawn = set(
+                s.exec(
+                    select(WithdrawnContent.content_id).where(
+                        col(WithdrawnContent.content_id).in_([o.content_id for o in outs])
+                    )
+                ).all()
+            )
+        return [
+            (o, self.blobs.get(o.blob)) for o in outs if o.blob is not None and o.content_id not in withdrawn
+        ]
 
     def held_image(self, principal: Principal, review_id: str, index: int) -> bytes:
         """The unmarked held image ``index`` (reviewers only; gone once a rejection discarded it)."""

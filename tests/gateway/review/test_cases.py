@@ -325,3 +325,22 @@ def test_an_overturned_appeal_releases_the_kept_images_of_a_rejection(client, st
     assert after["assay"]["status"] == "approved" and len(after["data"]) == 1  # marked and released
     assert [r.decision for r in _records(state, "appeal", held["record_id"])] == ["received", "overturned"]
     ledger_ok(state)
+
+
+def test_a_complaint_withdraws_an_image_a_reviewer_released(client, state, keys) -> None:  # noqa: ANN001
+    install_review_policy(state, four_eyes=[])
+    held = make_held(client, keys.h("requester"))
+    rid = held["review_id"]
+    client.post(f"/v1/reviews/{rid}/claim", headers=keys.h("reviewer1"))
+    r = client.post(
+        f"/v1/reviews/{rid}/approve", headers=keys.h("reviewer1"), json={"reason_code": "consent_on_file"}
+    )
+    assert r.status_code == 200, r.text
+    released = client.get(f"/v1/reviews/{rid}", headers=keys.h("requester")).json()
+    assert len(released["data"]) == 1
+    cid = released["assay"]["images"][0]["content_id"]
+    r = client.post("/v1/reports", json={"content_id": cid, "reason": "privacy", "text": "that is me"})
+    assert r.status_code == 202, r.text
+    _claim_decide(client, keys, "reviewer2", r.json()["id"], "upheld")
+    after = client.get(f"/v1/reviews/{rid}", headers=keys.h("requester")).json()
+    assert after["assay"]["status"] == "approved" and after["data"] == []  # withdrawn
