@@ -423,9 +423,12 @@ class CaseDesk:
                 param="outcome",
                 hint="one of: " + ", ".join(allowed),
             )
-        granted = decision.outcome in (ComplaintOutcome.UPHELD.value, AppealOutcome.OVERTURNED.value)
-        if item.kind == ItemKind.APPEAL.value:
-            granted = decision.outcome == AppealOutcome.OVERTURNED.value
+        # granted: the complaint is upheld, or the appeal overturns the first decision
+        granted = decision.outcome == (
+            ComplaintOutcome.UPHELD.value
+            if item.kind == ItemKind.COMPLAINT.value
+            else AppealOutcome.OVERTURNED.value
+        )
         state_to = ReviewState.APPROVED if granted else ReviewState.REJECTED
         state_from = effective_state(item, now)
         ledger_id = str(ULID())
