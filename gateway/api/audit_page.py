@@ -58,15 +58,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kinds": ("Record kinds", "记录类型"),
     "policies": ("Policies", "策略"),
     "models": ("Models", "模型"),
-    # English on both pages until the shipped font subset gains the glyphs of a Chinese wording
-    # (gateway/public/make_font.py needs Noto Sans CJK, not installed where this was written)
-    "bias": (_BIAS, _BIAS),
-    "bias_note": (_BIAS_NOTE, _BIAS_NOTE),
-    # (worded with the glyphs the shipped font has: 申诉/改判率 need a rebuild by make_font.py)
-    "appeals": ("Appeals: overturn rate (false blocks)", "改决定请求（误决定）"),
-    "appeals_decided": ("decided", "已决定"),
-    "appeals_overturned": ("overturned", "已改决定"),
-    "overturn_rate": ("overturn rate", "改决定比"),
+    "bias": (_BIAS, "按提示词分组的感知性别（女性占比，已发布的输出）"),
+    "bias_note": (_BIAS_NOTE, "模型对外观的估计，绝非身份；虚线：均等；误差线：95% 区间。"),
+    "appeals": ("Appeals: overturn rate (false blocks)", "申诉：改判率（误拦截）"),
+    "appeals_decided": ("decided", "已裁决"),
+    "appeals_overturned": ("overturned", "已改判"),
+    "overturn_rate": ("overturn rate", "改判率"),
     "filters": ("Filters", "筛选"),
     "kind": ("Kind", "类型"),
     "decision": ("Decision", "决定"),
