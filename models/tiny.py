@@ -4,7 +4,8 @@ Why it exists: the gateway must load each family from a folder with the real dif
 and the tests (and an operator trying a deployment without weights) need such folders without
 touching a hub. diffusers' own tests build every family tiny (``get_dummy_components()``) but
 fetch tokenizers from the hub; here the tokenizers are built in code as well (a byte-level CLIP
-BPE, a T5 Unigram, a BERT WordPiece, a byte-level Qwen2 BPE), so nothing is downloaded.
+BPE, a T5 Unigram, a BERT WordPiece, a byte-level Qwen2 BPE, a SentencePiece BPE for ChatGLM
+trained on a few in-code sentences), so nothing is downloaded.
 
 Each builder writes ``pipeline.save_pretrained(folder)`` output: ``model_index.json``, one folder
 per component, safetensors weights. The VAEs downsample 8x like the real ones, so a request at a
@@ -12,7 +13,7 @@ real size (256x256) runs the family's real code path (latent packing, RoPE, time
 small latent and takes well under a second per step on a CPU. The images are noise: the builders
 exist to prove loading, generation, edits, records and marks, never image quality.
 
-Imports: diffusers, transformers, tokenizers, torch (lazily, inside the builders); nothing from
+Imports: diffusers, transformers, tokenizers, sentencepiece, torch (lazily, inside the builders); nothing from
 the project but :mod:`models.testing`'s CLIP tokenizer.
 """
 
@@ -35,6 +36,7 @@ FAMILIES: dict[str, str] = {
     "cogview4": "CogView4Pipeline",
     "hunyuandit": "HunyuanDiTPipeline",
     "qwenimage": "QwenImagePipeline",
+    "kolors": "KolorsPipeline",
 }
 
 
@@ -48,6 +50,7 @@ def save_tiny(family: str, folder: str | Path, *, seed: int = 0) -> Path:
         "cogview4": _cogview4,
         "hunyuandit": _hunyuandit,
         "qwenimage": _qwenimage,
+        "kolors": _kolors,
     }
     if family not in builders:
         raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(builders))}")
@@ -165,6 +168,42 @@ def _glm_tokenizer(work: Path) -> Any:
         model_max_length=1024,
         padding_side="left",
     )
+
+
+#: what the ChatGLM tokenizer's SentencePiece model is trained on: English and Chinese, so that
+#: both get pieces of their own; byte fallback covers every other character
+_SPM_TEXT = (
+    "a red circle on a white background",
+    "a blue star over the sea at night",
+    "a photo of a cat sitting on a wooden table",
+    "the quick brown fox jumps over the lazy dog",
+    "一只红色的猫坐在白色的桌子上",
+    "山水画，夜晚的城市，蓝色的星星",
+    "一张照片：海边的房子和树",
+)
+
+
+def _chatglm_tokenizer(work: Path) -> Any:
+    """A ChatGLM tokenizer over a SentencePiece BPE trained here (deterministic: one thread)."""
+    import io
+
+    import sentencepiece as spm
+    from diffusers.pipelines.kolors import ChatGLMTokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_SPM_TEXT),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=340,  # 256 byte pieces, 3 meta pieces, the text's characters and some merges
+        byte_fallback=True,
+        character_coverage=1.0,
+        num_threads=1,
+        minloglevel=2,
+    )
+    path = work / "_chatglm_tokenizer.model"
+    path.write_bytes(model.getvalue())
+    return ChatGLMTokenizer(str(path))
 
 
 def _tiny_vae(latent_channels: int = 4, **kw: Any) -> Any:
@@ -603,6 +642,76 @@ def _qwenimage(folder: Path, seed: int) -> Path:
         scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=text_encoder,
         tokenizer=tokenizer,
+    )
+    return _save(pipe, folder)
+
+
+def _kolors(folder: Path, seed: int) -> Path:
+    """Kolors: an SDXL-shaped UNet conditioned on ChatGLM through its text projection."""
+    import torch
+    from diffusers import EulerDiscreteScheduler, KolorsPipeline, UNet2DConditionModel
+    from diffusers.pipelines.kolors.text_encoder import ChatGLMConfig, ChatGLMModel
+
+    torch.manual_seed(seed)
+    tokenizer = _chatglm_tokenizer(folder)
+    hidden = 32
+    text_encoder = ChatGLMModel(
+        ChatGLMConfig(
+            num_layers=2,
+            padded_vocab_size=tokenizer.vocab_size,  # the SentencePiece pieces and ChatGLM's specials
+            hidden_size=hidden,
+            ffn_hidden_size=37,
+            kv_channels=8,
+            num_attention_heads=4,
+            seq_length=256,  # the pipeline pads every prompt to 256 tokens
+            multi_query_attention=True,
+            multi_query_group_num=2,
+            original_rope=True,  # read by ChatGLMModel, not a ChatGLMConfig argument (ChatGLM3 sets it)
+        )
+    )
+    # ChatGLMModel initialises nothing (its weights come from a checkpoint): what the constructor
+    # leaves is uninitialised memory, NaN included, so the tiny one is initialised here
+    with torch.no_grad():
+        for name, param in text_encoder.named_parameters():
+            if name.endswith("layernorm.weight"):
+                torch.nn.init.ones_(param)
+            elif name.endswith(".bias"):
+                torch.nn.init.zeros_(param)
+            else:
+                torch.nn.init.normal_(param, std=0.02)
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        encoder_hid_dim_type="text_proj",  # ChatGLM's hidden states -> the cross-attention width
+        encoder_hid_dim=hidden,
+        cross_attention_dim=64,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=8 * 6 + hidden,  # six size ids and the pooled text
+        norm_num_groups=4,
+    )
+    pipe = KolorsPipeline(
+        vae=_tiny_vae(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085,
+            beta_end=0.014,
+            beta_schedule="scaled_linear",
+            steps_offset=1,
+            timestep_spacing="leading",
+        ),
+        image_encoder=None,
+        feature_extractor=None,
     )
     return _save(pipe, folder)
 

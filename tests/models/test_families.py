@@ -31,6 +31,7 @@ EDITS: dict[str, tuple[str | None, str | None]] = {
     "cogview4": (None, None),
     "hunyuandit": (None, None),
     "qwenimage": ("QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline"),
+    "kolors": ("KolorsImg2ImgPipeline", None),  # diffusers has no Kolors inpainting pipeline
 }
 TESTED = sorted(EDITS)
 
@@ -125,7 +126,7 @@ def _released(client: Any, state: Any, response: Any) -> Any:
 
 def test_every_family_of_the_readme_has_a_builder() -> None:
     assert set(TESTED) <= set(FAMILIES)
-    assert {"sdxl", "sd3", "flux", "cogview4", "hunyuandit", "qwenimage"} <= set(FAMILIES)
+    assert {"sdxl", "sd3", "flux", "cogview4", "hunyuandit", "qwenimage", "kolors"} <= set(FAMILIES)
 
 
 @pytest.mark.slow
@@ -178,6 +179,30 @@ def test_family_edits_where_it_can_and_says_so_where_it_cannot(family_client: An
         assert rec.body["model"]["pipeline_class"] == expected, mode
         assert rec.body["request"]["mode"] == mode
         assert rec.body["request"]["inputs"], "the input image's digest is recorded"
+
+
+def test_the_kolors_tokenizer_is_trained_in_code_and_tokenizes_any_prompt(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, family_folders: dict[str, Path]
+) -> None:
+    """ChatGLM's SentencePiece model is trained offline from in-code text, the same bytes every
+    time (so the weights digest of a tiny Kolors folder is stable), with byte fallback: a character
+    it never saw becomes its UTF-8 bytes, never the unknown piece."""
+    from diffusers.pipelines.kolors import ChatGLMTokenizer
+
+    backend = _backend("kolors", family_folders, tmp_path_factory)
+    spm_model = family_folders["kolors"] / "tokenizer" / "tokenizer.model"
+    again = save_tiny("kolors", tmp_path / "again") / "tokenizer" / "tokenizer.model"
+    assert spm_model.read_bytes() == again.read_bytes()
+    tokenizer = backend.pipe.tokenizer
+    assert isinstance(tokenizer, ChatGLMTokenizer)
+    unk = tokenizer.tokenizer.sp_model.unk_id()
+    for prompt in ("a red circle on a white background", "一只红色的猫", "Ünïcødé ✨ 🦊 ß"):
+        ids = tokenizer(prompt)["input_ids"]
+        assert ids[:2] == tokenizer.get_prefix_tokens() and unk not in ids[2:], (prompt, ids)
+        assert tokenizer.decode(ids[2:]).strip() == prompt
+    # English and Chinese have pieces of their own; an emoji falls back to its four bytes
+    assert len(tokenizer("white")["input_ids"]) - 2 < len("white")
+    assert len(tokenizer("🦊")["input_ids"]) - 2 >= 4
 
 
 def test_sizes_the_family_cannot_make_are_refused_before_any_work(
