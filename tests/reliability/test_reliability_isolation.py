@@ -21,6 +21,10 @@ REVIEW_PAGE = (
     "tests/gateway/review/test_review_page.py",
     "test_other_tenants_items_are_404_on_every_page_route",
 )
+CASES = (
+    "tests/gateway/review/test_cases.py",
+    "test_appeal_of_a_block_is_decided_by_a_second_reviewer_and_counted",
+)
 ADMIN_ONLY = ("tests/gateway/review/test_review_api.py", "test_an_admin_assigns_reviewers_to_tenants")
 
 #: route -> the test showing that a key of another tenant gets 404 (or 403) there
@@ -37,6 +41,8 @@ ISOLATED = {
     "/v1/reviews/{review_id}/reject": REVIEW_API,
     "/v1/reviews/{review_id}/escalate": REVIEW_API,
     "/v1/reviews/{review_id}/comments": REVIEW_API,
+    "/v1/reviews/{review_id}/decide": CASES,
+    "/v1/appeals/{appeal_id}": CASES,
     "/review/items/{review_id}": REVIEW_PAGE,
     "/review/items/{review_id}/images/{index}": REVIEW_PAGE,
     "/review/items/{review_id}/inputs/{n}": REVIEW_PAGE,
@@ -49,6 +55,11 @@ NOT_A_TENANT_LOOKUP = {
     "/v1/images/content/{content_id}": (
         "a signed, expiring capability URL (HMAC of content id and expiry); a wrong signature is 404",
         ("tests/gateway/test_api_images.py", "test_url_response_format_serves_the_released_bytes"),
+    ),
+    "/v1/reports/{report_id}": (
+        "a complainant's receipt: public by design (the complainant has no key), names no tenant or "
+        "image, the id is a random ULID, rate-limited per client address; an unknown id is 404",
+        ("tests/gateway/review/test_cases.py", None),
     ),
     "/v1/reviewers/{key_id}/tenants": ("admin only: other roles get 403", ADMIN_ONLY),
     "/v1/reviewers/{key_id}/tenants/{tenant}": ("admin only: other roles get 403", ADMIN_ONLY),

@@ -224,6 +224,14 @@ def test_appeal_of_a_block_is_decided_by_a_second_reviewer_and_counted(client, s
         "/v1/appeals", headers=keys.h("requester"), json={"record_id": record_id, "reason": "again"}
     )
     assert r.status_code == 409
+    # another tenant sees neither the appeal nor can decide it (tenant isolation)
+    assert client.get(f"/v1/appeals/{appeal['id']}", headers=keys.h("other_requester")).status_code == 404
+    r = client.post(
+        f"/v1/reviews/{appeal['id']}/decide",
+        headers=keys.h("other_tenant_reviewer"),
+        json={"outcome": "overturned"},
+    )
+    assert r.status_code == 404, r.text
     # the requester never decides its own appeal
     assert client.post(f"/v1/reviews/{appeal['id']}/claim", headers=keys.h("requester")).status_code == 403
     _claim_decide(client, keys, "reviewer1", appeal["id"], "overturned")

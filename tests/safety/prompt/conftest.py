@@ -54,10 +54,10 @@ def semantic(prompt_data_dir: Path, request: pytest.FixtureRequest):
     cache = prompt_data_dir / "cache"
     cache.mkdir(exist_ok=True)
     pytest_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    if pytest_cache is not None:
-        (cache / "prompt-semantic").symlink_to(
-            pytest_cache.mkdir("prompt-semantic"), target_is_directory=True
-        )
+    link = cache / "prompt-semantic"
+    # the benign-context model (safety.prompt.context) may have made the folder already
+    if pytest_cache is not None and not (link.exists() or link.is_symlink()):
+        link.symlink_to(pytest_cache.mkdir("prompt-semantic"), target_is_directory=True)
     return SemanticCheck(prompt_data_dir)
 
 
