@@ -41,7 +41,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import ConfigError
 from safety.prompt.encoder import SentenceEncoder
-from safety.prompt.exemplars import Exemplar, ExemplarBank, builtin_exemplar_files, load_exemplar_file
+from safety.prompt.exemplars import (
+    Exemplar,
+    ExemplarBank,
+    builtin_exemplar_files,
+    load_exemplar_file,
+    tsv_lines,
+)
 from safety.prompt.terms import Severity
 from safety.verdict import Category
 
@@ -144,20 +150,8 @@ def builtin_context_files() -> list[Path]:
 
 def load_context_file(path: Path) -> list[ContextExemplar]:
     """Parse a context-exemplar file; errors name the file and the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"context exemplar file not found: {path}",
-            hint="relative paths in options are resolved against the data directory",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read context exemplar file {path}: {exc}") from exc
     out: list[ContextExemplar] = []
-    for no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for no, raw in tsv_lines(path, "context exemplar"):
         cols = [c.strip() for c in raw.split("\t")]
         where = f"{path.name}:{no}"
         if len(cols) != 3 or not all(cols):

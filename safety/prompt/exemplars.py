@@ -44,21 +44,29 @@ def builtin_exemplar_files() -> list[Path]:
     return sorted(Path(str(resources.files("safety.prompt").joinpath("data/exemplars"))).glob("*.tsv"))
 
 
-def load_exemplar_file(path: Path) -> list[Exemplar]:
+def tsv_lines(path: Path, what: str) -> list[tuple[int, str]]:
+    """The (line number, raw line) pairs of an exemplar-style TSV file, blank and ``#`` lines left
+    out; a missing or unreadable file is a ConfigError naming it (``what``: "exemplar", ...)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"exemplar file not found: {path}",
+            f"{what} file not found: {path}",
             hint="relative paths in options are resolved against the data directory",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read exemplar file {path}: {exc}") from exc
-    out: list[Exemplar] = []
+        raise ConfigError(f"cannot read {what} file {path}: {exc}") from exc
+    out = []
     for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+        if line and not line.startswith("#"):
+            out.append((no, raw))
+    return out
+
+
+def load_exemplar_file(path: Path) -> list[Exemplar]:
+    out: list[Exemplar] = []
+    for no, raw in tsv_lines(path, "exemplar"):
         cat, sep, body = raw.partition("\t")
         cat, body = cat.strip(), body.strip()
         if not sep or not body:
