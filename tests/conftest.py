@@ -21,6 +21,7 @@ for _k in [
     del os.environ[_k]  # tests never inherit a developer's gateway settings
 
 import secrets  # noqa: E402
+import shutil  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -29,6 +30,7 @@ from sqlalchemy import text  # noqa: E402
 
 from core.store import Database  # noqa: E402
 from gateway.store import migrate  # noqa: E402
+from gateway.store.migrate import head_revisions  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -81,12 +83,107 @@ def pg_url(pg_session_url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+class _MigratedSchemas:
+    """PostgreSQL schemas migrated once and handed to one test at a time, emptied in between.
+
+    A fresh schema costs ~1.3 s of DDL on PostgreSQL (every migration, every index): a few hundred
+    tests paid that. A returned schema is emptied with one TRUNCATE (identities restarted) and goes
+    back to the pool only if its tables are still exactly the migrated ones at head; otherwise (a
+    test changed the schema, or a connection it leaked holds a lock) it is left out and dropped with
+    the session's database.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.admin = Database(url)
+        self.free: list[str] = []
+        self.tables: frozenset[str] = frozenset()
+
+    def _url(self, schema: str) -> str:
+        return f"{self.url}?options=-csearch_path%3D{schema}"
+
+    def take(self) -> str:
+        if self.free:
+            return self._url(self.free.pop())
+        schema = f"m_{secrets.token_hex(6)}"
+        with self.admin.engine.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        db = Database(self._url(schema))
+        try:
+            migrate(db)
+        finally:
+            db.dispose()
+        self.tables = self._tables(schema)
+        return self._url(schema)
+
+    def _tables(self, schema: str) -> frozenset[str]:
+        with self.admin.engine.begin() as c:
+            q = "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
+            rows = c.execute(text(q), {"s": schema})
+            return frozenset(r[0] for r in rows)
+
+    def give_back(self, url: str) -> None:
+        schema = url.rsplit("%3D", 1)[1]
+        try:
+            if self._tables(schema) != self.tables:
+                return
+            names = ", ".join(f'"{schema}"."{t}"' for t in sorted(self.tables - {"alembic_version"}))
+            with self.admin.engine.begin() as c:
+                c.execute(text("SET LOCAL lock_timeout = '5s'"))
+                heads = {r[0] for r in c.execute(text(f'SELECT version_num FROM "{schema}".alembic_version'))}
+                if heads != head_revisions():
+                    return
+                c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        except Exception:  # noqa: BLE001 - a schema that cannot be emptied is simply not reused
+            return
+        self.free.append(schema)
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_schemas(pg_session_url: str | None) -> Iterator[_MigratedSchemas | None]:
+    if pg_session_url is None:
+        yield None
+        return
+    pool = _MigratedSchemas(pg_session_url)
+    yield pool
+    pool.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per session; each test starts from a copy of the file."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "assay.db"
+    db = Database(f"sqlite:///{path}")
+    migrate(db)
+    db.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on SQLite and on PostgreSQL."""
+def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no tables) on SQLite and on PostgreSQL, for tests of migration itself."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'assay.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL, each database already migrated to head (as a
+    gateway finds it after its first start) and empty."""
+    if request.param == "sqlite":
+        path = tmp_path / "assay.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_migrated_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    pool = request.getfixturevalue("pg_migrated_schemas")
+    if pool is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable (ASSAY_REQUIRE_POSTGRES=1 makes this fail)")
+    url = pool.take()
+    try:
+        yield url
+    finally:
+        pool.give_back(url)
 
 
 @pytest.fixture

@@ -11,12 +11,19 @@ from gateway.blobs import FileBlobStore, blob_key
 from gateway.store import migrate
 
 
-def test_migrations_create_every_table(database) -> None:
+def test_migrations_create_every_table(fresh_db_url: str) -> None:
+    from core.store import Database
     from gateway.store.schema import metadata
 
-    tables = set(inspect(database.engine).get_table_names())
-    assert set(metadata.tables) <= tables
-    migrate(database)  # idempotent
+    database = Database(fresh_db_url)
+    try:
+        assert inspect(database.engine).get_table_names() == []
+        migrate(database)
+        tables = set(inspect(database.engine).get_table_names())
+        assert set(metadata.tables) <= tables
+        migrate(database)  # idempotent
+    finally:
+        database.dispose()
 
 
 def test_keys_are_hashed_bound_and_revocable(database) -> None:

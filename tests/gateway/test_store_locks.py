@@ -26,9 +26,9 @@ from tests.concurrency import at_once, raised
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_replicas_starting_at_once_on_a_new_database_all_migrate(db_url: str) -> None:
+def test_replicas_starting_at_once_on_a_new_database_all_migrate(fresh_db_url: str) -> None:
     """Without a lock, the second CREATE TABLE of a racing replica fails and that replica dies."""
-    dbs = [Database(db_url) for _ in range(4)]
+    dbs = [Database(fresh_db_url) for _ in range(4)]
     try:
         assert raised(at_once([lambda db=db: migrate(db) for db in dbs], timeout=120)) == []
         from gateway.store.schema import metadata

@@ -104,10 +104,10 @@ def _insert_checkpoint(db: Database, size: int, root: str) -> None:
         )
 
 
-def test_migration_0002_drops_twin_checkpoints_and_refuses_disagreeing_ones(db_url):
+def test_migration_0002_drops_twin_checkpoints_and_refuses_disagreeing_ones(fresh_db_url):
     from core.errors import StoreError
 
-    db = Database(db_url)
+    db = Database(fresh_db_url)
     try:
         _at_revision(db, "0001")
         for size, root in [(3, "aa" * 32), (3, "aa" * 32), (5, "bb" * 32)]:
