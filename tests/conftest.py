@@ -83,6 +83,9 @@ def pg_url(pg_session_url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
 class _MigratedSchemas:
     """PostgreSQL schemas migrated once and handed to one test at a time, emptied in between.
 
@@ -159,7 +162,7 @@ def sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=_DATABASES)
 def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database (no tables) on SQLite and on PostgreSQL, for tests of migration itself."""
     if request.param == "sqlite":
@@ -167,12 +170,10 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on SQLite and on PostgreSQL, each database already migrated to head (as a
-    gateway finds it after its first start) and empty."""
+def _migrated_url(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """A migrated, empty database of the kind ``request.param`` names, for as long as the fixture."""
     if request.param == "sqlite":
-        path = tmp_path / "assay.db"
+        path = folder / "assay.db"
         shutil.copyfile(request.getfixturevalue("sqlite_migrated_template"), path)
         yield f"sqlite:///{path}"
         return
@@ -184,6 +185,34 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         pool.give_back(url)
+
+
+@pytest.fixture(params=_DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test on SQLite and on PostgreSQL, each database already migrated to head (as a
+    gateway finds it after its first start) and empty."""
+    yield from _migrated_url(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=_DATABASES)
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``db_url`` shared by the tests of one module: for modules whose tests only read what a costly
+    fixture (generations through the pipeline) wrote once."""
+    yield from _migrated_url(request, tmp_path_factory.mktemp("module-db"))
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory, module_db_url: str):  # noqa: ANN201
+    """``settings`` on ``module_db_url`` with a data folder of the module's own."""
+    from core.settings import Settings
+
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("module-data") / "data",
+        database_url=module_db_url,
+        policy_dir=REPO / "policies",
+        default_steps=2,
+        backend_timeout_s=900,
+    )
 
 
 @pytest.fixture

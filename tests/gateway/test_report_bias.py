@@ -29,7 +29,13 @@ pytest.importorskip("skimage")
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
+# The tests only read the one ledger ``people_ledger`` writes: it is built once per module and database.
+@pytest.fixture(scope="module")
+def settings(module_settings):  # noqa: ANN001, ANN201 - overrides tests/conftest.py's
+    return module_settings
+
+
+@pytest.fixture(scope="module")
 def state(settings):  # noqa: ANN001, ANN201 - overrides tests/conftest.py's: faces in every output
     from gateway.state import AppState
 
@@ -38,10 +44,11 @@ def state(settings):  # noqa: ANN001, ANN201 - overrides tests/conftest.py's: fa
     st.close()
 
 
-@pytest.fixture
-def people_ledger(state, tmp_path: Path) -> dict[str, list[str]]:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def people_ledger(state, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:  # noqa: ANN001
     """ceo: 2 generations of 2 released at once; nurse: held, then approved; doctor: held, never
     approved; a landscape prompt under the releasing policy (faces, group ``other``)."""
+    tmp_path = tmp_path_factory.mktemp("bias-policy")
     text = (REPO / "policies" / "default.yaml").read_text(encoding="utf-8")
     assert "real_person: {review_at: 0.5}" in text
     releasing = tmp_path / "people-ok.yaml"
