@@ -19,7 +19,6 @@ subject is the generation record; the queue rows go in with the record, in one t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -47,7 +46,7 @@ from gateway.review.models import (
     ReviewDetail,
     ReviewState,
 )
-from gateway.review.queue import ReviewQueue, effective_state
+from gateway.review.queue import ReviewQueue, effective_state, sha256_or_none, split_list
 from gateway.review.tables import ReviewCase, ReviewEvent, ReviewItem, ReviewPayload, WithdrawnContent
 from models.base import GenerationMode
 from provenance.ledger import LedgerRecord
@@ -71,14 +70,6 @@ __all__ = ["PUBLIC_ACTOR", "CaseDesk"]
 
 #: the actor of a complaint's ``received`` record (the reporter has no key)
 PUBLIC_ACTOR = "public"
-
-
-def _sha(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
-
-
-def _split(text: str) -> list[str]:
-    return [c for c in text.split(",") if c]
 
 
 class CaseDesk:
@@ -164,25 +155,10 @@ class CaseDesk:
     def report(self, report: ReportIn, image: bytes | None = None) -> ReportStatus:
         """File a complaint; returns its status (``received``)."""
         rec, content_ids, found_by = self._find(report, image)
-        now = self.queue.clock()
-        due = self._due(rec.policy_id or "default", now)
-        ledger_id = str(ULID())
-        item = ReviewItem(
-            id=str(ULID()),
-            tenant=rec.tenant,
-            kind=ItemKind.COMPLAINT.value,
-            record_id=ledger_id,
-            subject_id=rec.record_id,
-            policy_id=rec.policy_id or "default",
-            policy_digest=rec.policy_digest or "",
-            state=ReviewState.PENDING.value,
-            priority=_complaint_priority(report.reason),
-            categories="," + report.reason.value + ",",
-            created_at=now,
-            due_at=due,
-            requester_key_id=PUBLIC_ACTOR,
-            prompt=None,
+        item, ledger_id = self._new_item(
+            rec, ItemKind.COMPLAINT, [report.reason.value], _complaint_priority(report.reason), PUBLIC_ACTOR
         )
+        now, due = item.created_at, item.due_at
         body = ComplaintBody(
             review_id=item.id,
             action=ComplaintAction.RECEIVED,
@@ -190,7 +166,7 @@ class CaseDesk:
             actor_role=PUBLIC_ACTOR,
             reason=report.reason,
             content_ids=content_ids,
-            text_sha256=_sha(report.text),
+            text_sha256=sha256_or_none(report.text),
             comment_sha256=None,
             due_at=due,
             found_by=found_by,
@@ -281,26 +257,9 @@ class CaseDesk:
                 + "; only a blocked generation or a rejected review can be appealed",
                 param="record_id",
             )
-        now = self.queue.clock()
-        due = self._due(rec.policy_id or "default", now)
-        ledger_id = str(ULID())
         cats = list(rec.categories or [])
-        item = ReviewItem(
-            id=str(ULID()),
-            tenant=rec.tenant,
-            kind=ItemKind.APPEAL.value,
-            record_id=ledger_id,
-            subject_id=rec.record_id,
-            policy_id=rec.policy_id or "default",
-            policy_digest=rec.policy_digest or "",
-            state=ReviewState.PENDING.value,
-            priority=0,
-            categories="," + "".join(c + "," for c in cats),
-            created_at=now,
-            due_at=due,
-            requester_key_id=principal.key_id,
-            prompt=None,
-        )
+        item, ledger_id = self._new_item(rec, ItemKind.APPEAL, cats, 0, principal.key_id)
+        now, due = item.created_at, item.due_at
         abody = AppealBody(
             review_id=item.id,
             action=AppealAction.RECEIVED,
@@ -309,7 +268,7 @@ class CaseDesk:
             contested=contested,
             categories=cats,
             first_deciders=deciders,
-            reason_sha256=_sha(appeal.reason) or "",
+            reason_sha256=sha256_or_none(appeal.reason) or "",
             comment_sha256=None,
             due_at=due,
             original_review_id=original.id if original is not None else None,
@@ -377,7 +336,7 @@ class CaseDesk:
             is_over = outcome == AppealOutcome.OVERTURNED.value
             decided += n if is_decided else 0
             overturned += n if is_over else 0
-            for c in _split(cats) or ["none"]:
+            for c in split_list(cats) or ["none"]:
                 d = per.setdefault(c, {"decided": 0, "overturned": 0})
                 d["decided"] += n if is_decided else 0
                 d["overturned"] += n if is_over else 0
@@ -434,16 +393,16 @@ class CaseDesk:
         ledger_id = str(ULID())
         rows: list[Any] = []
         if item.kind == ItemKind.COMPLAINT.value:
-            withdrawn = _split(case_row.content_ids) if granted else None
+            withdrawn = split_list(case_row.content_ids) if granted else None
             body: dict[str, Any] = ComplaintBody(
                 review_id=item.id,
                 action=ComplaintAction(decision.outcome),
                 actor=principal.key_id,
                 actor_role=principal.role.value,
                 reason=ComplaintReason(case_row.reason),
-                content_ids=_split(case_row.content_ids),
-                text_sha256=_sha(case_row.text),
-                comment_sha256=_sha(decision.comment),
+                content_ids=split_list(case_row.content_ids),
+                text_sha256=sha256_or_none(case_row.text),
+                comment_sha256=sha256_or_none(decision.comment),
                 due_at=item.due_at,
                 withdrawn=withdrawn,
             ).to_body()
@@ -473,10 +432,10 @@ class CaseDesk:
                 actor=principal.key_id,
                 actor_role=principal.role.value,
                 contested=case_row.contested or "blocked",
-                categories=_split(item.categories),
-                first_deciders=_split(case_row.first_deciders),
-                reason_sha256=_sha(case_row.text) or "",
-                comment_sha256=_sha(decision.comment),
+                categories=split_list(item.categories),
+                first_deciders=split_list(case_row.first_deciders),
+                reason_sha256=sha256_or_none(case_row.text) or "",
+                comment_sha256=sha256_or_none(decision.comment),
                 due_at=item.due_at,
                 original_review_id=case_row.original_review_id,
                 released=False if granted else None,
@@ -525,7 +484,7 @@ class CaseDesk:
             kind=item.kind,
             tenant=item.tenant,
             decision=decision.outcome,
-            categories=_split(item.categories),
+            categories=split_list(item.categories),
             policy_id=item.policy_id,
             policy_digest=item.policy_digest,
             subject_id=item.subject_id,
@@ -635,6 +594,31 @@ class CaseDesk:
         return True
 
     # --- internals ----------------------------------------------------------------------------
+    def _new_item(
+        self, rec: StoredRecord, kind: ItemKind, categories: list[str], priority: int, requester: str
+    ) -> tuple[ReviewItem, str]:
+        """A pending queue item for a new complaint or appeal about ``rec``, due by the policy's
+        deadline, and the id of the ledger record that will open it."""
+        now = self.queue.clock()
+        ledger_id = str(ULID())
+        item = ReviewItem(
+            id=str(ULID()),
+            tenant=rec.tenant,
+            kind=kind.value,
+            record_id=ledger_id,
+            subject_id=rec.record_id,
+            policy_id=rec.policy_id or "default",
+            policy_digest=rec.policy_digest or "",
+            state=ReviewState.PENDING.value,
+            priority=priority,
+            categories="," + "".join(c + "," for c in categories),
+            created_at=now,
+            due_at=self._due(rec.policy_id or "default", now),
+            requester_key_id=requester,
+            prompt=None,
+        )
+        return item, ledger_id
+
     def _append_new(
         self,
         item: ReviewItem,
@@ -676,7 +660,7 @@ class CaseDesk:
             kind=kind,
             tenant=item.tenant,
             decision=action,
-            categories=_split(item.categories),
+            categories=split_list(item.categories),
             policy_id=item.policy_id,
             policy_digest=item.policy_digest,
             subject_id=rec.record_id,

@@ -122,7 +122,8 @@ def _effective_sql(now: datetime):  # noqa: ANN202 - a SQL expression
     )
 
 
-def _cats(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
+    """The items of a comma-separated column (``,a,b,`` or ``a,b``), empty ones dropped."""
     return [c for c in text.split(",") if c]
 
 
@@ -136,7 +137,8 @@ def priority_of(reasons: list[Any]) -> int:
     return best
 
 
-def _sha(text: str | None) -> str | None:
+def sha256_or_none(text: str | None) -> str | None:
+    """The hex SHA-256 of a free text a record commits to without holding it (None for none)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None
 
 
@@ -296,7 +298,7 @@ class ReviewQueue:
             policy_id=item.policy_id,
             state=st,
             priority=item.priority,
-            categories=_cats(item.categories),
+            categories=split_list(item.categories),
             created_at=item.created_at,
             due_at=item.due_at,
             overdue=st in OPEN_STATES and item.due_at < now,
@@ -361,10 +363,10 @@ class ReviewQueue:
             reason=row.reason,
             text=row.text,
             contact=row.contact,
-            content_ids=_cats(row.content_ids),
+            content_ids=split_list(row.content_ids),
             contested=row.contested,
             original_review_id=row.original_review_id,
-            first_deciders=_cats(row.first_deciders),
+            first_deciders=split_list(row.first_deciders),
             outcome=row.outcome,
             outcomes=outcomes,
         )
@@ -514,7 +516,7 @@ class ReviewQueue:
             return
         with self.db.session() as s:
             case_row = s.get(ReviewCase, item.id)
-        deciders = set(_cats(case_row.first_deciders)) if case_row else set()
+        deciders = set(split_list(case_row.first_deciders)) if case_row else set()
         if principal.key_id in deciders:
             raise Forbidden(
                 "you took part in the decision this appeal contests; an appeal needs a second reviewer",
@@ -807,7 +809,7 @@ class ReviewQueue:
                 "from": state_from,
                 "to": state_to,
                 "reason_code": reason_code,
-                "comment_sha256": _sha(comment),
+                "comment_sha256": sha256_or_none(comment),
                 **(extra or {}),
             }
         )
@@ -819,7 +821,7 @@ class ReviewQueue:
             kind="review",
             tenant=item.tenant,
             decision=body.action.value,
-            categories=_cats(item.categories),
+            categories=split_list(item.categories),
             policy_id=item.policy_id,
             policy_digest=item.policy_digest,
             subject_id=item.record_id,
