@@ -367,13 +367,12 @@ def save_tiny_control(kind: str, base: str | Path, folder: str | Path, *, seed: 
     return folder
 
 
-def _sdxl(folder: Path, seed: int) -> Path:
-    import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+def _sdxl_unet(pooled_dim: int, **extra: Any) -> Any:
+    """The tiny SDXL-shaped UNet (SDXL, Kolors): micro-conditioning on six size ids (8 dims each)
+    plus the pooled text embedding of ``pooled_dim``; ``extra`` adds e.g. Kolors' text projection."""
+    from diffusers import UNet2DConditionModel
 
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         block_out_channels=(8, 16),
         layers_per_block=1,
         sample_size=32,
@@ -383,13 +382,23 @@ def _sdxl(folder: Path, seed: int) -> Path:
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         attention_head_dim=(2, 4),
         use_linear_projection=True,
+        cross_attention_dim=64,
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
         transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=8 * 6 + 32,
-        cross_attention_dim=64,
+        projection_class_embeddings_input_dim=8 * 6 + pooled_dim,
         norm_num_groups=4,
+        **extra,
     )
+
+
+def _sdxl(folder: Path, seed: int) -> Path:
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    unet = _sdxl_unet(pooled_dim=32)
     tokenizer = _clip_tokenizer(folder)
     pipe = StableDiffusionXLPipeline(
         vae=_tiny_vae(),
@@ -649,7 +658,7 @@ def _qwenimage(folder: Path, seed: int) -> Path:
 def _kolors(folder: Path, seed: int) -> Path:
     """Kolors: an SDXL-shaped UNet conditioned on ChatGLM through its text projection."""
     import torch
-    from diffusers import EulerDiscreteScheduler, KolorsPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, KolorsPipeline
     from diffusers.pipelines.kolors.text_encoder import ChatGLMConfig, ChatGLMModel
 
     torch.manual_seed(seed)
@@ -679,24 +688,10 @@ def _kolors(folder: Path, seed: int) -> Path:
                 torch.nn.init.zeros_(param)
             else:
                 torch.nn.init.normal_(param, std=0.02)
-    unet = UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
+    unet = _sdxl_unet(
+        pooled_dim=hidden,
         encoder_hid_dim_type="text_proj",  # ChatGLM's hidden states -> the cross-attention width
         encoder_hid_dim=hidden,
-        cross_attention_dim=64,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=8 * 6 + hidden,  # six size ids and the pooled text
-        norm_num_groups=4,
     )
     pipe = KolorsPipeline(
         vae=_tiny_vae(),
