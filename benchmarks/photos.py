@@ -152,6 +152,13 @@ _SKIMAGE = {
 }
 
 
+def normalise_licence(text: str) -> str:
+    """One spelling per licence: "CC-BY-SA 4.0" -> "CC-BY-SA-4.0", "Public domain" -> "public domain"."""
+    t = re.sub(r"\b(CC-BY(?:-SA)?|CC0)[ -](\d\.\d)\b", r"\1-\2", text.strip())
+    t = re.sub(r"^public domain", "public domain", t, flags=re.I)
+    return {"FDL": "GFDL", "GNU-FDL": "GFDL", "Expat": "MIT"}.get(t, t)
+
+
 class SourceMissing(Exception):
     """A source's package is not installed (the message says which and how to install it)."""
 
@@ -162,9 +169,12 @@ class Photo:
 
     name: str  # "<source>/<stem>", unique
     source: str
-    licence: str
+    licence: str  # as the package states it, spelling normalised (normalise_licence)
     origin: str  # the file (or archive member) it is read from
     load: Callable[[], Image.Image]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "licence", normalise_licence(self.licence))
 
 
 # --- readers -------------------------------------------------------------------------------------
