@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve lint test test-fast bench clean browser
+.PHONY: install serve lint test test-fast bench clean browser photos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,16 @@ browser:
 	  test -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog) || (command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium golang-go \
 	  golang-golang-x-mod-dev >/dev/null) || true)
+
+# Real photographs for the copy-detection and watermark benchmarks (benchmarks/photos.py says
+# which files and licences): Debian packages of wallpapers and of GCompris, about 620 MB of
+# downloads. Not part of install or test; skipped quietly when apt is absent.
+PHOTO_DEBS := gcompris-qt-data lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds \
+	plasma-workspace-wallpapers palapeli-data enlightenment-data
+photos:
+	@(dpkg -s $(PHOTO_DEBS) >/dev/null 2>&1) || (command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  $(PHOTO_DEBS) >/dev/null) || true)
 
 # Lint and types (config in pyproject.toml): .ci/run runs this before the tests and fails with it.
 lint: install
