@@ -124,6 +124,24 @@ def pattern_tile(params: SchemeParams, payload: int) -> np.ndarray:
     return tile
 
 
+def periodic_pattern(tile: np.ndarray, s: float, w: int, h: int) -> np.ndarray:
+    """The periodic ``tile`` rendered at ``w`` x ``h``: pixel (x, y) samples it at (s x, s y) mod T.
+
+    The tile is repeated explicitly (with one period of margin before the origin for the cubic
+    kernel) instead of asking OpenCV to wrap: ``warpAffine`` with ``INTER_CUBIC`` and
+    ``BORDER_WRAP`` returns wrong values beyond two periods in OpenCV 5.1 (measured: the mark was
+    in the top-left 256 x 256 of a 512 x 512 image only), and a border mode is no part of the
+    scheme's definition."""
+    t = tile.shape[0]
+    reps_x, reps_y = int(np.ceil(s * w / t)) + 2, int(np.ceil(s * h / t)) + 2
+    big = np.tile(tile, (reps_y, reps_x))
+    # dst (x, y) samples big at (s x + t, s y + t): the tile at (s x, s y), a period in
+    m = np.array([[s, 0.0, float(t)], [0.0, s, float(t)]])
+    return cv2.warpAffine(
+        big, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+    )
+
+
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if np.array_equal(a, b) else float(cv2.PSNR(a, b, 255.0))
 
@@ -151,11 +169,7 @@ def embed_array(
         raise ValueError("strength must be > 0")
     tile = pattern_tile(params, payload)
     s = params.canonical / min(h, w)  # working-frame pixels per image pixel
-    # dst (x, y) samples the periodic tile at (s x, s y): BORDER_WRAP makes it periodic
-    m = np.array([[s, 0.0, 0.0], [0.0, s, 0.0]])
-    pattern = cv2.warpAffine(
-        tile, m, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_WRAP
-    )
+    pattern = periodic_pattern(tile, s, w, h)
     if masking:
         work = (max(1, round(w * s)), max(1, round(h * s)))
         y0 = luma(pixels)

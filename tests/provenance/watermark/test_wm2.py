@@ -79,6 +79,8 @@ def test_psnr_and_the_direct_reading(marked: dict[str, Image.Image]) -> None:
             ("rotate 90.",),
         ),
         ("camera", lambda im: im.resize((384, 512), Image.BICUBIC), ("aspect 0.75",)),
+        # the bottom-right quarter: the tile must repeat over the whole image, not only near the origin
+        ("coffee", lambda im: _crop(im, 0.5, 1.0, 1.0), ("crop",)),
     ],
 )
 def test_geometric_edits_read_back_and_are_named(marked: dict, name: str, edit, words: tuple) -> None:  # noqa: ANN001
@@ -133,6 +135,14 @@ def test_the_mark_step_writes_wm2_and_the_soft_binding_names_it() -> None:
     _rotate(art.image, 3.0).save(buf, "JPEG", quality=85)
     r = decode_watermark(Image.open(io.BytesIO(buf.getvalue())), scheme=None)
     assert r is not None and r.payload_hex == facts["payload"] and r.scheme == "assay-wm2"
+
+
+def test_the_pattern_repeats_over_the_whole_image() -> None:
+    tile = wm2.pattern_tile(wm2.DEFAULT_PARAMS, PAYLOAD)
+    assert np.allclose(wm2.periodic_pattern(tile, 1.0, 640, 512), np.tile(tile, (4, 5)), atol=1e-5)
+    half = wm2.periodic_pattern(tile, 0.5, 1100, 700)  # one tile period = 256 image pixels
+    assert np.allclose(half[:256, :256], half[256:512, 512:768], atol=1e-5)
+    assert np.allclose(half[:, :256], half[:, 768:1024], atol=1e-5)
 
 
 def test_dihedral_symmetries_are_the_matrices_they_claim() -> None:
