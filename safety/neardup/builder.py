@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from ulid import ULID
@@ -512,7 +513,7 @@ def _write_local_tables(
     t = spec.lsh_tables
     kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
 
-    def mapped(role: str, dtype: type, shape: tuple[int, ...], mode: str = "r") -> np.ndarray:
+    def mapped(role: str, dtype: type, shape: tuple[int, ...], mode: Literal["r", "w+"] = "r") -> np.ndarray:
         if int(np.prod(shape)) == 0:
             if mode != "r":
                 (folder / files[role]).write_bytes(b"")

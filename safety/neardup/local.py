@@ -290,7 +290,7 @@ def build_postings(
             hint="split the works into several indexes (shards) and name them all in the policy",
         )
     bits = len(positions[0])
-    counts = np.diff(np.asarray(kpoff, dtype=np.int64))
+    counts: np.ndarray = np.diff(np.asarray(kpoff, dtype=np.int64))
     steps = len(positions) * (2 + (n + chunk - 1) // chunk)
     bar = tqdm(total=steps, desc="local tables", unit="step", disable=not progress, leave=False)
     try:
