@@ -486,7 +486,7 @@ def descriptor_pool(images: int, seed: int) -> tuple[np.ndarray, np.ndarray, str
     return d, np.concatenate(angs), what
 
 
-def _grow(store, refs_src: Path, n: int, pool: tuple, seed: int) -> float:
+def _grow(store, refs_src: Path, n: int, pool: tuple, seed: int, tables: int | None = None) -> float:
     """An index of the real references plus ``n - len(refs)`` synthetic ones; returns build seconds.
 
     A synthetic reference is ``ref_keypoints`` descriptors drawn at random from the pool, each with
@@ -495,11 +495,14 @@ def _grow(store, refs_src: Path, n: int, pool: tuple, seed: int) -> float:
     would, and that no query copies.
     """
     from safety.neardup.builder import _write_local_tables
-    from safety.neardup.local import encode_pts
+    from safety.neardup.local import default_spec, encode_pts
     from safety.neardup.sources import read_source
 
     t0 = time.perf_counter()
-    build_index(store, "big", read_source(refs_src), local=True, workers=1)
+    spec = default_spec()
+    if tables:
+        spec = spec.model_copy(update={"lsh_tables": tables})
+    build_index(store, "big", read_source(refs_src), local=spec, workers=1)
     folder = store.folder("big")
     m = store.manifest("big")
     k_ref = m.local.ref_keypoints
@@ -570,7 +573,7 @@ def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
     rows = [("13 references", small_recall, None)]
     for n in args.scale:
         store = IndexStore(tmp / f"scale{n}")
-        build_s = _grow(store, tmp / "refs", n, pool, args.seed + 11)
+        build_s = _grow(store, tmp / "refs", n, pool, args.seed + 11, args.tables)
         m = store.manifest("big")
         folder = store.folder("big")
         sizes = {role: (folder / info.file).stat().st_size for role, info in m.files.items()}
@@ -660,6 +663,7 @@ def main() -> int:
     ap.add_argument("--min-inliers", type=int, default=12)
     ap.add_argument("--scale", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--scale-queries", type=int, default=60, help="distractor queries per scale step")
+    ap.add_argument("--tables", type=int, default=None, help="LSH tables at scale (default: spec)")
     ap.add_argument("--scale-draws", type=int, default=1, help="draws per attack and photo at each scale")
     ap.add_argument("--pool-images", type=int, default=2000, help="procedural images of the descriptor pool")
     ap.add_argument(

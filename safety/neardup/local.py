@@ -228,9 +228,15 @@ def bit_values(desc: np.ndarray, positions: list[int]) -> np.ndarray:
     """What :func:`lsh_keys` computes, read from the packed bytes (no 256-wide unpack: build-time speed)."""
     desc = np.asarray(desc, dtype=np.uint8)
     out = np.zeros(len(desc), dtype=np.uint32)
+    by_byte: dict[int, list[tuple[int, int]]] = {}
     for i, p in enumerate(positions):
-        bit = (desc[:, p >> 3] >> np.uint8(7 - (p & 7))) & np.uint8(1)
-        out |= bit.astype(np.uint32) << np.uint32(i)
+        by_byte.setdefault(p >> 3, []).append((i, 7 - (p & 7)))
+    values = np.arange(256, dtype=np.uint32)
+    for byte, bits in sorted(by_byte.items()):  # one table lookup per descriptor byte involved
+        lut = np.zeros(256, dtype=np.uint32)
+        for i, shift in bits:
+            lut |= ((values >> np.uint32(shift)) & np.uint32(1)) << np.uint32(i)
+        out |= lut[desc[:, byte]]
     return out
 
 
@@ -310,7 +316,8 @@ def build_postings(
             del counts_t
             # one sort of key << 32 | keypoint: bucket order, keypoints ascending within a bucket
             keys <<= 32
-            keys |= np.arange(n, dtype=np.int64)
+            for s in range(0, n, chunk):
+                keys[s : s + chunk] |= np.arange(s, min(n, s + chunk), dtype=np.int64)
             keys.sort()
             keys &= 0xFFFFFFFF
             order = keys
