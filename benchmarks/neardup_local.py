@@ -557,6 +557,22 @@ def _recall(runner: Runner, queries: list) -> tuple[dict[str, float], int]:
     return {a: float(np.mean(v)) for a, v in found.items()}, wrong
 
 
+def _candidate_cpu(store, images: list[Image.Image]) -> list[float]:
+    """CPU seconds of the candidate stage alone per query (features extracted beforehand)."""
+    from safety.neardup.local import extract
+    from safety.neardup.query import LoadedIndex
+
+    ix = LoadedIndex.open(store, "big", verify=False)
+    tables = ix.local_tables()
+    out = []
+    for im in images:
+        views = extract(im, ix.manifest.local, 800, mirror=True)
+        c = time.thread_time()
+        tables.candidates(views, 8)
+        out.append(time.thread_time() - c)
+    return out
+
+
 def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
     """Latency, memory and recall of the local stage at larger indexes (see the module docstring)."""
     from safety.neardup.store import IndexStore
@@ -570,6 +586,12 @@ def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
     dis = distractors(args.scale_queries, args.seed + 9)
     small = Runner(base["store"], "refs", args.min_inliers)
     small_recall, _ = _recall(small, queries)
+    print(
+        f"   {len(refs)} references: local p50 {pct(small.local_wall, 50):.1f} ms wall / "
+        f"{pct(small.local_cpu, 50):.1f} ms CPU, p95 {pct(small.local_wall, 95):.1f} / "
+        f"{pct(small.local_cpu, 95):.1f} over {len(small.local_wall)} queries",
+        flush=True,
+    )
     rows = [("13 references", small_recall, None)]
     for n in args.scale:
         store = IndexStore(tmp / f"scale{n}")
@@ -588,6 +610,7 @@ def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
         false = 0
         for _label, im in dis:
             false += bool(_ids(runner.run(im)[0]))
+        cand_cpu = _candidate_cpu(store, [q[2] for q in queries[:: max(1, len(queries) // 50)]])
         per_m = 1e6 / n
         print(
             f"== {n:>9,} references, format {m.format}: {m.local.keypoints:,} keypoints, "
@@ -600,7 +623,8 @@ def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
             f"   local query (1 thread, extraction included) over {len(runner.local_wall)} queries: p50 "
             f"{pct(runner.local_wall, 50):.1f} ms wall / {pct(runner.local_cpu, 50):.1f} ms CPU, p95 "
             f"{pct(runner.local_wall, 95):.1f} / {pct(runner.local_cpu, 95):.1f}; hash check p50 "
-            f"{pct(runner.hash_wall, 50):.2f} ms\n"
+            f"{pct(runner.hash_wall, 50):.2f} ms; candidate stage alone (what a shard server runs) "
+            f"p50 {pct(cand_cpu, 50):.1f} ms CPU, p95 {pct(cand_cpu, 95):.1f}\n"
             f"   attacked copies {n_att}: wrong references {wrong}; distractors {len(dis)}: "
             f"false matches {false}",
             flush=True,
@@ -611,9 +635,9 @@ def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
 
         shutil.rmtree(tmp / f"scale{n}", ignore_errors=True)
     print(f"\nrecall per attack ({args.scale_draws} draw(s) x {len(refs)} photos; same copies at every size)")
-    print(f"{'attack':<34}" + "".join(f"{r[0]:>18}" for r in rows))
+    print(f"{'attack':<34}" + "".join(f"{r[0]:>20}" for r in rows))
     for a in attacks():
-        print(f"{a:<34}" + "".join(f"{r[1][a]:>18.1%}" for r in rows))
+        print(f"{a:<34}" + "".join(f"{r[1][a]:>20.1%}" for r in rows))
 
 
 def _rewrite_manifest(store, m, n: int, local, synth: int) -> None:
