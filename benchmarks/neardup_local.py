@@ -14,15 +14,20 @@ pictures (shapes on plain or textured backgrounds, what the built-in model draws
 low-information set (blank, near-uniform, gradients, noise). A distractor that matches anything is
 a false match; the low-information ones must come back "undecided".
 
-Part 2 (scale): query latency of the local stage (feature extraction + candidate tables +
-verification, one thread, CPU time and wall time) against synthetic indexes of 10^4, 10^5 (and
-with ``--scale 1000000`` 10^6) references whose descriptors are real ORB descriptors of the
-distractor photos with 8% of their bits flipped, so buckets fill as real data fills them; the
-real references are added to each, and the recall of a few attacks is re-measured there. The
-hash check's latency on the same machine is printed beside it.
+Part 2 (scale): the same attacked copies (every attack, every reference, ``--scale-draws`` draws)
+queried against the 13 references alone and against indexes grown to each ``--scale`` size with
+synthetic references, plus distractor queries; prints recall per attack side by side, latency of
+the local stage (feature extraction + candidates + verification, one thread; wall and CPU time),
+the candidate stage alone, and memory per million references (candidate stage, resident; the
+verification data, on disk). A synthetic reference is 384 descriptors drawn at random from a pool
+of real ORB descriptors (``--pool-images`` procedural pictures, the LFW faces, crops of the
+held-out photos), each with 8% of its bits flipped, at random positions and angles (see
+``_grow``): they fill the buckets as real works would and copy nothing. ``--scale-only`` skips
+part 1.
 
     .venv/bin/python benchmarks/neardup_local.py                 # robustness + 10^4, 10^5
     .venv/bin/python benchmarks/neardup_local.py --draws 1 --scale 10000   # quick
+    .venv/bin/python benchmarks/neardup_local.py --scale-only --scale 1000000 --pool-images 500
 """
 
 from __future__ import annotations

@@ -18,11 +18,14 @@ Stages of a query (one thread, no weights, nothing downloaded):
    overlay's sharp text cannot take the whole keypoint budget), ORB descriptors. The mirrored view
    reuses the detected corners (mirrored positions and angles give the exact descriptors a
    detection on the mirrored image gives), so a mirror costs one descriptor pass, not a detection.
-2. **Candidates** (:class:`LocalTables`): ``T`` hash tables over ``b`` fixed bit positions of the
-   descriptors (bit-sampling LSH for Hamming space). Each query descriptor votes for the references
-   whose descriptors share a bucket; votes are kept apart per difference of keypoint orientation
-   (16 half-overlapping bins of 45 degrees, weak geometric consistency), so chance collisions,
-   which spread over all bins, do not add up. ``b`` grows with the index so buckets stay small.
+2. **Candidates** (:class:`InvertedTables`, index format 3; :class:`LocalTables` reads format 2):
+   ``T`` hash tables over ``b`` fixed bit positions of the descriptors (bit-sampling LSH for
+   Hamming space), each an inverted file whose postings carry the reference row, the keypoint
+   angle and a 16-bit signature of further descriptor bits. Each query descriptor votes for the
+   references whose descriptors share a bucket and a near signature (Hamming embedding); votes
+   are kept apart per difference of keypoint orientation (16 half-overlapping bins of 45 degrees,
+   weak geometric consistency), so chance collisions, which spread over all bins, do not add up.
+   ``b`` grows with the index so buckets stay small (docs/neardup-scale.md: memory and sharding).
 3. **Verification** (:func:`verify`): for each of the best ``candidates`` references, two-nearest
    neighbour matching of all descriptors (Lowe ratio 0.8, one-to-one), RANSAC affine fit, sanity
    of the transform (scale 1/8..8, anisotropy <= 3, no reflection in the view that matched) and of
