@@ -520,6 +520,22 @@ class InvertedTables:
         """What the candidate stage holds (postings, signatures, bucket offsets)."""
         return int(self.post.nbytes + self.sig.nbytes + self.offsets.nbytes)
 
+    def prefault(self, chunk: int = 1 << 24) -> int:
+        """Read every page of the tables once (start-up), so the first queries do not fault them in
+        one random bucket at a time (at 10^6 references: 12.9 GiB, ~10^4 random buckets per query).
+
+        Returns the bytes touched. The pages stay in the page cache as long as memory allows.
+        """
+        total = 0
+        for arr in (self.offsets, self.post, self.sig):
+            flat = arr.reshape(-1)
+            step = max(1, 4096 // flat.itemsize)  # one element per 4 KiB page
+            for s in range(0, len(flat), chunk):
+                part = flat[s : s + chunk : step]
+                int(np.asarray(part).sum(dtype=np.uint64))
+            total += int(arr.nbytes)
+        return total
+
     def candidates(
         self,
         views: list[Features],

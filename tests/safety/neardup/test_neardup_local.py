@@ -247,9 +247,19 @@ def test_inverted_file_ranks_a_copy_first_and_agrees_with_the_bit_reader(local_s
     views = extract(crop_sides(photo("coffee"), 0.55), ix.manifest.local, 800, mirror=True)
     cands = ix.local_tables().candidates(views, 8)
     assert ix.data.entry(cands[0].row).id == "coffee.png" and cands[0].view == 0
+    assert ix.local_tables().prefault() == ix.local_tables().bytes > 0
     # without the signature filter chance collisions vote too: the copy's margin shrinks
     loose = ix.local_tables().candidates(views, 8, sig_radius=16)
     assert loose[0].row == cands[0].row and loose[0].votes >= cands[0].votes
+
+
+def test_warm_reads_the_inverted_file_and_fails_on_a_missing_index(check):
+    from safety.neardup.errors import IndexNotFound
+    from safety.neardup.options import LocalCheckOptions
+
+    check.warm(LocalCheckOptions.model_validate({"indexes": ["works"]}))
+    with pytest.raises(IndexNotFound, match="'nope' not found"):
+        check.warm(LocalCheckOptions.model_validate({"indexes": ["nope"]}))
 
 
 def test_too_many_rows_for_one_inverted_file_is_refused_with_the_shard_hint():
