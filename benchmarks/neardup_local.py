@@ -14,15 +14,20 @@ pictures (shapes on plain or textured backgrounds, what the built-in model draws
 low-information set (blank, near-uniform, gradients, noise). A distractor that matches anything is
 a false match; the low-information ones must come back "undecided".
 
-Part 2 (scale): query latency of the local stage (feature extraction + candidate tables +
-verification, one thread, CPU time and wall time) against synthetic indexes of 10^4, 10^5 (and
-with ``--scale 1000000`` 10^6) references whose descriptors are real ORB descriptors of the
-distractor photos with 8% of their bits flipped, so buckets fill as real data fills them; the
-real references are added to each, and the recall of a few attacks is re-measured there. The
-hash check's latency on the same machine is printed beside it.
+Part 2 (scale): the same attacked copies (every attack, every reference, ``--scale-draws`` draws)
+queried against the 13 references alone and against indexes grown to each ``--scale`` size with
+synthetic references, plus distractor queries; prints recall per attack side by side, latency of
+the local stage (feature extraction + candidates + verification, one thread; wall and CPU time),
+the candidate stage alone, and memory per million references (candidate stage, resident; the
+verification data, on disk). A synthetic reference is 384 descriptors drawn at random from a pool
+of real ORB descriptors (``--pool-images`` procedural pictures, the LFW faces, crops of the
+held-out photos), each with 8% of its bits flipped, at random positions and angles (see
+``_grow``): they fill the buckets as real works would and copy nothing. ``--scale-only`` skips
+part 1.
 
     .venv/bin/python benchmarks/neardup_local.py                 # robustness + 10^4, 10^5
     .venv/bin/python benchmarks/neardup_local.py --draws 1 --scale 10000   # quick
+    .venv/bin/python benchmarks/neardup_local.py --scale-only --scale 1000000 --pool-images 500
 """
 
 from __future__ import annotations
@@ -315,6 +320,24 @@ def _ids(vs: list) -> list[str]:
     return [v.evidence["source_id"] for v in vs if "source_id" in v.evidence]
 
 
+def _references(tmp: Path) -> dict:
+    """The real references saved as a source folder and indexed as ``refs`` (for ``--scale-only``)."""
+    from safety.neardup.sources import read_source
+    from safety.neardup.store import IndexStore
+
+    src = tmp / "refs"
+    src.mkdir()
+    refs = {}
+    for name in REFERENCES:
+        im = load(name)
+        key = name.replace("sk:", "").replace(".jpg", "") + ".png"
+        im.save(src / key, compress_level=1)
+        refs[key] = im
+    store = IndexStore(tmp / "indexes")
+    build_index(store, "refs", read_source(src), local=True, workers=1)
+    return {"store": store, "refs": refs}
+
+
 def robustness(args: argparse.Namespace, tmp: Path) -> dict:
     from safety.neardup.sources import read_source
     from safety.neardup.store import IndexStore
@@ -434,95 +457,192 @@ def null_inliers(args: argparse.Namespace, store, n: int) -> None:
     )
 
 
-def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
-    """Latency and memory of the local stage at larger synthetic indexes (see the module docstring)."""
+def descriptor_pool(images: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Real ORB descriptors (and their angles) to draw synthetic references from, and what they are.
+
+    ``images`` procedural pictures (shapes on plain or textured backgrounds), scikit-image's LFW
+    faces and random crops of the held-out photographs: none is a reference or a copy of one.
+    """
+    from skimage import data
+
+    from safety.neardup.local import default_spec, extract
+
+    spec = default_spec()
+    rng = np.random.default_rng(seed)
+    descs, angs = [], []
+    faces = data.lfw_subset()
+    srcs: list[Image.Image] = [
+        Image.fromarray((f * 255).astype(np.uint8)).resize((256, 256), Image.Resampling.BICUBIC)
+        for f in faces
+    ]
+    held = [photo(h) for h in HELD_OUT]
+    crops = max(100, images // 4)
+    srcs += [_crop(0.3, 0.9)(held[i % len(held)], rng) for i in range(crops)]
+    srcs += [_procedural(rng) for _ in range(images)]
+    for im in srcs:
+        (f,) = extract(im, spec, spec.ref_keypoints)
+        descs.append(f.desc)
+        angs.append(f.ang)
+    d = np.concatenate(descs)
+    what = (
+        f"{len(d):,} ORB descriptors of {images} procedural images, {len(faces)} LFW faces and {crops} "
+        f"crops of the {len(HELD_OUT)} held-out photos"
+    )
+    return d, np.concatenate(angs), what
+
+
+def _grow(store, refs_src: Path, n: int, pool: tuple, seed: int, tables: int | None = None) -> float:
+    """An index of the real references plus ``n - len(refs)`` synthetic ones; returns build seconds.
+
+    A synthetic reference is ``ref_keypoints`` descriptors drawn at random from the pool, each with
+    8% of its 256 bits flipped at random (so no two synthetic descriptors are equal), at random
+    positions and angles: a crowd of plausible ORB descriptors that fill the buckets as real works
+    would, and that no query copies.
+    """
     from safety.neardup.builder import _write_local_tables
-    from safety.neardup.local import default_spec, encode_pts, extract
-    from safety.neardup.store import FRAME_FIELDS, IndexStore
+    from safety.neardup.local import default_spec, encode_pts
+    from safety.neardup.sources import read_source
+
+    t0 = time.perf_counter()
+    spec = default_spec()
+    if tables:
+        spec = spec.model_copy(update={"lsh_tables": tables})
+    build_index(store, "big", read_source(refs_src), local=spec, workers=1)
+    folder = store.folder("big")
+    m = store.manifest("big")
+    k_ref = m.local.ref_keypoints
+    synth = n - m.count
+    rng = np.random.default_rng(seed)
+    pool_d = pool[0]
+    # a bank of flip masks (8% of bits), reused at random offsets: drawing 256 coins per synthetic
+    # descriptor would cost more than everything else here
+    bank = np.packbits(rng.random((1 << 16, 256)) < 0.08, axis=1)
+    files = {role: info.file for role, info in m.files.items()}
+    kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
+    total = int(kpoff[-1]) + synth * k_ref
+    step = 2000
+    with (
+        open(folder / files["local.desc"], "ab") as fd,
+        open(folder / files["local.pts"], "ab") as fp,
+        open(folder / files["local.ang"], "ab") as fa,
+        open(folder / files["local.frame"], "ab") as ff,
+    ):
+        for s in range(0, synth, step):
+            c = min(step, synth - s)
+            k = c * k_ref
+            desc = pool_d[rng.integers(0, len(pool_d), k)]
+            desc ^= bank[rng.integers(0, len(bank), k)]
+            fd.write(desc.tobytes())
+            fp.write(encode_pts(rng.uniform(0, 500, (k, 2))).tobytes())
+            fa.write(rng.integers(0, 256, k, dtype=np.uint8).tobytes())
+            ff.write(np.tile(np.array([512, 512, 1, 512, 512], np.float32), (c, 1)).tobytes())
+    new_off = np.concatenate([kpoff, kpoff[-1] + np.arange(1, synth + 1, dtype=np.uint64) * k_ref])
+    new_off.tofile(folder / files["local.kpoff"])
+    print(f"   {n:,} references: {synth:,} synthetic rows written, building the inverted file", flush=True)
+    local = _write_local_tables(folder, files, m.local, total, progress=True)
+    _rewrite_manifest(store, m, n, local, synth)
+    return time.perf_counter() - t0
+
+
+def _query_set(refs: dict, draws: int, seed: int) -> list[tuple[str, str, Image.Image]]:
+    """(attack, reference, edited copy) for every attack, reference and draw (the same at every scale)."""
+    rng = np.random.default_rng(seed)
+    return [
+        (a, key, fn(im, rng)) for a, fn in attacks().items() for key, im in refs.items() for _ in range(draws)
+    ]
+
+
+def _recall(runner: Runner, queries: list) -> tuple[dict[str, float], int]:
+    found: dict[str, list[bool]] = {}
+    wrong = 0
+    for attack, key, im in queries:
+        ids = _ids(runner.run(im)[0])
+        found.setdefault(attack, []).append(key in ids)
+        wrong += sum(1 for i in ids if i != key)
+    return {a: float(np.mean(v)) for a, v in found.items()}, wrong
+
+
+def _candidate_cpu(store, images: list[Image.Image]) -> list[float]:
+    """CPU seconds of the candidate stage alone per query (features extracted beforehand)."""
+    from safety.neardup.local import extract
+    from safety.neardup.query import LoadedIndex
+
+    ix = LoadedIndex.open(store, "big", verify=False)
+    tables = ix.local_tables()
+    out = []
+    for im in images:
+        views = extract(im, ix.manifest.local, 800, mirror=True)
+        c = time.thread_time()
+        tables.candidates(views, 8)
+        out.append(time.thread_time() - c)
+    return out
+
+
+def scale(args: argparse.Namespace, tmp: Path, base: dict) -> None:
+    """Latency, memory and recall of the local stage at larger indexes (see the module docstring)."""
+    from safety.neardup.store import IndexStore
 
     refs = base["refs"]
-    spec = default_spec()
-    pool = []
-    rng = np.random.default_rng(args.seed + 3)
-    for h in HELD_OUT:
-        for f in extract(photo(h), spec, 800, mirror=True):
-            pool.append(f.desc)
-    pool_d = np.concatenate(pool)
-    atk = attacks()
-    probe = [
-        "crop 50-90% of each side",
-        "mirror + crop",
-        "pasted as 40% of a new image",
-        "chain: crop + text + JPEG",
-    ]
+    t0 = time.perf_counter()
+    pool = descriptor_pool(args.pool_images, args.seed + 3)
+    took = time.perf_counter() - t0
+    print(f"== scale: synthetic references drawn from {pool[2]} (pool built in {took:.0f} s)")
+    queries = _query_set(refs, args.scale_draws, args.seed + 5)
+    dis = distractors(args.scale_queries, args.seed + 9)
+    small = Runner(base["store"], "refs", args.min_inliers)
+    small_recall, _ = _recall(small, queries)
+    print(
+        f"   {len(refs)} references: local p50 {pct(small.local_wall, 50):.1f} ms wall / "
+        f"{pct(small.local_cpu, 50):.1f} ms CPU, p95 {pct(small.local_wall, 95):.1f} / "
+        f"{pct(small.local_cpu, 95):.1f} over {len(small.local_wall)} queries",
+        flush=True,
+    )
+    rows = [("13 references", small_recall, None)]
     for n in args.scale:
-        t0 = time.perf_counter()
         store = IndexStore(tmp / f"scale{n}")
-        build_index(store, "big", _listing(tmp, refs), local=True, workers=1)
-        folder = store.folder("big")
+        build_s = _grow(store, tmp / "refs", n, pool, args.seed + 11, args.tables)
         m = store.manifest("big")
-        k_ref = spec.ref_keypoints
-        synth = n - m.count
-        # append synthetic rows to the real generation's local files, then rebuild its tables
-        files = {role: info.file for role, info in m.files.items()}
-        kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
-        total = int(kpoff[-1]) + synth * k_ref
-        with open(folder / files["local.desc"], "ab") as fd, open(folder / files["local.pts"], "ab") as fp:
-            with (
-                open(folder / files["local.ang"], "ab") as fa,
-                open(folder / files["local.frame"], "ab") as ff,
-            ):
-                step = 20000
-                for s in range(0, synth, step):
-                    c = min(step, synth - s)
-                    idx = rng.integers(0, len(pool_d), c * k_ref)
-                    desc = pool_d[idx].copy()
-                    flips = np.packbits(rng.random((c * k_ref, 256)) < 0.08, axis=1)
-                    fd.write((desc ^ flips).tobytes())
-                    fp.write(encode_pts(rng.uniform(0, 500, (c * k_ref, 2))).tobytes())
-                    fa.write(rng.integers(0, 256, c * k_ref, dtype=np.uint8).tobytes())
-                    fr = np.tile(np.array([512, 512, 1, 512, 512], np.float32), (c, 1))
-                    ff.write(fr.tobytes())
-        new_off = np.concatenate([kpoff, kpoff[-1] + np.arange(1, synth + 1, dtype=np.uint64) * k_ref])
-        new_off.tofile(folder / files["local.kpoff"])
-        assert FRAME_FIELDS == 5
-        local = _write_local_tables(folder, files, m.local, total)
-        _rewrite_manifest(store, m, n, local, synth)
-        build_s = time.perf_counter() - t0
-        disk = sum((folder / f).stat().st_size for f in files.values() if f.startswith(m.generation))
-        fixed = (folder / files["local.lsh_off"]).stat().st_size  # 2^bits offsets per table
-        per_million = (disk - fixed) / n * 1e6 + fixed
+        folder = store.folder("big")
+        sizes = {role: (folder / info.file).stat().st_size for role, info in m.files.items()}
+        cand = sum(sizes[r] for r in sizes if r.startswith("local.lsh_") and r != "local.lsh_off")
+        fixed = sizes["local.lsh_off"]
+        verif = sum(sizes[r] for r in ("local.desc", "local.pts", "local.ang", "local.kpoff", "local.frame"))
+        rest = sum(sizes.values()) - cand - fixed - verif
         m0 = rss_mb()
         runner = Runner(store, "big", args.min_inliers)
-        qrng = np.random.default_rng(args.seed + 5)
-        found = tot = 0
-        for key, im in refs.items():
-            for a in probe:
-                lv, _ = runner.run(atk[a](im, qrng))
-                tot += 1
-                found += key in _ids(lv)
-        for _label, im in distractors(args.scale_queries, args.seed + 9)[12:]:
-            runner.run(im)
+        recall, wrong = _recall(runner, queries)
+        n_att = len(runner.local_wall)
+        false = 0
+        for _label, im in dis:
+            false += bool(_ids(runner.run(im)[0]))
+        cand_cpu = _candidate_cpu(store, [q[2] for q in queries[:: max(1, len(queries) // 50)]])
+        per_m = 1e6 / n
         print(
-            f"== {n:>9,} references ({local.keypoints:,} keypoints, {local.lsh_bits}-bit keys, "
-            f"{local.lsh_tables} tables): index files {disk / 2**30:.2f} GiB "
-            f"({per_million / 2**30:.1f} GiB per million), +{rss_mb() - m0:.0f} MB resident after "
-            f"{len(runner.local_wall)} queries; built in {build_s:.0f} s\n"
-            f"   local p50 {pct(runner.local_wall, 50):.1f} ms wall / "
-            f"{pct(runner.local_cpu, 50):.1f} ms CPU, "
-            f"p95 {pct(runner.local_wall, 95):.1f} / {pct(runner.local_cpu, 95):.1f}; "
-            f"recall on {len(probe)} attacks {found}/{tot}; hash p50 {pct(runner.hash_wall, 50):.2f} ms"
+            f"== {n:>9,} references, format {m.format}: {m.local.keypoints:,} keypoints, "
+            f"{m.local.lsh_tables} tables of {m.local.lsh_bits}-bit keys; built in {build_s:.0f} s\n"
+            f"   memory per million references: candidate stage {cand * per_m / 2**30:.2f} GiB + "
+            f"{fixed / 2**20:.0f} MiB bucket offsets per index (resident: every query reads ~10^4 "
+            f"random buckets); verification data {verif * per_m / 2**30:.2f} GiB (on disk, read for "
+            f"the ~8 candidates only); hashes and entries {rest * per_m / 2**30:.2f} GiB; process "
+            f"+{rss_mb() - m0:.0f} MB resident after {len(runner.local_wall)} queries\n"
+            f"   local query (1 thread, extraction included) over {len(runner.local_wall)} queries: p50 "
+            f"{pct(runner.local_wall, 50):.1f} ms wall / {pct(runner.local_cpu, 50):.1f} ms CPU, p95 "
+            f"{pct(runner.local_wall, 95):.1f} / {pct(runner.local_cpu, 95):.1f}; hash check p50 "
+            f"{pct(runner.hash_wall, 50):.2f} ms; candidate stage alone (what a shard server runs) "
+            f"p50 {pct(cand_cpu, 50):.1f} ms CPU, p95 {pct(cand_cpu, 95):.1f}\n"
+            f"   attacked copies {n_att}: wrong references {wrong}; distractors {len(dis)}: "
+            f"false matches {false}",
+            flush=True,
         )
+        rows.append((f"{n:,} references", recall, None))
         del runner
         import shutil
 
         shutil.rmtree(tmp / f"scale{n}", ignore_errors=True)
-
-
-def _listing(tmp: Path, refs: dict):
-    from safety.neardup.sources import read_source
-
-    return read_source(tmp / "refs")
+    print(f"\nrecall per attack ({args.scale_draws} draw(s) x {len(refs)} photos; same copies at every size)")
+    print(f"{'attack':<34}" + "".join(f"{r[0]:>20}" for r in rows))
+    for a in attacks():
+        print(f"{a:<34}" + "".join(f"{r[1][a]:>20.1%}" for r in rows))
 
 
 def _rewrite_manifest(store, m, n: int, local, synth: int) -> None:
@@ -572,6 +692,14 @@ def main() -> int:
     ap.add_argument("--min-inliers", type=int, default=12)
     ap.add_argument("--scale", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--scale-queries", type=int, default=60, help="distractor queries per scale step")
+    ap.add_argument("--tables", type=int, default=None, help="LSH tables at scale (default: spec)")
+    ap.add_argument("--scale-draws", type=int, default=1, help="draws per attack and photo at each scale")
+    ap.add_argument("--pool-images", type=int, default=2000, help="procedural images of the descriptor pool")
+    ap.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="skip the robustness table: latency, memory, recall at scale",
+    )
     ap.add_argument("--null", type=int, default=0, help="distractors for the chance-inlier distribution")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -581,6 +709,9 @@ def main() -> int:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; OpenCV {cv2.__version__}")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
+        if args.scale_only:
+            scale(args, tmp, _references(tmp))
+            return 0
         base = robustness(args, tmp)
         if args.null:
             null_inliers(args, base["store"], args.null)

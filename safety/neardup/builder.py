@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from ulid import ULID
@@ -502,24 +503,45 @@ def _gen_files(
     return files
 
 
-def _write_local_tables(folder: Path, files: dict[str, str], spec: LocalSpec, keypoints: int) -> LocalSpec:
-    """Write the candidate tables over the generation's descriptors; the spec with what they derive."""
-    from safety.neardup.local import build_tables, lsh_bits_for, lsh_positions
+def _write_local_tables(
+    folder: Path, files: dict[str, str], spec: LocalSpec, keypoints: int, *, progress: bool = False
+) -> LocalSpec:
+    """Write the inverted file over the generation's keypoints; the spec with what it derives."""
+    from safety.neardup.local import SIG_BITS, build_postings, lsh_bits_for, lsh_positions, sig_positions_for
 
     bits = lsh_bits_for(keypoints)
-    path = folder / files["local.desc"]
-    desc = (
-        np.memmap(path, dtype=np.uint8, mode="r", shape=(keypoints, 32))
-        if keypoints
-        else np.zeros((0, 32), np.uint8)
-    )
+    t = spec.lsh_tables
+    kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
+
+    def mapped(role: str, dtype: type, shape: tuple[int, ...], mode: Literal["r", "w+"] = "r") -> np.ndarray:
+        if int(np.prod(shape)) == 0:
+            if mode != "r":
+                (folder / files[role]).write_bytes(b"")
+            return np.zeros(shape, dtype=dtype)
+        return np.memmap(folder / files[role], dtype=dtype, mode=mode, shape=shape)
+
+    desc = mapped("local.desc", np.uint8, (keypoints, 32))
+    ang = mapped("local.ang", np.uint8, (keypoints,))
     step = max(1, keypoints // 200_000)
-    positions = lsh_positions(spec.lsh_tables, bits, spec.lsh_seed, np.asarray(desc[::step]))
-    ids, offsets = build_tables(desc, positions)
-    del desc
-    ids.tofile(folder / files["local.lsh_ids"])
-    offsets.tofile(folder / files["local.lsh_off"])
-    return spec.model_copy(update={"keypoints": keypoints, "lsh_bits": bits, "lsh_positions": positions})
+    sample = np.asarray(desc[::step])
+    positions = lsh_positions(t, bits, spec.lsh_seed, sample)
+    sig_pos = sig_positions_for(positions, spec.lsh_seed, sample, SIG_BITS)
+    post = mapped("local.lsh_post", np.uint32, (t, keypoints), "w+")
+    sig = mapped("local.lsh_sig", np.uint16, (t, keypoints), "w+")
+    off = mapped("local.lsh_off", np.uint32, (t, (1 << bits) + 1), "w+")
+    build_postings(desc, ang, kpoff, positions, sig_pos, post, sig, off, progress=progress)
+    for a in (post, sig, off):
+        if isinstance(a, np.memmap):
+            a.flush()
+    del desc, ang, post, sig, off
+    return spec.model_copy(
+        update={
+            "keypoints": keypoints,
+            "lsh_bits": bits,
+            "lsh_positions": positions,
+            "sig_positions": sig_pos,
+        }
+    )
 
 
 def _kpoff(counts_file: Path, base: int = 0) -> np.ndarray:
@@ -624,7 +646,7 @@ def build_index(
         staging.close()
         gen = str(ULID())
         files = _gen_files(gen, code_types, spec.dim if spec else None, local_spec is not None)
-        derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
+        derived = {"offsets", "local.kpoff", "local.lsh_post", "local.lsh_sig", "local.lsh_off"}
         for role, f in files.items():
             if role in derived:
                 continue
@@ -635,7 +657,9 @@ def build_index(
             out.write(np.uint64(staging.progress["entries_bytes"]).tobytes())
         if local_spec is not None:
             _kpoff(staging.paths["local.kpcount"]).tofile(folder / files["local.kpoff"])
-            local_spec = _write_local_tables(folder, files, local_spec, staging.progress["kp"])
+            local_spec = _write_local_tables(
+                folder, files, local_spec, staging.progress["kp"], progress=progress
+            )
         op = LastOperation(
             op="build",
             at=utcnow(),
@@ -736,7 +760,7 @@ def add_to_index(
             files = _gen_files(
                 gen, m.code_types, m.embedding.dim if m.embedding else None, local_spec is not None
             )
-            derived = {"offsets", "local.kpoff", "local.lsh_ids", "local.lsh_off"}
+            derived = {"offsets", "local.kpoff", "local.lsh_post", "local.lsh_sig", "local.lsh_off"}
             for role, f in files.items():
                 if role in derived:
                     continue
@@ -747,7 +771,9 @@ def add_to_index(
                 with open(folder / files["local.kpoff"], "wb") as out:
                     out.write(np.asarray(base.local("local.kpoff")[:-1], dtype=np.uint64).tobytes())
                     out.write(new_off.tobytes())
-                local_spec = _write_local_tables(folder, files, local_spec, old_kp + staging.progress["kp"])
+                local_spec = _write_local_tables(
+                    folder, files, local_spec, old_kp + staging.progress["kp"], progress=progress
+                )
             old_size = m.files["entries"].bytes
             new_off = np.fromfile(staging.paths["offsets"], dtype=np.uint64) + np.uint64(old_size)
             with open(folder / files["offsets"], "wb") as out:

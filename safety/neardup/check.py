@@ -269,10 +269,14 @@ class LocalCheck(_IndexCheck):
     options_model: ClassVar[type[BaseModel]] = LocalCheckOptions
 
     def warm(self, options: BaseModel | None) -> None:
-        """Open the indexes and map their candidate tables now (start-up)."""
+        """Open the indexes, map their candidate tables and read them into the page cache (start-up)."""
+        from safety.neardup.local import InvertedTables
+
         opts = typed_options(options, LocalCheckOptions)
         for ix in self._indexes(opts):
-            ix.local_tables()
+            tables = ix.local_tables()
+            if isinstance(tables, InvertedTables):  # format 3 (format 2's are read as queries go)
+                tables.prefault()
 
     def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:
         from safety.neardup.local import extract

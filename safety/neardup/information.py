@@ -88,16 +88,23 @@ class Information:
         return d
 
 
+#: Pillow's two-step shrink (a box reduction to within 3x of the target, then Lanczos): "practically
+#: indistinguishable" from a Lanczos over the full image, per Pillow's docs, and ~5x cheaper at
+#: 512x512; the gate's margins do not need the last bit (the codes themselves still use the full
+#: Lanczos, they must equal the indexed ones)
+_GAP = 3.0
+
+
 def _phash_bits(gray: Image.Image) -> int:
     fftpack = importlib.import_module("scipy.fftpack")  # the DCT imagehash's pHash uses (no stubs)
 
-    px = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    px = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS, reducing_gap=_GAP), dtype=np.float64)
     low = fftpack.dct(fftpack.dct(px, axis=0), axis=1)[:8, :8]
     return int((np.abs(low - np.median(low)) > PHASH_MARGIN).sum())
 
 
 def _dhash_bits(gray: Image.Image) -> int:
-    px = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.float64)
+    px = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS, reducing_gap=_GAP), dtype=np.float64)
     diff = px[:, 1:] - px[:, :-1]
     return 2 * int(min((diff > DHASH_MARGIN).sum(), (diff < -DHASH_MARGIN).sum()))
 

@@ -18,11 +18,14 @@ Stages of a query (one thread, no weights, nothing downloaded):
    overlay's sharp text cannot take the whole keypoint budget), ORB descriptors. The mirrored view
    reuses the detected corners (mirrored positions and angles give the exact descriptors a
    detection on the mirrored image gives), so a mirror costs one descriptor pass, not a detection.
-2. **Candidates** (:class:`LocalTables`): ``T`` hash tables over ``b`` fixed bit positions of the
-   descriptors (bit-sampling LSH for Hamming space). Each query descriptor votes for the references
-   whose descriptors share a bucket; votes are kept apart per difference of keypoint orientation
-   (16 half-overlapping bins of 45 degrees, weak geometric consistency), so chance collisions,
-   which spread over all bins, do not add up. ``b`` grows with the index so buckets stay small.
+2. **Candidates** (:class:`InvertedTables`, index format 3; :class:`LocalTables` reads format 2):
+   ``T`` hash tables over ``b`` fixed bit positions of the descriptors (bit-sampling LSH for
+   Hamming space), each an inverted file whose postings carry the reference row, the keypoint
+   angle and a 16-bit signature of further descriptor bits. Each query descriptor votes for the
+   references whose descriptors share a bucket and a near signature (Hamming embedding); votes
+   are kept apart per difference of keypoint orientation (16 half-overlapping bins of 45 degrees,
+   weak geometric consistency), so chance collisions, which spread over all bins, do not add up.
+   ``b`` grows with the index so buckets stay small (docs/neardup-scale.md: memory and sharding).
 3. **Verification** (:func:`verify`): for each of the best ``candidates`` references, two-nearest
    neighbour matching of all descriptors (Lowe ratio 0.8, one-to-one), RANSAC affine fit, sanity
    of the transform (scale 1/8..8, anisotropy <= 3, no reflection in the view that matched) and of
@@ -193,6 +196,14 @@ def lsh_bits_for(n_keypoints: int) -> int:
 
 #: tables sample their bits from this many of the most balanced descriptor bits
 BALANCED_BITS = 128
+#: bits of a posting's signature (format 3): descriptor bits outside its table's key, so a posting
+#: whose descriptor only shares the key by chance is dropped before it votes (Hamming embedding,
+#: Jegou et al. 2008)
+SIG_BITS = 16
+#: a posting votes when its signature is within this many bits of the query descriptor's
+SIG_RADIUS = 5
+#: a format-3 posting packs ``row << 8 | angle`` in 32 bits
+MAX_ROWS = (1 << 24) - 1
 
 
 def lsh_positions(tables: int, bits: int, seed: int, sample: np.ndarray | None = None) -> list[list[int]]:
@@ -214,6 +225,112 @@ def lsh_keys(desc: np.ndarray, positions: list[int], *, unpacked: np.ndarray | N
     bits = unpacked if unpacked is not None else np.unpackbits(np.ascontiguousarray(desc, np.uint8), axis=1)
     weights = (1 << np.arange(len(positions), dtype=np.int64)).astype(np.int64)
     return (bits[:, positions].astype(np.int64) @ weights).astype(np.uint32)
+
+
+def bit_values(desc: np.ndarray, positions: list[int]) -> np.ndarray:
+    """What :func:`lsh_keys` computes, read from the packed bytes (no 256-wide unpack: build-time speed)."""
+    desc = np.asarray(desc, dtype=np.uint8)
+    out = np.zeros(len(desc), dtype=np.uint32)
+    by_byte: dict[int, list[tuple[int, int]]] = {}
+    for i, p in enumerate(positions):
+        by_byte.setdefault(p >> 3, []).append((i, 7 - (p & 7)))
+    values = np.arange(256, dtype=np.uint32)
+    for byte, bits in sorted(by_byte.items()):  # one table lookup per descriptor byte involved
+        lut = np.zeros(256, dtype=np.uint32)
+        for i, shift in bits:
+            lut |= ((values >> np.uint32(shift)) & np.uint32(1)) << np.uint32(i)
+        out |= lut[desc[:, byte]]
+    return out
+
+
+def sig_positions_for(
+    positions: list[list[int]], seed: int, sample: np.ndarray | None = None, bits: int = 0
+) -> list[list[int]]:
+    """Per table, the :data:`SIG_BITS` descriptor bits of its postings' signature: the most balanced
+    bits outside the table's key (a key bit would be equal for every posting in the bucket)."""
+    bits = bits or SIG_BITS
+    rng = np.random.default_rng(seed + 1)
+    if sample is not None and len(sample) >= 256:
+        mean = np.unpackbits(np.ascontiguousarray(sample, np.uint8), axis=1).mean(axis=0)
+        ranked = np.argsort(np.abs(mean - 0.5), kind="stable")
+    else:
+        ranked = rng.permutation(256)
+    out = []
+    for pos in positions:
+        key = set(pos)
+        free = [int(b) for b in ranked if int(b) not in key]
+        pool = free[: max(bits, BALANCED_BITS - len(pos))]
+        out.append(sorted(int(b) for b in rng.choice(pool, size=bits, replace=False)))
+    return out
+
+
+def build_postings(
+    desc: np.ndarray,
+    ang: np.ndarray,
+    kpoff: np.ndarray,
+    positions: list[list[int]],
+    sig_positions: list[list[int]],
+    out_post: np.ndarray,
+    out_sig: np.ndarray,
+    out_off: np.ndarray,
+    *,
+    chunk: int = 1 << 22,
+    progress: bool = False,
+) -> None:
+    """Fill the inverted file of format 3 (see :class:`InvertedTables`) into the ``out_*`` arrays.
+
+    ``out_post`` (T, n) uint32 ``row << 8 | angle`` and ``out_sig`` (T, n) uint16 signatures, both in
+    bucket order; ``out_off`` (T, 2^b + 1) uint32 bucket starts. Peak memory ~22 B per keypoint
+    beyond the outputs (keys, the sort permutation, the packed postings and signatures).
+    """
+    from tqdm import tqdm
+
+    n = int(len(desc))
+    rows = int(len(kpoff) - 1)
+    if n >= 2**32 - 1:
+        raise InvalidRequest(
+            f"{n} keypoints do not fit one local-feature table (at most 2^32 - 2)",
+            hint="split the works into several indexes (shards) and name them all in the policy",
+        )
+    if rows > MAX_ROWS:
+        raise InvalidRequest(
+            f"{rows} works do not fit one local-feature index (at most {MAX_ROWS:,}: postings pack the "
+            "row in 24 bits)",
+            hint="split the works into several indexes (shards) and name them all in the policy",
+        )
+    bits = len(positions[0])
+    counts: np.ndarray = np.diff(np.asarray(kpoff, dtype=np.int64))
+    steps = len(positions) * (2 + (n + chunk - 1) // chunk)
+    bar = tqdm(total=steps, desc="local tables", unit="step", disable=not progress, leave=False)
+    try:
+        packed = np.repeat(np.arange(rows, dtype=np.uint32), counts) << np.uint32(8)
+        packed |= np.asarray(ang, dtype=np.uint8).astype(np.uint32)
+        for t, (pos, spos) in enumerate(zip(positions, sig_positions, strict=True)):
+            keys = np.empty(n, dtype=np.int64)
+            sig = np.empty(n, dtype=np.uint16)
+            for s in range(0, n, chunk):
+                part = np.asarray(desc[s : s + chunk])
+                keys[s : s + chunk] = bit_values(part, pos)
+                sig[s : s + chunk] = bit_values(part, spos)
+                bar.update(1)
+            counts_t = np.bincount(keys, minlength=1 << bits)
+            out_off[t, 0] = 0
+            np.cumsum(counts_t, out=out_off[t, 1:])
+            del counts_t
+            # one sort of key << 32 | keypoint: bucket order, keypoints ascending within a bucket
+            keys <<= 32
+            for s in range(0, n, chunk):
+                keys[s : s + chunk] |= np.arange(s, min(n, s + chunk), dtype=np.int64)
+            keys.sort()
+            keys &= 0xFFFFFFFF
+            order = keys
+            bar.update(1)
+            out_post[t] = packed[order]
+            out_sig[t] = sig[order]
+            bar.update(1)
+            del keys, order, sig
+    finally:
+        bar.close()
 
 
 def build_tables(
@@ -321,29 +438,148 @@ class LocalTables:
             kp = np.concatenate(kp_parts)
             qi = np.concatenate(qidx_parts)
             row = np.searchsorted(kp_off, kp, side="right") - 1
-            dang = (self.ang[kp].astype(np.int64) - f.ang[qi].astype(np.int64)) & 255
-            width = 256 // _ANGLE_BINS
-            bins = np.concatenate([dang // width, ((dang + width // 2) & 255) // width + _ANGLE_BINS])
-            row2, qi2 = np.concatenate([row, row]), np.concatenate([qi, qi])
-            key = row2 * (2 * _ANGLE_BINS) + bins
-            # each query keypoint votes once per (reference, bin)
-            pair = _distinct(key * f.count + qi2)
-            keys_u, votes = _counts(pair // f.count)
-            rows_u = keys_u // (2 * _ANGLE_BINS)
-            order = np.lexsort((rows_u, -votes))
-            seen: set[int] = set()
-            for i in order[: 4 * limit]:
-                r = int(rows_u[i])
-                if votes[i] < min_votes or len(seen) >= limit:
-                    break
-                if r not in seen:
-                    seen.add(r)
-                    found.append(Candidate(r, v, int(votes[i])))
-        found.sort(key=lambda c: (-c.votes, c.row, c.view))
-        if not found:
+            found += _vote(row, self.ang[kp], qi, f, v, limit, min_votes)
+        return _shortlist(found, limit, keep_share)
+
+
+def _vote(
+    row: np.ndarray, ref_ang: np.ndarray, qi: np.ndarray, f: Features, view: int, limit: int, min_votes: int
+) -> list[Candidate]:
+    """The best ``limit`` references of one view by orientation-consistent votes.
+
+    Each query keypoint votes once per (reference, bin of the orientation difference); the bins
+    are 45 degrees wide and overlap by half, so a copy's votes gather in one bin while chance
+    collisions spread over all of them.
+    """
+    dang = (np.asarray(ref_ang).astype(np.int64) - f.ang[qi].astype(np.int64)) & 255
+    width = 256 // _ANGLE_BINS
+    bins = np.concatenate([dang // width, ((dang + width // 2) & 255) // width + _ANGLE_BINS])
+    row = np.asarray(row, dtype=np.int64)
+    row2, qi2 = np.concatenate([row, row]), np.concatenate([qi, qi]).astype(np.int64)
+    key = row2 * (2 * _ANGLE_BINS) + bins
+    pair = _distinct(key * f.count + qi2)
+    keys_u, votes = _counts(pair // f.count)
+    rows_u = keys_u // (2 * _ANGLE_BINS)
+    order = np.lexsort((rows_u, -votes))
+    seen: set[int] = set()
+    out = []
+    for i in order[: 4 * limit]:
+        r = int(rows_u[i])
+        if votes[i] < min_votes or len(seen) >= limit:
+            break
+        if r not in seen:
+            seen.add(r)
+            out.append(Candidate(r, view, int(votes[i])))
+    return out
+
+
+def _shortlist(found: list[Candidate], limit: int, keep_share: float) -> list[Candidate]:
+    found.sort(key=lambda c: (-c.votes, c.row, c.view))
+    if not found:
+        return []
+    floor = found[0].votes * keep_share
+    return [c for i, c in enumerate(found[:limit]) if i < 2 or c.votes >= floor]
+
+
+def _popcount16(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x)
+
+
+class InvertedTables:
+    """The candidate stage of index format 3: an inverted file with Hamming-embedding signatures.
+
+    Per table, the postings of one bucket lie contiguous: ``post`` (``row << 8 | angle``, uint32)
+    and ``sig`` (uint16, :data:`SIG_BITS` descriptor bits outside the key). A query descriptor reads
+    its bucket in each table and keeps the postings whose signature is within
+    :data:`SIG_RADIUS` bits of its own: unrelated descriptors that share the key by chance differ
+    in ~7 of 16 bits and are dropped (~87% of them), a copy's descriptors (typically within 15%
+    of 256 bits) keep ~96% of theirs. Compared with format 2 (keypoint ids, then a random read of
+    each keypoint's angle and a binary search for its row), a posting answers from the bucket's
+    own bytes: 6 B per keypoint per table, read sequentially.
+    """
+
+    def __init__(
+        self,
+        post: np.ndarray,
+        sig: np.ndarray,
+        offsets: np.ndarray,
+        positions: list[list[int]],
+        sig_positions: list[list[int]],
+        rows: int,
+    ) -> None:
+        if len(positions) != len(sig_positions) or post.shape != sig.shape:
+            raise CheckFailed("local-feature tables are inconsistent: postings, signatures and positions")
+        self.post, self.sig, self.offsets = post, sig, offsets
+        self.positions, self.sig_positions = positions, sig_positions
+        self.rows = rows
+        self._flat_post = post.reshape(-1)
+        self._flat_sig = sig.reshape(-1)
+
+    @property
+    def bytes(self) -> int:
+        """What the candidate stage holds (postings, signatures, bucket offsets)."""
+        return int(self.post.nbytes + self.sig.nbytes + self.offsets.nbytes)
+
+    def prefault(self, chunk: int = 1 << 24) -> int:
+        """Read every page of the tables once (start-up), so the first queries do not fault them in
+        one random bucket at a time (at 10^6 references: 12.9 GiB, ~10^4 random buckets per query).
+
+        Returns the bytes touched. The pages stay in the page cache as long as memory allows.
+        """
+        total = 0
+        for arr in (self.offsets, self.post, self.sig):
+            flat = arr.reshape(-1)
+            step = max(1, 4096 // flat.itemsize)  # one element per 4 KiB page
+            for s in range(0, len(flat), chunk):
+                part = flat[s : s + chunk : step]
+                int(np.asarray(part).sum(dtype=np.uint64))
+            total += int(arr.nbytes)
+        return total
+
+    def candidates(
+        self,
+        views: list[Features],
+        limit: int,
+        *,
+        min_votes: int = 3,
+        keep_share: float = 0.25,
+        sig_radius: int = SIG_RADIUS,
+    ) -> list[Candidate]:
+        """As :meth:`LocalTables.candidates`, over the inverted file."""
+        t_count, n = self.post.shape if self.post.ndim == 2 else (0, 0)
+        if self.rows == 0 or not t_count or not n:
             return []
-        floor = found[0].votes * keep_share
-        return [c for i, c in enumerate(found[:limit]) if i < 2 or c.votes >= floor]
+        found: list[Candidate] = []
+        mean_bucket = n / max(1, self.offsets.shape[1] - 1)
+        stop = max(MIN_STOP_BUCKET, int(STOP_FACTOR * mean_bucket))
+        tables = np.arange(t_count, dtype=np.int64)[:, None]
+        for v, f in enumerate(views):
+            if not f.count:
+                continue
+            unpacked = np.unpackbits(f.desc, axis=1)
+            keys = np.stack([lsh_keys(f.desc, p, unpacked=unpacked) for p in self.positions]).astype(np.int64)
+            qsig = np.stack([lsh_keys(f.desc, p, unpacked=unpacked) for p in self.sig_positions]).astype(
+                np.uint16
+            )
+            starts = np.asarray(self.offsets[tables, keys], dtype=np.int64)
+            lens = np.asarray(self.offsets[tables, keys + 1], dtype=np.int64) - starts
+            keep = (lens > 0) & (lens <= stop)
+            if not keep.any():
+                continue
+            starts = (starts + tables * n)[keep]
+            lens = lens[keep]
+            q = np.broadcast_to(np.arange(f.count, dtype=np.int64), keep.shape)[keep]
+            qs = qsig[keep]
+            total = int(lens.sum())
+            idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+            sig = np.asarray(self._flat_sig[idx])
+            near = _popcount16(sig ^ np.repeat(qs, lens)) <= sig_radius
+            if not near.any():
+                continue
+            post = np.asarray(self._flat_post[idx[near]])
+            qi = np.repeat(q, lens)[near]
+            found += _vote(post >> 8, (post & 255).astype(np.uint8), qi, f, v, limit, min_votes)
+        return _shortlist(found, limit, keep_share)
 
 
 # --- calibration -------------------------------------------------------------------------------
@@ -506,7 +742,10 @@ __all__ = [
     "Candidate",
     "Features",
     "Geometry",
+    "InvertedTables",
     "LocalTables",
+    "bit_values",
+    "build_postings",
     "build_tables",
     "default_spec",
     "extract",
@@ -514,5 +753,6 @@ __all__ = [
     "lsh_bits_for",
     "lsh_keys",
     "lsh_positions",
+    "sig_positions_for",
     "verify",
 ]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
     from safety.neardup.embed import Embedder
-    from safety.neardup.local import Features, Geometry, LocalTables
+    from safety.neardup.local import Features, Geometry, InvertedTables, LocalTables
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class LoadedIndex:
         self.data = data
         self._hamming: dict[tuple[CodeType, str], HammingSearcher] = {}
         self._vectors: VectorSearcher | None = None
-        self._tables: LocalTables | None = None
+        self._tables: LocalTables | InvertedTables | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -137,13 +137,17 @@ class LoadedIndex:
                     self._vectors = VectorSearcher(self.data.embeddings())
         return self._vectors
 
-    def local_tables(self) -> LocalTables:
-        """The local-feature candidate stage (memory-mapped; checks the feature spec on first use)."""
+    def local_tables(self) -> LocalTables | InvertedTables:
+        """The local-feature candidate stage (memory-mapped; checks the feature spec on first use).
+
+        Format 3 indexes hold an inverted file (:class:`~safety.neardup.local.InvertedTables`);
+        format 2 ones the tables of keypoint ids they were written with.
+        """
         if self._tables is None:
-            from safety.neardup.local import LOCAL_SPEC, LocalTables
+            from safety.neardup.local import LOCAL_SPEC, InvertedTables, LocalTables
 
             d = self.data
-            ids = d.local("local.lsh_ids")  # raises: no local features
+            off = d.local("local.lsh_off")  # raises: no local features
             spec = self.manifest.local
             if spec.spec != LOCAL_SPEC:
                 raise CodeTypeMismatch(
@@ -153,13 +157,23 @@ class LoadedIndex:
                 )
             with self._lock:
                 if self._tables is None:
-                    self._tables = LocalTables(
-                        ids,
-                        d.local("local.lsh_off"),
-                        spec.lsh_positions,
-                        d.local("local.kpoff"),
-                        d.local("local.ang"),
-                    )
+                    if self.manifest.format >= 3:
+                        self._tables = InvertedTables(
+                            d.local("local.lsh_post"),
+                            d.local("local.lsh_sig"),
+                            off,
+                            spec.lsh_positions,
+                            spec.sig_positions,
+                            d.count,
+                        )
+                    else:
+                        self._tables = LocalTables(
+                            d.local("local.lsh_ids"),
+                            off,
+                            spec.lsh_positions,
+                            d.local("local.kpoff"),
+                            d.local("local.ang"),
+                        )
         return self._tables
 
     def match_local(

@@ -7,13 +7,16 @@ Layout of ``<index_dir>/<name>/``::
     <gen>.phash.u8               count x 8 bytes, one 64-bit code per row (np.memmap-able, no header)
     <gen>.dhash.u8               same for dHash
     <gen>.clip.f32               count x dim float32, L2-normalised image embeddings (optional)
-    <gen>.local.*                local features (format 2, optional; see :mod:`safety.neardup.local`):
+    <gen>.local.*                local features (format 2+, optional; see :mod:`safety.neardup.local`):
                                  desc (keypoints x 32 uint8 ORB descriptors), pts (x 2 uint16, 1/32
                                  work pixel), ang (x uint8), kpoff (count + 1 uint64: each row's
                                  keypoints), frame (count x 5 float32: work w, h, scale, original
-                                 w, h), lsh_ids (tables x keypoints uint32) and lsh_off (tables x
-                                 (2^bits + 1) uint32): the candidate tables, written at build so
-                                 replicas memory-map them instead of sorting at start-up
+                                 w, h), and the candidate stage, written at build so replicas
+                                 memory-map it instead of sorting at start-up: format 3 an inverted
+                                 file, lsh_post (tables x keypoints uint32, row << 8 | angle),
+                                 lsh_sig (tables x keypoints uint16 signatures) and lsh_off (tables
+                                 x (2^bits + 1) uint32 bucket starts); format 2 lsh_ids (tables x
+                                 keypoints uint32 keypoint ids) and lsh_off
     <gen>.entries.jsonl          one JSON object per row: id, path, licence, owner
     <gen>.offsets.u64            count + 1 byte offsets into the entries file (random access by row)
     .staging-<op>/               a resumable build or add in progress (see :mod:`safety.neardup.builder`)
@@ -25,8 +28,9 @@ sees a half-written file, and a crash leaves either the old or the new index, ne
 
 Every open checks the files against the manifest (sizes always, SHA-256 unless ``verify=False``),
 and the code specs against :data:`safety.neardup.codes.CODE_SPECS`: a corrupt or foreign index is
-refused with the command that repairs it. Format 1 (hashes and embeddings only) still loads; its
-content digest is computed as format 1 computed it.
+refused with the command that repairs it. Format 1 (hashes and embeddings only) and format 2
+(local candidate tables of keypoint ids) still load; their content digests are computed as they
+were written. An add or remove on a format-2 index writes its new generation in format 3.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ from core.errors import InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, CODE_SPECS, CodeType
 from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexNotFound
 
-FORMAT_VERSION: Literal[2] = 2
-#: formats this version reads (1: before local features)
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION: Literal[3] = 3
+#: formats this version reads (1: before local features; 2: local candidate tables of keypoint ids)
+READABLE_FORMATS = (1, 2, 3)
 MANIFEST = "manifest.json"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASH_CHUNK = 8 * 1024 * 1024
@@ -108,22 +112,33 @@ class LocalSpec(_Strict):
     keypoints: int = Field(default=0, ge=0)
     lsh_bits: int = Field(default=0, ge=0, le=24)
     lsh_positions: list[list[int]] = Field(default_factory=list)
+    #: format 3: per table, the descriptor bits of each posting's signature
+    sig_positions: list[list[int]] = Field(default_factory=list)
 
     def params(self) -> dict:
         """The parameters alone (what must agree between the rows of one index)."""
-        return self.model_dump(exclude={"keypoints", "lsh_bits", "lsh_positions"})
+        return self.model_dump(exclude={"keypoints", "lsh_bits", "lsh_positions", "sig_positions"})
+
+    def digest_doc(self) -> dict:
+        """What the manifest digest covers (format 2 had no signatures: its digests stay as written)."""
+        return self.model_dump(mode="json", exclude=None if self.sig_positions else {"sig_positions"})
 
 
-#: the roles of the local-feature files and their bytes per unit (keypoint / row / table entry)
+#: the roles of the local-feature files an index of this format writes: keypoints (desc, pts, ang),
+#: rows (kpoff, frame), and the inverted file (lsh_post, lsh_sig, lsh_off; see
+#: :class:`safety.neardup.local.InvertedTables`)
 LOCAL_ROLES = (
     "local.desc",
     "local.pts",
     "local.ang",
     "local.kpoff",
     "local.frame",
-    "local.lsh_ids",
+    "local.lsh_post",
+    "local.lsh_sig",
     "local.lsh_off",
 )
+#: format 2's roles (candidate tables of keypoint ids): still read
+LOCAL_ROLES_V2 = (*LOCAL_ROLES[:5], "local.lsh_ids", "local.lsh_off")
 FRAME_FIELDS = 5
 
 
@@ -137,7 +152,7 @@ class LastOperation(_Strict):
 
 
 class IndexManifest(_Strict):
-    format: Literal[1, 2] = FORMAT_VERSION
+    format: Literal[1, 2, 3] = FORMAT_VERSION
     name: str
     generation: str
     count: int = Field(ge=0)
@@ -179,7 +194,7 @@ class IndexManifest(_Strict):
             "files": {role: {"bytes": f.bytes, "sha256": f.sha256} for role, f in sorted(files.items())},
         }
         if local is not None:
-            doc["local"] = local.model_dump(mode="json")
+            doc["local"] = local.digest_doc()
         canon = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
@@ -237,9 +252,12 @@ class IndexData:
                 "local.ang": (np.uint8, (k,)),
                 "local.kpoff": (np.uint64, (n + 1,)),
                 "local.frame": (np.float32, (n, FRAME_FIELDS)),
-                "local.lsh_ids": (np.uint32, (t, k)),
                 "local.lsh_off": (np.uint32, (t, (1 << b) + 1)),
             }
+            if manifest.format >= 3:
+                shapes |= {"local.lsh_post": (np.uint32, (t, k)), "local.lsh_sig": (np.uint16, (t, k))}
+            else:
+                shapes["local.lsh_ids"] = (np.uint32, (t, k))
             for role, (dtype, shape) in shapes.items():
                 self._local[role] = self._map(manifest.files[role].file, dtype, shape)
             kpoff = self._local["local.kpoff"]
@@ -273,6 +291,8 @@ class IndexData:
                 m.format < 2
                 or len(loc.lsh_positions) != t
                 or any(len(p) != loc.lsh_bits for p in loc.lsh_positions)
+                or (m.format >= 3 and len(loc.sig_positions) != t)
+                or (m.format < 3 and loc.sig_positions)
             ):
                 raise self._corrupt("the manifest's local-feature section is inconsistent")
             expected.update(
@@ -282,10 +302,13 @@ class IndexData:
                     "local.ang": k,
                     "local.kpoff": (n + 1) * 8,
                     "local.frame": n * FRAME_FIELDS * 4,
-                    "local.lsh_ids": t * k * 4,
                     "local.lsh_off": t * ((1 << loc.lsh_bits) + 1) * 4,
                 }
             )
+            if m.format >= 3:
+                expected |= {"local.lsh_post": t * k * 4, "local.lsh_sig": t * k * 2}
+            else:
+                expected["local.lsh_ids"] = t * k * 4
         roles = set(expected) | {"entries"}
         if set(m.files) != roles:
             raise self._corrupt(f"manifest lists files {sorted(m.files)}, expected {sorted(roles)}")

@@ -169,12 +169,109 @@ def test_add_and_remove_keep_the_local_tables_in_step(local_store, check, tmp_pa
 
 def test_corrupt_local_file_is_refused_naming_the_file(local_store):
     m = local_store.manifest("works")
-    path = local_store.folder("works") / m.files["local.lsh_ids"].file
+    assert m.format == 3
+    path = local_store.folder("works") / m.files["local.lsh_post"].file
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size - 4)
-    with pytest.raises(IndexCorrupt, match=r"local.lsh_ids file .*lsh_ids has \d+ bytes") as exc:
+    with pytest.raises(IndexCorrupt, match=r"local.lsh_post file .*lsh_post has \d+ bytes") as exc:
         local_store.open("works")
     assert "assay index build --replace --name works" in exc.value.hint
+
+
+def _as_format_2(store: IndexStore, name: str) -> None:
+    """Rewrite an index as format 2 wrote it: candidate tables of keypoint ids, no signatures."""
+    from safety.neardup.builder import _info
+    from safety.neardup.local import build_tables
+
+    folder = store.folder(name)
+    m = store.manifest(name)
+    loc = m.local
+    desc = np.fromfile(folder / m.files["local.desc"].file, dtype=np.uint8).reshape(-1, 32)
+    ids, off = build_tables(desc, loc.lsh_positions)
+    files = {r: i.file for r, i in m.files.items() if r not in ("local.lsh_post", "local.lsh_sig")}
+    files["local.lsh_ids"] = f"{m.generation}.local.lsh_ids"
+    ids.tofile(folder / files["local.lsh_ids"])
+    off.tofile(folder / files["local.lsh_off"])
+    for r in ("local.lsh_post", "local.lsh_sig"):
+        (folder / m.files[r].file).unlink()
+    infos = {r: _info(folder, f) for r, f in files.items()}
+    old = loc.model_copy(update={"sig_positions": []})
+    doc = m.model_dump(mode="json") | {"format": 2, "files": {r: i.model_dump() for r, i in infos.items()}}
+    doc["local"] = old.model_dump(mode="json", exclude={"sig_positions"})
+    doc["digest"] = IndexManifest.content_digest(
+        name=m.name,
+        count=m.count,
+        code_types=m.code_types,
+        code_specs=m.code_specs,
+        embedding=m.embedding,
+        files=infos,
+        local=old,
+        format=2,
+    )
+    (folder / MANIFEST).write_text(json.dumps(doc))
+
+
+def test_format_2_local_index_still_loads_and_an_add_rewrites_it_as_format_3(local_store, tmp_path):
+    from safety.neardup.local import InvertedTables, LocalTables
+    from safety.neardup.query import LoadedIndex
+
+    _as_format_2(local_store, "works")
+    assert local_store.manifest("works").format == 2
+    assert isinstance(LoadedIndex.open(local_store, "works").local_tables(), LocalTables)
+    check = LocalCheck(Settings(data_dir=local_store.root.parent), store=local_store)
+    (v,) = check.run(_item(crop_sides(photo("rocket"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "rocket.png"
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    photo("horse").save(extra / "horse.png")
+    add_to_index(local_store, "works", read_source(extra), workers=1)
+    m = local_store.manifest("works")
+    assert (
+        m.format == 3 and "local.lsh_ids" not in m.files and len(m.local.sig_positions) == m.local.lsh_tables
+    )
+    assert isinstance(LoadedIndex.open(local_store, "works").local_tables(), InvertedTables)
+    (v,) = check.run(_item(crop_sides(photo("horse"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "horse.png"
+    (v,) = check.run(_item(crop_sides(photo("rocket"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "rocket.png"
+
+
+def test_inverted_file_ranks_a_copy_first_and_agrees_with_the_bit_reader(local_store):
+    from safety.neardup.local import bit_values, extract, lsh_keys
+    from safety.neardup.query import LoadedIndex
+
+    ix = LoadedIndex.open(local_store, "works")
+    desc = np.asarray(ix.data.local("local.desc")[:500])
+    for pos in ix.manifest.local.lsh_positions + ix.manifest.local.sig_positions:
+        assert np.array_equal(bit_values(desc, pos), lsh_keys(desc, pos))
+    views = extract(crop_sides(photo("coffee"), 0.55), ix.manifest.local, 800, mirror=True)
+    cands = ix.local_tables().candidates(views, 8)
+    assert ix.data.entry(cands[0].row).id == "coffee.png" and cands[0].view == 0
+    assert ix.local_tables().prefault() == ix.local_tables().bytes > 0
+    # without the signature filter chance collisions vote too: the copy's margin shrinks
+    loose = ix.local_tables().candidates(views, 8, sig_radius=16)
+    assert loose[0].row == cands[0].row and loose[0].votes >= cands[0].votes
+
+
+def test_warm_reads_the_inverted_file_and_fails_on_a_missing_index(check):
+    from safety.neardup.errors import IndexNotFound
+    from safety.neardup.options import LocalCheckOptions
+
+    check.warm(LocalCheckOptions.model_validate({"indexes": ["works"]}))
+    with pytest.raises(IndexNotFound, match="'nope' not found"):
+        check.warm(LocalCheckOptions.model_validate({"indexes": ["nope"]}))
+
+
+def test_too_many_rows_for_one_inverted_file_is_refused_with_the_shard_hint():
+    from safety.neardup.local import MAX_ROWS, build_postings
+
+    kpoff = np.broadcast_to(np.uint64(0), (MAX_ROWS + 2,))
+    empty = np.zeros((1, 0), np.uint32)
+    with pytest.raises(InvalidRequest, match="do not fit one local-feature index") as exc:
+        build_postings(
+            np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8), kpoff, [[0]], [[1]], empty, empty, empty
+        )
+    assert "shards" in exc.value.hint
 
 
 def test_newer_format_is_refused_and_old_format_still_loads(store, photo_dir):
@@ -199,9 +296,9 @@ def test_newer_format_is_refused_and_old_format_still_loads(store, photo_dir):
     assert v.evidence["source_id"] == "coffee.png"
     with pytest.raises(CodeTypeMismatch, match="holds no local features"):
         LocalCheck(settings, store=store).run(_item(photo("coffee"), indexes=["old"]))
-    doc["format"] = 3
+    doc["format"] = 4
     (folder / MANIFEST).write_text(json.dumps(doc))
-    with pytest.raises(IndexCorrupt, match="index format 3; this version of Assay reads formats 1, 2"):
+    with pytest.raises(IndexCorrupt, match="index format 4; this version of Assay reads formats 1, 2, 3"):
         store.manifest("old")
 
 
