@@ -21,7 +21,11 @@ Chinese characters (or typed pinyin) go instead to the multilingual encoder
 (:mod:`safety.prompt.multilingual`, USE multilingual v3, shipped in a package), compared with every
 exemplar, Chinese and English, on its own floor/ceiling/margin (``options.multilingual``); optionally
 their pinyin is compared with the Chinese exemplars' pinyin (homophones). The best score per category
-over the paths counts, and the evidence names the encoder and the view. Windows with fewer than two
+over the paths counts, and the evidence names the encoder and the view. On the USE path a classifier
+head (:mod:`safety.prompt.head`: softmax regression over the same vector, trained on every labelled
+dev prompt) also scores each window with Chinese characters (view ``classifier``: its probability,
+the benign one and the nearest exemplar are the evidence), and holds at review an exemplar match it
+reads as benign (never for minors; ``options.multilingual.head`` / ``head_cap``). Windows with fewer than two
 words left, or whose tokens the encoder mostly does not know (coverage below ``min_coverage``), are
 skipped.
 Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
