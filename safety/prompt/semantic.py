@@ -21,7 +21,11 @@ Chinese characters (or typed pinyin) go instead to the multilingual encoder
 (:mod:`safety.prompt.multilingual`, USE multilingual v3, shipped in a package), compared with every
 exemplar, Chinese and English, on its own floor/ceiling/margin (``options.multilingual``); optionally
 their pinyin is compared with the Chinese exemplars' pinyin (homophones). The best score per category
-over the paths counts, and the evidence names the encoder and the view. Windows with fewer than two
+over the paths counts, and the evidence names the encoder and the view. On the USE path a classifier
+head (:mod:`safety.prompt.head`: softmax regression over the same vector, trained on every labelled
+dev prompt) also scores each window with Chinese characters (view ``classifier``: its probability,
+the benign one and the nearest exemplar are the evidence), and holds at review an exemplar match it
+reads as benign (never for minors; ``options.multilingual.head`` / ``head_cap``). Windows with fewer than two
 words left, or whose tokens the encoder mostly does not know (coverage below ``min_coverage``), are
 skipped.
 Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
@@ -32,14 +36,14 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.errors import PayloadTooLarge
+from core.errors import ConfigError, PayloadTooLarge
 from core.plugins import typed_options
 from safety.check import CheckInput
 from safety.prompt.context import ContextModel, ContextOptions, context_models, find_cues, get_context_model
@@ -51,6 +55,7 @@ from safety.prompt.exemplars import (
     builtin_exemplar_files,
     load_exemplar_file,
 )
+from safety.prompt.head import HEAD_FILE, ClassifierHead, get_head
 from safety.prompt.inputs import prompt_text, resolve_path
 from safety.prompt.multilingual import get_use_encoder, looks_like_pinyin, pinyin_words
 from safety.prompt.normalize import View, get_normalizer, is_cjk
@@ -89,6 +94,13 @@ class MultilingualOptions(BaseModel):
     pinyin_floor: float = Field(default=0.75, ge=-1.0, le=1.0)
     pinyin_ceiling: float = Field(default=0.95, ge=-1.0, le=1.0)
     threads: int = Field(default=1, ge=1, le=2)
+    #: also score each window with the classifier head (safety/prompt/head.py): a softmax regression
+    #: over the same USE vector, trained on every dev prompt of both languages and cross-validated
+    head: bool = True
+    #: another head file (benchmarks/train_prompt_head.py writes one); relative to the data directory
+    head_file: Path | None = None
+    #: hold at review an exemplar match the head reads as benign (see SemanticCheck._cap_by_head)
+    head_cap: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> MultilingualOptions:
@@ -148,6 +160,9 @@ class SemanticOptions(BaseModel):
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 _WORD = re.compile(r"[^\W_]{2,}")
+
+#: the score an exemplar match the classifier head disagrees with is held at (review, by default)
+_HEAD_CAP = 0.55
 
 #: window vectors kept per process (a 384-d float32 vector is 1.5 kB: 4096 of them are 6 MB)
 _VECTOR_CACHE_SIZE = 4096
@@ -211,6 +226,7 @@ class _Model:
     ml_encoder: SentenceEncoder | None = None
     ml_bank: ExemplarBank | None = None
     pinyin_bank: ExemplarBank | None = None
+    head: ClassifierHead | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,11 @@ class _Hit:
     benign_similarity: float
     coverage: float
     encoder: SentenceEncoder
-    view: str  # "text" or "pinyin"
+    view: str  # "text", "pinyin" or "classifier"
+    #: the classifier head's probability of the category and of benign (view "classifier")
+    probability: float | None = None
+    benign_probability: float | None = None
+    head_file: str | None = None
 
 
 class SemanticCheck:
@@ -268,6 +288,8 @@ class SemanticCheck:
             ml.enabled,
             ml.pinyin,
             ml.threads,
+            ml.head,
+            str(resolve_path(ml.head_file, base)) if ml.head_file is not None else None,
         )
         found = self._models.get(key)
         if found is not None:
@@ -303,7 +325,17 @@ class SemanticCheck:
             ]
             if any(e.category == BENIGN for e in sounds):
                 pinyin_bank = ExemplarBank.build(ml, sounds, min_coverage=0.0, cache_dir=cache)
-        return _Model(encoder, bank, ml, ml_bank, pinyin_bank)
+        head = None
+        if opts.multilingual.head:
+            base = self._data_dir or Path.cwd()
+            hf = opts.multilingual.head_file
+            head = get_head(resolve_path(hf, base) if hf is not None else HEAD_FILE)
+            if head.dim != ml.dim:
+                raise ConfigError(
+                    f"the classifier head {head.path} reads {head.dim}-d vectors; the encoder gives {ml.dim}",
+                    hint="retrain the head for this encoder (benchmarks/train_prompt_head.py)",
+                )
+        return _Model(encoder, bank, ml, ml_bank, pinyin_bank, head)
 
     def _encode(self, encoder: SentenceEncoder, texts: list[str]) -> Encoded:
         """Embed ``texts``, reusing vectors of windows seen recently (retries, n > 1, resubmissions)."""
@@ -361,6 +393,10 @@ class SemanticCheck:
             routed = [t if looks_like_pinyin(t) else "" for t in windows]
             scale = _Scale(ml.floor, ml.ceiling, ml.margin)
             self._score(hits, model.ml_encoder, model.ml_bank, routed, scale, opts, "text", min_words=1)
+            if model.head is not None:
+                probs = self._score_head(hits, model.ml_encoder, model.ml_bank, model.head, routed, opts)
+                if ml.head_cap:
+                    self._cap_by_head(hits, model, probs)
             if model.pinyin_bank is not None:
                 sounds = [pinyin_words(t) if t else "" for t in routed]
                 scale = _Scale(ml.pinyin_floor, ml.pinyin_ceiling, ml.margin)
@@ -471,6 +507,89 @@ class SemanticCheck:
                 view=view,
             )
 
+    def _score_head(
+        self,
+        hits: dict[str, _Hit],
+        encoder: SentenceEncoder,
+        bank: ExemplarBank,
+        head: ClassifierHead,
+        texts: list[str],
+        opts: SemanticOptions,
+    ) -> dict[int, np.ndarray]:
+        """Score ``texts`` (the USE path's windows; "" = not on it) with the classifier head; the
+        head's probabilities per window scored."""
+        # windows with Chinese characters only: typed pinyin means nothing to the encoder (its vector
+        # is noise the head was never trained on); the exemplar paths still compare it
+        enough = [k for k, t in enumerate(texts) if any(is_cjk(c) for c in t)]
+        if not enough:
+            return {}
+        part = self._encode(encoder, [texts[k] for k in enough])  # cached: the exemplar path embedded them
+        probs = head.probabilities(part.vectors)
+        sims = part.vectors @ bank.vectors.T
+        benign_col = head.classes.index(BENIGN)
+        benign_rows = bank.rows[BENIGN]
+        for col, cat in enumerate(head.classes):
+            if cat == BENIGN or (opts.categories and Category(cat) not in opts.categories):
+                continue
+            scores = head.score(probs[:, col])
+            i = int(scores.argmax())
+            score = float(scores[i])
+            if score < opts.report_at or score <= 0.0:
+                continue
+            held = hits.get(cat)
+            if held is not None and held.score >= score:
+                continue
+            rows = bank.rows.get(cat)
+            if rows is None:
+                continue
+            j = int(rows[int(sims[i, rows].argmax())])
+            b = int(benign_rows[int(sims[i, benign_rows].argmax())])
+            hits[cat] = _Hit(
+                score=score,
+                window=enough[i],
+                similarity=float(sims[i, j]),
+                exemplar=bank.exemplars[j],
+                benign=bank.exemplars[b],
+                benign_similarity=float(sims[i, b]),
+                coverage=float(part.coverage[i]),
+                encoder=encoder,
+                view="classifier",
+                probability=float(probs[i, col]),
+                benign_probability=float(probs[i, benign_col]),
+                head_file=head.path.name,
+            )
+        return {k: probs[i] for i, k in enumerate(enough)}
+
+    def _cap_by_head(self, hits: dict[str, _Hit], model: _Model, probs: dict[int, np.ndarray]) -> None:
+        """Hold at review (never allow) an exemplar match on the USE path that the head disagrees with.
+
+        One near exemplar is thin evidence beside a head trained on every labelled prompt: where the
+        head finds the window most likely benign and the category below its review probability, the
+        nearest-neighbour score is capped at ``_HEAD_CAP`` (review under the default policy). Never
+        for minors (as the context rule), never for the main encoder's (English) path.
+        """
+        head = model.head
+        if head is None:
+            return
+        benign_col = head.classes.index(BENIGN)
+        for cat, h in list(hits.items()):
+            if h.view != "text" or h.encoder is not model.ml_encoder or cat == Category.MINORS.value:
+                continue
+            p = probs.get(h.window)
+            if p is None or cat not in head.classes or h.score <= _HEAD_CAP:
+                continue
+            pc = float(p[head.classes.index(cat)])
+            if int(p.argmax()) != benign_col or pc >= head.review_at:
+                continue
+            hits[cat] = replace(
+                h,
+                score=_HEAD_CAP,
+                view="text, held by the head",
+                probability=pc,
+                benign_probability=float(p[benign_col]),
+                head_file=head.path.name,
+            )
+
     def _verdicts(
         self, item: CheckInput, base: View, spans: list[tuple[int, int]], hits: dict[str, _Hit]
     ) -> list[Verdict]:
@@ -480,13 +599,34 @@ class SemanticCheck:
             ostart, oend = base.to_original(s, e)
             how = "in sound (pinyin)" if h.view == "pinyin" else "in meaning"
             enc = h.encoder
+            reason = f"close {how} ({h.similarity:.2f}) to the {cat} example {h.exemplar.text!r}"
+            extra: dict[str, Any] = {}
+            if h.view == "text, held by the head" and h.probability is not None:
+                reason = (
+                    f"{reason}; held at review: the classifier head reads it as benign "
+                    f"({h.benign_probability or 0.0:.2f}; {cat} {h.probability:.2f})"
+                )
+            if h.probability is not None:
+                extra = {
+                    "head": {
+                        "probability": round(h.probability, 4),
+                        "benign_probability": round(h.benign_probability or 0.0, 4),
+                        "file": h.head_file,
+                    }
+                }
+            if h.view == "classifier" and h.probability is not None:
+                reason = (
+                    f"the classifier head reads it as {cat} (probability {h.probability:.2f}, benign "
+                    f"{h.benign_probability or 0.0:.2f}); nearest {cat} example {h.exemplar.text!r} "
+                    f"({h.similarity:.2f})"
+                )
             verdicts.append(
                 Verdict(
                     check=self.name,
                     category=Category(cat),
                     score=round(h.score, 4),
                     target=item.target,
-                    reason=f"close {how} ({h.similarity:.2f}) to the {cat} example {h.exemplar.text!r}",
+                    reason=reason,
                     evidence={
                         "start": ostart,
                         "end": oend,
@@ -501,6 +641,7 @@ class SemanticCheck:
                         "coverage": round(h.coverage, 3),
                         "view": h.view,
                         "encoder": f"{enc.path.name} ({enc.engine}{', int8' if enc.quantized else ''})",
+                        **extra,
                     },
                 )
             )

@@ -25,7 +25,7 @@ from safety.prompt.context import (
 )
 from safety.prompt.lexicon import LexiconOptions
 from safety.prompt.multilingual import common_word_spans
-from safety.prompt.semantic import SemanticOptions
+from safety.prompt.semantic import MultilingualOptions, SemanticOptions
 from safety.verdict import Category
 
 REPO = Path(__file__).resolve().parents[3]
@@ -140,8 +140,11 @@ def test_context_file_errors_name_the_line(tmp_path: Path) -> None:
 
 def test_semantic_verdicts_take_the_same_context(semantic, make_item) -> None:
     prompt = "新闻配图：警方成功阻止了一起恐怖袭击"
-    on = {v.category.value: v for v in semantic.run(make_item(prompt))}["extremism"]
-    off_opts = SemanticOptions(context=ContextOptions(enabled=False))
+    # the head's cap (it reads this news prompt as benign) holds it too: off here, to see the context
+    no_cap = MultilingualOptions(head_cap=False)
+    on_opts = SemanticOptions(multilingual=no_cap)
+    on = {v.category.value: v for v in semantic.run(make_item(prompt, options=on_opts))}["extremism"]
+    off_opts = SemanticOptions(context=ContextOptions(enabled=False), multilingual=no_cap)
     off = {v.category.value: v for v in semantic.run(make_item(prompt, options=off_opts))}["extremism"]
     assert on.score < BLOCK <= off.score
     assert on.evidence["context"]["cue"] in prompt and "benign news context" in on.reason
