@@ -133,6 +133,18 @@ class FeatureMatch:
     source_box: list[int]
 
 
+def _candidates(session: Session, ids: list[str]) -> dict[str, tuple[ReleasedFeatures, ReleasedImage]]:
+    """The features and release rows of the candidates of this scheme, in one query."""
+    if not ids:
+        return {}
+    stmt = (
+        select(ReleasedFeatures, ReleasedImage)
+        .join(ReleasedImage, ReleasedImage.content_id == ReleasedFeatures.content_id)  # type: ignore[arg-type]
+        .where(ReleasedFeatures.content_id.in_(ids), ReleasedFeatures.scheme == SCHEME)  # type: ignore[attr-defined]
+    )
+    return {f.content_id: (f, r) for f, r in session.exec(stmt)}
+
+
 def find_by_features(
     session: Session, image: Image.Image, *, min_inliers: int = MIN_INLIERS, limit: int = 5
 ) -> list[FeatureMatch]:
@@ -157,12 +169,12 @@ def find_by_features(
             if n >= MIN_VOTES and n > votes.get(cid, (0, 0))[0]:
                 votes[cid] = (int(n), v)
     best = sorted(votes.items(), key=lambda kv: (-kv[1][0], kv[0]))[:CANDIDATES]
+    stored = _candidates(session, [cid for cid, _ in best])
     out: list[FeatureMatch] = []
     for cid, (_, v) in best:
-        feats = session.get(ReleasedFeatures, cid)
-        release = session.get(ReleasedImage, cid)
-        if feats is None or release is None or feats.scheme != SCHEME:
+        if cid not in stored:
             continue
+        feats, release = stored[cid]
         pts = decode_pts(np.frombuffer(feats.pts, dtype=np.uint16).reshape(-1, 2))
         desc = np.frombuffer(feats.desc, dtype=np.uint8).reshape(-1, 32)
         # the other view too: the vote picks the likelier orientation, RANSAC decides
