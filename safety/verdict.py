@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.errors import ConfigError
+
 
 class Category(StrEnum):
     """The shared category list. Policies set thresholds and actions per category."""
@@ -34,6 +36,19 @@ class Category(StrEnum):
     COPYRIGHT = "copyright"  # near-duplicate of an indexed (training / protected) work
     POLITICAL = "political"  # state symbols, leaders: regulated in some jurisdictions
     OTHER = "other"
+
+    @classmethod
+    def parse(cls, value: str, where: str, *, besides: str = "") -> Category:
+        """``value`` as a category, or a :class:`ConfigError` naming ``where`` (file:line, key) and
+        the categories to use (``besides``: what else the caller accepts, for the hint)."""
+        try:
+            return cls(value)
+        except ValueError:
+            listed = ", ".join(c.value for c in cls)
+            raise ConfigError(
+                f"{where}: unknown category {value!r}",
+                hint=f"use {besides + ' or ' if besides else ''}one of {listed}",
+            ) from None
 
 
 class TargetKind(StrEnum):

@@ -156,13 +156,7 @@ def load_context_file(path: Path) -> list[ContextExemplar]:
         where = f"{path.name}:{no}"
         if len(cols) != 3 or not all(cols):
             raise ConfigError(f"{path}:{no}: expected 'category<TAB>context<TAB>text', got {raw!r}")
-        try:
-            cat = Category(cols[0])
-        except ValueError:
-            raise ConfigError(
-                f"{path}:{no}: unknown category {cols[0]!r}",
-                hint=f"use one of {', '.join(c.value for c in Category)}",
-            ) from None
+        cat = Category.parse(cols[0], f"{path}:{no}")
         if cat in NEVER_LOWERED:
             raise ConfigError(f"{path}:{no}: {cat.value} has no benign context (it is never lowered)")
         try:

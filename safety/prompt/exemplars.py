@@ -72,13 +72,7 @@ def load_exemplar_file(path: Path) -> list[Exemplar]:
         if not sep or not body:
             raise ConfigError(f"{path}:{no}: expected 'category<TAB>text', got {raw!r}")
         if cat != BENIGN:
-            try:
-                cat = Category(cat).value
-            except ValueError:
-                raise ConfigError(
-                    f"{path}:{no}: unknown category {cat!r}",
-                    hint=f"use benign or one of {', '.join(c.value for c in Category)}",
-                ) from None
+            cat = Category.parse(cat, f"{path}:{no}", besides=BENIGN).value
         out.append(Exemplar(cat, body, f"{path.name}:{no}"))
     return out
 

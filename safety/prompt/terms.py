@@ -92,13 +92,7 @@ _SEVERITY_SCORE = {
 def _check_category(value: str, where: str) -> str:
     if value.startswith(CONTEXT_PREFIX) and len(value) > len(CONTEXT_PREFIX):
         return value
-    try:
-        return Category(value).value
-    except ValueError:
-        raise ConfigError(
-            f"{where}: unknown category {value!r}",
-            hint=f"use one of {', '.join(c.value for c in Category)} or ctx.<name> for a context term",
-        ) from None
+    return Category.parse(value, where, besides=f"{CONTEXT_PREFIX}<name> for a context term").value
 
 
 @dataclass(frozen=True, slots=True)
