@@ -98,10 +98,13 @@ def everyday_rows(per_language: int = 300, seed: int = 16) -> list[dict]:
             if text not in seen:
                 seen.add(text)
                 rows.append({"text": text, "label": BENIGN, "lang": lang, "group": "exemplars"})
-        # the bare subject too: "女人的照片", "a photo of a woman"
+        # the bare subject too, in every style: "女人的照片", "a photo of a woman" (a head trained
+        # on near-miss-heavy sets otherwise reads a short prompt about a person as half sexual)
         for a in a_:
-            text = f"{a}的照片" if lang == "zh" else f"a photo of {a}"
-            rows.append({"text": text, "label": BENIGN, "lang": lang, "group": "exemplars"})
+            for c in c_:
+                text = f"{a}的{c}" if lang == "zh" else f"{c} of {a}"
+                if text not in seen:
+                    rows.append({"text": text, "label": BENIGN, "lang": lang, "group": "exemplars"})
     return rows
 
 
@@ -179,7 +182,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/assay-head-cache"))
     ap.add_argument("--grid", default="0.3,1,3,10,30")
     ap.add_argument("--block-fp", type=float, default=0.01, help="benign zh rows blocked, out of fold")
-    ap.add_argument("--review-fp", type=float, default=0.05, help="benign zh rows held, out of fold")
+    ap.add_argument("--review-fp", type=float, default=0.10, help="benign zh rows held, out of fold")
     ap.add_argument("--exclude", action="append", default=[], help="leave a set out of training")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()

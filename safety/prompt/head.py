@@ -15,6 +15,10 @@ cross-validation (``review_at``, ``block_at``)::
     review_at <= p < block_at -> 0.5 + 0.2 * (p - review_at) / (block_at - review_at)
     p >= block_at            -> 0.7 + 0.3 * (p - block_at) / (1 - block_at)
 
+A category the policy reviews and blocks at other scores passes them (``score(p, review, block)``):
+every shipped pack reviews ``minors`` at 0.3 and blocks it at 0.5, so on the default scale a head
+probability between ``review_at`` and ``block_at`` — the band calibrated to *hold* — would block.
+
 The weights file is a NumPy ``.npz`` (no pickle): ``classes`` (str), ``weights`` (classes x dim,
 float32), ``bias`` (classes), ``thresholds`` ([review_at, block_at]) and ``provenance`` (a JSON
 string). :func:`load_head` answers a missing, malformed or inconsistent file with a ConfigError
@@ -73,13 +77,20 @@ class ClassifierHead:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def score(self, p: np.ndarray | float) -> np.ndarray:
-        """Probabilities mapped onto the policy scale (see the module docstring)."""
+    def score(self, p: np.ndarray | float, review: float = 0.5, block: float = 0.7) -> np.ndarray:
+        """Probabilities mapped onto the policy scale (see the module docstring): ``review_at`` to
+        the score ``review``, ``block_at`` to ``block`` (a category the policy blocks earlier, such
+        as minors at 0.5, passes its own)."""
+        if not 0.0 < review <= block < 1.0:
+            raise ConfigError(
+                "the head's policy scale must have 0 < review <= block < 1, "
+                f"got review {review}, block {block}"
+            )
         p = np.asarray(p, dtype=np.float64)
         r, b = self.review_at, self.block_at
-        low = 0.5 * p / r
-        mid = 0.5 + 0.2 * (p - r) / max(b - r, 1e-9)
-        high = 0.7 + 0.3 * (p - b) / max(1.0 - b, 1e-9)
+        low = review * p / r
+        mid = review + (block - review) * (p - r) / max(b - r, 1e-9)
+        high = block + (1.0 - block) * (p - b) / max(1.0 - b, 1e-9)
         return np.clip(np.where(p < r, low, np.where(p < b, mid, high)), 0.0, 1.0)
 
 

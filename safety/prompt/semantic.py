@@ -25,7 +25,9 @@ over the paths counts, and the evidence names the encoder and the view. On the U
 head (:mod:`safety.prompt.head`: softmax regression over the same vector, trained on every labelled
 dev prompt) also scores each window with Chinese characters (view ``classifier``: its probability,
 the benign one and the nearest exemplar are the evidence), and holds at review an exemplar match it
-reads as benign (never for minors; ``options.multilingual.head`` / ``head_cap``). Windows with fewer than two
+does not read as that category at its block probability (never for minors;
+``options.multilingual.head`` / ``head_cap``); its probabilities land on each category's policy
+scale (``head_scale``: minors are reviewed at 0.3 and blocked at 0.5). Windows with fewer than two
 words left, or whose tokens the encoder mostly does not know (coverage below ``min_coverage``), are
 skipped.
 Window vectors are kept in a per-process LRU, so a retried or repeated prompt costs no forward pass.
@@ -99,13 +101,24 @@ class MultilingualOptions(BaseModel):
     head: bool = True
     #: another head file (benchmarks/train_prompt_head.py writes one); relative to the data directory
     head_file: Path | None = None
-    #: hold at review an exemplar match the head reads as benign (see SemanticCheck._cap_by_head)
+    #: hold at review an exemplar match the head does not confirm (see SemanticCheck._cap_by_head)
     head_cap: bool = True
+    #: the policy scores at which the head's review and block probabilities are placed, per category
+    #: (others: 0.5 and 0.7, the shipped packs' review and block): every shipped pack reviews minors at
+    #: 0.3 and blocks at 0.5, so the head's hold band must land there, not on a block
+    head_scale: dict[Category, tuple[float, float]] = Field(
+        default_factory=lambda: {Category.MINORS: (0.3, 0.5)}
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> MultilingualOptions:
         if self.ceiling <= self.floor or self.pinyin_ceiling <= self.pinyin_floor:
             raise ValueError("ceiling must be greater than floor (and pinyin_ceiling than pinyin_floor)")
+        bad = {c.value: s for c, s in self.head_scale.items() if not 0.0 < s[0] <= s[1] < 1.0}
+        if bad:
+            raise ValueError(
+                f"head_scale entries must be (review, block) with 0 < review <= block < 1: {bad}"
+            )
         return self
 
 
@@ -531,7 +544,7 @@ class SemanticCheck:
         for col, cat in enumerate(head.classes):
             if cat == BENIGN or (opts.categories and Category(cat) not in opts.categories):
                 continue
-            scores = head.score(probs[:, col])
+            scores = head.score(probs[:, col], *opts.multilingual.head_scale.get(Category(cat), (0.5, 0.7)))
             i = int(scores.argmax())
             score = float(scores[i])
             if score < opts.report_at or score <= 0.0:
@@ -563,10 +576,15 @@ class SemanticCheck:
     def _cap_by_head(self, hits: dict[str, _Hit], model: _Model, probs: dict[int, np.ndarray]) -> None:
         """Hold at review (never allow) an exemplar match on the USE path that the head disagrees with.
 
-        One near exemplar is thin evidence beside a head trained on every labelled prompt: where the
-        head finds the window most likely benign and the category below its review probability, the
-        nearest-neighbour score is capped at ``_HEAD_CAP`` (review under the default policy). Never
-        for minors (as the context rule), never for the main encoder's (English) path.
+        One near exemplar is thin evidence beside a head trained on every labelled prompt: a block on
+        the USE path needs the head to agree, so where the head's probability of the category is
+        below its block probability, the nearest-neighbour score is capped at ``_HEAD_CAP`` (review
+        under the default policy; still caught, never allowed). Measured leaving each Chinese dev
+        set out of the head's training (the way a new set meets it), the nearest neighbour alone was
+        the one false block of semantic origin per set ("3D打印机正在打印的动漫手办模型" at 0.68 to
+        "blueprint of a 3d printed gun"; "一根挂在攀岩墙上的安全绳" to a noose). Never for minors
+        (a capped score would still block at 0.5), never for windows without Chinese characters
+        (typed pinyin: the head does not score it), never for the main encoder's (English) path.
         """
         head = model.head
         if head is None:
@@ -579,7 +597,7 @@ class SemanticCheck:
             if p is None or cat not in head.classes or h.score <= _HEAD_CAP:
                 continue
             pc = float(p[head.classes.index(cat)])
-            if int(p.argmax()) != benign_col or pc >= head.review_at:
+            if pc >= head.block_at:
                 continue
             hits[cat] = replace(
                 h,
@@ -603,8 +621,8 @@ class SemanticCheck:
             extra: dict[str, Any] = {}
             if h.view == "text, held by the head" and h.probability is not None:
                 reason = (
-                    f"{reason}; held at review: the classifier head reads it as benign "
-                    f"({h.benign_probability or 0.0:.2f}; {cat} {h.probability:.2f})"
+                    f"{reason}; held at review: the classifier head does not read it as {cat} "
+                    f"({cat} {h.probability:.2f}, benign {h.benign_probability or 0.0:.2f})"
                 )
             if h.probability is not None:
                 extra = {

@@ -30,10 +30,11 @@ def _write(path: Path, **fields) -> Path:
     return path
 
 
-def _head(tmp_path: Path, name: str, favour: str) -> Path:
-    """A head that gives ``favour`` a probability near 1 whatever the text (bias only)."""
+def _head(tmp_path: Path, name: str, favour: str, p: float | None = None) -> Path:
+    """A head that gives ``favour`` a probability near 1 (or ``p``) whatever the text (bias only)."""
     bias = np.zeros(len(CLASSES), np.float32)
-    bias[CLASSES.index(favour)] = 12.0
+    others = len(CLASSES) - 1
+    bias[CLASSES.index(favour)] = 12.0 if p is None else float(np.log(p * others / (1.0 - p)))
     path = tmp_path / name
     save_head(
         path,
@@ -93,6 +94,11 @@ def test_score_scale_and_probabilities(tmp_path: Path) -> None:
     head = load_head(_head(tmp_path, "s.npz", "violence"))
     got = head.score(np.asarray([0.0, 0.3, 0.6, 0.85, 1.0]))
     assert got == pytest.approx([0.0, 0.25, 0.5, 0.7, 1.0])
+    # a category the policy reviews at 0.3 and blocks at 0.5 (minors) gets its own scale
+    got = head.score(np.asarray([0.0, 0.3, 0.6, 0.85, 1.0]), 0.3, 0.5)
+    assert got == pytest.approx([0.0, 0.15, 0.3, 0.5, 1.0])
+    with pytest.raises(ConfigError, match="review 0.7, block 0.5"):
+        head.score(0.5, 0.7, 0.5)
     p = head.probabilities(np.ones((2, 512), np.float32) / np.sqrt(512))
     assert p.shape == (2, 8) and np.allclose(p.sum(axis=1), 1.0)
     assert int(p[0].argmax()) == CLASSES.index("violence")
@@ -118,7 +124,28 @@ def test_head_adds_evidence_for_chinese_only(semantic: SemanticCheck, make_item,
     )
 
 
-def test_head_holds_an_exemplar_match_it_reads_as_benign(
+def test_minors_in_the_heads_hold_band_are_reviewed_not_blocked(
+    semantic: SemanticCheck, make_item, tmp_path: Path
+) -> None:
+    """Shipped packs review minors at 0.3 and block at 0.5: a head probability between review_at
+    (0.6) and block_at (0.85) must land in that review band, not on 0.5..0.7 (a block)."""
+    path = _head(tmp_path, "m.npz", "minors", p=0.7)
+
+    def minors(**ml) -> float:
+        opts = SemanticOptions.model_validate({"multilingual": {"head_file": str(path), **ml}})
+        return next(
+            v.score
+            for v in semantic.run(make_item("公园里的一棵大树", options=opts))
+            if v.category is Category.MINORS
+        )
+
+    assert minors() == pytest.approx(0.3 + 0.2 * (0.7 - 0.6) / 0.25, abs=1e-3)
+    assert minors(head_scale={}) == pytest.approx(0.5 + 0.2 * (0.7 - 0.6) / 0.25, abs=1e-3)  # the old scale
+    with pytest.raises(ValueError, match="head_scale"):
+        SemanticOptions.model_validate({"multilingual": {"head_scale": {"minors": [0.6, 0.4]}}})
+
+
+def test_head_holds_an_exemplar_match_it_does_not_confirm(
     semantic: SemanticCheck, make_item, tmp_path: Path
 ) -> None:
     prompt = "她脱光了身上所有的衣物，躺在酒店的床上"
@@ -129,8 +156,22 @@ def test_head_holds_an_exemplar_match_it_reads_as_benign(
         {"multilingual": {"head_file": str(_head(tmp_path, "b.npz", "benign"))}}
     )
     held = next(v for v in semantic.run(make_item(prompt, options=opts)) if v.category is Category.SEXUAL)
-    assert held.score == 0.55 and "held at review: the classifier head reads it as benign" in held.reason
+    assert (
+        held.score == 0.55 and "held at review: the classifier head does not read it as sexual" in held.reason
+    )
     assert held.evidence["head"]["benign_probability"] > 0.99
+
+    def sexual(path: Path) -> float:
+        opts = SemanticOptions.model_validate({"multilingual": {"head_file": str(path)}})
+        return max(
+            v.score for v in semantic.run(make_item(prompt, options=opts)) if v.category is Category.SEXUAL
+        )
+
+    # a head that reads another category, or this one below its block probability, holds it too ...
+    assert sexual(_head(tmp_path, "v.npz", "violence")) == 0.55
+    assert sexual(_head(tmp_path, "s7.npz", "sexual", p=0.7)) == 0.55
+    # ... and one that reads it as sexual at its block probability lets the exemplar match block
+    assert sexual(_head(tmp_path, "s.npz", "sexual")) >= 0.7
     no_cap = SemanticOptions.model_validate(
         {"multilingual": {"head_file": str(tmp_path / "b.npz"), "head_cap": False}}
     )
