@@ -507,10 +507,18 @@ def _write_local_tables(
     folder: Path, files: dict[str, str], spec: LocalSpec, keypoints: int, *, progress: bool = False
 ) -> LocalSpec:
     """Write the inverted file over the generation's keypoints; the spec with what it derives."""
-    from safety.neardup.local import SIG_BITS, build_postings, lsh_bits_for, lsh_positions, sig_positions_for
+    from safety.neardup.local import (
+        SIG_BITS,
+        build_postings,
+        lsh_bits_for,
+        lsh_positions,
+        sig_positions_for,
+        stop_bucket_for,
+    )
 
     bits = lsh_bits_for(keypoints)
     t = spec.lsh_tables
+    stop = stop_bucket_for(keypoints, bits)
     kpoff = np.fromfile(folder / files["local.kpoff"], dtype=np.uint64)
 
     def mapped(role: str, dtype: type, shape: tuple[int, ...], mode: Literal["r", "w+"] = "r") -> np.ndarray:
@@ -526,20 +534,25 @@ def _write_local_tables(
     sample = np.asarray(desc[::step])
     positions = lsh_positions(t, bits, spec.lsh_seed, sample)
     sig_pos = sig_positions_for(positions, spec.lsh_seed, sample, SIG_BITS)
-    post = mapped("local.lsh_post", np.uint32, (t, keypoints), "w+")
-    sig = mapped("local.lsh_sig", np.uint16, (t, keypoints), "w+")
     off = mapped("local.lsh_off", np.uint32, (t, (1 << bits) + 1), "w+")
-    build_postings(desc, ang, kpoff, positions, sig_pos, post, sig, off, progress=progress)
-    for a in (post, sig, off):
-        if isinstance(a, np.memmap):
-            a.flush()
-    del desc, ang, post, sig, off
+    with (
+        open(folder / files["local.lsh_post"], "wb") as fpost,
+        open(folder / files["local.lsh_sig"], "wb") as fsig,
+    ):
+        postings = build_postings(
+            desc, ang, kpoff, positions, sig_pos, fpost, fsig, off, stop=stop, progress=progress
+        )
+    if isinstance(off, np.memmap):
+        off.flush()
+    del desc, ang, off
     return spec.model_copy(
         update={
             "keypoints": keypoints,
             "lsh_bits": bits,
             "lsh_positions": positions,
             "sig_positions": sig_pos,
+            "lsh_stop": stop,
+            "lsh_postings": postings,
         }
     )
 

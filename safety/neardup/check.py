@@ -275,7 +275,7 @@ class LocalCheck(_IndexCheck):
         opts = typed_options(options, LocalCheckOptions)
         for ix in self._indexes(opts):
             tables = ix.local_tables()
-            if isinstance(tables, InvertedTables):  # format 3 (format 2's are read as queries go)
+            if isinstance(tables, InvertedTables):  # format 3+ (format 2's are read as queries go)
                 tables.prefault()
 
     def _match(self, image: Any, info: Information, indexes: list[LoadedIndex], opts: Any) -> list[Match]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
@@ -60,9 +61,16 @@ MAX_ANISOTROPY = 3.0
 #: inliers must cover at least this share of the smaller of the two matched regions' frames
 MIN_SPREAD = 0.01
 #: buckets longer than this many times the mean bucket (and than MIN_STOP_BUCKET) are skipped at
-#: query time: they hold descriptors common to many works (star fields, foliage, text), stop words
-STOP_FACTOR = 32
-MIN_STOP_BUCKET = 16
+#: query time: they hold descriptors common to many works (star fields, foliage, text), stop words.
+#: 8 (was 32): at the density of 10^6 references (~20 postings per bucket) such buckets hold ~half
+#: of all postings and ~3/4 of what a query read, while a copy's votes come mostly from the others
+#: (benchmarks/neardup_local.py; docs/neardup-scale.md)
+STOP_FACTOR = 8
+MIN_STOP_BUCKET = 128
+#: a query lookup with more near postings (signature within the radius) than this is skipped: a
+#: descriptor common to many works (burstiness) adds at most one vote to a copy's reference but
+#: costs as many vote-sorting steps as it has survivors
+BURST = 64
 _ANGLE_BINS = 8
 _PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
 
@@ -264,24 +272,34 @@ def sig_positions_for(
     return out
 
 
+def stop_bucket_for(keypoints: int, bits: int) -> int:
+    """The longest bucket a query reads: :data:`STOP_FACTOR` times the mean, at least
+    :data:`MIN_STOP_BUCKET` (format 4 does not store the postings of longer buckets)."""
+    return max(MIN_STOP_BUCKET, int(STOP_FACTOR * keypoints / (1 << bits)))
+
+
 def build_postings(
     desc: np.ndarray,
     ang: np.ndarray,
     kpoff: np.ndarray,
     positions: list[list[int]],
     sig_positions: list[list[int]],
-    out_post: np.ndarray,
-    out_sig: np.ndarray,
+    out_post: BinaryIO,
+    out_sig: BinaryIO,
     out_off: np.ndarray,
     *,
+    stop: int = 0,
     chunk: int = 1 << 22,
     progress: bool = False,
-) -> None:
-    """Fill the inverted file of format 3 (see :class:`InvertedTables`) into the ``out_*`` arrays.
+) -> list[int]:
+    """Write the inverted file (see :class:`InvertedTables`); returns the postings per table.
 
-    ``out_post`` (T, n) uint32 ``row << 8 | angle`` and ``out_sig`` (T, n) uint16 signatures, both in
-    bucket order; ``out_off`` (T, 2^b + 1) uint32 bucket starts. Peak memory ~22 B per keypoint
-    beyond the outputs (keys, the sort permutation, the packed postings and signatures).
+    Per table, in bucket order and appended to the open files: ``row << 8 | angle`` (uint32) to
+    ``out_post`` and the signatures (uint16) to ``out_sig``; ``out_off`` (T, 2^b + 1) uint32 gets
+    the bucket starts relative to the table's first posting. With ``stop`` (format 4) a bucket
+    longer than ``stop`` is stored empty: a query skips it anyway (a stop word), so its postings
+    only cost memory. Peak memory ~16 B per keypoint beyond the files (keys, the packed postings,
+    the signatures).
     """
     from tqdm import tqdm
 
@@ -302,6 +320,7 @@ def build_postings(
     counts: np.ndarray = np.diff(np.asarray(kpoff, dtype=np.int64))
     steps = len(positions) * (2 + (n + chunk - 1) // chunk)
     bar = tqdm(total=steps, desc="local tables", unit="step", disable=not progress, leave=False)
+    written = []
     try:
         packed = np.repeat(np.arange(rows, dtype=np.uint32), counts) << np.uint32(8)
         packed |= np.asarray(ang, dtype=np.uint8).astype(np.uint32)
@@ -314,23 +333,38 @@ def build_postings(
                 sig[s : s + chunk] = bit_values(part, spos)
                 bar.update(1)
             counts_t = np.bincount(keys, minlength=1 << bits)
+            dropped = counts_t > stop if stop else None
+            if dropped is not None:
+                counts_t[dropped] = 0
             out_off[t, 0] = 0
             np.cumsum(counts_t, out=out_off[t, 1:])
+            kept = int(out_off[t, -1])
             del counts_t
-            # one sort of key << 32 | keypoint: bucket order, keypoints ascending within a bucket
-            keys <<= 32
+            # one sort of key << 32 | keypoint: bucket order, keypoints ascending within a bucket;
+            # a stopped bucket's entries are compacted away first (in place: the write never
+            # overtakes the read)
+            w = 0
             for s in range(0, n, chunk):
-                keys[s : s + chunk] |= np.arange(s, min(n, s + chunk), dtype=np.int64)
-            keys.sort()
-            keys &= 0xFFFFFFFF
-            order = keys
+                part = keys[s : s + chunk]
+                part <<= 32
+                part |= np.arange(s, s + len(part), dtype=np.int64)
+                if dropped is not None:
+                    sel = part[~dropped[part >> 32]]
+                    keys[w : w + len(sel)] = sel
+                    w += len(sel)
+            order = keys[:kept] if dropped is not None else keys
+            order.sort()
+            order &= 0xFFFFFFFF
             bar.update(1)
-            out_post[t] = packed[order]
-            out_sig[t] = sig[order]
+            for s in range(0, kept, chunk):
+                packed[order[s : s + chunk]].tofile(out_post)
+                sig[order[s : s + chunk]].tofile(out_sig)
+            written.append(kept)
             bar.update(1)
             del keys, order, sig
     finally:
         bar.close()
+    return written
 
 
 def build_tables(
@@ -506,14 +540,35 @@ class InvertedTables:
         positions: list[list[int]],
         sig_positions: list[list[int]],
         rows: int,
+        *,
+        postings: list[int] | None = None,
+        stop: int = 0,
     ) -> None:
-        if len(positions) != len(sig_positions) or post.shape != sig.shape:
+        """``post`` and ``sig`` (T, n) as format 3 wrote them, or flat with ``postings`` per table and
+        the build's ``stop`` (format 4: longer buckets were stored empty)."""
+        t_count = len(positions)
+        if postings is None:  # format 3: every table holds every keypoint
+            n = int(post.shape[1]) if post.ndim == 2 else 0
+            postings = [n] * (t_count if n else 0)
+        if (
+            len(positions) != len(sig_positions)
+            or post.shape != sig.shape
+            or (postings and len(postings) != t_count)
+            or post.size != sum(postings)
+        ):
             raise CheckFailed("local-feature tables are inconsistent: postings, signatures and positions")
-        self.post, self.sig, self.offsets = post, sig, offsets
+        # plain views of the memory maps: np.memmap's __getitem__ costs ~3 ms per query in overhead
+        self.post, self.sig = np.asarray(post), np.asarray(sig)
+        self.offsets = np.asarray(offsets)
         self.positions, self.sig_positions = positions, sig_positions
         self.rows = rows
-        self._flat_post = post.reshape(-1)
-        self._flat_sig = sig.reshape(-1)
+        self.postings = list(postings)
+        self.bases = np.concatenate([[0], np.cumsum(self.postings, dtype=np.int64)])[:-1]
+        #: per table, the keypoints it indexes (format 3: all; format 4: what its buckets held)
+        self.keypoints = int(max(self.postings, default=0)) if not stop else 0
+        self.stop = stop
+        self._flat_post = self.post.reshape(-1)
+        self._flat_sig = self.sig.reshape(-1)
 
     @property
     def bytes(self) -> int:
@@ -544,15 +599,17 @@ class InvertedTables:
         min_votes: int = 3,
         keep_share: float = 0.25,
         sig_radius: int = SIG_RADIUS,
+        burst: int = BURST,
     ) -> list[Candidate]:
         """As :meth:`LocalTables.candidates`, over the inverted file."""
-        t_count, n = self.post.shape if self.post.ndim == 2 else (0, 0)
-        if self.rows == 0 or not t_count or not n:
+        t_count = len(self.postings)
+        if self.rows == 0 or not t_count or not self._flat_post.size:
             return []
         found: list[Candidate] = []
-        mean_bucket = n / max(1, self.offsets.shape[1] - 1)
-        stop = max(MIN_STOP_BUCKET, int(STOP_FACTOR * mean_bucket))
+        # format 4 applied the stop at build (longer buckets are empty); format 3 applies it here
+        stop = self.stop or stop_bucket_for(self.keypoints, int(self.offsets.shape[1] - 1).bit_length() - 1)
         tables = np.arange(t_count, dtype=np.int64)[:, None]
+        bases = self.bases[:, None]
         for v, f in enumerate(views):
             if not f.count:
                 continue
@@ -566,7 +623,7 @@ class InvertedTables:
             keep = (lens > 0) & (lens <= stop)
             if not keep.any():
                 continue
-            starts = (starts + tables * n)[keep]
+            starts = (starts + bases)[keep]
             lens = lens[keep]
             q = np.broadcast_to(np.arange(f.count, dtype=np.int64), keep.shape)[keep]
             qs = qsig[keep]
@@ -574,6 +631,11 @@ class InvertedTables:
             idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
             sig = np.asarray(self._flat_sig[idx])
             near = _popcount16(sig ^ np.repeat(qs, lens)) <= sig_radius
+            if burst:  # see BURST
+                ends = np.cumsum(lens)
+                cs = np.concatenate([[0], np.cumsum(near, dtype=np.int64)])
+                per = cs[ends] - cs[ends - lens]
+                near &= np.repeat(per <= burst, lens)
             if not near.any():
                 continue
             post = np.asarray(self._flat_post[idx[near]])
@@ -746,6 +808,7 @@ __all__ = [
     "LocalTables",
     "bit_values",
     "build_postings",
+    "stop_bucket_for",
     "build_tables",
     "default_spec",
     "extract",

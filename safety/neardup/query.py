@@ -140,8 +140,8 @@ class LoadedIndex:
     def local_tables(self) -> LocalTables | InvertedTables:
         """The local-feature candidate stage (memory-mapped; checks the feature spec on first use).
 
-        Format 3 indexes hold an inverted file (:class:`~safety.neardup.local.InvertedTables`);
-        format 2 ones the tables of keypoint ids they were written with.
+        Format 3 and 4 indexes hold an inverted file (:class:`~safety.neardup.local.InvertedTables`;
+        format 4 without its stop-word buckets); format 2 ones the tables of keypoint ids.
         """
         if self._tables is None:
             from safety.neardup.local import LOCAL_SPEC, InvertedTables, LocalTables
@@ -158,6 +158,7 @@ class LoadedIndex:
             with self._lock:
                 if self._tables is None:
                     if self.manifest.format >= 3:
+                        fmt4 = self.manifest.format >= 4
                         self._tables = InvertedTables(
                             d.local("local.lsh_post"),
                             d.local("local.lsh_sig"),
@@ -165,6 +166,8 @@ class LoadedIndex:
                             spec.lsh_positions,
                             spec.sig_positions,
                             d.count,
+                            postings=spec.lsh_postings if fmt4 else None,
+                            stop=spec.lsh_stop if fmt4 else 0,
                         )
                     else:
                         self._tables = LocalTables(

@@ -12,11 +12,13 @@ Layout of ``<index_dir>/<name>/``::
                                  work pixel), ang (x uint8), kpoff (count + 1 uint64: each row's
                                  keypoints), frame (count x 5 float32: work w, h, scale, original
                                  w, h), and the candidate stage, written at build so replicas
-                                 memory-map it instead of sorting at start-up: format 3 an inverted
-                                 file, lsh_post (tables x keypoints uint32, row << 8 | angle),
-                                 lsh_sig (tables x keypoints uint16 signatures) and lsh_off (tables
-                                 x (2^bits + 1) uint32 bucket starts); format 2 lsh_ids (tables x
-                                 keypoints uint32 keypoint ids) and lsh_off
+                                 memory-map it instead of sorting at start-up: format 4 an inverted
+                                 file, lsh_post (uint32 row << 8 | angle) and lsh_sig (uint16
+                                 signatures), the tables one after the other, each without its
+                                 stop-word buckets (longer than local.lsh_stop), and lsh_off (tables
+                                 x (2^bits + 1) uint32 bucket starts within the table); format 3
+                                 the same with every keypoint in every table (tables x keypoints);
+                                 format 2 lsh_ids (tables x keypoints uint32 keypoint ids), lsh_off
     <gen>.entries.jsonl          one JSON object per row: id, path, licence, owner
     <gen>.offsets.u64            count + 1 byte offsets into the entries file (random access by row)
     .staging-<op>/               a resumable build or add in progress (see :mod:`safety.neardup.builder`)
@@ -28,9 +30,10 @@ sees a half-written file, and a crash leaves either the old or the new index, ne
 
 Every open checks the files against the manifest (sizes always, SHA-256 unless ``verify=False``),
 and the code specs against :data:`safety.neardup.codes.CODE_SPECS`: a corrupt or foreign index is
-refused with the command that repairs it. Format 1 (hashes and embeddings only) and format 2
-(local candidate tables of keypoint ids) still load; their content digests are computed as they
-were written. An add or remove on a format-2 index writes its new generation in format 3.
+refused with the command that repairs it. Format 1 (hashes and embeddings only), format 2
+(local candidate tables of keypoint ids) and format 3 (an inverted file with every keypoint in every
+table) still load; their content digests are computed as they were written. An add or remove on
+a format-2 or -3 index writes its new generation in format 4.
 """
 
 from __future__ import annotations
@@ -55,9 +58,10 @@ from core.errors import InvalidRequest
 from safety.neardup.codes import CODE_BITS, CODE_BYTES, CODE_SPECS, CodeType
 from safety.neardup.errors import CodeTypeMismatch, IndexBusy, IndexCorrupt, IndexNotFound
 
-FORMAT_VERSION: Literal[3] = 3
-#: formats this version reads (1: before local features; 2: local candidate tables of keypoint ids)
-READABLE_FORMATS = (1, 2, 3)
+FORMAT_VERSION: Literal[4] = 4
+#: formats this version reads (1: before local features; 2: local candidate tables of keypoint ids;
+#: 3: an inverted file holding every keypoint in every table; 4: without the stop-word buckets)
+READABLE_FORMATS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASH_CHUNK = 8 * 1024 * 1024
@@ -114,14 +118,26 @@ class LocalSpec(_Strict):
     lsh_positions: list[list[int]] = Field(default_factory=list)
     #: format 3: per table, the descriptor bits of each posting's signature
     sig_positions: list[list[int]] = Field(default_factory=list)
+    #: format 4: buckets longer than this are stored empty (stop words a query skips)
+    lsh_stop: int = Field(default=0, ge=0)
+    #: format 4: postings stored per table (the tables lie one after the other in lsh_post, lsh_sig)
+    lsh_postings: list[int] = Field(default_factory=list)
 
     def params(self) -> dict:
         """The parameters alone (what must agree between the rows of one index)."""
-        return self.model_dump(exclude={"keypoints", "lsh_bits", "lsh_positions", "sig_positions"})
+        return self.model_dump(
+            exclude={"keypoints", "lsh_bits", "lsh_positions", "sig_positions", "lsh_stop", "lsh_postings"}
+        )
 
     def digest_doc(self) -> dict:
-        """What the manifest digest covers (format 2 had no signatures: its digests stay as written)."""
-        return self.model_dump(mode="json", exclude=None if self.sig_positions else {"sig_positions"})
+        """What the manifest digest covers (formats 2 and 3 lacked later fields: their digests stay
+        as written)."""
+        exclude = set()
+        if not self.sig_positions:
+            exclude.add("sig_positions")
+        if not self.lsh_postings and not self.lsh_stop:
+            exclude |= {"lsh_stop", "lsh_postings"}
+        return self.model_dump(mode="json", exclude=exclude or None)
 
 
 #: the roles of the local-feature files an index of this format writes: keypoints (desc, pts, ang),
@@ -152,7 +168,7 @@ class LastOperation(_Strict):
 
 
 class IndexManifest(_Strict):
-    format: Literal[1, 2, 3] = FORMAT_VERSION
+    format: Literal[1, 2, 3, 4] = FORMAT_VERSION
     name: str
     generation: str
     count: int = Field(ge=0)
@@ -254,7 +270,10 @@ class IndexData:
                 "local.frame": (np.float32, (n, FRAME_FIELDS)),
                 "local.lsh_off": (np.uint32, (t, (1 << b) + 1)),
             }
-            if manifest.format >= 3:
+            if manifest.format >= 4:
+                n_post = sum(loc.lsh_postings)
+                shapes |= {"local.lsh_post": (np.uint32, (n_post,)), "local.lsh_sig": (np.uint16, (n_post,))}
+            elif manifest.format == 3:
                 shapes |= {"local.lsh_post": (np.uint32, (t, k)), "local.lsh_sig": (np.uint16, (t, k))}
             else:
                 shapes["local.lsh_ids"] = (np.uint32, (t, k))
@@ -293,6 +312,8 @@ class IndexData:
                 or any(len(p) != loc.lsh_bits for p in loc.lsh_positions)
                 or (m.format >= 3 and len(loc.sig_positions) != t)
                 or (m.format < 3 and loc.sig_positions)
+                or (m.format >= 4 and (len(loc.lsh_postings) != t or any(c > k for c in loc.lsh_postings)))
+                or (m.format < 4 and (loc.lsh_postings or loc.lsh_stop))
             ):
                 raise self._corrupt("the manifest's local-feature section is inconsistent")
             expected.update(
@@ -305,7 +326,10 @@ class IndexData:
                     "local.lsh_off": t * ((1 << loc.lsh_bits) + 1) * 4,
                 }
             )
-            if m.format >= 3:
+            if m.format >= 4:
+                n_post = sum(loc.lsh_postings)
+                expected |= {"local.lsh_post": n_post * 4, "local.lsh_sig": n_post * 2}
+            elif m.format == 3:
                 expected |= {"local.lsh_post": t * k * 4, "local.lsh_sig": t * k * 2}
             else:
                 expected["local.lsh_ids"] = t * k * 4

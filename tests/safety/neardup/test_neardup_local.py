@@ -3,6 +3,7 @@ images; the local-feature index format (add, remove, corrupt, old format); Torch
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -169,7 +170,7 @@ def test_add_and_remove_keep_the_local_tables_in_step(local_store, check, tmp_pa
 
 def test_corrupt_local_file_is_refused_naming_the_file(local_store):
     m = local_store.manifest("works")
-    assert m.format == 3
+    assert m.format == 4
     path = local_store.folder("works") / m.files["local.lsh_post"].file
     with open(path, "r+b") as f:
         f.truncate(path.stat().st_size - 4)
@@ -195,9 +196,9 @@ def _as_format_2(store: IndexStore, name: str) -> None:
     for r in ("local.lsh_post", "local.lsh_sig"):
         (folder / m.files[r].file).unlink()
     infos = {r: _info(folder, f) for r, f in files.items()}
-    old = loc.model_copy(update={"sig_positions": []})
+    old = loc.model_copy(update={"sig_positions": [], "lsh_stop": 0, "lsh_postings": []})
     doc = m.model_dump(mode="json") | {"format": 2, "files": {r: i.model_dump() for r, i in infos.items()}}
-    doc["local"] = old.model_dump(mode="json", exclude={"sig_positions"})
+    doc["local"] = old.model_dump(mode="json", exclude={"sig_positions", "lsh_stop", "lsh_postings"})
     doc["digest"] = IndexManifest.content_digest(
         name=m.name,
         count=m.count,
@@ -211,7 +212,7 @@ def _as_format_2(store: IndexStore, name: str) -> None:
     (folder / MANIFEST).write_text(json.dumps(doc))
 
 
-def test_format_2_local_index_still_loads_and_an_add_rewrites_it_as_format_3(local_store, tmp_path):
+def test_format_2_local_index_still_loads_and_an_add_rewrites_it_as_format_4(local_store, tmp_path):
     from safety.neardup.local import InvertedTables, LocalTables
     from safety.neardup.query import LoadedIndex
 
@@ -227,13 +228,121 @@ def test_format_2_local_index_still_loads_and_an_add_rewrites_it_as_format_3(loc
     add_to_index(local_store, "works", read_source(extra), workers=1)
     m = local_store.manifest("works")
     assert (
-        m.format == 3 and "local.lsh_ids" not in m.files and len(m.local.sig_positions) == m.local.lsh_tables
+        m.format == 4 and "local.lsh_ids" not in m.files and len(m.local.sig_positions) == m.local.lsh_tables
     )
     assert isinstance(LoadedIndex.open(local_store, "works").local_tables(), InvertedTables)
     (v,) = check.run(_item(crop_sides(photo("horse"), 0.6), indexes=["works"]))
     assert v.evidence["source_id"] == "horse.png"
     (v,) = check.run(_item(crop_sides(photo("rocket"), 0.6), indexes=["works"]))
     assert v.evidence["source_id"] == "rocket.png"
+
+
+def _as_format_3(store: IndexStore, name: str) -> None:
+    """Rewrite an index as format 3 wrote it: every keypoint in every table, no stop or counts."""
+    from safety.neardup.builder import _info
+    from safety.neardup.local import build_postings
+
+    folder = store.folder(name)
+    m = store.manifest(name)
+    loc = m.local
+    desc = np.fromfile(folder / m.files["local.desc"].file, dtype=np.uint8).reshape(-1, 32)
+    ang = np.fromfile(folder / m.files["local.ang"].file, dtype=np.uint8)
+    kpoff = np.fromfile(folder / m.files["local.kpoff"].file, dtype=np.uint64)
+    off = np.empty((loc.lsh_tables, (1 << loc.lsh_bits) + 1), np.uint32)
+    files = {r: i.file for r, i in m.files.items()}
+    with (
+        open(folder / files["local.lsh_post"], "wb") as fp,
+        open(folder / files["local.lsh_sig"], "wb") as fs,
+    ):
+        build_postings(desc, ang, kpoff, loc.lsh_positions, loc.sig_positions, fp, fs, off)
+    off.tofile(folder / files["local.lsh_off"])
+    infos = {r: _info(folder, f) for r, f in files.items()}
+    old = loc.model_copy(update={"lsh_stop": 0, "lsh_postings": []})
+    doc = m.model_dump(mode="json") | {"format": 3, "files": {r: i.model_dump() for r, i in infos.items()}}
+    doc["local"] = old.model_dump(mode="json", exclude={"lsh_stop", "lsh_postings"})
+    doc["digest"] = IndexManifest.content_digest(
+        name=m.name,
+        count=m.count,
+        code_types=m.code_types,
+        code_specs=m.code_specs,
+        embedding=m.embedding,
+        files=infos,
+        local=old,
+        format=3,
+    )
+    (folder / MANIFEST).write_text(json.dumps(doc))
+
+
+def test_format_3_local_index_still_loads_with_the_same_candidates(local_store, tmp_path):
+    from safety.neardup.local import extract
+    from safety.neardup.query import LoadedIndex
+
+    views = extract(crop_sides(photo("rocket"), 0.6), local_store.manifest("works").local, 800, mirror=True)
+    new = LoadedIndex.open(local_store, "works").local_tables().candidates(views, 8)
+    _as_format_3(local_store, "works")
+    m = local_store.manifest("works")
+    assert m.format == 3 and local_store.open("works").local("local.lsh_post").shape == (
+        m.local.lsh_tables,
+        m.local.keypoints,
+    )
+    ix = LoadedIndex.open(local_store, "works")
+    assert ix.local_tables().candidates(views, 8) == new  # the stop applied at query time instead
+    check = LocalCheck(Settings(data_dir=local_store.root.parent), store=local_store)
+    (v,) = check.run(_item(crop_sides(photo("rocket"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "rocket.png"
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    photo("horse").save(extra / "horse.png")
+    add_to_index(local_store, "works", read_source(extra), workers=1)
+    m = local_store.manifest("works")
+    assert m.format == 4 and m.local.lsh_stop == 128
+    assert all(c <= m.local.keypoints for c in m.local.lsh_postings)
+    assert local_store.open("works").local("local.lsh_post").shape == (sum(m.local.lsh_postings),)
+    (v,) = check.run(_item(crop_sides(photo("horse"), 0.6), indexes=["works"]))
+    assert v.evidence["source_id"] == "horse.png"
+
+
+def test_format_4_stores_no_postings_of_stop_word_buckets(tmp_path):
+    """A bucket longer than the stop is stored empty; every other bucket holds what format 3 holds."""
+    from safety.neardup.local import Features, InvertedTables, build_postings, lsh_keys
+
+    rng = np.random.default_rng(1)
+    common = rng.integers(0, 256, (1, 32), dtype=np.uint8)
+    desc = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
+    desc[::3] = common  # one descriptor in a third of the keypoints: one bucket of 1,000 per table
+    ang = rng.integers(0, 256, 3000, dtype=np.uint8)
+    kpoff = np.arange(0, 3001, 30, dtype=np.uint64)  # 100 rows of 30 keypoints
+    pos = [sorted(rng.choice(256, 10, replace=False).tolist()) for _ in range(2)]
+    spos = [sorted(rng.choice(256, 16, replace=False).tolist()) for _ in range(2)]
+    out = {}
+    for stop in (0, 200):
+        off = np.empty((2, (1 << 10) + 1), np.uint32)
+        with open(tmp_path / "p", "wb") as fp, open(tmp_path / "s", "wb") as fs:
+            counts = build_postings(desc, ang, kpoff, pos, spos, fp, fs, off, stop=stop, chunk=700)
+        post, sig = np.fromfile(tmp_path / "p", np.uint32), np.fromfile(tmp_path / "s", np.uint16)
+        out[stop] = (counts, off, post, sig)
+    full, cut = out[0], out[200]
+    assert full[0] == [3000, 3000] and sum(cut[0]) == len(cut[2]) == len(cut[3])
+    for t in range(2):
+        key = int(lsh_keys(common, pos[t])[0])
+        lens_full, lens_cut = np.diff(full[1][t].astype(np.int64)), np.diff(cut[1][t].astype(np.int64))
+        assert lens_full[key] >= 1000 and lens_cut[key] == 0
+        assert np.array_equal(lens_cut[lens_full <= 200], lens_full[lens_full <= 200])
+        assert not lens_cut[lens_full > 200].any()
+        assert cut[0][t] == int(lens_full[lens_full <= 200].sum())
+        b_full, b_cut = t * 3000, sum(cut[0][:t])
+        for k in np.flatnonzero((lens_full > 0) & (lens_full <= 200))[:50]:
+            a, b = int(full[1][t][k]), int(full[1][t][k + 1])
+            c, d = int(cut[1][t][k]), int(cut[1][t][k + 1])
+            assert np.array_equal(full[2][b_full + a : b_full + b], cut[2][b_cut + c : b_cut + d])
+            assert np.array_equal(full[3][b_full + a : b_full + b], cut[3][b_cut + c : b_cut + d])
+    # the query reads the common descriptor's bucket in neither table of format 4 (empty) nor of
+    # format 3 (stopped at query time): both find the same candidates
+    tables4 = InvertedTables(cut[2], cut[3], cut[1], pos, spos, 100, postings=cut[0], stop=200)
+    tables3 = InvertedTables(full[2].reshape(2, -1), full[3].reshape(2, -1), full[1], pos, spos, 100)
+    assert tables3.stop == 0 and tables3.keypoints == 3000
+    q = Features(np.zeros((60, 2), np.float32), ang[30:90].copy(), desc[30:90].copy(), (512, 512), 1.0)
+    assert tables4.candidates([q], 8, burst=0) == tables3.candidates([q], 8, burst=0) != []
 
 
 def test_inverted_file_ranks_a_copy_first_and_agrees_with_the_bit_reader(local_store):
@@ -269,7 +378,14 @@ def test_too_many_rows_for_one_inverted_file_is_refused_with_the_shard_hint():
     empty = np.zeros((1, 0), np.uint32)
     with pytest.raises(InvalidRequest, match="do not fit one local-feature index") as exc:
         build_postings(
-            np.zeros((0, 32), np.uint8), np.zeros(0, np.uint8), kpoff, [[0]], [[1]], empty, empty, empty
+            np.zeros((0, 32), np.uint8),
+            np.zeros(0, np.uint8),
+            kpoff,
+            [[0]],
+            [[1]],
+            io.BytesIO(),
+            io.BytesIO(),
+            empty,
         )
     assert "shards" in exc.value.hint
 
@@ -296,9 +412,9 @@ def test_newer_format_is_refused_and_old_format_still_loads(store, photo_dir):
     assert v.evidence["source_id"] == "coffee.png"
     with pytest.raises(CodeTypeMismatch, match="holds no local features"):
         LocalCheck(settings, store=store).run(_item(photo("coffee"), indexes=["old"]))
-    doc["format"] = 4
+    doc["format"] = 5
     (folder / MANIFEST).write_text(json.dumps(doc))
-    with pytest.raises(IndexCorrupt, match="index format 4; this version of Assay reads formats 1, 2, 3"):
+    with pytest.raises(IndexCorrupt, match="index format 5; this version of Assay reads formats 1, 2, 3, 4"):
         store.manifest("old")
 
 
