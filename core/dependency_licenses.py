@@ -394,6 +394,11 @@ def _ids(expression: str | None) -> set[str]:
     return out
 
 
+def _same(file_id: str, meta_id: str) -> bool:
+    """Whether a licence file's identifier is the metadata's (a vague ``LicenseRef-BSD`` is any BSD)."""
+    return file_id == meta_id or (meta_id == "LicenseRef-BSD" and file_id.startswith("BSD-"))
+
+
 # --- licence texts --------------------------------------------------------------------------------
 #: a licence's title on a line of its own (its text, not a mention of it in another licence)
 _TITLE = r"(?m)^[ \t#*=>-]*"
@@ -472,7 +477,7 @@ def licences_in_text(text: str) -> list[str]:
     Library Exception reads as ``GPL-3.0-or-later WITH GCC-exception-3.1`` (compiler runtimes that
     numpy and scipy wheels bundle).
     """
-    low = text.lower()
+    low = " ".join(text.lower().split())
     found: list[str] = []
     if "spdx-license-identifier" in low:
         for tag in _SPDX_TAG.findall(text):
@@ -764,6 +769,16 @@ def licence_of(
         base = [] if all_top_stricter else [f"({licence})" if " " in (licence or "") else (licence or "")]
         licence = " AND ".join([*base, *by_id])
         terms, source = classify(licence), "file (disagrees with metadata)"
+    elif meta is not None and top_ids:
+        # files that name none of the metadata's licences (and no stricter one): flagged, the
+        # metadata stands (NVIDIA's NCCL: metadata proprietary, License.txt BSD-3-Clause)
+        top_family = {i for x in top_ids for i in _ids(x)}
+        if not any(_same(i, m) for i in top_family for m in meta_ids):
+            paths = [p for p, top, ids in files if top and ids]
+            flags.append(
+                f"metadata says {meta}; its licence files say {' AND '.join(dict.fromkeys(top_ids))}"
+                f" ({', '.join(paths)})"
+            )
     override = next((o for o in overrides if o.matches(name, version)), None)
     if override is not None:
         licence, terms, source = override.licence, classify(override.licence), "override"

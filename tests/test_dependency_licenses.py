@@ -222,6 +222,20 @@ def test_a_licence_file_that_disagrees_with_the_metadata_wins_and_is_flagged(tmp
     )
 
 
+def test_a_licence_file_naming_another_permissive_licence_is_flagged_too(tmp_path: Path) -> None:
+    """NCCL's case: metadata proprietary, License.txt BSD-3-Clause; the metadata stands until reviewed."""
+    d = make_dist(tmp_path, "nc", headers=[("License", "ISC")], files={"LICENSE": MIT})
+    r = licence_of(d)
+    assert (r.licence, r.source) == ("ISC", "License") and r.flags == [
+        f"metadata says ISC; its licence files say MIT ({d._path.name}/licenses/LICENSE)"  # type: ignore[attr-defined]
+    ]
+    assert audit_distributions(project(tmp_path, ["nc"]), [], installed(d)).problems
+    # agreeing files are no flag, and a vague "BSD" in the metadata is refined by a BSD-3-Clause file
+    assert not licence_of(
+        make_dist(tmp_path, "ok", headers=[("License", "MIT")], files={"LICENSE": MIT})
+    ).flags
+
+
 def test_unknown_licence_fails_the_check_naming_it(tmp_path: Path) -> None:
     known = make_dist(tmp_path, "known", headers=[("License-Expression", "MIT")], requires=["mystery>=1"])
     mystery = make_dist(tmp_path, "mystery", "2.0", headers=[("License", "Some Custom Terms")])
