@@ -666,17 +666,20 @@ def _licence_files(dist: Distribution, declared: set[str]) -> list[tuple[str, bo
     Top level: a ``License-File`` entry, or a licence file directly in the ``.dist-info`` folder
     (or its ``licenses/``); others are vendored components' files deeper in the tree.
     """
-    record = dist.read_text("RECORD") or ""
+    record = dist.read_text("RECORD")
+    if record is not None:
+        paths = [m.group(1).strip('"') for m in _RECORD_LICENCE.finditer(record)]
+    else:  # egg-info and other installs without a RECORD: whatever importlib.metadata lists
+        paths = [str(f) for f in dist.files or []]
     out = []
-    for m in _RECORD_LICENCE.finditer(record):
-        path = m.group(1).strip('"')
+    for path in paths:
         parts = path.split("/")
         name = parts[-1]
         if not _LICENCE_FILE.match(name) and "/licenses/" not in path:
             continue
         if name.endswith((".py", ".pyc", ".pyi", ".so", ".json", ".html", ".h", ".c", ".cpp")):
             continue
-        in_info = parts[0].endswith(".dist-info")
+        in_info = parts[0].endswith((".dist-info", ".egg-info"))
         licenses_dir = in_info and len(parts) > 2 and parts[1] == "licenses"
         rel = "/".join(parts[2:]) if licenses_dir else "/".join(parts[1:])
         top = (in_info and (len(parts) == 2 or (licenses_dir and len(parts) == 3))) or rel in declared
