@@ -402,9 +402,9 @@ def _same(file_id: str, meta_id: str) -> bool:
 # --- licence texts --------------------------------------------------------------------------------
 #: a licence's title on a line of its own (its text, not a mention of it in another licence)
 _TITLE = r"(?m)^[ \t#*=>-]*"
-#: (SPDX, needle, pattern): recognised in this order (a file can hold several licences: bundles);
-#: the pattern runs only where the lower-cased needle occurs
-_TEXTS: list[tuple[str, str, re.Pattern[str]]] = [
+#: (SPDX, needle(s), pattern): recognised in this order (a file can hold several licences: bundles);
+#: the pattern runs only where a needle occurs in the lower-cased text
+_TEXTS: list[tuple[str, str | tuple[str, ...], re.Pattern[str]]] = [
     ("AGPL-3.0", "affero", re.compile(_TITLE + r"GNU AFFERO GENERAL PUBLIC LICEN[CS]E", re.I)),
     ("LGPL-3.0", "lesser", re.compile(_TITLE + r"GNU LESSER GENERAL PUBLIC LICEN[CS]E\s+Version 3", re.I)),
     ("LGPL-2.1", "lesser", re.compile(_TITLE + r"GNU LESSER GENERAL PUBLIC LICEN[CS]E\s+Version 2\.1", re.I)),
@@ -450,7 +450,15 @@ _TEXTS: list[tuple[str, str, re.Pattern[str]]] = [
     ("BSD", "redistribution and use", re.compile(r"Redistribution and use in source and binary forms", re.I)),
     (
         "LicenseRef-non-commercial",
-        "commercial",
+        (
+            "attribution-noncommercial",
+            "attribution-non-commercial",
+            "cc by-nc",
+            "commercial use only",
+            "commercial purposes only",
+            "research purposes only",
+            "not for commercial use",
+        ),
         re.compile(
             r"Creative Commons Attribution-Non-?Commercial|CC BY-NC"
             r"|non-?commercial (research )?(use|purposes) only|not for commercial use",
@@ -489,7 +497,8 @@ def licences_in_text(text: str) -> list[str]:
     gcc = "gcc runtime library exception" in low
     vendor = "nvidia" in low
     for name, needle, pat in _TEXTS:
-        if needle not in low or not pat.search(text):
+        needles = (needle,) if isinstance(needle, str) else needle
+        if not any(n in low for n in needles) or not pat.search(text):
             continue
         if name == "BSD":
             if "advertising materials" in low:
