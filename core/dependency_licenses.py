@@ -233,6 +233,9 @@ _NAMES: dict[str, str] = {
     "other/proprietary license": "LicenseRef-Proprietary",
     "nvidia proprietary software": "LicenseRef-NVIDIA-Proprietary",
     "proprietary": "LicenseRef-Proprietary",
+    "free to use but restricted": "LicenseRef-Proprietary",
+    "freeware": "LicenseRef-Proprietary",
+    "free for non-commercial use": "LicenseRef-non-commercial",
     # deprecated SPDX short forms
     "gpl-2.0": "GPL-2.0-only",
     "gpl-2.0+": "GPL-2.0-or-later",
@@ -248,7 +251,7 @@ _BY_LOWER = {s.lower(): s for s in _KNOWN}
 #: identifiers that name a family but not its variant (a licence file refines them)
 _VAGUE = {"LicenseRef-BSD"}
 #: classifiers that say nothing about the licence itself
-_NO_LICENCE_CLASSIFIERS = {"osi approved", "dfsg approved", "free for non-commercial use"}
+_NO_LICENCE_CLASSIFIERS = {"osi approved", "dfsg approved"}
 _LICENCE_FILE = re.compile(r"^(licen[cs]e|copying|notice|copyright|unlicense)", re.I)
 _READ_BYTES = 200_000
 #: RECORD lines of licence files (the name, or a dist-info ``licenses/`` folder, says so)

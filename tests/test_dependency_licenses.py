@@ -160,6 +160,10 @@ def test_trove_classifier_and_a_vague_name_refined_by_the_file(tmp_path: Path) -
         make_dist(tmp_path, "e", headers=[("Classifier", "License :: OSI Approved :: ISC License (ISCL)")])
     )
     assert (r.licence, r.source) == ("ISC", "classifier")
+    r = licence_of(
+        make_dist(tmp_path, "e2", headers=[("Classifier", "License :: Free for non-commercial use")])
+    )
+    assert (r.licence, r.terms) == ("LicenseRef-non-commercial", "non-commercial")
 
 
 def test_licence_files_alone(tmp_path: Path) -> None:
