@@ -628,10 +628,12 @@ def _applies(marker: Marker | None, extras: Iterable[str]) -> bool:
     return any(marker.evaluate({"extra": e}) for e in ("", *extras))
 
 
-def _closure(roots: Sequence[Requirement], requires: dict[str, list[str]]) -> set[str]:
+def _closure(roots: Sequence[Requirement], requires: dict[str, list[str]], extra: str = "") -> set[str]:
+    """Canonical names of the installed distributions that ``roots`` pull in (``extra``: the
+    project's extra these roots belong to, for markers such as ``extra == "dev"``)."""
     seen: dict[str, set[str]] = {}
     todo: list[tuple[str, set[str]]] = [
-        (canonicalize_name(r.name), set(r.extras)) for r in roots if _applies(r.marker, ())
+        (canonicalize_name(r.name), set(r.extras)) for r in roots if _applies(r.marker, (extra,))
     ]
     while todo:
         name, extras = todo.pop()
@@ -668,7 +670,10 @@ def install_scopes(root: Path | None, metas: dict[str, PackageMetadata]) -> dict
     """``scope -> canonical names of the installed distributions it pulls in`` (closures);
     ``metas``: canonical name -> metadata of every installed distribution."""
     requires = {n: md.get_all("Requires-Dist") or [] for n, md in metas.items()}
-    return {s: _closure(reqs, requires) for s, reqs in _scope_roots(root, metas).items()}
+    return {
+        s: _closure(reqs, requires, "" if s == "default" else s)
+        for s, reqs in _scope_roots(root, metas).items()
+    }
 
 
 # --- one distribution -----------------------------------------------------------------------------

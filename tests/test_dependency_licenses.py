@@ -389,3 +389,22 @@ def test_assay_licenses_check_fails_naming_the_distribution(tmp_path: Path, monk
     assert "1 problem(s)" in r.stdout and "mystery 0.3 (default): licence unknown" in r.stdout
     r = CliRunner().invoke(app, ["licenses", "--root", str(root)], catch_exceptions=False)
     assert r.exit_code == 0 and "mystery" in r.stdout  # without --check it reports and exits 0
+
+
+def test_without_a_checkout_the_installed_project_metadata_gives_the_scopes(tmp_path: Path) -> None:
+    own = make_dist(
+        tmp_path,
+        "assay-gateway",
+        "0.1.0",
+        headers=[("License-Expression", "Apache-2.0"), ("Provides-Extra", "dev")],
+        requires=["lib", 'devlib; extra == "dev"'],
+    )
+    lib = make_dist(tmp_path, "lib", headers=[("License-Expression", "MIT")])
+    devlib = make_dist(tmp_path, "devlib", headers=[("License-Expression", "GPL-3.0-only")])
+    audit = audit_distributions(None, [], installed(own, lib, devlib))
+    assert {d.name: (d.scope, d.extras) for d in audit.distributions} == {
+        "assay-gateway": ("project", []),
+        "lib": ("default", []),
+        "devlib": ("dev", ["dev"]),
+    }
+    assert audit.problems == []  # GPL in dev scope: reported, not a failure
