@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/assay licenses --check
 
 test: install browser
 	$(BIN)/python -m pytest -q --timeout=900

@@ -22,7 +22,8 @@ def test_every_weights_file_has_a_recorded_licence(result) -> None:  # noqa: ANN
         not f.startswith("repo:") for f in result.found
     )
     assert result.unrecorded == [], (
-        "record these in docs/model-licenses.yaml (licence, terms, use, source) and docs/licenses.md"
+        "record these in docs/model-licenses.yaml (licence, terms, use, source), then regenerate "
+        "docs/licenses.md with `assay licenses --markdown`"
     )
     assert result.stale == []
 

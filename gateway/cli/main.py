@@ -61,6 +61,7 @@ GROUPS = [
     ("gateway.cli.report", "app", "report"),
     ("gateway.cli.review", "app", "review"),
     ("gateway.cli.worker", "worker", "worker"),
+    ("gateway.cli.licenses", "licenses", "licenses"),
 ]
 
 
