@@ -14,7 +14,8 @@ SIFT costs ~10x as much per image on a CPU core, which the 40 ms query budget ca
 Stages of a query (one thread, no weights, nothing downloaded):
 
 1. **Features** (:func:`extract`): the image shrunk (or enlarged) to ``work_side`` on its long
-   side, FAST corners over the pyramid, the strongest spread over a ``grid x grid`` layout (so an
+   side, FAST corners over the pyramid (at a lower threshold where the picture has few corners,
+   ``MIN_FAST_THRESHOLD``), the strongest spread over a ``grid x grid`` layout (so an
    overlay's sharp text cannot take the whole keypoint budget), ORB descriptors. The mirrored view
    reuses the detected corners (mirrored positions and angles give the exact descriptors a
    detection on the mirrored image gives), so a mirror costs one descriptor pass, not a detection.
@@ -71,6 +72,11 @@ MIN_STOP_BUCKET = 128
 #: descriptor common to many works (burstiness) adds at most one vote to a copy's reference but
 #: costs as many vote-sorting steps as it has survivors
 BURST = 64
+#: when FAST finds fewer than a quarter of the keypoint budget at the spec's threshold (a smooth or
+#: motion-blurred photograph: a storm sky over a blurred road gives 6 corners at 10), detection is
+#: repeated at half the threshold, down to this one, so the picture still gets a few hundred
+#: keypoints; an image rich in corners never reaches the retry (measured in neardup_local.py)
+MIN_FAST_THRESHOLD = 3
 _ANGLE_BINS = 8
 _PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
 
@@ -161,8 +167,14 @@ def extract(image, spec: LocalSpec, n: int, *, mirror: bool = False) -> list[Fea
     gray, scale = _work_gray(image, spec.work_side)
     h, w = gray.shape
     try:
-        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, fastThreshold=spec.fast_threshold)
-        kps = _select(orb.detect(gray, None), n, spec.grid, w, h)
+        threshold = spec.fast_threshold
+        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, fastThreshold=threshold)
+        found = orb.detect(gray, None)
+        while len(found) < n // 4 and threshold > MIN_FAST_THRESHOLD:
+            threshold = max(MIN_FAST_THRESHOLD, threshold // 2)
+            orb.setFastThreshold(threshold)
+            found = orb.detect(gray, None)
+        kps = _select(found, n, spec.grid, w, h)
         kps, desc = orb.compute(gray, kps)
         views = [_pack(kps, desc, (w, h), scale, False)]
         if mirror:

@@ -1,7 +1,20 @@
 """Acceptance: altered copies of real photographs are found; unrelated photos and noise are not."""
 
+from pathlib import Path
+
+from PIL import ImageFilter
+
+from core.settings import Settings
+from safety.check import CheckInput
+from safety.neardup.builder import build_index
+from safety.neardup.check import LocalCheck
+from safety.neardup.local import MIN_FAST_THRESHOLD, _cv2, _work_gray, default_spec, extract
+from safety.neardup.options import LocalCheckOptions
 from safety.neardup.query import LoadedIndex
-from safety.neardup.testing import ALTERATIONS, INDEXED_PHOTOS, evaluate_robustness
+from safety.neardup.sources import read_source
+from safety.neardup.store import IndexStore
+from safety.neardup.testing import ALTERATIONS, INDEXED_PHOTOS, crop_sides, evaluate_robustness, jpeg, photo
+from safety.verdict import Target
 
 
 def test_altered_copies_found_unrelated_not(built):
@@ -13,3 +26,37 @@ def test_altered_copies_found_unrelated_not(built):
     assert report.false_positives == [] and report.unrelated_queries >= 40
     # the mirrored query is what finds mirrors: both codes are far from the original's otherwise
     assert all(r.best_distance == 0 for r in report.rows if r.alteration == "mirror")
+
+
+def _smooth(name: str):
+    """A photograph blurred until FAST finds almost no corners at the default threshold."""
+    return photo(name).filter(ImageFilter.GaussianBlur(8))
+
+
+def test_a_smooth_photograph_gets_keypoints_at_a_lower_fast_threshold(tmp_path: Path):
+    spec = default_spec()
+    smooth = _smooth("chelsea")
+    gray, _ = _work_gray(smooth, spec.work_side)
+    orb = _cv2().ORB_create(nfeatures=3 * spec.ref_keypoints, fastThreshold=spec.fast_threshold)
+    assert len(orb.detect(gray, None)) < spec.ref_keypoints // 4  # the case the retry is for
+    assert MIN_FAST_THRESHOLD < spec.fast_threshold
+    (f,) = extract(smooth, spec, spec.ref_keypoints)
+    assert f.count >= spec.ref_keypoints // 4
+    (sharp,) = extract(photo("astronaut"), spec, spec.ref_keypoints)  # rich in corners: no retry
+    assert sharp.count == spec.ref_keypoints
+
+    src = tmp_path / "works"
+    src.mkdir()
+    smooth.save(src / "smooth-chelsea.png")
+    photo("astronaut").save(src / "astronaut.png")
+    store = IndexStore(tmp_path / "indexes")
+    build_index(store, "works", read_source(src), local=True, workers=1)
+    check = LocalCheck(Settings(data_dir=tmp_path), store=store)
+
+    def ids(im) -> list:
+        opts = LocalCheckOptions(indexes=["works"])
+        item = CheckInput(target=Target.output_image(0), tenant="t", image=im, options=opts)
+        return [v.evidence.get("source_id") for v in check.run(item)]
+
+    assert ids(jpeg(crop_sides(smooth, 0.8), 60)) == ["smooth-chelsea.png"]
+    assert ids(_smooth("coffee")) == []  # another smooth photograph is no copy of it
