@@ -1,18 +1,24 @@
 """Copy detection after real edits: neardup.local beside pHash/dHash, on real photographs, with distractors.
 
-Part 1 (robustness): the references are real photographs that installed packages ship
-(scikit-image's sample data and scikit-learn's two sample photos; nothing is downloaded). Every
-reference is edited by each attack below (albumentations 2.0.8, MIT, for the geometric and
-photometric edits; Pillow for captions, stickers and paste-ins), several random draws per attack,
-and each edited copy is queried against an index of the references with the local detector
-(``neardup.local``) and with the hash gate (``neardup.hash``, radius 8) in the same run. Recall
-per attack counts a copy as found when its own reference is matched.
+Part 1 (robustness): the references are the first ``--refs`` (200) distinct real photographs of
+``benchmarks/photos.py`` (Debian packages with per-file licences, scikit-image, scikit-learn;
+``make photos`` installs them; nothing is downloaded), each at most 1,024 pixels on its long
+side. Every reference is edited by each attack below (albumentations 2.0.8, MIT, pinned in the dev
+extra, for the geometric and photometric edits; Pillow for captions, stickers and paste-ins),
+``--draws`` random draws per attack, and each edited copy is queried against an index of the
+references with the local detector (``neardup.local``) and with the hash gate (``neardup.hash``,
+radius 8) restricted to pHash and to dHash in turn, in the same run. Recall per attack counts a
+copy as found when its own reference is matched; a match to another reference is "wrong".
 
-The distractors are images that are not copies of any reference: random crops, rotations and
-rescales of photographs that are *not* in the index, scikit-image's 200 LFW faces, procedural
-pictures (shapes on plain or textured backgrounds, what the built-in model draws) and the
-low-information set (blank, near-uniform, gradients, noise). A distractor that matches anything is
-a false match; the low-information ones must come back "undecided".
+The distractors (``--distractors``, 10,000) copy no reference (``benchmarks/neardup_corpus.py``
+says which images they are and why): held-out real pictures (photographs past the first 200,
+scikit-image samples photos.py does not list, LFW faces, wallpaper renders, painting-puzzle pieces
+and drawings), each whole once and then cropped, rotated, rescaled, re-encoded, mirrored or pasted
+onto a texture; ``--model-outputs`` (1,000) outputs of the built-in model; procedural textures; and
+``--low`` (300) low-information images (blank, near-uniform, gradients, noise, mostly-white
+pages), which must come back "undecided". A distractor that matches any reference is a false
+match; the table gives them per group. Six low-information images are also put in the
+references' source folder: the build must leave them out.
 
 Part 2 (scale): the same attacked copies (every attack, every reference, ``--scale-draws`` draws)
 queried against the 13 references alone and against indexes grown to each ``--scale`` size with
@@ -27,7 +33,8 @@ held-out photos), each with 8% of its bits flipped, at random positions and angl
 part 1.
 
     .venv/bin/python benchmarks/neardup_local.py                 # robustness + 10^4, 10^5
-    .venv/bin/python benchmarks/neardup_local.py --draws 1 --scale 10000   # quick
+    .venv/bin/python benchmarks/neardup_local.py --scale         # robustness only (~30 min, 2 cores)
+    .venv/bin/python benchmarks/neardup_local.py --quick --scale # robustness, 1 draw, 1,500 distractors
     .venv/bin/python benchmarks/neardup_local.py --scale-only --scale 1000000 --pool-images 500
 """
 
@@ -310,21 +317,29 @@ def _ids(vs: list) -> list[str]:
     return [v.evidence["source_id"] for v in vs if "source_id" in v.evidence]
 
 
-def _references(tmp: Path) -> dict:
-    """The real references saved as a source folder and indexed as ``refs`` (for ``--scale-only``)."""
+def _index_folder(tmp: Path, name: str, images, planted=()):
+    """Save ``images`` ((key, image)) and ``planted`` ones as a source folder ``tmp/name`` and index
+    it with local features as ``name`` in ``tmp/name-index``: (store, {key: image}, build report)."""
     from safety.neardup.sources import read_source
     from safety.neardup.store import IndexStore
 
-    src = tmp / "refs"
+    src = tmp / name
     src.mkdir()
     refs = {}
-    for name in REFERENCES:
-        im = load(name)
-        key = name.replace("sk:", "").replace(".jpg", "") + ".png"
+    for key, im in images:
         im.save(src / key, compress_level=1)
         refs[key] = im
-    store = IndexStore(tmp / "indexes")
-    build_index(store, "refs", read_source(src), local=True, workers=1)
+    for i, (_label, im) in enumerate(planted):
+        im.save(src / f"low-information-{i}.png")
+    store = IndexStore(tmp / f"{name}-index")
+    report = build_index(store, name, read_source(src), local=True, workers=1)
+    return store, refs, report
+
+
+def _references(tmp: Path) -> dict:
+    """The real references saved as a source folder and indexed as ``refs`` (for ``--scale-only``)."""
+    images = ((n.replace("sk:", "").replace(".jpg", "") + ".png", load(n)) for n in REFERENCES)
+    store, refs, _report = _index_folder(tmp, "refs", images)
     return {"store": store, "refs": refs}
 
 
@@ -333,24 +348,12 @@ def robustness(args: argparse.Namespace, tmp: Path) -> dict:
     from neardup_corpus import distractors as corpus_distractors
     from neardup_corpus import held_out_pictures, low_information, split
 
-    from safety.neardup.sources import read_source
-    from safety.neardup.store import IndexStore
-
     t0 = time.perf_counter()
     ref_list, held_photos, per_source = split(args.refs)
-    src = tmp / "photos"
-    src.mkdir()
-    refs = {}
-    for name, im in ref_list:
-        key = name.replace("/", "-") + ".png"
-        im.save(src / key, compress_level=1)
-        refs[key] = im
     # low-information images in the source folder: the builder must leave them out (never matched)
     planted = low_information(args.seed + 2, 6)
-    for i, (_label, im) in enumerate(planted):
-        im.save(src / f"low-information-{i}.png")
-    store = IndexStore(tmp / "robust")
-    report = build_index(store, "photos", read_source(src), local=True, workers=1)
+    images = ((name.replace("/", "-") + ".png", im) for name, im in ref_list)
+    store, refs, report = _index_folder(tmp, "photos", images, planted)
     m = store.manifest("photos")
     skipped_low = sum(1 for s in report.skipped if Path(s.path).name.startswith("low-information-"))
     held = held_out_pictures(held_photos)

@@ -77,6 +77,11 @@ BURST = 64
 #: repeated at half the threshold, down to this one, so the picture still gets a few hundred
 #: keypoints; an image rich in corners never reaches the retry (measured in neardup_local.py)
 MIN_FAST_THRESHOLD = 3
+#: ORB keeps this many times the keypoint budget per detection (strongest per pyramid level) for the
+#: grid selection to choose from: at 3x, a caption's strong corners took most of what ORB kept and
+#: the picture's own corners never reached the grid (a 50% crop of a low-texture photograph with a
+#: caption fell from 75 to 0 inliers); 6x keeps them for the same detection time
+DETECT_FACTOR = 6
 _ANGLE_BINS = 8
 _PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
 
@@ -168,7 +173,7 @@ def extract(image, spec: LocalSpec, n: int, *, mirror: bool = False) -> list[Fea
     h, w = gray.shape
     try:
         threshold = spec.fast_threshold
-        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, fastThreshold=threshold)
+        orb = cv2.ORB_create(nfeatures=DETECT_FACTOR * n, scaleFactor=1.2, nlevels=8, fastThreshold=threshold)
         found = orb.detect(gray, None)
         while len(found) < n // 4 and threshold > MIN_FAST_THRESHOLD:
             threshold = max(MIN_FAST_THRESHOLD, threshold // 2)

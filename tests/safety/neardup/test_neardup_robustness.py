@@ -8,7 +8,7 @@ from core.settings import Settings
 from safety.check import CheckInput
 from safety.neardup.builder import build_index
 from safety.neardup.check import LocalCheck
-from safety.neardup.local import MIN_FAST_THRESHOLD, _cv2, _work_gray, default_spec, extract
+from safety.neardup.local import DETECT_FACTOR, MIN_FAST_THRESHOLD, _cv2, _work_gray, default_spec, extract
 from safety.neardup.options import LocalCheckOptions
 from safety.neardup.query import LoadedIndex
 from safety.neardup.sources import read_source
@@ -60,3 +60,50 @@ def test_a_smooth_photograph_gets_keypoints_at_a_lower_fast_threshold(tmp_path: 
 
     assert ids(jpeg(crop_sides(smooth, 0.8), 60)) == ["smooth-chelsea.png"]
     assert ids(_smooth("coffee")) == []  # another smooth photograph is no copy of it
+
+
+def _three_captions(im):
+    from PIL import ImageDraw, ImageFont
+
+    out = im.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    size = out.height // 10
+    font = ImageFont.load_default(size=size)
+    for i, y in enumerate((0.05, 0.4, 0.75)):
+        draw.text(
+            (out.width // 20, int(out.height * y)),
+            "SALE 50% OFF @user_42 #art",
+            fill=(255, 230 - 60 * i, 0),
+            font=font,
+            stroke_width=max(1, size // 12),
+            stroke_fill=(0, 0, 0),
+        )
+    return out
+
+
+def _corners_outside_captions(factor: int, monkeypatch) -> int:
+    """Query keypoints that fall on the picture, not on its three captions, over six photos."""
+    import numpy as np
+
+    import safety.neardup.local as local
+
+    monkeypatch.setattr(local, "DETECT_FACTOR", factor)
+    spec = default_spec()
+    total = 0
+    for name in ("coffee", "chelsea", "astronaut", "rocket", "retina", "camera"):
+        im = crop_sides(photo(name), 0.6)
+        cap = _three_captions(im)
+        text = np.asarray(cap.convert("L")) != np.asarray(im.convert("L"))
+        text = _cv2().dilate(text.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+        (v,) = extract(cap, spec, 800)
+        xs = np.clip((v.pts[:, 0] * v.scale).astype(int), 0, text.shape[1] - 1)
+        ys = np.clip((v.pts[:, 1] * v.scale).astype(int), 0, text.shape[0] - 1)
+        total += int((~text[ys, xs]).sum())
+    return total
+
+
+def test_captions_leave_the_picture_more_of_the_keypoint_budget(monkeypatch):
+    # ORB keeps the strongest per pyramid level before the grid selection; at 3x the budget a
+    # caption's corners took nearly all of it (220 of 4,800 on the pictures), at 6x 299
+    assert _corners_outside_captions(DETECT_FACTOR, monkeypatch) >= 260
+    assert _corners_outside_captions(3, monkeypatch) < 260
