@@ -107,3 +107,24 @@ def test_captions_leave_the_picture_more_of_the_keypoint_budget(monkeypatch):
     # caption's corners took nearly all of it (220 of 4,800 on the pictures), at 6x 299
     assert _corners_outside_captions(DETECT_FACTOR, monkeypatch) >= 260
     assert _corners_outside_captions(3, monkeypatch) < 260
+
+
+def test_the_coarse_view_is_the_query_at_half_the_work_size_and_maps_back_to_the_source():
+    from safety.neardup.local import verify
+
+    spec = default_spec()
+    ref = photo("astronaut")  # 512 x 512
+    (r,) = extract(ref, spec, spec.ref_keypoints)
+    x0, y0, side = 40, 200, 256  # a crop keeping 50% of each side, enlarged 2x to the work size
+    query = ref.crop((x0, y0, x0 + side, y0 + side))
+    views = extract(query, spec, 800, mirror=True, coarse=400)
+    assert len(views) == 4 and [v.mirrored for v in views] == [False, True, False, True]
+    full, coarse = views[0], views[2]
+    assert coarse.size == (full.size[0] // 2, full.size[1] // 2) and 0 < coarse.count <= 400
+    assert abs(coarse.scale - 2 * full.scale) < 1e-6
+    g = verify(coarse, r.pts, r.desc, r.size, r.scale, query.size, ref.size)
+    assert g is not None and g.inliers >= 12 and not g.mirrored
+    # the coarse view's transform is in original pixels: the query shows the crop's own box
+    assert all(abs(a - b) <= 8 for a, b in zip(g.source_box, [x0, y0, side, side], strict=True))
+    assert abs(g.scale - 1.0) < 0.05
+    assert len(extract(query, spec, 800, mirror=True)) == 2  # coarse=0: no half-size view
