@@ -63,6 +63,8 @@ from safety.neardup.check import HashCheck, LocalCheck  # noqa: E402
 from safety.neardup.options import HashCheckOptions, LocalCheckOptions  # noqa: E402
 from safety.neardup.testing import low_information_images, paste_into, photo  # noqa: E402
 
+#: the query side of the local check as the gateway runs it (keypoints, half-size view)
+QUERY = LocalCheckOptions(indexes=["bench"])
 #: real photographs in the index (scikit-image sample data + scikit-learn's sample images)
 REFERENCES = (
     "astronaut",
@@ -482,7 +484,7 @@ def null_inliers(args: argparse.Namespace, store, n: int, index: str) -> None:
     spec = ix.manifest.local
     best = []
     for _label, im in distractors(n, args.seed + 7)[12:]:
-        views = extract(im, spec, 800, mirror=True)
+        views = extract(im, spec, QUERY.keypoints, mirror=True, coarse=QUERY.coarse_keypoints)
         top = 0
         kpoff = d.local("local.kpoff")
         for row in range(d.count):
@@ -620,7 +622,7 @@ def _candidate_cpu(store, images: list[Image.Image]) -> list[float]:
     tables = ix.local_tables()
     out = []
     for im in images:
-        views = extract(im, ix.manifest.local, 800, mirror=True)
+        views = extract(im, ix.manifest.local, QUERY.keypoints, mirror=True, coarse=QUERY.coarse_keypoints)
         c = time.thread_time()
         tables.candidates(views, 8)
         out.append(time.thread_time() - c)
