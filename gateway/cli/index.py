@@ -360,9 +360,17 @@ def query(
         matches = loaded.match_image_embedding(img, load_embedder(folder), threshold=threshold, mirror=mirror)
     elif local:
         from safety.neardup.local import extract
+        from safety.neardup.options import LocalCheckOptions
 
         loaded.local_tables()  # raises: the index holds no local features
-        views = extract(img, loaded.manifest.local, 800, mirror=mirror)
+        fields = LocalCheckOptions.model_fields  # the check's defaults: the CLI answers as the gateway
+        views = extract(
+            img,
+            loaded.manifest.local,
+            fields["keypoints"].default,
+            mirror=mirror,
+            coarse=fields["coarse_keypoints"].default,
+        )
         matches = loaded.match_local(views, img.size, min_inliers=min_inliers)
     else:
         matches = loaded.match_image(

@@ -288,7 +288,9 @@ class LocalCheck(_IndexCheck):
             spec = ix.manifest.local
             key = spec.model_dump_json(include={"work_side", "grid", "fast_threshold"})
             if key not in views:
-                views[key] = extract(image, spec, opts.keypoints, mirror=opts.mirror)
+                views[key] = extract(
+                    image, spec, opts.keypoints, mirror=opts.mirror, coarse=opts.coarse_keypoints
+                )
             matches.extend(
                 ix.match_local(
                     views[key], image.size, candidates=opts.candidates, min_inliers=opts.min_inliers

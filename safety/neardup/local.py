@@ -14,7 +14,8 @@ SIFT costs ~10x as much per image on a CPU core, which the 40 ms query budget ca
 Stages of a query (one thread, no weights, nothing downloaded):
 
 1. **Features** (:func:`extract`): the image shrunk (or enlarged) to ``work_side`` on its long
-   side, FAST corners over the pyramid, the strongest spread over a ``grid x grid`` layout (so an
+   side, FAST corners over the pyramid (at a lower threshold where the picture has few corners,
+   ``MIN_FAST_THRESHOLD``), the strongest spread over a ``grid x grid`` layout (so an
    overlay's sharp text cannot take the whole keypoint budget), ORB descriptors. The mirrored view
    reuses the detected corners (mirrored positions and angles give the exact descriptors a
    detection on the mirrored image gives), so a mirror costs one descriptor pass, not a detection.
@@ -71,6 +72,18 @@ MIN_STOP_BUCKET = 128
 #: descriptor common to many works (burstiness) adds at most one vote to a copy's reference but
 #: costs as many vote-sorting steps as it has survivors
 BURST = 64
+#: when FAST finds fewer than a quarter of the keypoint budget at the spec's threshold (a smooth or
+#: motion-blurred photograph: a storm sky over a blurred road gives 6 corners at 10), detection is
+#: repeated at half the threshold, down to this one, so the picture still gets a few hundred
+#: keypoints; an image rich in corners never reaches the retry (measured in neardup_local.py)
+MIN_FAST_THRESHOLD = 3
+#: ORB keeps this many times the keypoint budget per detection (strongest per pyramid level) for the
+#: grid selection to choose from: at 3x, a caption's strong corners took most of what ORB kept and
+#: the picture's own corners never reached the grid (a 50% crop of a low-texture photograph with a
+#: caption fell from 75 to 0 inliers); 6x keeps them for the same detection time
+DETECT_FACTOR = 6
+#: no half-size view of a work image shorter than twice this on a side
+COARSE_MIN_SIDE = 96
 _ANGLE_BINS = 8
 _PX_UNIT = 32.0  # positions are stored as uint16 in 1/32 work pixel
 
@@ -155,26 +168,56 @@ def _pack(
     return Features(pts, ang.astype(np.uint8), np.ascontiguousarray(desc, np.uint8), size, scale, mirrored)
 
 
-def extract(image, spec: LocalSpec, n: int, *, mirror: bool = False) -> list[Features]:
-    """Features of ``image`` (and of its mirror image when ``mirror``), at most ``n`` keypoints each."""
+def _views(
+    orb, gray: np.ndarray, n: int, grid: int, threshold: int, scale: float, mirror: bool
+) -> list[Features]:
+    """ORB keypoints of one grey picture (and the same corners on its mirror image when ``mirror``)."""
+    cv2 = _cv2()
+    h, w = gray.shape
+    orb.setFastThreshold(threshold)
+    orb.setMaxFeatures(DETECT_FACTOR * n)
+    found = orb.detect(gray, None)
+    while len(found) < n // 4 and threshold > MIN_FAST_THRESHOLD:
+        threshold = max(MIN_FAST_THRESHOLD, threshold // 2)
+        orb.setFastThreshold(threshold)
+        found = orb.detect(gray, None)
+    kps = _select(found, n, grid, w, h)
+    kps, desc = orb.compute(gray, kps)
+    views = [_pack(kps, desc, (w, h), scale, False)]
+    if mirror:
+        flipped = cv2.flip(gray, 1)
+        mk = [
+            cv2.KeyPoint(w - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
+            for k in kps
+        ]
+        mk, mdesc = orb.compute(flipped, mk)
+        views.append(_pack(mk, mdesc, (w, h), scale, True))
+    return views
+
+
+def extract(image, spec: LocalSpec, n: int, *, mirror: bool = False, coarse: int = 0) -> list[Features]:
+    """Features of ``image`` (and of its mirror image when ``mirror``), at most ``n`` keypoints each.
+
+    ``coarse``: also this many keypoints of the picture at half the work size (and of its mirror):
+    a crop keeping ~60% of each side is enlarged ~1.7x to the work size, so its finest ORB levels
+    show detail the reference's work image never had and its coarsest lack the scales the
+    reference's corners came from (ORB's 8 levels span 3.6x). Verified against the true reference,
+    67 of 600 copies of the "crop + text + JPEG" chain failed at the work size and 33 of them passed
+    at half size (benchmarks/neardup_local.py). The views share the candidate stage's one short
+    list, so the verifications per query (and the chances of a chance match) do not grow with them.
+    A query's option (``LocalCheckOptions.coarse_keypoints``), never a reference's.
+    """
     cv2 = _cv2()
     gray, scale = _work_gray(image, spec.work_side)
-    h, w = gray.shape
     try:
-        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, fastThreshold=spec.fast_threshold)
-        kps = _select(orb.detect(gray, None), n, spec.grid, w, h)
-        kps, desc = orb.compute(gray, kps)
-        views = [_pack(kps, desc, (w, h), scale, False)]
-        if mirror:
-            flipped = cv2.flip(gray, 1)
-            mk = [
-                cv2.KeyPoint(
-                    w - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave
-                )
-                for k in kps
-            ]
-            mk, mdesc = orb.compute(flipped, mk)
-            views.append(_pack(mk, mdesc, (w, h), scale, True))
+        orb = cv2.ORB_create(
+            nfeatures=DETECT_FACTOR * n, scaleFactor=1.2, nlevels=8, fastThreshold=spec.fast_threshold
+        )
+        views = _views(orb, gray, n, spec.grid, spec.fast_threshold, scale, mirror)
+        h, w = gray.shape
+        if coarse and min(h, w) >= 2 * COARSE_MIN_SIDE:
+            small = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            views += _views(orb, small, coarse, spec.grid, spec.fast_threshold, scale * w / (w // 2), mirror)
     except cv2.error as exc:
         raise CheckFailed(
             f"ORB feature extraction failed on a {image.width}x{image.height} image: {exc}"

@@ -79,3 +79,6 @@ class LocalCheckOptions(_IndexOptions):
     candidates: int = Field(default=8, ge=1, le=64)
     #: keypoints taken from the query image
     keypoints: int = Field(default=800, ge=50, le=4000)
+    #: keypoints also taken from the query at half the work size (0: none), for crops that enlarge
+    #: the picture past the scales its reference was indexed at (see safety.neardup.local.extract)
+    coarse_keypoints: int = Field(default=400, ge=0, le=4000)
