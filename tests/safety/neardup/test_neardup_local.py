@@ -181,7 +181,6 @@ def test_corrupt_local_file_is_refused_naming_the_file(local_store):
 
 def _as_format_2(store: IndexStore, name: str) -> None:
     """Rewrite an index as format 2 wrote it: candidate tables of keypoint ids, no signatures."""
-    from safety.neardup.builder import _info
     from safety.neardup.local import build_tables
 
     folder = store.folder(name)
@@ -195,10 +194,17 @@ def _as_format_2(store: IndexStore, name: str) -> None:
     off.tofile(folder / files["local.lsh_off"])
     for r in ("local.lsh_post", "local.lsh_sig"):
         (folder / m.files[r].file).unlink()
+    _write_old_manifest(folder, m, files, 2, {"sig_positions": [], "lsh_stop": 0, "lsh_postings": []})
+
+
+def _write_old_manifest(folder, m, files: dict, fmt: int, dropped: dict) -> None:  # noqa: ANN001
+    """The manifest an older format wrote: its ``files``, without the local spec's ``dropped`` fields."""
+    from safety.neardup.builder import _info
+
     infos = {r: _info(folder, f) for r, f in files.items()}
-    old = loc.model_copy(update={"sig_positions": [], "lsh_stop": 0, "lsh_postings": []})
-    doc = m.model_dump(mode="json") | {"format": 2, "files": {r: i.model_dump() for r, i in infos.items()}}
-    doc["local"] = old.model_dump(mode="json", exclude={"sig_positions", "lsh_stop", "lsh_postings"})
+    old = m.local.model_copy(update=dropped)
+    doc = m.model_dump(mode="json") | {"format": fmt, "files": {r: i.model_dump() for r, i in infos.items()}}
+    doc["local"] = old.model_dump(mode="json", exclude=set(dropped))
     doc["digest"] = IndexManifest.content_digest(
         name=m.name,
         count=m.count,
@@ -207,7 +213,7 @@ def _as_format_2(store: IndexStore, name: str) -> None:
         embedding=m.embedding,
         files=infos,
         local=old,
-        format=2,
+        format=fmt,
     )
     (folder / MANIFEST).write_text(json.dumps(doc))
 
@@ -239,7 +245,6 @@ def test_format_2_local_index_still_loads_and_an_add_rewrites_it_as_format_4(loc
 
 def _as_format_3(store: IndexStore, name: str) -> None:
     """Rewrite an index as format 3 wrote it: every keypoint in every table, no stop or counts."""
-    from safety.neardup.builder import _info
     from safety.neardup.local import build_postings
 
     folder = store.folder(name)
@@ -256,21 +261,7 @@ def _as_format_3(store: IndexStore, name: str) -> None:
     ):
         build_postings(desc, ang, kpoff, loc.lsh_positions, loc.sig_positions, fp, fs, off)
     off.tofile(folder / files["local.lsh_off"])
-    infos = {r: _info(folder, f) for r, f in files.items()}
-    old = loc.model_copy(update={"lsh_stop": 0, "lsh_postings": []})
-    doc = m.model_dump(mode="json") | {"format": 3, "files": {r: i.model_dump() for r, i in infos.items()}}
-    doc["local"] = old.model_dump(mode="json", exclude={"lsh_stop", "lsh_postings"})
-    doc["digest"] = IndexManifest.content_digest(
-        name=m.name,
-        count=m.count,
-        code_types=m.code_types,
-        code_specs=m.code_specs,
-        embedding=m.embedding,
-        files=infos,
-        local=old,
-        format=3,
-    )
-    (folder / MANIFEST).write_text(json.dumps(doc))
+    _write_old_manifest(folder, m, files, 3, {"lsh_stop": 0, "lsh_postings": []})
 
 
 def test_format_3_local_index_still_loads_with_the_same_candidates(local_store, tmp_path):
