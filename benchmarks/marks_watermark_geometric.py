@@ -422,6 +422,8 @@ def main() -> int:
     )
     for method in METHODS:
         rs = [r for r in results if method in r["psnr"]]
+        if not rs:  # rivaGan with --riva 0
+            continue
         ps = [r["psnr"][method] for r in rs]
         emb = [r["embed"][method] for r in rs]
         dec = [r["cpu"][(method, a)] for r in rs for a in names]

@@ -46,28 +46,31 @@ Why this design (figures: ``benchmarks/marks_watermark_geometric.py``, see the n
   periods, put next to the strongest window's) give one projective map by least squares
   (windows off it by > 1.5 px are dropped), the whole copy is folded along it
   (:func:`~.sync.fold_projective`: all the energy, not a window's) and decoded; failing that,
-  the two strongest windows are read on their own. Seeds: the best global lattice, the best
-  lattice of the autocorrelation smoothed by 1.5 lags (a smeared peak becomes one), and the
-  strongest pilot's lattice. Measured on the first 24 reference photos ("perspective 5%",
-  read of 24; the global stages alone: 13): windows of 50% of the side 17, 60% and 65% 19, 70%
-  18 (first three windows gated); a seed whose first two windows (the centre first) show no
-  pilot above ``LOCAL_GATE_Z`` is dropped (18: what keeps an unmarked image's cost down).
-  What still fails is the seed: given the true lattice at the copy's centre (read from the
-  attack's coordinate map) as the seed, the fallback (50% windows) read 7 of the 8 photos it
-  missed; the autocorrelation of a perspective copy does not give it reliably.
-  In the attack table (30 reference photos + 30 outputs of the built-in model, one run):
-  perspective 5% 83% (photos 70%, generated 97%), every other attack 100%, 0 false payloads on
-  1,000 attacked unmarked images. The price is on images without a mark, where every seed's
-  first windows are folded: decode of an unmarked 512x512 image 604 ms cpu p50 (``--timing 20``;
-  an attacked marked copy 119 ms).
+  the two strongest windows are read on their own. Seeds, in order: the best global lattice,
+  the strongest pilot's lattice, the best lattice of the autocorrelation smoothed by 1.5 lags
+  (a smeared peak becomes one; another autocorrelation, ~100 ms at 512x512). Measured on the
+  first 24 reference photos ("perspective 5%", read of 24; the global stages alone: 13):
+  windows of 50% of the side 17, 60% and 65% 19, 70% 18 (three seeds, first three windows
+  gated). What the seeds cost lands on every image without a mark, so the shipped fallback is
+  bounded to the decode budget (300 ms p50 at 512x512): ``LOCAL_SEEDS`` = 1 (the best global
+  lattice), no smoothed seed (``LOCAL_SMOOTH_SEED``), gated after the centre window
+  (``LOCAL_GATE_AFTER`` = 1, ``LOCAL_GATE_Z``): 14 of 24, unmarked decode 268 ms cpu p50
+  (three seeds with the smoothed one: 18 of 24 at 467 ms; two without it: 15 at 300 ms). What
+  still fails is the seed: given the true lattice at the copy's centre (read from the attack's
+  coordinate map) as the seed, the fallback (50% windows) read 7 of the 8 photos it missed; the
+  autocorrelation of a perspective copy does not give it reliably.
+  In the attack table (``benchmarks/marks_watermark_geometric.py --photos 30 --generated 30``,
+  one run each): perspective 5% 73% with the bounded fallback (photos 57%, generated 90%; 83%
+  with three seeds), every other attack 100%, 0 false payloads on 1,000 attacked unmarked
+  images.
 * **Check code**: 64 payload bits + CRC-32 (96 information bits, 153 coded bits), and only the
   best few (lattice, symmetry) hypotheses whose pilot clears ``PILOT_Z_MIN`` reach the CRC:
   at most ``2 + 2 x MAX_CHECKS`` = 8 CRC checks per image in the direct and global stages (each
   hypothesis once, and once more after the drift refinement), and at most
-  ``LOCAL_SEEDS x (2 + LOCAL_WINDOW_CHECKS)`` = 12 in the local fallback (the projective fold at
-  two shifts, then the two strongest windows): 20 checks, each passed by chance with
-  probability 2^-32, < 4.7e-9 false payloads per unmarked image (assay-wm1: 11 checks at
-  2^-24, 7e-7).
+  ``LOCAL_SEEDS x (2 + LOCAL_WINDOW_CHECKS)`` = 4 in the local fallback (the projective fold at
+  two shifts, then the two strongest windows; 12 with three seeds): 12 checks (20 at most),
+  each passed by chance with probability 2^-32, < 4.7e-9 false payloads per unmarked image
+  (assay-wm1: 11 checks at 2^-24, 7e-7).
 
 Imports: numpy/OpenCV and the sibling modules :mod:`.layout`, :mod:`.sync`, :mod:`.frame`,
 :mod:`.embed` (the texture mask), :mod:`.decode` (the pilot and the reading type).
@@ -123,14 +126,17 @@ LOCAL_SIDE = 0.65
 LOCAL_GRID = 3
 #: a window's pilot must reach this to place it in the projective fit
 LOCAL_Z_MIN = 4.5
-#: lattice hypotheses of the global stage that seed the local fallback
-LOCAL_SEEDS = 3
+#: lattice hypotheses of the global stage that seed the local fallback (each costs ~47 ms on
+#: every image without a mark: 1 keeps the unmarked decode within 300 ms at 512x512)
+LOCAL_SEEDS = 1
 #: the second seed's lattice comes from the autocorrelation smoothed by this (lags): a perspective
 #: change smears each lattice peak over the range of local periods
 LOCAL_SMOOTH = 1.5
+#: whether that smoothed seed is tried when fewer than LOCAL_SEEDS came from the global stage
+LOCAL_SMOOTH_SEED = False
 #: a seed's fallback stops after its first ``LOCAL_GATE_AFTER`` windows unless one reached this
 LOCAL_GATE_Z = 6.0
-LOCAL_GATE_AFTER = 2
+LOCAL_GATE_AFTER = 1
 #: CRC checks the local fallback may spend per seed: the projective fold (2) and the best windows
 LOCAL_WINDOW_CHECKS = 2
 
@@ -423,14 +429,15 @@ def decode_array(
     # windows of the copy one by one around the best global lattice, fit one projective map
     # through them and fold the whole copy along it; else read the best windows on their own
     seeds: list[np.ndarray] = []
-    order = [lat.basis for lat in lattices[:1]]
-    order += [lat.basis for lat in lattice_candidates(y, smooth=LOCAL_SMOOTH, cache=cache)[:1]]
-    order += [entry[1] for entry in tries]
-    for b0 in order:
-        if len(seeds) >= LOCAL_SEEDS:
-            break
-        if not any(_near(b0, b) for b in seeds):
-            seeds.append(b0)
+
+    def seed(bases) -> None:  # noqa: ANN001
+        for b0 in bases:
+            if len(seeds) < LOCAL_SEEDS and not any(_near(b0, b) for b in seeds):
+                seeds.append(b0)
+
+    seed([lat.basis for lat in lattices[:1]] + [entry[1] for entry in tries])
+    if LOCAL_SMOOTH_SEED and len(seeds) < LOCAL_SEEDS:  # another autocorrelation: ~100 ms at 512
+        seed([lat.basis for lat in lattice_candidates(y, smooth=LOCAL_SMOOTH, cache=cache)[:1]])
     for basis in seeds:
         reading = _local(y, basis, params, cache)
         if reading is not None:
