@@ -1,11 +1,14 @@
 """Per-stage latency of the compliance path around the backend, the backend's own time apart.
 
     .venv/bin/python benchmarks/pipeline.py [--runs 20] [--size 512x512] [--policy default] [--model PATH]
+        [--watermark-scheme assay-wm2]
 
 Runs the real pipeline (the policy's prompt checks, image checks, near-dup, marks, ledger) on a
 throw-away data dir with SQLite, through the same `AppState` the server uses, and prints p50/p95
 per stage. "compliance path" is everything except the backend. Without --model it uses the
-built-in default model (or its placeholder while none is shipped).
+built-in default model (or its placeholder while none is shipped). ``--watermark-scheme`` runs
+the policy with its ``watermark`` mark set to that scheme (the policy option
+``{name: watermark, options: {scheme: ...}}``), from a copy of the policy folder.
 """
 
 from __future__ import annotations
@@ -35,6 +38,32 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def with_watermark_scheme(policy: str, scheme: str, out: Path) -> Path:
+    """A copy of the policy folder in ``out`` whose ``policy`` marks with ``scheme``."""
+    import shutil
+
+    import yaml
+
+    from core.settings import Settings
+
+    src = Settings().policy_dir
+    shutil.copytree(src, out)
+    path = out / f"{policy}.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    marks = doc.get("marks") or []
+    found = False
+    for k, entry in enumerate(marks):
+        name = entry if isinstance(entry, str) else entry.get("name")
+        if name == "watermark":
+            options = {} if isinstance(entry, str) else dict(entry.get("options") or {})
+            marks[k] = {"name": "watermark", "options": options | {"scheme": scheme}}
+            found = True
+    if not found:
+        raise SystemExit(f"policy {policy!r} ({path}) has no watermark mark to set the scheme of")
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
@@ -42,6 +71,12 @@ def main() -> None:
     ap.add_argument("--size", default="512x512")
     ap.add_argument("--policy", default="default")
     ap.add_argument("--model", default=None, help="ASSAY_MODEL (default: the built-in model)")
+    ap.add_argument(
+        "--watermark-scheme",
+        choices=("assay-wm1", "assay-wm2"),
+        default=None,
+        help="set the policy's watermark mark to this scheme (default: as the policy says)",
+    )
     args = ap.parse_args()
 
     import torch
@@ -54,6 +89,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         kw = {"data_dir": Path(tmp), "default_policy": args.policy}
+        if args.watermark_scheme:
+            policies = Path(tmp) / "policies"
+            kw["policy_dir"] = with_watermark_scheme(args.policy, args.watermark_scheme, policies)
         if args.model:
             kw["model"] = args.model
         state = AppState(Settings(**kw))
@@ -97,7 +135,8 @@ def main() -> None:
         "store",
         "ledger",
     ]
-    print(f"\npipeline at {args.size}, policy {args.policy}, {len(rows)} runs (outcomes: {statuses})")
+    scheme = f", watermark {args.watermark_scheme}" if args.watermark_scheme else ""
+    print(f"\npipeline at {args.size}, policy {args.policy}{scheme}, {len(rows)} runs (outcomes: {statuses})")
     print(f"{'stage':<22}{'p50 ms':>10}{'p95 ms':>10}")
     for name in [f"{s}_s" for s in stages] + ["compliance_path_s", "total_s"]:
         xs = [r[name] * 1000 for r in rows if name in r]

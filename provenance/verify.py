@@ -92,6 +92,8 @@ class C2paResult(_Model):
     software_agent: str | None = None
     created: str | None = None
     watermark_payload: str | None = None
+    #: the watermark scheme the manifest's soft-binding assertion names (``assay-wm2``)
+    watermark_alg: str | None = None
     failures: list[Issue] = Field(default_factory=list)
     error: str | None = None
 
@@ -582,6 +584,7 @@ class Verifier:
             software_agent=str(agent) if agent else None,
             created=str(created) if created else None,
             watermark_payload=wm,
+            watermark_alg=str(sb["alg"]) if isinstance(sb, dict) and sb.get("alg") else None,
         )
 
     @staticmethod

@@ -55,7 +55,8 @@ class WatermarkReading:
     #: fraction of the marked frame's side this image shows (1.0 = whole image; <1 = a crop)
     scale: float
     shift: tuple[float, float]
-    method: Literal["direct", "resync"]
+    #: "local": assay-wm2's local fallback (windows placed one by one, one projective map)
+    method: Literal["direct", "resync", "local"]
     #: the edit the decoder undid, in words (``crop+rotate 4.8°+flip``; "none": read as it is)
     transform: str = "none"
 

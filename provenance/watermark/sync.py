@@ -23,6 +23,10 @@ the copy's noise residual as a grid of peaks (Kutter 1999; Alattar and Meyer's r
    cover). The result is the mark's tile up to one of the 8 symmetries of a square lattice
    (:func:`dihedral_variants`: the basis is only known up to those) and a cyclic shift; the
    keyed pilot of :mod:`.layout` picks the symmetry and finds the shift.
+4. For a perspective change, where no one lattice fits the whole copy: :func:`local_lattice`
+   refines a lattice in a window of the copy (its local affine map), and
+   :func:`fold_projective` folds the copy along one projective map fitted through the windows'
+   maps (:mod:`.wm2`'s local fallback).
 
 Imports: numpy and OpenCV only; :mod:`.wm2` uses it.
 """
@@ -110,18 +114,28 @@ def _flattened_acf(r: np.ndarray, jpeg_step: float) -> np.ndarray:
     return np.fft.fftshift(acf).astype(np.float32)
 
 
-def lattice_candidates(y: np.ndarray) -> list[Lattice]:
+def lattice_candidates(y: np.ndarray, smooth: float = 0.0, cache: dict | None = None) -> list[Lattice]:
     """Candidate lattice bases of a periodic pattern in the float32 luma ``y``, best first.
 
     Two kinds: bases reduced from pairs of autocorrelation peaks (any affine map: aspect and
     shear included), and square bases grown from a single strong peak ``v`` as (v, v turned 90°).
     The second kind is what finds a small crop, where only the peaks along one axis (half the
-    overlap of a full image at one period's lag) clear the noise; it assumes no aspect change."""
+    overlap of a full image at one period's lag) clear the noise; it assumes no aspect change.
+    ``smooth`` (lags) blurs the autocorrelation first: under a perspective change each lattice
+    peak is smeared over the range of local periods, and the blur gathers it into one. ``cache``
+    keeps the autocorrelation between calls on the same ``y``."""
     h, w = y.shape
     f = min(1.0, ACF_SIDE / max(h, w))
     small = cv2.resize(y, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     sh, sw = small.shape
-    acf_full = _flattened_acf(noise_residual(small), 8.0 * f)
+    if cache is not None and "acf" in cache:
+        acf_full = cache["acf"]
+    else:
+        acf_full = _flattened_acf(noise_residual(small), 8.0 * f)
+        if cache is not None:
+            cache["acf"] = acf_full
+    if smooth > 0:
+        acf_full = cv2.GaussianBlur(acf_full, (0, 0), smooth)
     lo, hi = MIN_PERIOD * max(sh, sw), MAX_PERIOD * min(sh, sw)
     reach = int(np.ceil(max(hi, lo + 2) * 1.45)) + 3  # lags the scoring and refinement look at
     fh0, fw0 = acf_full.shape
@@ -202,9 +216,20 @@ def _same_lattice(b1: np.ndarray, b2: np.ndarray) -> bool:
     return bool(ok and abs(abs(round(float(np.linalg.det(np.round(m))))) - 1) == 0)
 
 
-def _refine(basis: np.ndarray, acf: np.ndarray, cy: int, cx: int, lo: float, hi: float) -> np.ndarray:
-    """Least-squares basis through the sub-pixel autocorrelation peaks near the predicted points."""
+def _refine(
+    basis: np.ndarray,
+    acf: np.ndarray,
+    cy: int,
+    cx: int,
+    lo: float,
+    hi: float,
+    radius: int = 2,
+    tolerance: float = 0.08,
+) -> np.ndarray:
+    """Least-squares basis through the sub-pixel autocorrelation peaks near the predicted points
+    (each looked for within ``radius`` lags of its prediction)."""
     fh, fw = acf.shape
+    r = max(2, radius)
     rows, targets = [], []
     for m in range(-3, 4):
         for n in range(-3, 4):
@@ -214,11 +239,13 @@ def _refine(basis: np.ndarray, acf: np.ndarray, cy: int, cx: int, lo: float, hi:
             if not (lo <= np.hypot(*v) <= hi * 1.4):
                 continue
             ix, iy = int(round(v[0])) + cx, int(round(v[1])) + cy
-            if not (2 <= ix < fw - 2 and 2 <= iy < fh - 2):
+            if not (r <= ix < fw - r and r <= iy < fh - r):
                 continue
-            win = acf[iy - 2 : iy + 3, ix - 2 : ix + 3]
+            win = acf[iy - r : iy + r + 1, ix - r : ix + r + 1]
             dy, dx = np.unravel_index(int(np.argmax(win)), win.shape)
-            iy, ix = iy + int(dy) - 2, ix + int(dx) - 2
+            iy, ix = iy + int(dy) - r, ix + int(dx) - r
+            if not (1 <= ix < fw - 1 and 1 <= iy < fh - 1):
+                continue
             c0 = float(acf[iy, ix])
 
             def vertex(cm: float, cp: float, c0: float = c0) -> float:
@@ -236,9 +263,36 @@ def _refine(basis: np.ndarray, acf: np.ndarray, cy: int, cx: int, lo: float, hi:
     sol, *_ = np.linalg.lstsq(mn, xy, rcond=None)  # xy = mn @ sol, sol rows: a, b
     refined = sol.T
     # keep the refinement only if it stays close to what the peaks said (a bad peak can pull it)
-    if np.abs(refined - basis).max() > 0.08 * np.abs(basis).max():
+    if np.abs(refined - basis).max() > tolerance * np.abs(basis).max():
         return basis
     return refined
+
+
+def local_lattice(y: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The lattice near ``basis`` (copy pixels) that a window ``y`` of the copy shows on its own.
+
+    Under a perspective change the lattice is only locally affine: each window of the copy has
+    its own basis, a few per cent away from the global estimate (a 5% corner move changes the
+    local scale by up to ~10% across the image). The window's flattened autocorrelation is
+    searched around the lattice points ``basis`` predicts, first within 8% of each lag, then
+    within 2 lags of the refined prediction; ``basis`` comes back unchanged where the peaks
+    do not agree on a basis within 12% of it."""
+    h, w = y.shape
+    f = min(1.0, ACF_SIDE / max(h, w))
+    small = (
+        y
+        if f == 1.0
+        else cv2.resize(y, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    )
+    sh, sw = small.shape
+    acf = _flattened_acf(noise_residual(small), 8.0 * f)
+    fh, fw = acf.shape
+    b = basis * f
+    shortest = float(min(np.hypot(*b[:, 0]), np.hypot(*b[:, 1])))
+    lo, hi = 0.8 * shortest, 0.8 * min(sh, sw) / 1.4  # lags whose overlap is >= 20% of the window
+    first = _refine(b, acf, fh // 2, fw // 2, lo, hi, radius=round(0.08 * shortest), tolerance=0.12)
+    refined = _refine(first, acf, fh // 2, fw // 2, lo, hi, radius=2, tolerance=0.12)
+    return refined / f
 
 
 def fold_masked(values: np.ndarray, mask: np.ndarray, tile: int) -> np.ndarray:
@@ -269,6 +323,57 @@ class Folded:
     mask: np.ndarray
 
 
+def _residual(
+    y: np.ndarray, period: float, tile: int, cache: dict | None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The noise residual of ``y`` resized by the half-octave step that brings ``period`` nearest
+    ``tile`` pixels, and the resized (width, height); ``cache`` keeps one per step."""
+    h, w = y.shape
+    step = int(np.clip(round(2.0 * np.log2(tile / period)), -8, 4))
+    g = 2.0 ** (step / 2.0)
+    key = ("residual", step)
+    if cache is not None and key in cache:
+        r, size = cache[key]
+        return r, size
+    size = (max(8, round(w * g)), max(8, round(h * g)))
+    interp = cv2.INTER_AREA if g < 1 else cv2.INTER_CUBIC
+    yy = y if step == 0 else cv2.resize(y, size, interpolation=interp)
+    r = noise_residual(yy)
+    if cache is not None:
+        cache[key] = (r, size)
+    return r, size
+
+
+def fold_projective(
+    y: np.ndarray, hmat: np.ndarray, period: float, tile: int, cache: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold float32 luma ``y`` along a projective map: ``hmat`` (3 x 3) takes the copy's pixel
+    (x, y) to the mark's own tile coordinates (any whole number of periods off). Returns the
+    tile (in the mark's coordinates: no symmetry left to undo, shift ~0), the warped residual and
+    its coverage. ``period`` (copy pixels) picks the residual's resize step, as in :func:`fold_along`."""
+    h, w = y.shape
+    r, size = _residual(y, period, tile, cache)
+    gx, gy = size[0] / w, size[1] / h
+    m = hmat @ np.diag([1.0 / gx, 1.0 / gy, 1.0])  # resized px -> tile px
+    sw, sh = size
+    corners = cv2.perspectiveTransform(np.array([[[0, 0], [sw, 0], [0, sh], [sw, sh]]], dtype=np.float64), m)[
+        0
+    ]
+    if not np.isfinite(corners).all():
+        raise ValueError("degenerate projective map")
+    lo = np.floor(corners.min(axis=0) / tile) * tile  # whole periods: the tile phase is kept
+    span = np.ceil(corners.max(axis=0) - lo).astype(int) + 2
+    if span.max() > 16 * tile or span.min() < tile:
+        raise ValueError("implausible projective map")
+    shift = np.array([[1.0, 0.0, -lo[0]], [0.0, 1.0, -lo[1]], [0.0, 0.0, 1.0]])
+    both = cv2.merge([r, np.ones_like(r)])
+    warped = cv2.warpPerspective(
+        both, shift @ m, (int(span[0]), int(span[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    wr, wm = warped[..., 0], warped[..., 1]
+    return fold_masked(wr, wm, tile), wr, wm
+
+
 def fold_along(y: np.ndarray, basis: np.ndarray, tile: int, cache: dict | None = None) -> Folded:
     """Warp float32 luma ``y`` so that ``basis`` (copy pixels) becomes ``tile`` pixels, and fold.
 
@@ -279,18 +384,7 @@ def fold_along(y: np.ndarray, basis: np.ndarray, tile: int, cache: dict | None =
     period = float(np.sqrt(abs(np.linalg.det(basis))))
     if not (np.isfinite(basis).all() and period >= 4.0):
         raise ValueError("degenerate lattice basis")
-    step = int(np.clip(round(2.0 * np.log2(tile / period)), -8, 4))
-    g = 2.0 ** (step / 2.0)
-    key = ("residual", step)
-    if cache is not None and key in cache:
-        r, size = cache[key]
-    else:
-        size = (max(8, round(w * g)), max(8, round(h * g)))
-        interp = cv2.INTER_AREA if g < 1 else cv2.INTER_CUBIC
-        yy = y if step == 0 else cv2.resize(y, size, interpolation=interp)
-        r = noise_residual(yy)
-        if cache is not None:
-            cache[key] = (r, size)
+    r, size = _residual(y, period, tile, cache)
     gx, gy = size[0] / w, size[1] / h
     lin = tile * np.linalg.inv(basis) @ np.diag([1.0 / gx, 1.0 / gy])  # resized px -> tile px
     sw, sh = size
