@@ -133,8 +133,8 @@ def _select(kps: list, n: int, grid: int, w: int, h: int) -> list:
     """The ``n`` strongest keypoints, at most ``n / grid^2`` per cell first, then the strongest left."""
     if len(kps) <= n:
         return list(kps)
-    pts = np.asarray([k.pt for k in kps], dtype=np.float32)
-    resp = np.asarray([k.response for k in kps], dtype=np.float32)
+    pts = _cv2().KeyPoint_convert(kps).reshape(-1, 2)  # in C++: ORB gives up to DETECT_FACTOR x n
+    resp = np.fromiter((k.response for k in kps), np.float32, len(kps))
     cx = np.minimum(grid - 1, (pts[:, 0] * grid / w).astype(np.int64))
     cy = np.minimum(grid - 1, (pts[:, 1] * grid / h).astype(np.int64))
     cell = cy * grid + cx
@@ -161,8 +161,8 @@ def _pack(
             scale,
             mirrored,
         )
-    pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
-    ang = (np.array([k.angle for k in kps], dtype=np.float64) * (256.0 / 360.0)).round().astype(
+    pts = _cv2().KeyPoint_convert(kps).astype(np.float32).reshape(-1, 2)
+    ang = (np.fromiter((k.angle for k in kps), np.float64, len(kps)) * (256.0 / 360.0)).round().astype(
         np.int64
     ) & 255
     return Features(pts, ang.astype(np.uint8), np.ascontiguousarray(desc, np.uint8), size, scale, mirrored)
