@@ -184,7 +184,7 @@ class LoadedIndex:
         views: list[Features],
         query_size: tuple[int, int],
         *,
-        candidates: int = 8,
+        candidates: int = 12,
         min_inliers: int = 12,
     ) -> list[Match]:
         """Verified local-feature matches for the query's feature views (see :mod:`safety.neardup.local`).
