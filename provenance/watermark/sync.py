@@ -197,7 +197,7 @@ def lattice_candidates(y: np.ndarray, smooth: float = 0.0, cache: dict | None = 
         for c in pool:
             if len(best) >= limit:
                 break
-            if not any(_same_lattice(c.basis, k.basis) for k in best):
+            if not any(same_lattice(c.basis, k.basis) for k in best):
                 best.append(c)
     out = []
     for c in best:
@@ -206,13 +206,15 @@ def lattice_candidates(y: np.ndarray, smooth: float = 0.0, cache: dict | None = 
     return out
 
 
-def _same_lattice(b1: np.ndarray, b2: np.ndarray) -> bool:
-    """Whether two bases span the same lattice (within 3 px): b1^-1 b2 is an integer matrix of det +-1."""
+def same_lattice(b1: np.ndarray, b2: np.ndarray, *, atol: float | None = None) -> bool:
+    """Whether two bases span the same lattice: b1^-1 b2 is an integer matrix of det +-1, each entry
+    within ``atol`` of an integer (default: 3 px over the longer basis vector's largest entry)."""
     try:
         m = np.linalg.solve(b1, b2)
     except np.linalg.LinAlgError:
         return False
-    ok = np.allclose(m, np.round(m), atol=3.0 / max(1.0, float(np.abs(b1).max())))
+    tol = 3.0 / max(1.0, float(np.abs(b1).max())) if atol is None else atol
+    ok = np.allclose(m, np.round(m), atol=tol)
     return bool(ok and abs(abs(round(float(np.linalg.det(np.round(m))))) - 1) == 0)
 
 

@@ -103,6 +103,7 @@ from provenance.watermark.sync import (
     lattice_candidates,
     local_lattice,
     noise_residual,
+    same_lattice,
     variant_spectrum,
 )
 
@@ -432,7 +433,7 @@ def decode_array(
 
     def seed(bases) -> None:  # noqa: ANN001
         for b0 in bases:
-            if len(seeds) < LOCAL_SEEDS and not any(_near(b0, b) for b in seeds):
+            if len(seeds) < LOCAL_SEEDS and not any(same_lattice(b0, b, atol=0.04) for b in seeds):
                 seeds.append(b0)
 
     seed([lat.basis for lat in lattices[:1]] + [entry[1] for entry in tries])
@@ -505,15 +506,6 @@ def _windows(y: np.ndarray, basis: np.ndarray, params: SchemeParams) -> list[_Wi
             )
         )
     return out
-
-
-def _near(b1: np.ndarray, b2: np.ndarray) -> bool:
-    """Whether two bases span nearly the same lattice (within 4% of its period)."""
-    try:
-        m = np.linalg.solve(b1, b2)
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.allclose(m, np.round(m), atol=0.04) and abs(abs(np.linalg.det(np.round(m))) - 1) < 0.5)
 
 
 def _fit_projective(wins: list[_Window], t: int) -> np.ndarray | None:
